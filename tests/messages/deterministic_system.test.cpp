@@ -10,7 +10,7 @@
 #include <troupe/testing/deterministic_system.hpp>
 
 using namespace std::chrono_literals;
-using troupe::testing::deterministic_system;
+using deterministic_system = troupe::testing::deterministic_system<>;
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 using google::protobuf::util::MessageDifferencer;
 using troupe::messages::message_errc;
-using troupe::testing::deterministic_system;
+using deterministic_system = troupe::testing::deterministic_system<>;
 using troupe::testing::everything_sample;
 
 namespace {

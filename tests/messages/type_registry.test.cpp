@@ -14,7 +14,7 @@
 #include <troupe/testing/deterministic_system.hpp>
 
 using troupe::messages::type_registry;
-using troupe::testing::deterministic_system;
+using deterministic_system = troupe::testing::deterministic_system<>;
 
 namespace {
 

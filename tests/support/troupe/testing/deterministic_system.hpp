@@ -7,8 +7,12 @@
 /// `allow` macros report to CAF's test engine and crash under Catch2, so this
 /// fixture offers plain functions instead.
 ///
+/// `Config` is the system config the code under test expects (e.g.
+/// `troupe::actors::system_config`); the fixture adds the testing scheduler.
+///
 /// Usage:
-///   TEST_CASE_METHOD(troupe::testing::deterministic_system, "…", "[…]") {
+///   using fixture = troupe::testing::deterministic_system<>;
+///   TEST_CASE_METHOD(fixture, "…", "[…]") {
 ///     auto a = sys.spawn(my_actor);
 ///     self->send(a, 42);
 ///     run();
@@ -22,39 +26,74 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
+#include <caf/atom.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <troupe/messages/type_registry.hpp>
+
 namespace troupe::testing {
 
-/// The config of every deterministic test system: the testing scheduler,
-/// quiet logs, and Troupe's message types.
-struct deterministic_config : caf::actor_system_config {
-  deterministic_config();
+/// The smallest config for Troupe messages: a plain CAF config plus the
+/// registered protobuf types.
+struct messages_config : caf::actor_system_config {
+  messages_config() {
+    troupe::messages::register_message_types(*this);
+  }
 };
 
+template <class Config = messages_config>
 class deterministic_system {
 public:
-  deterministic_system();
+  struct config : Config {
+    config() {
+      this->set("scheduler.policy", caf::atom("testing"));
+      this->set("logger.file-verbosity", caf::atom("quiet"));
+      this->set("logger.console-verbosity", caf::atom("quiet"));
+    }
+  };
+
+  deterministic_system()
+    : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+      self(sys, true),
+      start_(sched.clock().now()) {
+    // nop
+  }
 
   /// Drains every job and every pending timeout: the simulated clock keeps
   /// actors alive, and `~actor_system` would otherwise wait forever.
-  ~deterministic_system();
+  ~deterministic_system() {
+    while (sched.run() + sched.trigger_timeouts() > 0) {
+      // keep draining until both queues stay empty
+    }
+  }
 
   // -- driving the scheduler ------------------------------------------------
 
   /// Runs jobs until none is left; returns how many ran.
-  size_t run();
+  size_t run() {
+    return sched.run();
+  }
 
   /// Runs exactly one job; returns false if there was none.
-  bool run_once();
+  bool run_once() {
+    return sched.try_run_once();
+  }
 
-  /// Advances virtual time, fires what is due, and runs until idle.
-  /// Returns the number of timeouts fired.
-  size_t advance_time(caf::timespan d);
+  /// Runs until idle, advances virtual time by `d`, fires what is due, and
+  /// runs until idle again. Returns the number of timeouts fired.
+  size_t advance_time(caf::timespan d) {
+    run();
+    auto fired = sched.advance_time(d);
+    run();
+    return fired;
+  }
 
-  /// Returns the current virtual time, starting at zero.
-  caf::timespan now() const;
+  /// Returns the virtual time since the fixture started.
+  caf::timespan now() const {
+    return sched.clock().now() - start_;
+  }
 
   // -- observing ------------------------------------------------------------
 
@@ -70,7 +109,7 @@ public:
 
   // -- members tests use directly -------------------------------------------
 
-  deterministic_config cfg;
+  config cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
   /// A hidden blocking actor standing in for "the test" as sender/receiver.
