@@ -1,0 +1,44 @@
+#pragma once
+
+/// Per-request options of a remote call: its deadline and trace context.
+///
+/// Usage (normal CAF syntax; the proxy reads the options, the remote actor
+/// sees only the payload):
+///   self->request(proxy, 2s, call_options{500ms, "trace-1", "req-7"}, order)
+///     .then([](const demo::v1::Receipt& r) { ... },
+///           [](caf::error& e) { ... }); // e.g. transport_errc::request_timeout
+///
+/// Without options a request gets `node_config::default_deadline` and a
+/// generated trace context. Pick the CAF timeout of `request` at least as
+/// long as the deadline: the proxy answers with `request_timeout` when the
+/// deadline passes.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+namespace troupe::transport {
+
+struct call_options {
+  /// Time the remote side has to answer, from now. 0 (default) = the node's
+  /// `default_deadline`. Travels as remaining time; the receiving node does
+  /// not start the work once it has passed.
+  caf::timespan deadline{0};
+  /// Trace id; empty (default) = generated.
+  std::string trace_id;
+  /// Request id; empty (default) = generated ("<node id>/<correlation id>").
+  std::string request_id;
+  /// 1 for the first try, 2 for the first retry, ...
+  uint32_t attempt = 1;
+};
+
+/// @relates call_options
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_options& x) {
+  return f(caf::meta::type_name("troupe.transport.call_options"), x.deadline,
+           x.trace_id, x.request_id, x.attempt);
+}
+
+} // namespace troupe::transport

@@ -1,0 +1,84 @@
+#pragma once
+
+/// Settings of one node: where it listens, how it authenticates, how fast it
+/// detects a dead peer and how it reconnects.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/timespan.hpp>
+
+#include <troupe/actors/backoff.hpp>
+
+namespace troupe::transport {
+
+/// The wire protocol version this build speaks (`Hello.protocol_version`).
+constexpr uint32_t protocol_version = 1;
+
+struct node_config {
+  /// Address to listen on. Default 127.0.0.1 (loopback only); "0.0.0.0"
+  /// accepts connections from other hosts.
+  std::string host = "127.0.0.1";
+
+  /// Port to listen on; 0 = an ephemeral port chosen by the OS (the node
+  /// logs it and `node::port()` returns it). Default 0.
+  uint16_t port = 0;
+
+  /// Whether to listen at all. A node that only connects out can set false.
+  /// Default true.
+  bool listen = true;
+
+  /// This node's id, sent in the handshake. Empty (default) = generated as
+  /// "<hostname>:<pid>:<random hex>", unique per process run.
+  std::string node_id;
+
+  /// Largest frame accepted or sent, in bytes (after the length prefix). A
+  /// larger length prefix closes the connection with `frame_too_large`
+  /// before anything of that size is allocated. Default 16 MiB.
+  uint32_t max_frame_size = 16u * 1024u * 1024u;
+
+  /// Shared secret for the HMAC-SHA256 challenge-response. Empty (default) =
+  /// no authentication. Both sides must use the same value; it never travels.
+  std::string secret;
+
+  /// Bound on the whole handshake (hello to welcome). Default 5 s.
+  caf::timespan handshake_timeout = std::chrono::seconds{5};
+
+  /// Bound on establishing the TCP connection. Default 5 s.
+  caf::timespan connect_timeout = std::chrono::seconds{5};
+
+  /// How often each side sends a heartbeat. Smaller detects a dead peer
+  /// sooner at the cost of a few bytes per interval. Default 1 s.
+  caf::timespan heartbeat_interval = std::chrono::seconds{1};
+
+  /// A peer that sent no heartbeat for this long is declared down
+  /// (`peer_timeout`). Must exceed `heartbeat_interval`; a closed or reset
+  /// connection is detected at once. Default 5 s.
+  caf::timespan peer_timeout = std::chrono::seconds{5};
+
+  /// Deadline of a remote request sent without `call_options`. Default 10 s.
+  caf::timespan default_deadline = std::chrono::seconds{10};
+
+  /// Whether a lost outbound connection is re-established (with
+  /// `reconnect_backoff` between attempts, reset after each success).
+  /// Default true.
+  bool reconnect = true;
+
+  /// Delays between reconnect attempts: the same value type supervisors use
+  /// for restarts. Default exponential 100 ms .. 5 s, full jitter.
+  actors::backoff reconnect_backoff =
+    actors::backoff::exponential(std::chrono::milliseconds{100},
+                                 std::chrono::seconds{5})
+      .with_jitter(actors::jitter::full);
+
+  /// Threads running the node's Asio I/O. Default 1 (one thread serves many
+  /// connections; actors never run on it).
+  uint32_t io_threads = 1;
+
+  /// Returns an `invalid_config` error naming the bad field, or none.
+  caf::error validate() const;
+};
+
+} // namespace troupe::transport

@@ -1,0 +1,78 @@
+#pragma once
+
+/// Errors of the transport: framing, handshake, connections, remote requests.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp> // CAF_ERROR_CODE_ENUM needs it
+
+namespace troupe::transport {
+
+/// What failed in the transport. Category `trp_net`. The numbers travel on
+/// the wire (`troupe.Error.code` with category "trp_net"): never renumber.
+enum class transport_errc : uint8_t {
+  /// Not an error (CAF reserves 0).
+  none = 0,
+  /// A config value is out of range. Context: the field and why.
+  invalid_config = 1,
+  /// A frame's length prefix exceeds the maximum frame size; nothing of that
+  /// size was allocated. Context: the announced length and the limit.
+  frame_too_large = 2,
+  /// Bytes that are not a length-delimited `troupe.wire.Frame` (bad varint,
+  /// unparsable frame). Context: the detail.
+  malformed_frame = 3,
+  /// The connection ended in the middle of a frame. Context: bytes missing.
+  truncated_frame = 4,
+  /// A frame kind the receiver does not know, or one not allowed in the
+  /// connection's current state (e.g. an envelope before the handshake).
+  /// Context: the frame kind and the state.
+  unexpected_frame = 5,
+  /// The peers speak different protocol versions. Context: both versions.
+  version_mismatch = 6,
+  /// Authentication failed: a wrong proof, or one side requires a shared
+  /// secret the other does not use. Context: the detail.
+  auth_failed = 7,
+  /// The handshake did not finish within `handshake_timeout`.
+  handshake_timeout = 8,
+  /// The connection could not be established. Context: address and detail.
+  connect_failed = 9,
+  /// The peer closed the connection or it broke (reset, EOF, goodbye).
+  /// Context: the detail.
+  peer_lost = 10,
+  /// The peer sent no heartbeat within `peer_timeout`. Context: the bound.
+  peer_timeout = 11,
+  /// A second connection to an already connected peer; the older or
+  /// tie-break-losing one is closed. Context: the peer's node id.
+  duplicate_connection = 12,
+  /// No actor is published under the envelope's receiver name on that node.
+  /// Context: the name.
+  unknown_actor = 13,
+  /// No reply arrived within the request's deadline.
+  /// Context: the deadline.
+  request_timeout = 14,
+  /// The local node is shutting down or stopped.
+  node_stopped = 15,
+  /// The peer's node id equals ours (a node connected to itself).
+  self_connection = 16,
+  /// A remote error whose category this process cannot represent.
+  /// Context: category, code and the peer's text.
+  remote_error = 17,
+  /// An address that is not `name@host:port` / `host:port`. Context: it.
+  invalid_address = 18,
+  /// The node could not listen on its configured address. Context: the
+  /// address and the detail.
+  listen_failed = 19,
+};
+
+/// The CAF error category of `transport_errc`.
+constexpr caf::atom_value transport_errc_category = caf::atom("trp_net");
+
+/// Returns the enumerator's name, e.g. "frame_too_large".
+std::string to_string(transport_errc x);
+
+} // namespace troupe::transport
+
+CAF_ERROR_CODE_ENUM(troupe::transport::transport_errc, "trp_net")

@@ -1,0 +1,68 @@
+#pragma once
+
+// Internal: the spawn functions of the node's actors. Each lives in its own
+// translation unit (node_actor.cpp, listener.cpp, connection.cpp, proxy.cpp).
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "io.hpp"
+#include "io_messages.hpp"
+#include "troupe/transport/handshake.hpp"
+
+namespace troupe::transport::detail {
+
+/// What a connection actor needs to start.
+struct connection_args {
+  config_ptr cfg;
+  std::string node_id;
+  connection_io_ptr io;
+  handshake_role role;
+  /// Initiator only: where to dial.
+  std::string host;
+  uint16_t port = 0;
+  /// Where this node listens (advertised in Hello), empty if it does not.
+  std::string listen_host;
+  uint16_t listen_port = 0;
+  routes_ptr routes;
+};
+
+/// Spawns the node actor; `listener` may be null (no listening).
+caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string node_id,
+                            io_runtime_ptr rt, listener_io_ptr listener);
+
+/// Body of a listener actor: forwards accepted connections to `parent`.
+caf::behavior listener_actor(caf::event_based_actor* self, listener_io_ptr io,
+                             caf::actor parent);
+
+/// Body of a connection actor. Reports `(established_atom, peer_id,
+/// peer_listen_address, initiator_id)` to `parent` once the handshake is
+/// done; quits with the typed reason when the connection ends.
+caf::behavior connection_actor(caf::event_based_actor* self, connection_args args,
+                               caf::actor parent);
+
+/// What a proxy actor needs.
+struct proxy_args {
+  config_ptr cfg;
+  connection_io_ptr io;
+  uint32_t index;
+  std::string local_node;
+  std::string peer_node;
+  std::string name;
+};
+
+/// Body of a proxy for `name` on the peer of `io`.
+caf::behavior proxy_actor(caf::event_based_actor* self, proxy_args args);
+
+/// Returns `err` rendered for logs and wire texts.
+std::string render(const caf::error& err);
+
+/// Builds an error frame and appends it, encoded, to `out`.
+void append_error_frame(const caf::error& err, uint64_t correlation_id,
+                        const troupe::TraceContext* trace, uint32_t max_frame_size,
+                        std::string& out);
+
+} // namespace troupe::transport::detail

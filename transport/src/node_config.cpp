@@ -1,0 +1,50 @@
+#include "troupe/transport/node_config.hpp"
+
+#include <caf/message.hpp>
+
+#include "troupe/transport/transport_errc.hpp"
+
+namespace troupe::transport {
+
+namespace {
+
+caf::error bad(std::string what) {
+  return caf::make_error(transport_errc::invalid_config, std::move(what));
+}
+
+std::string ms(caf::timespan x) {
+  return std::to_string(
+           std::chrono::duration_cast<std::chrono::milliseconds>(x).count())
+         + "ms";
+}
+
+} // namespace
+
+caf::error node_config::validate() const {
+  if (listen && host.empty())
+    return bad("host must not be empty when listen is true");
+  if (max_frame_size < 64)
+    return bad("max_frame_size must be >= 64 (got " + std::to_string(max_frame_size)
+               + ")");
+  if (max_frame_size > (1u << 30))
+    return bad("max_frame_size must be <= 1 GiB (got "
+               + std::to_string(max_frame_size) + ")");
+  if (handshake_timeout <= caf::timespan{0})
+    return bad("handshake_timeout must be > 0");
+  if (connect_timeout <= caf::timespan{0})
+    return bad("connect_timeout must be > 0");
+  if (heartbeat_interval <= caf::timespan{0})
+    return bad("heartbeat_interval must be > 0");
+  if (peer_timeout <= heartbeat_interval)
+    return bad("peer_timeout must be > heartbeat_interval (got " + ms(peer_timeout)
+               + " <= " + ms(heartbeat_interval) + ")");
+  if (default_deadline <= caf::timespan{0})
+    return bad("default_deadline must be > 0");
+  if (io_threads == 0 || io_threads > 64)
+    return bad("io_threads must be in 1..64 (got " + std::to_string(io_threads) + ")");
+  if (auto err = reconnect_backoff.validate())
+    return bad("reconnect_backoff: " + caf::to_string(err.context()));
+  return caf::none;
+}
+
+} // namespace troupe::transport

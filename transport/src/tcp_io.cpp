@@ -1,0 +1,473 @@
+// The TCP implementation of io.hpp on standalone Asio. The only translation
+// unit that includes Asio.
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <asio.hpp>
+
+#include <caf/send.hpp>
+
+#include <troupe/actors/log.hpp>
+
+#include "io.hpp"
+#include "io_messages.hpp"
+#include "troupe/transport/framing.hpp"
+#include "troupe/transport/transport_errc.hpp"
+
+namespace troupe::transport::detail {
+
+io_runtime::~io_runtime() = default;
+connection_io::~connection_io() = default;
+listener_io::~listener_io() = default;
+
+namespace {
+
+using asio::ip::tcp;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+// -- runtime --------------------------------------------------------------------
+
+class asio_runtime : public io_runtime {
+public:
+  explicit asio_runtime(uint32_t threads) : guard_(asio::make_work_guard(ctx_)) {
+    for (uint32_t i = 0; i < threads; ++i)
+      threads_.emplace_back([this] { ctx_.run(); done_.fetch_add(1); });
+  }
+
+  ~asio_runtime() override {
+    shutdown(std::chrono::seconds{1});
+  }
+
+  void shutdown(caf::timespan bound) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (threads_.empty())
+      return;
+    // Without the guard, run() returns as soon as no handler is pending,
+    // i.e. once every socket is closed and its last handler ran.
+    guard_.reset();
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    // Polls a counter: joining is the only wait std::thread offers, and it
+    // has no timeout. Ends early in the normal case.
+    while (done_.load() < threads_.size() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    if (done_.load() < threads_.size())
+      ctx_.stop();
+    for (auto& t : threads_)
+      t.join();
+    threads_.clear();
+  }
+
+  asio::io_context& context() noexcept {
+    return ctx_;
+  }
+
+private:
+  asio::io_context ctx_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::atomic<uint32_t> done_{0};
+  std::vector<std::thread> threads_;
+  std::mutex mtx_;
+};
+
+asio_runtime& native(const io_runtime_ptr& rt) {
+  return static_cast<asio_runtime&>(*rt);
+}
+
+std::string to_address(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// -- connection -------------------------------------------------------------------
+
+class tcp_connection : public connection_io,
+                       public std::enable_shared_from_this<tcp_connection> {
+public:
+  tcp_connection(io_runtime_ptr rt, strand_type strand, uint32_t max_frame_size)
+    : rt_(std::move(rt)),
+      strand_(strand),
+      socket_(strand_),
+      resolver_(strand_),
+      linger_(strand_),
+      decoder_(max_frame_size),
+      read_buf_(64 * 1024) {
+    // nop
+  }
+
+  /// The socket, for an acceptor to accept into (on this strand).
+  tcp::socket& socket() noexcept {
+    return socket_;
+  }
+
+  /// Called once an acceptor filled `socket()`.
+  void accepted() {
+    asio::error_code ec;
+    socket_.set_option(tcp::no_delay{true}, ec);
+    auto ep = socket_.remote_endpoint(ec);
+    if (!ec)
+      set_address(to_address(ep));
+  }
+
+  void connect(caf::actor owner, std::string host, uint16_t port) override {
+    set_address(host + ":" + std::to_string(port));
+    asio::post(strand_, [self = shared_from_this(), owner = std::move(owner),
+                         host = std::move(host), port]() mutable {
+      if (self->stopped_)
+        return;
+      self->owner_ = std::move(owner);
+      self->resolver_.async_resolve(
+        host, std::to_string(port),
+        [self](const asio::error_code& ec, tcp::resolver::results_type results) {
+          if (self->stopped_)
+            return;
+          if (ec)
+            return self->report(caf::make_error(transport_errc::connect_failed,
+                                                self->remote_address(),
+                                                "resolve: " + ec.message()));
+          asio::async_connect(self->socket_, results,
+                              [self](const asio::error_code& ec, const tcp::endpoint&) {
+                                self->on_connected(ec);
+                              });
+        });
+    });
+  }
+
+  void start(caf::actor owner) override {
+    asio::post(strand_, [self = shared_from_this(), owner = std::move(owner)]() mutable {
+      if (self->stopped_)
+        return;
+      self->owner_ = std::move(owner);
+      self->read_some();
+    });
+  }
+
+  void send(std::string bytes) override {
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (closed_)
+      return;
+    if (pending_.empty())
+      pending_ = std::move(bytes);
+    else
+      pending_ += bytes;
+    if (!writing_) {
+      writing_ = true;
+      guard.unlock();
+      asio::post(strand_, [self = shared_from_this()] { self->write_some(); });
+    }
+  }
+
+  void send_and_close(std::string bytes) override {
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (closed_)
+      return;
+    closed_ = true;
+    close_after_write_ = true;
+    pending_ += bytes;
+    if (!writing_) {
+      writing_ = true;
+      guard.unlock();
+      asio::post(strand_, [self = shared_from_this()] { self->write_some(); });
+    }
+  }
+
+  void close() override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      closed_ = true;
+      close_after_write_ = false;
+      pending_.clear();
+    }
+    asio::post(strand_, [self = shared_from_this()] { self->shut(); });
+  }
+
+  void add_proxy(uint32_t index, caf::actor proxy) override {
+    asio::post(strand_, [self = shared_from_this(), index, proxy = std::move(proxy)] {
+      if (!self->stopped_)
+        self->proxies_[index] = proxy;
+    });
+  }
+
+  void remove_proxy(uint32_t index) override {
+    asio::post(strand_, [self = shared_from_this(), index] { self->proxies_.erase(index); });
+  }
+
+  std::string remote_address() const override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return address_;
+  }
+
+private:
+  void set_address(std::string x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    address_ = std::move(x);
+  }
+
+  // -- on the strand only ---------------------------------------------------
+
+  void on_connected(const asio::error_code& ec) {
+    if (stopped_)
+      return;
+    if (ec)
+      return report(caf::make_error(transport_errc::connect_failed, remote_address(),
+                                    ec.message()));
+    asio::error_code ignored;
+    socket_.set_option(tcp::no_delay{true}, ignored);
+    caf::anon_send(owner_, connected_atom::value);
+    read_some();
+  }
+
+  void read_some() {
+    socket_.async_read_some(asio::buffer(read_buf_),
+                            [self = shared_from_this()](const asio::error_code& ec,
+                                                        size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(const asio::error_code& ec, size_t n) {
+    if (stopped_ || lingering_) {
+      if (lingering_ && !ec)
+        read_some(); // discard until the peer closes or the linger timer fires
+      else if (lingering_)
+        shut();
+      return;
+    }
+    if (ec) {
+      if (ec == asio::error::eof) {
+        auto err = decoder_.finish();
+        if (!err)
+          err = caf::make_error(transport_errc::peer_lost, "connection closed by peer");
+        return report(std::move(err));
+      }
+      return report(caf::make_error(transport_errc::peer_lost, ec.message()));
+    }
+    decoder_.feed(read_buf_.data(), n);
+    for (;;) {
+      wire::Frame frame;
+      auto st = decoder_.next(frame);
+      if (st == frame_decoder::status::frame) {
+        dispatch(std::move(frame));
+        if (stopped_)
+          return;
+      } else if (st == frame_decoder::status::need_more) {
+        break;
+      } else {
+        return report(decoder_.error());
+      }
+    }
+    read_some();
+  }
+
+  void dispatch(wire::Frame&& frame) {
+    uint64_t corr = 0;
+    if (frame.kind_case() == wire::Frame::kReply)
+      corr = frame.reply().correlation_id();
+    else if (frame.kind_case() == wire::Frame::kError)
+      corr = frame.error().correlation_id();
+    if (corr != 0) {
+      auto i = proxies_.find(static_cast<uint32_t>(corr >> proxy_shift));
+      if (i != proxies_.end()) {
+        caf::anon_send(i->second, frame_atom::value, std::move(frame));
+        return;
+      }
+    }
+    caf::anon_send(owner_, frame_atom::value, std::move(frame));
+  }
+
+  /// Reports the end of the connection once; stops reading.
+  void report(caf::error err) {
+    if (reported_)
+      return;
+    reported_ = true;
+    caf::anon_send(owner_, io_closed_atom::value, std::move(err));
+  }
+
+  void write_some() {
+    if (stopped_)
+      return;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (pending_.empty()) {
+        writing_ = false;
+        if (close_after_write_) {
+          close_after_write_ = false;
+          start_linger();
+        }
+        return;
+      }
+      active_.swap(pending_);
+      pending_.clear();
+    }
+    asio::async_write(socket_, asio::buffer(active_),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                        if (self->stopped_)
+                          return;
+                        if (ec) {
+                          self->report(caf::make_error(transport_errc::peer_lost,
+                                                       "write: " + ec.message()));
+                          return self->shut();
+                        }
+                        self->active_.clear();
+                        self->write_some();
+                      });
+  }
+
+  /// Graceful close: everything queued is written; half-close so the peer
+  /// reads it all, then wait (bounded) for the peer to close its side, so a
+  /// reset cannot discard the last frame (e.g. an error frame).
+  void start_linger() {
+    asio::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec)
+      return shut();
+    lingering_ = true;
+    reported_ = true; // the owner already decided to close
+    linger_.expires_after(std::chrono::seconds{1});
+    linger_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (!ec)
+        self->shut();
+    });
+  }
+
+  void shut() {
+    if (stopped_)
+      return;
+    stopped_ = true;
+    asio::error_code ec;
+    resolver_.cancel();
+    linger_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    owner_ = nullptr;
+    proxies_.clear();
+  }
+
+  io_runtime_ptr rt_; // keeps the io_context alive as long as this socket
+  strand_type strand_;
+  tcp::socket socket_;
+  tcp::resolver resolver_;
+  asio::steady_timer linger_;
+  frame_decoder decoder_;
+  std::vector<char> read_buf_;
+  caf::actor owner_;
+  std::unordered_map<uint32_t, caf::actor> proxies_;
+  bool stopped_ = false;
+  bool reported_ = false;
+  bool lingering_ = false;
+  std::string active_;
+
+  // -- guarded by mtx_ (written by any thread) --------------------------------
+  mutable std::mutex mtx_;
+  std::string pending_;
+  std::string address_;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool close_after_write_ = false;
+};
+
+// -- listener ---------------------------------------------------------------------
+
+class tcp_listener : public listener_io,
+                     public std::enable_shared_from_this<tcp_listener> {
+public:
+  tcp_listener(io_runtime_ptr rt, tcp::acceptor acceptor, uint32_t max_frame_size)
+    : rt_(std::move(rt)),
+      acceptor_(std::move(acceptor)),
+      max_frame_size_(max_frame_size),
+      port_(acceptor_.local_endpoint().port()) {
+    // nop
+  }
+
+  void start(caf::actor owner) override {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this(), owner]() mutable {
+      self->owner_ = std::move(owner);
+      self->accept();
+    });
+  }
+
+  void close() override {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      self->stopped_ = true;
+      asio::error_code ec;
+      self->acceptor_.close(ec);
+      self->owner_ = nullptr;
+    });
+  }
+
+  uint16_t port() const override {
+    return port_;
+  }
+
+private:
+  void accept() {
+    if (stopped_)
+      return;
+    // Each connection gets its own strand; accept straight into its socket.
+    auto conn = std::make_shared<tcp_connection>(
+      rt_, asio::make_strand(native(rt_).context()), max_frame_size_);
+    acceptor_.async_accept(conn->socket(),
+                           [self = shared_from_this(), conn](const asio::error_code& ec) {
+                             self->on_accept(ec, conn);
+                           });
+  }
+
+  void on_accept(const asio::error_code& ec, const std::shared_ptr<tcp_connection>& conn) {
+    if (stopped_ || ec == asio::error::operation_aborted)
+      return;
+    if (ec) {
+      // E.g. out of file descriptors: log and keep serving.
+      actors::logger("troupe.transport")->warn("accept failed: {}", ec.message());
+    } else {
+      conn->accepted();
+      caf::anon_send(owner_, accepted_atom::value, connection_io_ptr{conn});
+    }
+    accept();
+  }
+
+  io_runtime_ptr rt_;
+  tcp::acceptor acceptor_;
+  uint32_t max_frame_size_;
+  uint16_t port_;
+  caf::actor owner_;
+  bool stopped_ = false;
+};
+
+} // namespace
+
+io_runtime_ptr make_io_runtime(uint32_t threads) {
+  return std::make_shared<asio_runtime>(threads);
+}
+
+connection_io_ptr make_tcp_connection(const io_runtime_ptr& rt, uint32_t max_frame_size) {
+  auto strand = asio::make_strand(native(rt).context());
+  return std::make_shared<tcp_connection>(rt, strand, max_frame_size);
+}
+
+caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
+                                                 const std::string& host,
+                                                 uint16_t port,
+                                                 uint32_t max_frame_size) {
+  auto where = host + ":" + std::to_string(port);
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec)
+    return caf::make_error(transport_errc::listen_failed, where,
+                           "not an IP address: " + ec.message());
+  tcp::endpoint ep{addr, port};
+  tcp::acceptor acceptor{asio::make_strand(native(rt).context())};
+  acceptor.open(ep.protocol(), ec);
+  if (!ec)
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec)
+    acceptor.bind(ep, ec);
+  if (!ec)
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return caf::make_error(transport_errc::listen_failed, where, ec.message());
+  return listener_io_ptr{
+    std::make_shared<tcp_listener>(rt, std::move(acceptor), max_frame_size)};
+}
+
+} // namespace troupe::transport::detail
