@@ -1,0 +1,109 @@
+#pragma once
+
+/// A scope (Python's TaskGroup, Trio's nursery): tasks that run together and
+/// are awaited together. The first failure cancels the others; each cancelled
+/// task runs its cleanup; the owner receives every outcome, grouped.
+///
+/// Usage:
+///   scope_config cfg;
+///   cfg.name = "fetch";
+///   cfg.owner = caf::actor_cast<caf::actor>(self);
+///   for (auto& url : urls)
+///     cfg.tasks.push_back({url, spawn_with(fetch_task, url)});
+///   auto s = spawn_scope(self->system(), cfg);
+///   // later, in self's behavior:
+///   [=](const scope_report& r) { if (!r.ok()) for (auto& f : r.failures()) … }
+///
+/// Semantics:
+/// - Tasks start in order when the scope starts; more may join with
+///   `(start_child_atom, task_spec)` while any task runs.
+/// - A task succeeds by exiting normally and fails by exiting with an error.
+/// - `cancel_on_failure`: the first failure sends every running task an exit
+///   message with `stop_reason::cancelled` (context: the failed task's id and
+///   its error). A task using `cancellation` runs its cleanup hooks with that
+///   reason, after its shields close. A task still running `cancel_timeout`
+///   after its cancellation is killed.
+/// - `isolate` (Kotlin's SupervisorJob): failures are only recorded; the
+///   other tasks run to completion.
+/// - When the last task stopped, the scope sends its `scope_report` to the
+///   owner and to every `(await_atom)` request, then exits: normally if
+///   every task succeeded, with `supervisor_errc::scope_failed` if one
+///   failed, with the external reason if it was cancelled from outside.
+/// - The scope monitors its owner: if the owner dies, every task is
+///   cancelled. An exit message to the scope (e.g. its supervisor's shutdown)
+///   cancels every task with that reason. No task outlives its scope.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+#include "troupe/supervisors/atoms.hpp"
+#include "troupe/supervisors/scope_report.hpp"
+#include "troupe/supervisors/start_function.hpp"
+
+namespace troupe::supervisors {
+
+/// What a failure does to the other tasks.
+enum class scope_mode : uint8_t {
+  /// The first failure cancels every other task (TaskGroup, nursery).
+  cancel_on_failure,
+  /// A failure cancels nothing; every task runs to its end (SupervisorJob).
+  isolate,
+};
+
+/// Returns "cancel_on_failure" or "isolate".
+std::string to_string(scope_mode x);
+
+/// One task of a scope.
+struct task_spec {
+  /// Unique within the scope; part of the task's path. Must not be empty or
+  /// contain '/'.
+  std::string id;
+  /// Spawns the task. Required.
+  start_function start;
+
+  /// Returns `invalid_spec` naming the bad field, or none.
+  caf::error validate() const;
+};
+
+struct scope_config {
+  /// The scope's name and path (and logger name). Must not be empty or
+  /// contain '/'. Default "scope".
+  std::string name = "scope";
+  /// What a failure does to the other tasks. Default cancel_on_failure.
+  scope_mode mode = scope_mode::cancel_on_failure;
+  /// How long a cancelled task may take to run its cleanup (shields
+  /// included) before it is killed. Must be >= 0. Default 5 s.
+  caf::timespan cancel_timeout = std::chrono::seconds{5};
+  /// The tasks started with the scope, in order. Default none (the scope
+  /// then reports at once).
+  std::vector<task_spec> tasks;
+  /// Receives the `scope_report`; monitored: if it dies, the scope cancels
+  /// every task. Optional.
+  caf::actor owner;
+
+  /// Returns `invalid_spec` or `duplicate_child_id` naming the bad field, or
+  /// none.
+  caf::error validate() const;
+};
+
+/// Validates `cfg` and spawns the scope; returns the typed validation error
+/// instead of spawning when `cfg` is invalid.
+caf::expected<caf::actor> spawn_scope(caf::actor_system& sys, scope_config cfg);
+
+/// Same, with the scope at `path` (e.g. `start_context::path` when a
+/// supervisor starts the scope) instead of `cfg.name`.
+caf::expected<caf::actor> spawn_scope(caf::actor_system& sys, scope_config cfg,
+                                      std::string path);
+
+} // namespace troupe::supervisors
+
+// Task specs travel in local messages; they hold a function.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::supervisors::task_spec)

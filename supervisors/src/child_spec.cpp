@@ -1,0 +1,64 @@
+#include "troupe/supervisors/child_spec.hpp"
+
+#include <caf/deep_to_string.hpp>
+
+#include "internal/spec_check.hpp"
+#include "troupe/supervisors/supervisor_errc.hpp"
+
+namespace troupe::supervisors {
+
+std::string to_string(restart_type x) {
+  switch (x) {
+    case restart_type::permanent:
+      return "permanent";
+    case restart_type::transient:
+      return "transient";
+    case restart_type::temporary:
+      return "temporary";
+  }
+  return "restart_type(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+std::string to_string(child_kind x) {
+  switch (x) {
+    case child_kind::worker:
+      return "worker";
+    case child_kind::supervisor:
+      return "supervisor";
+  }
+  return "child_kind(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+shutdown_policy shutdown_policy::timeout(caf::timespan grace) {
+  return shutdown_policy{grace, false};
+}
+
+shutdown_policy shutdown_policy::brutal_kill() {
+  return shutdown_policy{caf::timespan{0}, true};
+}
+
+caf::error shutdown_policy::validate() const {
+  auto why = internal::check_duration("shutdown timeout", grace_);
+  if (!why.empty())
+    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+  return caf::none;
+}
+
+std::string to_string(const shutdown_policy& x) {
+  if (x.is_brutal_kill())
+    return "brutal_kill";
+  return "timeout(" + caf::deep_to_string(x.grace()) + ")";
+}
+
+caf::error child_spec::validate() const {
+  auto why = internal::check_segment("id", id);
+  if (why.empty() && !start)
+    why = "start: must be set (child \"" + id + "\")";
+  if (why.empty())
+    why = internal::check_duration("shutdown timeout", shutdown.grace());
+  if (!why.empty())
+    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+  return caf::none;
+}
+
+} // namespace troupe::supervisors

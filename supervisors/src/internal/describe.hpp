@@ -1,0 +1,21 @@
+#pragma once
+
+// Readable text for errors without an actor system at hand: Troupe's own
+// categories by name (nested errors in contexts included), everything else
+// through caf::to_string. Used by the renderers and by log lines.
+
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/message.hpp>
+
+namespace troupe::supervisors::internal {
+
+/// Returns e.g. "stop(cancelled: t3, supervisor_error(exception_thrown: boom))".
+std::string describe(const caf::error& err);
+
+/// Returns the context elements joined by ", " (strings unquoted, errors
+/// described).
+std::string describe_context(const caf::message& ctx);
+
+} // namespace troupe::supervisors::internal

@@ -1,0 +1,880 @@
+#include "troupe/supervisors/supervisor.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/deep_to_string.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <spdlog/logger.h>
+
+#include <troupe/actors/log.hpp>
+
+#include "internal/child_control.hpp"
+#include "internal/deadline_timer.hpp"
+#include "internal/describe.hpp"
+#include "troupe/supervisors/stop_reason.hpp"
+#include "troupe/supervisors/supervision_event.hpp"
+#include "troupe/supervisors/supervisor_errc.hpp"
+
+namespace troupe::supervisors {
+
+namespace {
+
+using time_point = caf::actor_clock::time_point;
+
+using kill_timer_atom = caf::atom_constant<caf::atom("trp_killt")>;
+using restart_timer_atom = caf::atom_constant<caf::atom("trp_restt")>;
+
+/// Where a child is in its life, as the supervisor sees it.
+enum class child_state : uint8_t {
+  /// Started and monitored.
+  running,
+  /// Asked to stop (or killed); waiting for its down message.
+  stopping,
+  /// Not running and nothing planned (transient after a normal exit, or
+  /// between the stop and the restart of a group).
+  stopped,
+  /// Waiting in `pending_` for its restart time.
+  pending,
+  /// Waiting in `start_queue_` for its turn to start.
+  queued,
+};
+
+struct child {
+  /// Position in start order; never reused.
+  uint64_t seq = 0;
+  std::string id;
+  std::shared_ptr<const child_spec> spec;
+  /// Start arguments of a dynamic child.
+  caf::message args;
+  caf::actor handle;
+  child_state state = child_state::stopped;
+  bool ever_started = false;
+  bool kill_sent = false;
+  /// Set by stop_child: the child goes away once stopped.
+  bool removing = false;
+  time_point started_at{};
+  time_point kill_at{};
+  time_point due{};
+  /// Created at the first restart that needs a delay (a backoff_state holds a
+  /// 2.5 KB random engine; most children never need one).
+  std::unique_ptr<actors::backoff_state> backoff;
+  uint32_t restarts = 0;
+};
+
+/// A sequence of waves; the children of one wave stop in parallel, the waves
+/// one after the other.
+struct stop_job {
+  std::deque<std::vector<uint64_t>> waves;
+  /// Children of the current wave still waiting for their down message.
+  std::vector<uint64_t> current;
+  /// What to do once every wave has stopped.
+  std::function<void()> done;
+  /// What to do instead if a shutdown takes the job over.
+  std::function<void()> abort;
+};
+
+/// Work that must wait until no stop job runs.
+struct queued_op {
+  std::function<void()> run;
+  std::function<void()> abort;
+};
+
+class supervisor_actor : public caf::event_based_actor {
+public:
+  supervisor_actor(caf::actor_config& actor_cfg, supervisor_config cfg, std::string path,
+                   std::vector<caf::actor> inherited_observers)
+    : caf::event_based_actor(actor_cfg),
+      path_(std::move(path)),
+      strategy_(cfg.strategy),
+      intensity_(cfg.intensity),
+      backoff_(cfg.restart_backoff),
+      has_backoff_(cfg.restart_backoff != actors::backoff::none()),
+      stable_period_(cfg.stable_period),
+      seed_(cfg.seed != 0 ? cfg.seed : std::random_device{}()),
+      log_(actors::logger(path_)) {
+    observers_ = std::move(cfg.observers);
+    for (auto& x : inherited_observers)
+      if (std::find(observers_.begin(), observers_.end(), x) == observers_.end())
+        observers_.push_back(std::move(x));
+    if (strategy_ == restart_strategy::dynamic) {
+      template_ = std::make_shared<const child_spec>(std::move(cfg.children.front()));
+    } else {
+      by_id_.reserve(cfg.children.size());
+      by_actor_.reserve(cfg.children.size());
+      for (auto& spec : cfg.children) {
+        auto id = spec.id;
+        add_child(std::move(id), std::make_shared<const child_spec>(std::move(spec)), {});
+      }
+    }
+  }
+
+  const char* name() const override {
+    return "troupe.supervisor";
+  }
+
+  caf::behavior make_behavior() override {
+    set_exit_handler([this](caf::exit_msg& msg) { on_exit_message(msg); });
+    set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
+    for (auto& obs : observers_)
+      monitor(obs);
+    log_->debug("starting {} children ({})", children_.size(), to_string(strategy_));
+    for (auto& kvp : children_) {
+      kvp.second.state = child_state::queued;
+      start_queue_.push_back(kvp.first);
+    }
+    pump();
+    return {
+      [this](start_child_atom, child_spec& spec) -> caf::result<caf::actor> {
+        return start_static_child(std::move(spec));
+      },
+      [this](start_child_atom, caf::message& args) -> caf::result<caf::actor> {
+        return start_dynamic_child(std::move(args));
+      },
+      [this](stop_child_atom, std::string& id) -> caf::result<caf::ok_atom> {
+        if (strategy_ == restart_strategy::dynamic)
+          return caf::make_error(supervisor_errc::unsupported_operation,
+                                 "stop_child by id", to_string(strategy_));
+        auto i = by_id_.find(id);
+        if (i == by_id_.end())
+          return caf::make_error(supervisor_errc::unknown_child, std::move(id));
+        return stop_child(i->second);
+      },
+      [this](stop_child_atom, caf::actor& who) -> caf::result<caf::ok_atom> {
+        auto i = who ? by_actor_.find(who.id()) : by_actor_.end();
+        if (i == by_actor_.end())
+          return caf::make_error(supervisor_errc::unknown_child,
+                                 who ? caf::to_string(who.address()) : "invalid handle");
+        return stop_child(i->second);
+      },
+      [this](which_children_atom) {
+        std::vector<child_info> result;
+        result.reserve(children_.size());
+        for (auto& kvp : children_) {
+          auto& c = kvp.second;
+          result.push_back(child_info{c.id, c.handle, c.spec->kind, c.spec->restart,
+                                      c.restarts});
+        }
+        return result;
+      },
+      [this](ready_atom) -> caf::result<caf::ok_atom> {
+        if (started_)
+          return caf::ok_atom::value;
+        auto rp = make_response_promise<caf::ok_atom>();
+        ready_promises_.push_back(rp);
+        return rp;
+      },
+      [this](subscribe_atom) {
+        auto who = caf::actor_cast<caf::actor>(current_sender());
+        if (who && std::find(observers_.begin(), observers_.end(), who) == observers_.end()) {
+          monitor(who);
+          observers_.push_back(std::move(who));
+        }
+      },
+      [this](kill_timer_atom, int64_t t) {
+        kill_timer_.fired(internal::decode(t));
+        kill_overdue();
+      },
+      [this](restart_timer_atom, int64_t t) {
+        restart_timer_.fired(internal::decode(t));
+        start_due();
+      },
+    };
+  }
+
+  void on_exit() override {
+    // Last resort: whatever still runs dies with us (no child outlives its
+    // supervisor). After an orderly shutdown nothing is left here.
+    for (auto& kvp : children_)
+      if (kvp.second.handle)
+        internal::send_exit_urgent(this, kvp.second.handle, caf::exit_reason::kill);
+    children_.clear();
+    by_actor_.clear();
+    by_id_.clear();
+    observers_.clear();
+    job_.reset();
+    queued_.clear();
+    template_.reset();
+    ready_promises_.clear();
+  }
+
+private:
+  // -- bookkeeping ------------------------------------------------------------
+
+  child& add_child(std::string id, std::shared_ptr<const child_spec> spec,
+                   caf::message args) {
+    auto seq = next_seq_++;
+    auto& c = children_[seq];
+    c.seq = seq;
+    c.id = std::move(id);
+    c.spec = std::move(spec);
+    c.args = std::move(args);
+    if (strategy_ != restart_strategy::dynamic)
+      by_id_.emplace(c.id, seq);
+    return c;
+  }
+
+  child* find(uint64_t seq) {
+    auto i = children_.find(seq);
+    return i != children_.end() ? &i->second : nullptr;
+  }
+
+  void erase(uint64_t seq) {
+    auto i = children_.find(seq);
+    if (i == children_.end())
+      return;
+    auto& c = i->second;
+    if (c.handle)
+      by_actor_.erase(c.handle.id());
+    if (c.state == child_state::pending)
+      pending_.erase({c.due, seq});
+    if (strategy_ != restart_strategy::dynamic)
+      by_id_.erase(c.id);
+    children_.erase(i);
+  }
+
+  // -- events -----------------------------------------------------------------
+
+  static spdlog::level::level_enum level_of(event_kind kind, const caf::error& reason) {
+    switch (kind) {
+      case event_kind::started:
+      case event_kind::stopped:
+        return spdlog::level::debug;
+      case event_kind::exited:
+        return is_normal_stop(reason) ? spdlog::level::info : spdlog::level::warn;
+      case event_kind::restarting:
+        return spdlog::level::info;
+      case event_kind::killed:
+        return spdlog::level::warn;
+      case event_kind::intensity_exceeded:
+      case event_kind::escalated:
+        return spdlog::level::err;
+    }
+    return spdlog::level::info;
+  }
+
+  void emit(event_kind kind, const child* c, const caf::error& reason,
+            caf::timespan delay = caf::timespan{0}) {
+    auto level = level_of(kind, reason);
+    auto to_log = log_->should_log(level);
+    if (!to_log && observers_.empty())
+      return;
+    supervision_event ev;
+    ev.kind = kind;
+    ev.supervisor = path_;
+    if (c != nullptr) {
+      ev.child = c->id;
+      ev.restarts = c->restarts;
+    }
+    ev.reason = reason;
+    ev.delay = delay;
+    if (to_log) {
+      std::string text = ev.child.empty() ? to_string(kind) : ev.child + " " + to_string(kind);
+      if (kind == event_kind::restarting)
+        text += " in " + caf::deep_to_string(delay);
+      if (reason)
+        text += " (" + internal::describe(reason) + ")";
+      if (ev.restarts > 0)
+        text += " [restarts: " + std::to_string(ev.restarts) + "]";
+      log_->log(level, "{}", text);
+    }
+    for (auto& obs : observers_)
+      send(obs, ev);
+  }
+
+  // -- starting ---------------------------------------------------------------
+
+  /// Starts `c` now; returns the start error, if any (the child then stays
+  /// stopped).
+  caf::error start(child& c) {
+    start_context ctx{system(), c.id, path_ + "/" + c.id, c.args,
+                      caf::actor_cast<caf::actor>(this), observers_};
+    c.started_at = clock().now();
+    auto res = internal::invoke_start(c.spec->start, ctx);
+    if (!res) {
+      c.state = child_state::stopped;
+      return std::move(res.error());
+    }
+    c.handle = std::move(*res);
+    c.state = child_state::running;
+    c.kill_sent = false;
+    by_actor_[c.handle.id()] = c.seq;
+    monitor(c.handle);
+    if (c.ever_started)
+      ++c.restarts;
+    c.ever_started = true;
+    emit(event_kind::started, &c, caf::error{});
+    return caf::none;
+  }
+
+  caf::result<caf::actor> start_static_child(child_spec spec) {
+    if (strategy_ == restart_strategy::dynamic)
+      return caf::make_error(supervisor_errc::unsupported_operation,
+                             "start_child with a child_spec", to_string(strategy_));
+    if (auto err = spec.validate())
+      return err;
+    if (shutting_down_)
+      return caf::make_error(supervisor_errc::shutting_down, path_);
+    if (by_id_.count(spec.id) > 0)
+      return caf::make_error(supervisor_errc::duplicate_child_id, spec.id);
+    auto id = spec.id;
+    auto& c = add_child(std::move(id), std::make_shared<const child_spec>(std::move(spec)), {});
+    if (auto err = start(c)) {
+      erase(c.seq);
+      return err;
+    }
+    return c.handle;
+  }
+
+  caf::result<caf::actor> start_dynamic_child(caf::message args) {
+    if (strategy_ != restart_strategy::dynamic)
+      return caf::make_error(supervisor_errc::unsupported_operation,
+                             "start_child with arguments", to_string(strategy_));
+    if (shutting_down_)
+      return caf::make_error(supervisor_errc::shutting_down, path_);
+    auto& c = add_child(template_->id + "-" + std::to_string(++dynamic_count_), template_,
+                        std::move(args));
+    if (auto err = start(c)) {
+      erase(c.seq);
+      return err;
+    }
+    return c.handle;
+  }
+
+  // -- reacting to children ---------------------------------------------------
+
+  void on_down(caf::down_msg& msg) {
+    auto aid = msg.source.id();
+    auto i = by_actor_.find(aid);
+    if (i == by_actor_.end()) {
+      // An observer went away (or a stale monitor fired).
+      observers_.erase(std::remove_if(observers_.begin(), observers_.end(),
+                                      [aid](const caf::actor& x) { return x.id() == aid; }),
+                       observers_.end());
+      return;
+    }
+    auto seq = i->second;
+    by_actor_.erase(i);
+    auto& c = children_.at(seq);
+    c.handle = nullptr;
+    if (c.state == child_state::stopping) {
+      c.state = child_state::stopped;
+      emit(event_kind::stopped, &c, msg.reason);
+      if (job_) {
+        auto& cur = job_->current;
+        cur.erase(std::remove(cur.begin(), cur.end(), seq), cur.end());
+        if (cur.empty())
+          next_wave();
+      }
+      return;
+    }
+    c.state = child_state::stopped;
+    emit(event_kind::exited, &c, msg.reason);
+    if (awaiting_ready_ && *awaiting_ready_ == seq) {
+      // A nested supervisor died before it finished starting.
+      awaiting_ready_.reset();
+      ++ready_token_;
+      if (!started_) {
+        begin_shutdown(caf::make_error(supervisor_errc::start_failed, c.id, msg.reason));
+        return;
+      }
+      on_child_stopped(c, msg.reason, false);
+      pump();
+      return;
+    }
+    on_child_stopped(c, msg.reason, false);
+  }
+
+  static bool should_restart(const child& c, const caf::error& reason) {
+    switch (c.spec->restart) {
+      case restart_type::permanent:
+        return true;
+      case restart_type::transient:
+        return !is_normal_stop(reason);
+      case restart_type::temporary:
+        return false;
+    }
+    return false;
+  }
+
+  /// A child stopped on its own (or failed to start): decide what happens.
+  void on_child_stopped(child& c, const caf::error& reason, bool failed_start) {
+    if (c.removing) {
+      // stop_child is waiting for it; nothing to restart.
+      return;
+    }
+    if (shutting_down_)
+      return;
+    if (!should_restart(c, reason)) {
+      if (c.spec->restart == restart_type::temporary
+          || strategy_ == restart_strategy::dynamic)
+        erase(c.seq);
+      return;
+    }
+    auto now = clock().now();
+    if (!intensity_.record(now)) {
+      emit(event_kind::intensity_exceeded, &c, reason);
+      begin_shutdown(caf::make_error(supervisor_errc::intensity_exceeded, path_,
+                                     to_string(intensity_.limits())));
+      return;
+    }
+    auto delay = next_delay(c, now);
+    emit(event_kind::restarting, &c, reason, delay);
+    switch (strategy_) {
+      case restart_strategy::one_for_one:
+      case restart_strategy::dynamic:
+        if (delay.count() == 0 && !failed_start && !starting()
+            && c.spec->kind == child_kind::worker) {
+          // The fast path: no timer, no message, no queue.
+          if (auto err = start(c)) {
+            emit(event_kind::exited, &c, err);
+            on_child_stopped(c, err, true);
+          }
+        } else if (delay.count() == 0 && !failed_start) {
+          c.state = child_state::queued;
+          start_queue_.push_back(c.seq);
+          pump();
+        } else {
+          make_pending(c, now + delay);
+          arm_restart_timer();
+        }
+        break;
+      case restart_strategy::one_for_all:
+      case restart_strategy::rest_for_one: {
+        auto seq = c.seq;
+        schedule_op({[this, seq, delay] { restart_group(seq, delay); }, [] {}});
+        break;
+      }
+    }
+  }
+
+  caf::timespan next_delay(child& c, time_point now) {
+    if (!has_backoff_)
+      return caf::timespan{0};
+    if (!c.backoff)
+      c.backoff = std::make_unique<actors::backoff_state>(backoff_, seed_ + c.seq);
+    else if (now - c.started_at >= stable_period_)
+      c.backoff->reset();
+    return c.backoff->next();
+  }
+
+  /// Stops the group of `failed` (everyone, or everyone after it) in reverse
+  /// order, then plans their restart after `delay`, in order.
+  void restart_group(uint64_t failed, caf::timespan delay) {
+    if (find(failed) == nullptr)
+      return;
+    std::vector<uint64_t> members;
+    for (auto& kvp : children_)
+      if (strategy_ == restart_strategy::one_for_all || kvp.first >= failed)
+        members.push_back(kvp.first);
+    std::deque<std::vector<uint64_t>> waves;
+    for (auto i = members.rbegin(); i != members.rend(); ++i)
+      waves.push_back({*i});
+    begin_job(std::move(waves), [this, members, delay] {
+      auto due = clock().now() + delay;
+      for (auto seq : members) {
+        auto c = find(seq);
+        if (c == nullptr || c->state == child_state::running)
+          continue;
+        if (c->spec->restart == restart_type::temporary) {
+          erase(seq); // OTP: temporary children are not restarted with a group
+          continue;
+        }
+        if (c->state == child_state::pending)
+          pending_.erase({c->due, seq});
+        make_pending(*c, due);
+      }
+      start_due();
+    }, [] {});
+  }
+
+  // -- restarting -------------------------------------------------------------
+
+  void make_pending(child& c, time_point due) {
+    c.state = child_state::pending;
+    c.due = due;
+    pending_.emplace(due, c.seq);
+  }
+
+  void arm_restart_timer() {
+    if (pending_.empty())
+      return;
+    auto t = pending_.begin()->first;
+    if (!restart_timer_.arm(t))
+      return;
+    auto now = clock().now();
+    if (t <= now)
+      send(this, restart_timer_atom::value, internal::encode(t));
+    else
+      delayed_send(this, t - now, restart_timer_atom::value, internal::encode(t));
+  }
+
+  /// Queues every child whose restart is due, in (due, start order).
+  void start_due() {
+    if (shutting_down_ || job_)
+      return;
+    auto now = clock().now();
+    while (!pending_.empty() && pending_.begin()->first <= now) {
+      auto seq = pending_.begin()->second;
+      pending_.erase(pending_.begin());
+      if (auto c = find(seq); c != nullptr && c->state == child_state::pending) {
+        c->state = child_state::queued;
+        start_queue_.push_back(seq);
+      }
+    }
+    pump();
+    arm_restart_timer();
+  }
+
+  bool starting() const noexcept {
+    return awaiting_ready_.has_value() || !start_queue_.empty();
+  }
+
+  /// Starts queued children in order. After a child of kind supervisor, waits
+  /// for its `ready` reply (or its death) before starting the next one.
+  void pump() {
+    if (in_pump_)
+      return;
+    in_pump_ = true;
+    while (!awaiting_ready_ && !start_queue_.empty() && !shutting_down_ && !job_) {
+      auto seq = start_queue_.front();
+      start_queue_.pop_front();
+      auto c = find(seq);
+      if (c == nullptr || c->state != child_state::queued)
+        continue;
+      if (auto err = start(*c)) {
+        emit(event_kind::exited, c, err);
+        if (!started_) {
+          in_pump_ = false;
+          begin_shutdown(std::move(err));
+          return;
+        }
+        if (strategy_ == restart_strategy::one_for_all
+            || strategy_ == restart_strategy::rest_for_one) {
+          // The group restart that follows covers whoever still waits.
+          for (auto other : start_queue_)
+            if (auto d = find(other); d != nullptr && d->state == child_state::queued)
+              d->state = child_state::stopped;
+          start_queue_.clear();
+        }
+        on_child_stopped(*c, err, true);
+        continue;
+      }
+      if (c->spec->kind == child_kind::supervisor) {
+        awaiting_ready_ = seq;
+        auto token = ++ready_token_;
+        request(c->handle, caf::infinite, ready_atom::value)
+          .then([this, token](caf::ok_atom) { on_ready(token); },
+                [this, token](caf::error&) { on_ready(token); });
+      }
+    }
+    in_pump_ = false;
+    if (!starting() && !shutting_down_)
+      on_started();
+  }
+
+  void on_ready(uint64_t token) {
+    if (token != ready_token_ || !awaiting_ready_)
+      return;
+    awaiting_ready_.reset();
+    pump();
+  }
+
+  /// Every queued child started.
+  void on_started() {
+    if (!started_) {
+      started_ = true;
+      log_->debug("started");
+    }
+    for (auto& rp : ready_promises_)
+      rp.deliver(caf::ok_atom::value);
+    ready_promises_.clear();
+    run_queued();
+  }
+
+  // -- stopping ---------------------------------------------------------------
+
+  caf::result<caf::ok_atom> stop_child(uint64_t seq) {
+    if (shutting_down_)
+      return caf::make_error(supervisor_errc::shutting_down, path_);
+    auto rp = make_response_promise<caf::ok_atom>();
+    schedule_op({[this, seq, rp]() mutable {
+               auto c = find(seq);
+               if (c == nullptr) {
+                 rp.deliver(caf::ok_atom::value);
+                 return;
+               }
+               c->removing = true;
+               if (c->state != child_state::running && c->state != child_state::stopping) {
+                 erase(seq);
+                 rp.deliver(caf::ok_atom::value);
+                 return;
+               }
+               begin_job({{seq}},
+                         [this, seq, rp]() mutable {
+                           erase(seq);
+                           rp.deliver(caf::ok_atom::value);
+                         },
+                         [rp]() mutable {
+                           rp.deliver(caf::make_error(supervisor_errc::shutting_down));
+                         });
+             },
+             [rp]() mutable { rp.deliver(caf::make_error(supervisor_errc::shutting_down)); }});
+    return rp;
+  }
+
+  void schedule_op(queued_op op) {
+    if (!job_ && !starting() && queued_.empty() && !shutting_down_) {
+      op.run();
+      return;
+    }
+    queued_.push_back(std::move(op));
+  }
+
+  void run_queued() {
+    while (!job_ && !starting() && !queued_.empty() && !shutting_down_) {
+      auto op = std::move(queued_.front());
+      queued_.pop_front();
+      op.run();
+    }
+  }
+
+  void begin_job(std::deque<std::vector<uint64_t>> waves, std::function<void()> done,
+                 std::function<void()> abort) {
+    job_.emplace();
+    job_->waves = std::move(waves);
+    job_->done = std::move(done);
+    job_->abort = std::move(abort);
+    next_wave();
+  }
+
+  /// Starts the next wave of the current job, or finishes the job.
+  void next_wave() {
+    while (job_ && job_->current.empty()) {
+      if (job_->waves.empty()) {
+        auto done = std::move(job_->done);
+        job_.reset();
+        done();
+        run_queued();
+        start_due();
+        return;
+      }
+      auto wave = std::move(job_->waves.front());
+      job_->waves.pop_front();
+      auto now = clock().now();
+      for (auto seq : wave) {
+        auto c = find(seq);
+        if (c == nullptr)
+          continue;
+        if (c->state == child_state::running)
+          ask_to_stop(*c, now);
+        if (c->state == child_state::stopping)
+          job_->current.push_back(seq);
+      }
+      arm_kill_timer();
+    }
+  }
+
+  void ask_to_stop(child& c, time_point now) {
+    c.state = child_state::stopping;
+    if (c.spec->shutdown.is_brutal_kill()) {
+      kill(c);
+      return;
+    }
+    c.kill_at = now + c.spec->shutdown.grace();
+    internal::send_exit_urgent(this, c.handle, make_shutdown(path_));
+  }
+
+  void kill(child& c) {
+    c.kill_sent = true;
+    emit(event_kind::killed, &c, caf::exit_reason::kill);
+    internal::send_exit_urgent(this, c.handle, caf::exit_reason::kill);
+  }
+
+  void arm_kill_timer() {
+    if (!job_)
+      return;
+    auto next = time_point::max();
+    for (auto seq : job_->current) {
+      auto c = find(seq);
+      if (c != nullptr && c->state == child_state::stopping && !c->kill_sent)
+        next = std::min(next, c->kill_at);
+    }
+    if (next == time_point::max() || !kill_timer_.arm(next))
+      return;
+    auto now = clock().now();
+    if (next <= now)
+      send(this, kill_timer_atom::value, internal::encode(next));
+    else
+      delayed_send(this, next - now, kill_timer_atom::value, internal::encode(next));
+  }
+
+  /// Kills every stopping child whose shutdown timeout passed.
+  void kill_overdue() {
+    if (!job_)
+      return;
+    auto now = clock().now();
+    auto current = job_->current; // kill() may not change it, but be safe
+    for (auto seq : current) {
+      auto c = find(seq);
+      if (c != nullptr && c->state == child_state::stopping && !c->kill_sent
+          && c->kill_at <= now)
+        kill(*c);
+    }
+    arm_kill_timer();
+  }
+
+  // -- shutting down ----------------------------------------------------------
+
+  void on_exit_message(caf::exit_msg& msg) {
+    if (!msg.reason || msg.reason == caf::exit_reason::normal)
+      return; // a linked actor finished
+    if (by_actor_.count(msg.source.id()) > 0)
+      return; // a child linked to us; its down message follows
+    begin_shutdown(std::move(msg.reason));
+  }
+
+  /// Stops every child in reverse order (dynamic children in parallel), then
+  /// exits with `reason`. The first reason wins.
+  void begin_shutdown(caf::error reason) {
+    if (shutting_down_)
+      return;
+    shutting_down_ = true;
+    shutdown_reason_ = std::move(reason);
+    log_->log(is_normal_stop(shutdown_reason_) ? spdlog::level::info : spdlog::level::err,
+              "shutting down ({})", internal::describe(shutdown_reason_));
+    for (auto& op : queued_)
+      op.abort();
+    queued_.clear();
+    for (auto& entry : pending_)
+      if (auto c = find(entry.second))
+        c->state = child_state::stopped;
+    pending_.clear();
+    for (auto seq : start_queue_)
+      if (auto c = find(seq); c != nullptr && c->state == child_state::queued)
+        c->state = child_state::stopped;
+    start_queue_.clear();
+    awaiting_ready_.reset();
+    ++ready_token_;
+    std::deque<std::vector<uint64_t>> waves;
+    if (strategy_ == restart_strategy::dynamic) {
+      std::vector<uint64_t> all;
+      for (auto& kvp : children_)
+        all.push_back(kvp.first);
+      waves.push_back(std::move(all));
+    } else {
+      for (auto i = children_.rbegin(); i != children_.rend(); ++i)
+        waves.push_back({i->first});
+    }
+    auto finish = [this] { finish_shutdown(); };
+    if (job_) {
+      // Let the children of the current wave finish stopping, then continue
+      // with the shutdown's waves instead of the job's.
+      auto abort = std::move(job_->abort);
+      job_->waves = std::move(waves);
+      job_->done = finish;
+      job_->abort = [] {};
+      abort();
+      if (job_->current.empty())
+        next_wave();
+    } else {
+      begin_job(std::move(waves), finish, [] {});
+    }
+  }
+
+  void finish_shutdown() {
+    if (!is_normal_stop(shutdown_reason_))
+      emit(event_kind::escalated, nullptr, shutdown_reason_);
+    log_->debug("stopped");
+    quit(shutdown_reason_);
+  }
+
+  // -- state ------------------------------------------------------------------
+
+  std::string path_;
+  restart_strategy strategy_;
+  restart_intensity_window intensity_;
+  actors::backoff backoff_;
+  bool has_backoff_;
+  caf::timespan stable_period_;
+  uint64_t seed_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::vector<caf::actor> observers_;
+  std::shared_ptr<const child_spec> template_;
+  uint64_t dynamic_count_ = 0;
+
+  std::map<uint64_t, child> children_;
+  std::unordered_map<caf::actor_id, uint64_t> by_actor_;
+  std::unordered_map<std::string, uint64_t> by_id_;
+  uint64_t next_seq_ = 0;
+
+  std::set<std::pair<time_point, uint64_t>> pending_;
+  internal::deadline_timer restart_timer_;
+  internal::deadline_timer kill_timer_;
+  std::deque<uint64_t> start_queue_;
+  std::optional<uint64_t> awaiting_ready_;
+  uint64_t ready_token_ = 0;
+  bool in_pump_ = false;
+  bool started_ = false;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> ready_promises_;
+
+  std::optional<stop_job> job_;
+  std::deque<queued_op> queued_;
+  bool shutting_down_ = false;
+  caf::error shutdown_reason_;
+};
+
+} // namespace
+
+caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys, supervisor_config cfg) {
+  auto path = cfg.name;
+  return spawn_supervisor(sys, std::move(cfg), std::move(path), {});
+}
+
+caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys, supervisor_config cfg,
+                                           std::string path,
+                                           std::vector<caf::actor> inherited_observers) {
+  if (auto err = cfg.validate())
+    return err;
+  if (path.empty())
+    return caf::make_error(supervisor_errc::invalid_spec, "path: must not be empty");
+  return sys.spawn<supervisor_actor>(std::move(cfg), std::move(path),
+                                     std::move(inherited_observers));
+}
+
+child_spec supervisor_child(std::string id, supervisor_config cfg) {
+  child_spec result;
+  result.id = std::move(id);
+  result.kind = child_kind::supervisor;
+  result.shutdown = shutdown_policy::timeout(cfg.shutdown_bound());
+  auto shared = std::make_shared<const supervisor_config>(std::move(cfg));
+  result.start = [shared](const start_context& ctx) -> caf::expected<caf::actor> {
+    return spawn_supervisor(ctx.system, *shared, ctx.path, ctx.observers);
+  };
+  return result;
+}
+
+void request_shutdown(const caf::actor& target, caf::error reason) {
+  if (target)
+    internal::send_exit_urgent(target, target.address(), std::move(reason));
+}
+
+void request_shutdown(const caf::actor& target) {
+  request_shutdown(target, make_shutdown("request_shutdown"));
+}
+
+} // namespace troupe::supervisors
