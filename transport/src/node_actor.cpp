@@ -105,7 +105,7 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
     auto me = caf::actor_cast<caf::actor>(self);
     if (st->lio) {
       st->port = st->lio->port();
-      st->listener = self->spawn<caf::linked>(listener_actor, st->lio, me);
+      st->listener = self->spawn<caf::linked + caf::monitored>(listener_actor, st->lio, me);
     }
 
     auto notify = [self, st](auto... xs) {
@@ -124,7 +124,8 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
                            st->lio ? st->cfg->host : std::string{},
                            st->port,
                            st->routes};
-      auto conn = self->spawn<caf::linked>(connection_actor, std::move(args), me);
+      auto conn = self->spawn<caf::linked + caf::monitored>(connection_actor,
+                                                            std::move(args), me);
       conn_entry entry;
       entry.actor = conn;
       if (role == handshake_role::initiator) {
@@ -253,15 +254,21 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
       finish_stop();
     };
 
-    self->set_exit_handler([st, child_down, begin_stop](caf::exit_msg& msg) {
+    // Children are linked (they die with the node) *and* monitored: CAF
+    // unlinks an actor from the sender of an exit message, so a child the
+    // node told to stop would never send its exit back; the down message
+    // always arrives.
+    self->set_exit_handler([st, begin_stop](caf::exit_msg& msg) {
       if ((st->listener && msg.source == st->listener.address())
           || st->conns.count(msg.source) > 0)
-        child_down(msg.source, msg.reason);
-      else
-        begin_stop();
+        return; // handled by the down message
+      begin_stop();
     });
 
-    self->set_down_handler([self, st](caf::down_msg& msg) {
+    self->set_down_handler([self, st, child_down](caf::down_msg& msg) {
+      if ((st->listener && msg.source == st->listener.address())
+          || st->conns.count(msg.source) > 0)
+        return child_down(msg.source, msg.reason);
       // A published actor terminated: unpublish every name it had.
       auto table = std::make_shared<route_table>(*st->routes);
       bool changed = false;

@@ -1,0 +1,260 @@
+// Two nodes in one process, real sockets on 127.0.0.1: remote request /
+// reply, deadlines, typed remote errors, failure detection, reconnect, auth.
+
+#include <catch2/catch.hpp>
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <troupe/actors/flow_errc.hpp>
+#include <troupe/transport/atoms.hpp>
+#include <troupe/transport/transport_errc.hpp>
+
+#include "support/delay_relay.hpp"
+#include "support/node_fixture.hpp"
+
+using namespace std::chrono_literals;
+using google::protobuf::util::MessageDifferencer;
+using troupe::testing::Answer;
+using troupe::testing::Call;
+using troupe::testing::Count;
+using troupe::testing::Note;
+using troupe::testing::Tally;
+using troupe::testing::delay_relay;
+using troupe::testing::fast_config;
+using troupe::testing::node_fixture;
+using troupe::testing::service_stats;
+using troupe::transport::call_options;
+using troupe::transport::node;
+using troupe::transport::transport_errc;
+
+namespace {
+
+struct two_nodes : node_fixture {
+  std::shared_ptr<service_stats> echo_stats = std::make_shared<service_stats>();
+  std::shared_ptr<service_stats> recorder_stats = std::make_shared<service_stats>();
+  std::optional<node> a;
+  std::optional<node> b;
+  caf::actor echo;
+  caf::actor recorder;
+
+  explicit two_nodes(troupe::transport::node_config cfg_a = fast_config(),
+                     troupe::transport::node_config cfg_b = fast_config()) {
+    auto na = node::start(sys, cfg_a);
+    auto nb = node::start(sys, cfg_b);
+    REQUIRE(na);
+    REQUIRE(nb);
+    a.emplace(std::move(*na));
+    b.emplace(std::move(*nb));
+    echo = sys.spawn(troupe::testing::echo_service, b->id(), echo_stats);
+    recorder = sys.spawn(troupe::testing::recorder_service, b->id(), recorder_stats);
+    REQUIRE(!b->publish(echo, "echo"));
+    REQUIRE(!b->publish(recorder, "recorder", true));
+  }
+
+  ~two_nodes() {
+    a.reset();
+    b.reset();
+    caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(recorder, caf::exit_reason::user_shutdown);
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(two_nodes, "a remote request returns the reply with every field intact",
+                 "[transport][node]") {
+  auto proxy = a->remote_actor("recorder@127.0.0.1:" + std::to_string(b->port()));
+  REQUIRE(proxy);
+  auto request = troupe::testing::full_call();
+  auto r = call<Answer>(*proxy, 5000ms, call_options{2s, "trace-1", "req-1", 3}, request);
+  REQUIRE(r.value);
+  CHECK(MessageDifferencer::Equals(r.value->echo(), request));
+  CHECK(r.value->handled_by() == b->id());
+  CHECK(r.value->trace_id() == "trace-1");
+  CHECK(r.value->request_id() == "req-1");
+  CHECK(r.value->attempt() == 3);
+  CHECK(r.value->deadline_remaining_us() == 2'000'000);
+  SECTION("without call options the node's default deadline and a generated trace apply") {
+    auto r2 = call<Answer>(*proxy, 5000ms, request);
+    REQUIRE(r2.value);
+    CHECK(r2.value->deadline_remaining_us() == 10'000'000);
+    CHECK(r2.value->request_id().rfind(a->id() + "/", 0) == 0);
+  }
+  SECTION("the same proxy is handed out again") {
+    auto again = a->remote_actor("recorder", "127.0.0.1", b->port());
+    REQUIRE(again);
+    CHECK(*again == *proxy);
+  }
+}
+
+TEST_CASE_METHOD(two_nodes, "one-way sends arrive in order with requests",
+                 "[transport][node]") {
+  auto proxy = a->remote_actor("echo", "127.0.0.1", b->port());
+  REQUIRE(proxy);
+  Note note;
+  note.set_text("fire and forget");
+  caf::anon_send(*proxy, note);
+  caf::anon_send(*proxy, note);
+  auto r = call<Tally>(*proxy, 5000ms, Count{});
+  REQUIRE(r.value);
+  CHECK(echo_stats->notes.load() == 2);
+}
+
+TEST_CASE_METHOD(two_nodes, "remote errors come back typed", "[transport][node]") {
+  SECTION("a handler's error") {
+    auto proxy = a->remote_actor("echo", "127.0.0.1", b->port());
+    REQUIRE(proxy);
+    auto request = troupe::testing::full_call();
+    request.set_fail(true);
+    auto r = call<Answer>(*proxy, 5000ms, request);
+    CHECK(r.error == caf::sec::invalid_argument);
+  }
+  SECTION("an unpublished name") {
+    auto proxy = a->remote_actor("nobody", "127.0.0.1", b->port());
+    REQUIRE(proxy);
+    auto r = call<Answer>(*proxy, 5000ms, troupe::testing::full_call());
+    CHECK(r.error == transport_errc::unknown_actor);
+  }
+  SECTION("a message the remote actor does not handle") {
+    auto proxy = a->remote_actor("echo", "127.0.0.1", b->port());
+    REQUIRE(proxy);
+    auto r = call<Answer>(*proxy, 5000ms, Tally{});
+    CHECK(r.error == caf::sec::unexpected_message);
+  }
+  SECTION("a connection refused") {
+    auto proxy = a->remote_actor("echo", "127.0.0.1", 1);
+    CHECK(proxy.error() == transport_errc::connect_failed);
+  }
+}
+
+TEST_CASE_METHOD(two_nodes,
+                 "a request whose deadline expires in transit times out and never runs",
+                 "[transport][node][deadline]") {
+  // 150 ms each way: the handshake's round trips teach both sides that the
+  // link's one-way latency is about 150 ms.
+  delay_relay slow{b->port(), 150ms};
+  auto proxy = a->remote_actor("recorder", "127.0.0.1", slow.port());
+  REQUIRE(proxy);
+  auto r = call<Answer>(*proxy, 5000ms, call_options{60ms, "", "", 1},
+                        troupe::testing::full_call());
+  CHECK(r.error == transport_errc::request_timeout);
+  // Frames on one connection arrive in order: once Count is answered, the
+  // expired request was seen and dropped.
+  auto tally = call<Tally>(*proxy, 5000ms, call_options{3s, "", "", 1}, Count{});
+  REQUIRE(tally.value);
+  CHECK(tally.value->handled() == 0);
+  CHECK(recorder_stats->handled.load() == 0);
+}
+
+TEST_CASE_METHOD(two_nodes,
+                 "a stopped peer fails pending requests, downs monitors, and is reconnected",
+                 "[transport][node][failure]") {
+  caf::scoped_actor events{sys};
+  a->subscribe(events);
+  auto port = b->port();
+  auto proxy = a->remote_actor("echo", "127.0.0.1", port);
+  REQUIRE(proxy);
+  events->receive([](troupe::transport::peer_up_atom, const std::string&,
+                     const std::string&) {},
+                  caf::after(3s) >> [] { FAIL("no peer_up"); });
+  caf::scoped_actor client{sys};
+  client->monitor(*proxy);
+  auto slow = troupe::testing::full_call();
+  slow.set_sleep_ms(10000);
+  auto pending = client->request(*proxy, 20s, slow); // stays pending
+  auto stopped_at = std::chrono::steady_clock::now();
+  b->stop();
+  caf::error pending_error;
+  caf::error down_reason;
+  pending.receive([](Answer&) { FAIL("the sleeping request was answered"); },
+                  [&](caf::error& err) { pending_error = err; });
+  client->receive([&](caf::down_msg& dm) { down_reason = dm.reason; },
+                  caf::after(3s) >> [] {});
+  CHECK(std::chrono::steady_clock::now() - stopped_at < 1s);
+  CHECK(down_reason == transport_errc::peer_lost);
+  CHECK(pending_error == transport_errc::peer_lost);
+  events->receive([](troupe::transport::peer_down_atom, const std::string&,
+                     const std::string&, const caf::error&) {},
+                  caf::after(3s) >> [] { FAIL("no peer_down"); });
+  // The peer comes back on the same port: the node reconnects by itself.
+  auto cfg_b = fast_config();
+  cfg_b.port = port;
+  b.reset();
+  auto nb = node::start(sys, cfg_b);
+  REQUIRE(nb);
+  b.emplace(std::move(*nb));
+  REQUIRE(!b->publish(echo, "echo"));
+  bool up = false;
+  events->receive([&](troupe::transport::peer_up_atom, const std::string& id,
+                      const std::string&) { up = id == b->id(); },
+                  caf::after(5s) >> [] {});
+  CHECK(up);
+  auto again = a->remote_actor("echo", "127.0.0.1", port);
+  REQUIRE(again);
+  auto r = call<Answer>(*again, 5000ms, troupe::testing::full_call());
+  CHECK(r.value);
+}
+
+TEST_CASE_METHOD(two_nodes, "a silent peer is declared down within the peer timeout",
+                 "[transport][node][failure]") {
+  delay_relay link{b->port(), 0ms};
+  auto proxy = a->remote_actor("echo", "127.0.0.1", link.port());
+  REQUIRE(proxy);
+  caf::scoped_actor client{sys};
+  client->monitor(*proxy);
+  auto frozen_at = std::chrono::steady_clock::now();
+  link.freeze(true);
+  caf::error reason;
+  client->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                  caf::after(3s) >> [] {});
+  auto took = std::chrono::steady_clock::now() - frozen_at;
+  CHECK(reason == transport_errc::peer_timeout);
+  // Bound: peer_timeout (400 ms) plus one heartbeat interval, plus slack.
+  CHECK(took < 800ms);
+  CHECK(took >= 300ms);
+}
+
+TEST_CASE_METHOD(node_fixture, "nodes with the same secret connect; others are refused",
+                 "[transport][node][auth]") {
+  auto cfg = fast_config();
+  cfg.secret = "correct horse";
+  auto a = node::start(sys, cfg);
+  auto b = node::start(sys, cfg);
+  cfg.secret = "battery staple";
+  auto c = node::start(sys, cfg);
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(c);
+  auto peer = a->connect("127.0.0.1", b->port());
+  REQUIRE(peer);
+  CHECK(*peer == b->id());
+  auto refused = c->connect("127.0.0.1", b->port());
+  CHECK(refused.error() == transport_errc::auth_failed);
+}
+
+TEST_CASE_METHOD(node_fixture, "two nodes dialing each other share one connection",
+                 "[transport][node]") {
+  auto a = node::start(sys, fast_config());
+  auto b = node::start(sys, fast_config());
+  REQUIRE(a);
+  REQUIRE(b);
+  caf::scoped_actor events{sys};
+  a->subscribe(events);
+  caf::scoped_actor s1{sys};
+  caf::scoped_actor s2{sys};
+  s1->send(a->handle(), troupe::transport::connect_atom::value, std::string{"127.0.0.1"},
+           b->port());
+  s2->send(b->handle(), troupe::transport::connect_atom::value, std::string{"127.0.0.1"},
+           a->port());
+  s1->receive([](std::string&) {}, [](caf::error& err) { FAIL(caf::to_string(err)); },
+              caf::after(3s) >> [] { FAIL("no answer"); });
+  s2->receive([](std::string&) {}, [](caf::error& err) { FAIL(caf::to_string(err)); },
+              caf::after(3s) >> [] { FAIL("no answer"); });
+  // Both sides keep the same connection: a request works both ways.
+  auto peer = a->connect("127.0.0.1", b->port());
+  REQUIRE(peer);
+  CHECK(*peer == b->id());
+  auto back = b->connect("127.0.0.1", a->port());
+  REQUIRE(back);
+  CHECK(*back == a->id());
+}

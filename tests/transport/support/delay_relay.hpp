@@ -1,0 +1,161 @@
+#pragma once
+
+// A TCP relay on 127.0.0.1 that forwards every byte to an upstream port
+// after a fixed delay (a slow link), and can go silent (a frozen peer: the
+// connection stays open, nothing gets through). One poll() thread; every
+// connection through it gets its own upstream connection.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace troupe::testing {
+
+class delay_relay {
+public:
+  using clock = std::chrono::steady_clock;
+
+  delay_relay(uint16_t upstream_port, std::chrono::milliseconds delay)
+    : upstream_(upstream_port), delay_(delay) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(listen_fd_, 16);
+    socklen_t len = sizeof(addr);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~delay_relay() {
+    stop_ = true;
+    thread_.join();
+    for (auto& p : pipes_) {
+      ::close(p.a);
+      ::close(p.b);
+    }
+    ::close(listen_fd_);
+  }
+
+  uint16_t port() const {
+    return port_;
+  }
+
+  /// While frozen, bytes are read and dropped in both directions.
+  void freeze(bool on) {
+    frozen_ = on;
+  }
+
+private:
+  struct chunk {
+    clock::time_point due;
+    std::string bytes;
+  };
+  struct pipe {
+    int a; // accepted
+    int b; // upstream
+    std::deque<chunk> a_to_b;
+    std::deque<chunk> b_to_a;
+    bool dead = false;
+  };
+
+  static int dial(uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  void pump(std::deque<chunk>& q, int to, bool& dead) {
+    auto now = clock::now();
+    while (!q.empty() && q.front().due <= now) {
+      auto& bytes = q.front().bytes;
+      if (::send(to, bytes.data(), bytes.size(), MSG_NOSIGNAL)
+          != static_cast<ssize_t>(bytes.size()))
+        dead = true;
+      q.pop_front();
+    }
+  }
+
+  void run() {
+    while (!stop_) {
+      std::vector<pollfd> fds;
+      fds.push_back({listen_fd_, POLLIN, 0});
+      for (auto& p : pipes_) {
+        fds.push_back({p.a, POLLIN, 0});
+        fds.push_back({p.b, POLLIN, 0});
+      }
+      ::poll(fds.data(), fds.size(), 5);
+      if (fds[0].revents & POLLIN) {
+        int a = ::accept(listen_fd_, nullptr, nullptr);
+        int b = a >= 0 ? dial(upstream_) : -1;
+        if (a >= 0 && b >= 0)
+          pipes_.push_back(pipe{a, b, {}, {}});
+        else if (a >= 0)
+          ::close(a);
+      }
+      char buf[65536];
+      for (size_t i = 0; i < pipes_.size(); ++i) {
+        auto& p = pipes_[i];
+        auto& fa = fds[1 + 2 * i];
+        auto& fb = fds[2 + 2 * i];
+        if (fa.revents & (POLLIN | POLLHUP | POLLERR)) {
+          auto n = ::recv(p.a, buf, sizeof(buf), 0);
+          if (n <= 0)
+            p.dead = true;
+          else if (!frozen_)
+            p.a_to_b.push_back({clock::now() + delay_, std::string(buf, size_t(n))});
+        }
+        if (fb.revents & (POLLIN | POLLHUP | POLLERR)) {
+          auto n = ::recv(p.b, buf, sizeof(buf), 0);
+          if (n <= 0)
+            p.dead = true;
+          else if (!frozen_)
+            p.b_to_a.push_back({clock::now() + delay_, std::string(buf, size_t(n))});
+        }
+        pump(p.a_to_b, p.b, p.dead);
+        pump(p.b_to_a, p.a, p.dead);
+      }
+      for (auto i = pipes_.begin(); i != pipes_.end();) {
+        if (i->dead) {
+          ::close(i->a);
+          ::close(i->b);
+          i = pipes_.erase(i);
+        } else {
+          ++i;
+        }
+      }
+    }
+  }
+
+  uint16_t upstream_;
+  std::chrono::milliseconds delay_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> frozen_{false};
+  std::vector<pipe> pipes_;
+  std::thread thread_;
+};
+
+} // namespace troupe::testing

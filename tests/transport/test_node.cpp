@@ -1,0 +1,87 @@
+// troupe-transport-test-node: a node in its own process for the two-process
+// tests and the Python wire client. Publishes "echo" and "recorder" (see
+// support/services.hpp), prints "PORT <n>" on stdout, and runs until SIGTERM
+// / SIGINT or --lifetime-s passes (so it never outlives a test run).
+//
+// Options: --port=N --node-id=ID --secret=S --heartbeat-ms=N
+//          --peer-timeout-ms=N --lifetime-s=N
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include <troupe/transport/node.hpp>
+#include <troupe/transport/system_config.hpp>
+
+#include "support/services.hpp"
+
+namespace {
+
+bool option(const char* arg, const char* name, std::string& out) {
+  auto n = std::strlen(name);
+  if (std::strncmp(arg, name, n) != 0 || arg[n] != '=')
+    return false;
+  out = arg + n + 1;
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts; main waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  troupe::transport::node_config cfg;
+  long lifetime_s = 60;
+  for (int i = 1; i < argc; ++i) {
+    std::string v;
+    if (option(argv[i], "--port", v))
+      cfg.port = static_cast<uint16_t>(std::stoi(v));
+    else if (option(argv[i], "--node-id", v))
+      cfg.node_id = v;
+    else if (option(argv[i], "--secret", v))
+      cfg.secret = v;
+    else if (option(argv[i], "--heartbeat-ms", v))
+      cfg.heartbeat_interval = std::chrono::milliseconds{std::stoi(v)};
+    else if (option(argv[i], "--peer-timeout-ms", v))
+      cfg.peer_timeout = std::chrono::milliseconds{std::stoi(v)};
+    else if (option(argv[i], "--lifetime-s", v))
+      lifetime_s = std::stol(v);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  troupe::transport::system_config sys_cfg;
+  caf::actor_system sys{sys_cfg};
+  auto node = troupe::transport::node::start(sys, cfg);
+  if (!node) {
+    std::fprintf(stderr, "cannot start: %s\n", sys.render(node.error()).c_str());
+    return 1;
+  }
+  auto stats = std::make_shared<troupe::testing::service_stats>();
+  auto echo = sys.spawn(troupe::testing::echo_service, node->id(), stats);
+  auto recorder_stats = std::make_shared<troupe::testing::service_stats>();
+  auto recorder = sys.spawn(troupe::testing::recorder_service, node->id(), recorder_stats);
+  if (node->publish(echo, "echo") || node->publish(recorder, "recorder", true)) {
+    std::fprintf(stderr, "cannot publish\n");
+    return 1;
+  }
+  std::printf("PORT %u\n", static_cast<unsigned>(node->port()));
+  std::fflush(stdout);
+  timespec wait{lifetime_s, 0};
+  sigtimedwait(&stop_signals, nullptr, &wait);
+  node->stop();
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(recorder, caf::exit_reason::user_shutdown);
+  return 0;
+}

@@ -1,0 +1,53 @@
+// Typed errors survive the wire: category + code + text.
+
+#include <catch2/catch.hpp>
+
+#include <caf/all.hpp>
+
+#include <troupe/actors/flow_errc.hpp>
+#include <troupe/messages/message_errc.hpp>
+#include <troupe/transport/system_config.hpp>
+#include <troupe/transport/transport_errc.hpp>
+#include <troupe/transport/wire_error.hpp>
+
+#include "troupe/error.pb.h"
+
+using namespace troupe::transport;
+
+namespace {
+
+caf::error round_trip(const caf::error& err) {
+  troupe::Error wire;
+  to_wire_error(err, describe(err), wire);
+  return from_wire_error(wire);
+}
+
+} // namespace
+
+TEST_CASE("errors of every Troupe category round-trip by category and code",
+          "[transport][errors]") {
+  CHECK(round_trip(caf::make_error(transport_errc::unknown_actor, "x"))
+        == transport_errc::unknown_actor);
+  CHECK(round_trip(caf::make_error(troupe::messages::message_errc::unknown_message_type))
+        == troupe::messages::message_errc::unknown_message_type);
+  CHECK(round_trip(caf::make_error(troupe::actors::flow_errc::deadline_exceeded))
+        == troupe::actors::flow_errc::deadline_exceeded);
+  CHECK(round_trip(caf::make_error(caf::sec::unexpected_message))
+        == caf::sec::unexpected_message);
+}
+
+TEST_CASE("a category that is no CAF atom becomes remote_error", "[transport][errors]") {
+  troupe::Error wire;
+  wire.set_category("a-very-long-category");
+  wire.set_code(3);
+  wire.set_message("boom");
+  CHECK(from_wire_error(wire) == transport_errc::remote_error);
+}
+
+TEST_CASE("transport errors render by name", "[transport][errors]") {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  auto text = sys.render(caf::make_error(transport_errc::frame_too_large, "2147483648"));
+  CHECK(text.find("frame_too_large") != std::string::npos);
+  CHECK(describe(caf::make_error(transport_errc::peer_timeout)) == "trp_net:peer_timeout");
+}
