@@ -130,6 +130,8 @@ int run_with_graceful_shutdown(caf::actor_system& sys, const caf::actor& root,
     }
     [[maybe_unused]] auto n = ::write(pipe->fds[1], &root_done, 1);
   });
+  if (cfg.on_ready)
+    cfg.on_ready();
   using clock = std::chrono::steady_clock;
   bool stopping = false;
   clock::time_point deadline{};

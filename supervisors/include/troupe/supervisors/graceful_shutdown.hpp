@@ -28,6 +28,7 @@
 /// self-pipe): signals and the deadline are process-level, outside any actor.
 
 #include <chrono>
+#include <functional>
 
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
@@ -47,6 +48,10 @@ struct graceful_shutdown_config {
   /// End the process with `std::_Exit` on the forced path (second signal,
   /// deadline). Default true.
   bool exit_process_on_force = true;
+  /// Called once the signal handlers are installed, from the calling thread
+  /// (e.g. to tell a process manager the service is ready; signals that
+  /// arrive before this point get their previous disposition). Optional.
+  std::function<void()> on_ready;
 
   /// Returns `invalid_spec` naming the bad field, or none.
   caf::error validate() const;
