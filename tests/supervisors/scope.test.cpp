@@ -274,3 +274,28 @@ TEST_CASE_METHOD(fixture, "invalid scope configs are refused with a typed error"
   CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::invalid_spec));
   CHECK(alive() == 0);
 }
+
+TEST_CASE_METHOD(fixture, "a scope under a supervisor starts with the tree and stops with it",
+                 "[supervisors][scope]") {
+  scope_config group = ten_tasks(tester());
+  group.owner = nullptr;
+  supervisor_config root;
+  root.name = "root";
+  child_spec spec{"group", [group](const start_context& ctx) {
+                    return spawn_scope(ctx.system, group, ctx.path);
+                  }};
+  spec.kind = child_kind::supervisor; // answers ready_atom
+  root.children = {spec, {"after", probe::start(tester())}};
+  auto sup = spawn_supervisor(sys, root);
+  REQUIRE(sup);
+  auto log = take_log();
+  REQUIRE(log.size() == 11);
+  CHECK(log.back() == "start:after"); // after every task of the scope
+  request_shutdown(*sup);
+  log = take_log();
+  REQUIRE(log.size() == 11);
+  CHECK(log.front() == "stop:after");
+  for (int i = 1; i <= 10; ++i)
+    CHECK(is(reasons["t" + std::to_string(i)], stop_reason::shutdown));
+  CHECK(alive() == 0);
+}

@@ -5,6 +5,8 @@
 
 #include "probe.hpp"
 
+#include <troupe/supervisors/spawn_with.hpp>
+
 using namespace std::chrono_literals;
 using namespace troupe::supervisors;
 using probe::fixture;
@@ -315,5 +317,21 @@ TEST_CASE_METHOD(fixture, "children can be added and removed at run time",
   }
   request_shutdown(sup);
   run();
+  CHECK(alive() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "spawn_with starts a function-based actor with fixed arguments",
+                 "[supervisors][supervisor][protocol]") {
+  supervisor_config cfg;
+  cfg.name = "sup";
+  cfg.children = {{"x", spawn_with(probe::worker, tester(), std::string{"fixed"},
+                                   probe::options{})}};
+  auto sup = spawn_ok(sys, cfg);
+  CHECK(take_log() == strings{"start:fixed"});
+  auto children = which_children(*this, sup);
+  REQUIRE(children.size() == 1);
+  CHECK(children[0].handle == handles["fixed"]);
+  request_shutdown(sup);
+  CHECK(take_log() == strings{"stop:fixed"});
   CHECK(alive() == 0);
 }
