@@ -367,6 +367,10 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
     fail(caf::make_error(transport_errc::node_stopped), true);
   });
 
+  // However the actor ends (even killed), its socket closes; a graceful
+  // close already under way (error frame, goodbye) still finishes.
+  self->attach_functor([io = st->args.io](const caf::error&) { io->close(); });
+
   if (st->args.role == handshake_role::initiator) {
     st->args.io->connect(me, st->args.host, st->args.port);
     self->delayed_send(self, st->cfg().connect_timeout, hs_timeout_atom::value,

@@ -165,6 +165,7 @@ public:
     if (closed_)
       return;
     closed_ = true;
+    graceful_ = true;
     close_after_write_ = true;
     pending_ += bytes;
     if (!writing_) {
@@ -177,8 +178,9 @@ public:
   void close() override {
     {
       std::lock_guard<std::mutex> guard{mtx_};
+      if (graceful_)
+        return; // send_and_close is already finishing the connection
       closed_ = true;
-      close_after_write_ = false;
       pending_.clear();
     }
     asio::post(strand_, [self = shared_from_this()] { self->shut(); });
@@ -365,6 +367,7 @@ private:
   bool writing_ = false;
   bool closed_ = false;
   bool close_after_write_ = false;
+  bool graceful_ = false;
 };
 
 // -- listener ---------------------------------------------------------------------
