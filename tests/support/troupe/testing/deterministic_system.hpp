@@ -57,7 +57,8 @@ public:
     : sys(cfg),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
       self(sys, true),
-      start_(sched.clock().now()) {
+      start_(sched.clock().now()),
+      baseline_running_(sys.registry().running()) {
     // nop
   }
 
@@ -90,6 +91,12 @@ public:
     return fired;
   }
 
+  /// Returns how many actors are alive beyond those running when the fixture
+  /// started (CAF's own background actors): 0 means nothing leaked.
+  size_t running_actors() {
+    return sys.registry().running() - baseline_running_;
+  }
+
   /// Returns the virtual time since the fixture started.
   caf::timespan now() const {
     return sched.clock().now() - start_;
@@ -117,6 +124,7 @@ public:
 
 private:
   caf::actor_clock::time_point start_;
+  size_t baseline_running_;
 };
 
 } // namespace troupe::testing

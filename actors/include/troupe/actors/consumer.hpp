@@ -1,0 +1,237 @@
+#pragma once
+
+/// A consumer: an actor that handles the items of one producer (or stage)
+/// while holding at most `capacity` unprocessed items.
+///
+/// Handlers (the form is detected from the callable):
+/// - `void(const T& item)` or `void(const T& item, seq_t seq)`: handles one
+///   item; the item counts as processed when the call returns.
+/// - `void(const T& item, seq_t seq, item_done done)`: starts asynchronous
+///   work and calls `done()` (or `done(error)`) later, from any thread; up to
+///   `concurrency` items are in flight at once.
+///
+/// Sequence numbers are unique per producer. Items are delivered at least
+/// once: after another consumer of the same producer dies, its
+/// unacknowledged items come again, with their original numbers.
+///
+/// A handler that throws (or calls `done` with an error) makes the consumer
+/// exit with `handler_failed`; its unacknowledged items go to the other
+/// consumers. When upstream finishes, `on_done(error)` runs (if given) and
+/// the consumer exits, normally on success, with the upstream's error
+/// otherwise. Send it `flow_cancel_atom` to stop consuming: cancellation
+/// flows upstream, and its unfinished items go to the other consumers.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <type_traits>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/send.hpp>
+
+#include "troupe/actors/credit.hpp"
+#include "troupe/actors/detail/inbound.hpp"
+#include "troupe/actors/flow_errc.hpp"
+#include "troupe/actors/flow_stats.hpp"
+#include "troupe/actors/producer.hpp" // detail::error_from_exception
+
+namespace troupe::actors {
+
+struct consumer_config {
+  /// Most unprocessed items held by or in flight to this consumer. The bound
+  /// holds at every moment, redeliveries included. Default 64.
+  uint32_t capacity = 64;
+  /// Items an asynchronous handler works on at once. Must be 1 for plain
+  /// handlers and <= capacity. Default 1.
+  uint32_t concurrency = 1;
+
+  /// Returns an `invalid_config` error naming the bad field, or none.
+  caf::error validate() const;
+};
+
+using item_done_atom = caf::atom_constant<caf::atom("trp_fitemd")>;
+
+/// Finishes one item of an asynchronous handler. Call it once, from any
+/// thread; a copy that is never called leaves the item in flight.
+class item_done {
+public:
+  item_done(caf::actor consumer, uint64_t ordinal, seq_t seq)
+    : consumer_(std::move(consumer)), ordinal_(ordinal), seq_(seq) {}
+
+  void operator()(caf::error err = caf::error{}) const {
+    caf::anon_send(consumer_, item_done_atom::value, ordinal_, seq_, std::move(err));
+  }
+
+private:
+  caf::actor consumer_;
+  uint64_t ordinal_;
+  seq_t seq_;
+};
+
+namespace detail {
+
+template <class T>
+using item_handler = std::function<void(const T&, seq_t)>;
+
+template <class T>
+using async_item_handler = std::function<void(const T&, seq_t, item_done)>;
+
+template <class T>
+class consumer_actor final : public caf::event_based_actor, private inbound_owner {
+public:
+  consumer_actor(caf::actor_config& cfg, caf::actor upstream, consumer_config ccfg,
+                 item_handler<T> sync, async_item_handler<T> async,
+                 std::function<void(const caf::error&)> on_done)
+    : caf::event_based_actor(cfg),
+      upstream_(std::move(upstream)),
+      concurrency_(ccfg.concurrency),
+      sync_(std::move(sync)),
+      async_(std::move(async)),
+      on_done_(std::move(on_done)),
+      in_(this, this, ccfg.capacity) {
+    // nop
+  }
+
+  caf::behavior make_behavior() override {
+    set_down_handler([this](caf::down_msg& dm) { in_.on_down(dm); });
+    in_.subscribe(upstream_);
+    upstream_ = nullptr; // `in_` holds it; no second strong reference
+    return in_.handlers().or_else(
+      [this](flow_batch_atom, seq_t first_seq, const std::vector<T>& items) {
+        on_batch(first_seq, items);
+      },
+      [this](item_done_atom, uint64_t ordinal, seq_t seq, caf::error& err) {
+        --in_flight_;
+        if (err) {
+          fail(caf::make_error(flow_errc::handler_failed, render(err), seq));
+          return;
+        }
+        in_.finished(ordinal);
+        start_pending();
+      },
+      [this](flow_cancel_atom) { in_.cancel(); },
+      [this](flow_stats_atom) { return in_.stats(); });
+  }
+
+private:
+  struct pending_item {
+    caf::message batch; // keeps the items alive
+    size_t index;
+    uint64_t ordinal;
+  };
+
+  void on_batch(seq_t first_seq, const std::vector<T>& items) {
+    if (in_.upstream_ended() || items.empty())
+      return; // cancelled or upstream gone: upstream redelivers elsewhere
+    auto ordinal = in_.received(static_cast<uint32_t>(items.size()));
+    if (sync_) {
+      for (size_t i = 0; i < items.size(); ++i) {
+        try {
+          sync_(items[i], first_seq + i);
+        } catch (...) {
+          fail(error_from_exception(std::current_exception(),
+                                    flow_errc::handler_failed,
+                                    "handler at seq " + std::to_string(first_seq + i)));
+          return;
+        }
+      }
+      in_.finished(ordinal, items.size());
+      return;
+    }
+    auto batch = current_mailbox_element()->move_content_to_message();
+    for (size_t i = 0; i < items.size(); ++i)
+      pending_.push_back(pending_item{batch, i, ordinal});
+    start_pending();
+  }
+
+  void start_pending() {
+    auto self = caf::actor_cast<caf::actor>(this);
+    while (in_flight_ < concurrency_ && !pending_.empty() && !failed_) {
+      auto p = std::move(pending_.front());
+      pending_.pop_front();
+      auto& items = p.batch.template get_as<std::vector<T>>(2);
+      auto seq = p.batch.template get_as<seq_t>(1) + p.index;
+      ++in_flight_;
+      try {
+        async_(items[p.index], seq, item_done{self, p.ordinal, seq});
+      } catch (...) {
+        fail(error_from_exception(std::current_exception(), flow_errc::handler_failed,
+                                  "handler at seq " + std::to_string(seq)));
+        return;
+      }
+    }
+  }
+
+  std::string render(const caf::error& err) {
+    return system().render(err);
+  }
+
+  void fail(caf::error err) {
+    failed_ = true;
+    pending_.clear();
+    if (on_done_)
+      on_done_(err);
+    on_done_ = nullptr;
+    quit(std::move(err));
+  }
+
+  void on_inbound_finished(const caf::error& err) override {
+    if (failed_)
+      return;
+    if (on_done_)
+      on_done_(err);
+    on_done_ = nullptr;
+    if (!err || err == flow_errc::cancelled)
+      quit();
+    else
+      quit(err);
+  }
+
+  caf::actor upstream_;
+  uint32_t concurrency_;
+  item_handler<T> sync_;
+  async_item_handler<T> async_;
+  std::function<void(const caf::error&)> on_done_;
+  inbound in_;
+  std::deque<pending_item> pending_;
+  uint32_t in_flight_ = 0;
+  bool failed_ = false;
+};
+
+} // namespace detail
+
+/// Spawns a consumer of `T` that subscribes to `upstream` (a producer or a
+/// stage), through `where` (an `actor_system` or an actor). Returns
+/// `invalid_config` for a bad config or a handler that fits no form.
+template <class T, class Spawner, class Handler>
+caf::expected<caf::actor>
+spawn_consumer(Spawner& where, caf::actor upstream, consumer_config cfg,
+               Handler handler, std::function<void(const caf::error&)> on_done = {}) {
+  if (auto err = cfg.validate())
+    return err;
+  if (!upstream)
+    return caf::make_error(flow_errc::invalid_config, "consumer: upstream is invalid");
+  detail::item_handler<T> sync;
+  detail::async_item_handler<T> async;
+  if constexpr (std::is_invocable_v<Handler&, const T&, seq_t, item_done>) {
+    async = std::move(handler);
+  } else if constexpr (std::is_invocable_v<Handler&, const T&, seq_t>) {
+    sync = std::move(handler);
+  } else {
+    static_assert(std::is_invocable_v<Handler&, const T&>,
+                  "a consumer handler takes (const T&), (const T&, seq_t) or "
+                  "(const T&, seq_t, item_done)");
+    sync = [h = std::move(handler)](const T& x, seq_t) mutable { h(x); };
+  }
+  if (sync && cfg.concurrency != 1)
+    return caf::make_error(flow_errc::invalid_config,
+                           "consumer_config: concurrency > 1 needs an asynchronous "
+                           "handler (const T&, seq_t, item_done)");
+  return where.template spawn<detail::consumer_actor<T>>(
+    std::move(upstream), cfg, std::move(sync), std::move(async), std::move(on_done));
+}
+
+} // namespace troupe::actors

@@ -1,0 +1,50 @@
+#pragma once
+
+/// The credit protocol between a producer and its consumers (DESIGN.md §3).
+///
+/// A consumer owns a capacity C. It grants C credits when it subscribes, and
+/// the producer sends at most as many items as it holds credits, in batches.
+/// The consumer grants credits again as it *processes* items, so at any time
+/// the items held by or in flight to a consumer never exceed C.
+///
+/// # Why a credit grant doubles as an acknowledgement
+/// A grant is sent only for processed items, so it can also tell the producer
+/// which batches are finished: `acked_through` counts the batches this
+/// consumer has fully processed, in the order it received them (messages from
+/// one sender arrive in order, so both sides count the same batches without
+/// numbering them on the wire). The producer keeps every batch until it is
+/// acknowledged; when a consumer dies, its unacknowledged batches go to the
+/// remaining consumers (at-least-once, each item keeps its sequence number so
+/// handlers can de-duplicate). One message does both jobs, so acknowledging
+/// costs nothing extra.
+///
+/// Messages (all local CAF messages; `troupe.flow.*` carries the same fields
+/// across the wire):
+/// - consumer → producer `(subscribe, uint32 capacity)`, high priority
+/// - producer → consumer `(batch, seq_t first_seq, std::vector<T> items)`
+/// - consumer → producer `(demand, uint32 credit, uint64 acked_through)`, high priority
+/// - consumer → producer `(cancel, uint64 acked_through)`, high priority
+/// - producer → consumer `(done, caf::error)`: normal priority, so it never
+///   overtakes the batches before it. Sent after every batch was acknowledged
+///   (success) or at once (error).
+
+#include <cstdint>
+
+#include <caf/atom.hpp>
+
+namespace troupe::actors {
+
+/// Sequence number of an item in a producer's stream; the first item is 1.
+using seq_t = uint64_t;
+
+using flow_subscribe_atom = caf::atom_constant<caf::atom("trp_fsub")>;
+using flow_batch_atom = caf::atom_constant<caf::atom("trp_fbatch")>;
+using flow_demand_atom = caf::atom_constant<caf::atom("trp_fdem")>;
+using flow_cancel_atom = caf::atom_constant<caf::atom("trp_fcncl")>;
+using flow_done_atom = caf::atom_constant<caf::atom("trp_fdone")>;
+/// Asks a producer to pull its source again after it returned `wait`.
+using flow_resume_atom = caf::atom_constant<caf::atom("trp_fres")>;
+/// Asks any flow actor for its `flow_stats`.
+using flow_stats_atom = caf::atom_constant<caf::atom("trp_fstat")>;
+
+} // namespace troupe::actors

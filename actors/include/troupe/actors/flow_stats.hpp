@@ -1,0 +1,52 @@
+#pragma once
+
+/// Counters every flow actor keeps, for tests, benchmarks and monitoring.
+/// Ask any producer, consumer or stage with `(flow_stats_atom)`.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+namespace troupe::actors {
+
+struct flow_stats {
+  // -- inbound side (consumers, stages) -------------------------------------
+
+  /// Items received from upstream (redeliveries included).
+  uint64_t received = 0;
+  /// Items finished: handled by a consumer, or emitted downstream by a stage.
+  uint64_t processed = 0;
+  /// Items given up unfinished because upstream went down or this actor
+  /// cancelled; upstream redelivers them to other consumers.
+  uint64_t abandoned = 0;
+  /// Highest number of received but unfinished items ever held at once.
+  /// Never exceeds the capacity.
+  uint64_t max_buffered = 0;
+
+  // -- outbound side (producers, stages) ------------------------------------
+
+  /// Items the source produced.
+  uint64_t pulled = 0;
+  /// Items sent downstream, redeliveries included.
+  uint64_t sent = 0;
+  /// Items sent again after their consumer died or cancelled.
+  uint64_t redelivered = 0;
+  /// Highest number of items sent to one consumer and not yet paid back with
+  /// credit, over every consumer. Never exceeds that consumer's capacity.
+  uint64_t max_outstanding = 0;
+  /// Largest demand the source was ever pulled with (0: never pulled).
+  uint64_t max_pull = 0;
+  /// Times the source was called although no consumer had credit. Always 0;
+  /// tests assert it.
+  uint64_t pulls_without_demand = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, flow_stats& x) {
+  return f(caf::meta::type_name("troupe.flow_stats"), x.received, x.processed,
+           x.abandoned, x.max_buffered, x.pulled, x.sent, x.redelivered, x.max_outstanding,
+           x.max_pull, x.pulls_without_demand);
+}
+
+} // namespace troupe::actors

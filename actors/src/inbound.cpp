@@ -1,0 +1,140 @@
+#include "troupe/actors/detail/inbound.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/message_handler.hpp>
+#include <caf/message_priority.hpp>
+
+#include "troupe/actors/flow_errc.hpp"
+
+namespace troupe::actors::detail {
+
+namespace {
+
+using flush_atom = caf::atom_constant<caf::atom("trp_fflush")>;
+
+} // namespace
+
+inbound::inbound(caf::event_based_actor* self, inbound_owner* owner, uint32_t capacity)
+  : self_(self),
+    owner_(owner),
+    capacity_(capacity),
+    flush_threshold_(std::max<uint32_t>(1, capacity / 4)) {
+  // nop
+}
+
+void inbound::subscribe(caf::actor upstream) {
+  upstream_ = std::move(upstream);
+  self_->monitor(upstream_);
+  self_->send<caf::message_priority::high>(upstream_, flow_subscribe_atom::value,
+                                           capacity_);
+}
+
+uint64_t inbound::received(uint32_t count) {
+  stats_.received += count;
+  stats_.max_buffered = std::max(stats_.max_buffered, buffered());
+  open_batches_.push_back(count);
+  return next_ordinal_++;
+}
+
+void inbound::finished(uint64_t ordinal, uint64_t items) {
+  if (ordinal < first_open_ || ordinal - first_open_ >= open_batches_.size())
+    return; // a batch we already gave up on (cancel) or never had
+  auto& open = open_batches_[ordinal - first_open_];
+  items = std::min(items, open);
+  open -= items;
+  stats_.processed += items;
+  pending_credit_ += items;
+  while (!open_batches_.empty() && open_batches_.front() == 0) {
+    open_batches_.pop_front();
+    ++first_open_;
+    ++acked_through_;
+  }
+  maybe_flush();
+  check_finished();
+}
+
+void inbound::maybe_flush() {
+  if (cancelled_ || !upstream_ || pending_credit_ == 0)
+    return;
+  if (pending_credit_ >= flush_threshold_) {
+    flush();
+  } else if (!flush_scheduled_) {
+    // Coalesce: the flush message queues behind what is already in the
+    // mailbox, so every batch there is handled before credit goes back.
+    flush_scheduled_ = true;
+    self_->send(self_, flush_atom::value);
+  }
+}
+
+void inbound::flush() {
+  if (cancelled_ || upstream_ended_ || pending_credit_ == 0)
+    return;
+  self_->send<caf::message_priority::high>(upstream_, flow_demand_atom::value,
+                                           static_cast<uint32_t>(pending_credit_),
+                                           acked_through_);
+  pending_credit_ = 0;
+}
+
+caf::message_handler inbound::handlers() {
+  return {
+    [this](flush_atom) {
+      flush_scheduled_ = false;
+      flush();
+    },
+    [this](flow_done_atom, const caf::error& err) {
+      if (caf::actor_cast<caf::actor_addr>(self_->current_sender()) != upstream_.address()
+          || upstream_ended_)
+        return;
+      upstream_ended_ = true;
+      upstream_error_ = err;
+      self_->demonitor(upstream_);
+      check_finished();
+    },
+  };
+}
+
+bool inbound::on_down(const caf::down_msg& dm) {
+  if (!upstream_ || dm.source != upstream_.address())
+    return false;
+  if (!upstream_ended_) {
+    upstream_ended_ = true;
+    // Upstream died without `done`: finish with its reason (normal exit
+    // without done still means the stream is incomplete).
+    upstream_error_ = dm.reason ? dm.reason
+                                : caf::make_error(flow_errc::source_failed,
+                                                  "upstream exited without done");
+    // Nothing unfinished can be acknowledged anymore: give up on it.
+    abandon();
+  }
+  check_finished();
+  return true;
+}
+
+void inbound::cancel() {
+  if (cancelled_ || upstream_ended_ || !upstream_)
+    return;
+  cancelled_ = true;
+  self_->send<caf::message_priority::high>(upstream_, flow_cancel_atom::value,
+                                           acked_through_);
+  self_->demonitor(upstream_);
+  upstream_ended_ = true;
+  upstream_error_ = caf::make_error(flow_errc::cancelled);
+  abandon();
+  check_finished();
+}
+
+void inbound::abandon() {
+  stats_.abandoned += buffered();
+  open_batches_.clear();
+}
+
+void inbound::check_finished() {
+  if (reported_ || !upstream_ended_ || buffered() > 0)
+    return;
+  reported_ = true;
+  owner_->on_inbound_finished(upstream_error_);
+}
+
+} // namespace troupe::actors::detail

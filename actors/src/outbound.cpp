@@ -1,0 +1,272 @@
+#include "troupe/actors/detail/outbound.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/message_handler.hpp>
+#include <caf/message_priority.hpp>
+
+#include "troupe/actors/flow_errc.hpp"
+
+namespace troupe::actors::detail {
+
+namespace {
+
+using grace_atom = caf::atom_constant<caf::atom("trp_fgrace")>;
+
+} // namespace
+
+outbound::outbound(caf::event_based_actor* self, outbound_owner* owner, config cfg)
+  : self_(self), owner_(owner), cfg_(cfg) {
+  // nop
+}
+
+caf::message_handler outbound::handlers() {
+  return {
+    [this](flow_subscribe_atom, uint32_t capacity) {
+      auto consumer = caf::actor_cast<caf::actor>(self_->current_sender());
+      if (consumer)
+        subscribe(consumer, capacity);
+    },
+    [this](flow_demand_atom, uint32_t credit, uint64_t acked_through) {
+      demand(caf::actor_cast<caf::actor_addr>(self_->current_sender()), credit, acked_through);
+    },
+    [this](flow_cancel_atom, uint64_t acked_through) {
+      cancel(caf::actor_cast<caf::actor_addr>(self_->current_sender()), acked_through);
+    },
+    [this](flow_resume_atom) { resume(); },
+    [this](grace_atom, uint64_t epoch) {
+      if (!finished_ && links_.empty() && epoch == epoch_)
+        check_consumers_left();
+    },
+  };
+}
+
+outbound::link* outbound::find(const caf::actor_addr& addr) {
+  for (auto& l : links_)
+    if (l.consumer.address() == addr)
+      return &l;
+  return nullptr;
+}
+
+void outbound::subscribe(const caf::actor& consumer, uint32_t capacity) {
+  if (finished_) {
+    // Late subscriber: there is nothing left for it.
+    self_->send(consumer, flow_done_atom::value, caf::error{});
+    return;
+  }
+  if (find(consumer.address()) != nullptr || capacity == 0)
+    return;
+  self_->monitor(consumer);
+  link l;
+  l.consumer = consumer;
+  l.credit = capacity;
+  l.capacity = capacity;
+  links_.push_back(std::move(l));
+  had_consumer_ = true;
+  ++epoch_;
+  pump();
+}
+
+void outbound::demand(const caf::actor_addr& from, uint32_t credit,
+                      uint64_t acked_through) {
+  auto* l = find(from);
+  if (l == nullptr)
+    return;
+  // Credit never exceeds what is outstanding: a confused or malicious
+  // consumer cannot inflate its own bound.
+  auto paid = std::min<uint64_t>(credit, l->outstanding);
+  l->outstanding -= paid;
+  l->credit += paid;
+  acknowledge(*l, acked_through);
+  pump();
+  check_done();
+}
+
+void outbound::cancel(const caf::actor_addr& from, uint64_t acked_through) {
+  auto* l = find(from);
+  if (l == nullptr)
+    return;
+  acknowledge(*l, acked_through);
+  self_->demonitor(l->consumer);
+  // What it did not finish goes to the others, if any are left.
+  drop_link(from, true);
+  if (links_.empty()) {
+    // Every consumer left on purpose: cancellation flows upstream, and
+    // the items nobody wants are dropped knowingly, not lost.
+    finish(caf::make_error(flow_errc::cancelled));
+    return;
+  }
+  pump();
+  check_done();
+}
+
+void outbound::acknowledge(link& l, uint64_t acked_through) {
+  while (l.acked_batches < acked_through && !l.unacked.empty()) {
+    l.unacked_items -= l.unacked.front().count;
+    l.unacked.pop_front();
+    ++l.acked_batches;
+  }
+}
+
+bool outbound::on_down(const caf::down_msg& dm) {
+  if (find(dm.source) == nullptr)
+    return false;
+  drop_link(dm.source, true);
+  check_consumers_left();
+  pump();
+  check_done();
+  return true;
+}
+
+void outbound::drop_link(const caf::actor_addr& addr, bool redeliver) {
+  auto i = std::find_if(links_.begin(), links_.end(), [&](const link& l) {
+    return l.consumer.address() == addr;
+  });
+  if (i == links_.end())
+    return;
+  if (redeliver) {
+    // At-least-once: whatever the consumer did not acknowledge goes to the
+    // others, oldest first and ahead of new items.
+    for (auto& b : i->unacked)
+      redeliver_.push_back(std::move(b));
+  }
+  links_.erase(i);
+  if (next_link_ >= links_.size())
+    next_link_ = 0;
+}
+
+void outbound::check_consumers_left() {
+  if (finished_ || !links_.empty() || !had_consumer_)
+    return;
+  if (redeliver_.empty() && source_done_)
+    return; // nothing left to lose
+  if (cfg_.no_consumer_grace.count() > 0) {
+    self_->delayed_send(self_, cfg_.no_consumer_grace, grace_atom::value, epoch_);
+    return;
+  }
+  uint64_t pending = 0;
+  for (auto& b : redeliver_)
+    pending += b.count;
+  fail(caf::make_error(flow_errc::no_consumers,
+                       std::to_string(pending) + " unacknowledged items"));
+}
+
+bool outbound::may_send(const link& l) const {
+  // Retained (unacknowledged) items are capped too: a consumer whose oldest
+  // batch is stuck cannot make the producer hoard newer ones without bound.
+  return l.credit > 0 && l.unacked_items < 2 * l.capacity;
+}
+
+void outbound::pump() {
+  if (pumping_ || finished_)
+    return; // re-entered from a hook; the outer loop continues
+  pumping_ = true;
+  bool progress = true;
+  while (progress && !finished_) {
+    progress = false;
+    for (size_t visited = 0; visited < links_.size() && !finished_; ++visited) {
+      auto& l = links_[next_link_];
+      next_link_ = (next_link_ + 1) % links_.size();
+      if (!may_send(l))
+        continue;
+      if (!redeliver_.empty()) {
+        auto b = std::move(redeliver_.front());
+        redeliver_.pop_front();
+        if (b.count > l.credit) {
+          // Split: send what fits now, keep the rest at the front.
+          auto n = static_cast<uint32_t>(l.credit);
+          sent_batch rest{owner_->slice(b.msg, n, b.count - n), b.first_seq + n,
+                          b.count - n};
+          b.msg = owner_->slice(b.msg, 0, n);
+          b.count = n;
+          redeliver_.push_front(std::move(rest));
+        }
+        stats_.redelivered += b.count;
+        send(l, std::move(b.msg), b.first_seq, b.count);
+        progress = true;
+        continue;
+      }
+      if (source_done_ || source_waiting_)
+        continue;
+      auto n = static_cast<size_t>(std::min<uint64_t>(l.credit, cfg_.batch_size));
+      if (n == 0) {
+        ++stats_.pulls_without_demand; // unreachable: may_send checked credit
+        continue;
+      }
+      stats_.max_pull = std::max<uint64_t>(stats_.max_pull, n);
+      auto first = next_seq_;
+      auto result = owner_->pull(n, first);
+      if (result.status == pulled_batch::failed) {
+        fail(result.error);
+        break;
+      }
+      if (result.count > n) {
+        fail(caf::make_error(flow_errc::source_failed,
+                             "source pushed " + std::to_string(result.count)
+                               + " items for a demand of " + std::to_string(n)));
+        break;
+      }
+      if (result.count > 0) {
+        next_seq_ += result.count;
+        stats_.pulled += result.count;
+        send(l, std::move(result.items), first, static_cast<uint32_t>(result.count));
+        progress = true;
+      }
+      if (result.status == pulled_batch::done)
+        source_done_ = true;
+      else if (result.status == pulled_batch::wait || result.count == 0)
+        source_waiting_ = true; // `more` with nothing is a wait, not a spin
+    }
+  }
+  pumping_ = false;
+}
+
+void outbound::send(link& l, caf::message msg, seq_t first_seq, uint32_t count) {
+  l.credit -= count;
+  l.outstanding += count;
+  l.unacked_items += count;
+  stats_.sent += count;
+  stats_.max_outstanding = std::max(stats_.max_outstanding, l.outstanding);
+  // The retained copy and the sent one share the items (copy on write).
+  l.unacked.push_back(sent_batch{msg, first_seq, count});
+  self_->send(l.consumer, std::move(msg));
+}
+
+void outbound::resume() {
+  if (!source_waiting_ || finished_)
+    return;
+  source_waiting_ = false;
+  pump();
+  check_done();
+}
+
+void outbound::check_done() {
+  if (finished_ || !source_done_ || !redeliver_.empty())
+    return;
+  for (auto& l : links_)
+    if (!l.unacked.empty())
+      return;
+  for (auto& l : links_)
+    self_->send(l.consumer, flow_done_atom::value, caf::error{});
+  finish(caf::error{});
+}
+
+void outbound::fail(const caf::error& err) {
+  if (finished_)
+    return;
+  for (auto& l : links_)
+    self_->send(l.consumer, flow_done_atom::value, err);
+  finish(err);
+}
+
+void outbound::finish(const caf::error& err) {
+  finished_ = true;
+  for (auto& l : links_)
+    self_->demonitor(l.consumer);
+  links_.clear();
+  redeliver_.clear();
+  owner_->on_outbound_finished(err);
+}
+
+} // namespace troupe::actors::detail

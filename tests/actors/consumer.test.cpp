@@ -1,0 +1,131 @@
+// Consumers: capacity, handler forms, errors and cancellation.
+
+#include <catch2/catch.hpp>
+
+#include "flow_test_support.hpp"
+
+using namespace troupe::actors;
+using namespace troupe::testing;
+
+TEST_CASE_METHOD(flow_fixture, "invalid consumer settings are refused with the field named",
+                 "[actors][flow][consumer][errors]") {
+  counting_source src{1};
+  auto p = spawn_producer<int64_t>(sys, producer_config{}, std::ref(src));
+  REQUIRE(p);
+  auto handler = [](const int64_t&) {};
+  auto zero = spawn_consumer<int64_t>(sys, *p, consumer_config{0, 1}, handler);
+  REQUIRE_FALSE(zero);
+  CHECK(zero.error() == caf::make_error(flow_errc::invalid_config));
+  CHECK(sys.render(zero.error()).find("capacity") != std::string::npos);
+  CHECK(spawn_consumer<int64_t>(sys, *p, consumer_config{4, 8},
+                                [](const int64_t&, seq_t, item_done) {})
+          .error()
+        == caf::make_error(flow_errc::invalid_config));
+  CHECK(spawn_consumer<int64_t>(sys, *p, consumer_config{4, 2}, handler).error()
+        == caf::make_error(flow_errc::invalid_config)); // concurrency needs async
+  CHECK(spawn_consumer<int64_t>(sys, caf::actor{}, consumer_config{}, handler).error()
+        == caf::make_error(flow_errc::invalid_config));
+  self->send_exit(*p, caf::exit_reason::user_shutdown);
+  run();
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "a handler that throws stops the consumer with handler_failed "
+                 "and the producer reports the items as unprocessed",
+                 "[actors][flow][consumer][errors]") {
+  counting_source src{50};
+  auto p = spawn_producer<int64_t>(sys, producer_config{4, {}}, std::ref(src));
+  REQUIRE(p);
+  self->monitor(*p);
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{8, 1}, [](const int64_t& x) {
+    if (x == 7)
+      throw std::logic_error("bad item");
+  });
+  REQUIRE(c);
+  self->monitor(*c);
+  run();
+  std::map<caf::actor_addr, caf::error> reasons;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](caf::down_msg& dm) { reasons[dm.source] = dm.reason; },
+                  caf::after(std::chrono::seconds{0}) >> [] {});
+  CHECK(reasons[c->address()] == caf::make_error(flow_errc::handler_failed));
+  CHECK(sys.render(reasons[c->address()]).find("seq 7") != std::string::npos);
+  CHECK(reasons[p->address()] == caf::make_error(flow_errc::no_consumers));
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "an asynchronous handler runs at most `concurrency` items at once",
+                 "[actors][flow][consumer]") {
+  counting_source src{40};
+  auto p = spawn_producer<int64_t>(sys, producer_config{8, {}}, std::ref(src));
+  REQUIRE(p);
+  held_items held;
+  size_t max_in_flight = 0;
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{16, 3},
+                                   [&](const int64_t& x, seq_t seq, item_done done) {
+                                     held.items.push_back({x, seq, std::move(done)});
+                                     max_in_flight = std::max(max_in_flight,
+                                                              held.items.size());
+                                   });
+  REQUIRE(c);
+  run();
+  CHECK(held.items.size() == 3);
+  size_t finished = 0;
+  while (held.finish_one()) {
+    ++finished;
+    run();
+  }
+  CHECK(finished == 40);
+  CHECK(max_in_flight == 3);
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "an asynchronous handler that reports an error stops the consumer",
+                 "[actors][flow][consumer][errors]") {
+  counting_source src{10};
+  auto p = spawn_producer<int64_t>(sys, producer_config{4, {}}, std::ref(src));
+  REQUIRE(p);
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 2},
+                                   [](const int64_t&, seq_t, item_done done) {
+                                     done(caf::make_error(caf::sec::runtime_error, "nope"));
+                                   });
+  REQUIRE(c);
+  self->monitor(*c);
+  run();
+  auto reason = exit_reason(*this, c->address());
+  REQUIRE(reason);
+  CHECK(*reason == caf::make_error(flow_errc::handler_failed));
+  run();
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "cancelling the only consumer cancels the producer, and both exit",
+                 "[actors][flow][consumer][cancel]") {
+  counting_source src{1000000};
+  auto p = spawn_producer<int64_t>(sys, producer_config{4, {}}, std::ref(src));
+  REQUIRE(p);
+  self->monitor(*p);
+  held_items held;
+  caf::error seen;
+  auto c = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{4, 4},
+    [&](const int64_t& x, seq_t seq, item_done done) {
+      held.items.push_back({x, seq, std::move(done)});
+    },
+    [&](const caf::error& err) { seen = err; });
+  REQUIRE(c);
+  run();
+  self->send(*c, flow_cancel_atom::value);
+  run();
+  CHECK(seen == caf::make_error(flow_errc::cancelled)); // the cleanup hook saw why
+  auto reason = exit_reason(*this, p->address());
+  REQUIRE(reason);
+  CHECK(!*reason); // cancellation is not a failure
+  CHECK(src.next - 1 < 100); // the source stopped being pulled
+  held.items.clear();
+  run();
+  CHECK(running_actors() == 0);
+}
