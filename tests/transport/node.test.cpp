@@ -170,7 +170,7 @@ TEST_CASE_METHOD(two_nodes,
                   [&](caf::error& err) { pending_error = err; });
   client->receive([&](caf::down_msg& dm) { down_reason = dm.reason; },
                   caf::after(3s) >> [] {});
-  CHECK(std::chrono::steady_clock::now() - stopped_at < 1s);
+  CHECK(std::chrono::steady_clock::now() - stopped_at < 2s);
   CHECK(down_reason == transport_errc::peer_lost);
   CHECK(pending_error == transport_errc::peer_lost);
   events->receive([](troupe::transport::peer_down_atom, const std::string&,
@@ -209,8 +209,9 @@ TEST_CASE_METHOD(two_nodes, "a silent peer is declared down within the peer time
                   caf::after(3s) >> [] {});
   auto took = std::chrono::steady_clock::now() - frozen_at;
   CHECK(reason == transport_errc::peer_timeout);
-  // Bound: peer_timeout (400 ms) plus one heartbeat interval, plus slack.
-  CHECK(took < 800ms);
+  // Bound: peer_timeout (400 ms) plus one heartbeat interval, plus slack
+  // for a loaded machine.
+  CHECK(took < 1500ms);
   CHECK(took >= 300ms);
 }
 

@@ -396,11 +396,17 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       self->delayed_send(self, st->cfg().handshake_timeout, hs_timeout_atom::value,
                          int32_t{1});
     },
-    [self, st, fail, established, on_established_frame](frame_atom, wire::Frame& frame) {
-      if (st->state == phase::established)
-        return on_established_frame(frame);
-      if (st->state != phase::handshaking)
-        return;
+    [self, st, fail, established, on_established_frame](frame_atom,
+                                                         std::vector<wire::Frame>& frames) {
+      for (auto& frame : frames) {
+        if (st->state == phase::closed)
+          return;
+        if (st->state == phase::established) {
+          on_established_frame(frame);
+          continue;
+        }
+        if (st->state != phase::handshaking)
+          return;
       auto now = self->clock().now();
       if (st->hs_pending) {
         st->hs_pending = false;
@@ -429,6 +435,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       }
       if (st->hs.done())
         established();
+      }
     },
     [fail](io_closed_atom, caf::error& err) { fail(std::move(err), false); },
     [st, fail](hs_timeout_atom, int32_t which) {

@@ -35,7 +35,8 @@ io_runtime_ptr make_io_runtime(uint32_t threads);
 
 /// One TCP connection: reads frames and hands them to actors, writes bytes.
 ///
-/// Inbound frames go to the owner as `(frame_atom, wire::Frame)`, except
+/// Inbound frames go to the owner as `(frame_atom, std::vector<wire::Frame>)`
+/// (all frames decoded from one read, in order), except
 /// replies and error frames whose correlation id belongs to a registered
 /// proxy (`correlation_id >> proxy_shift`), which go to that proxy directly.
 /// The end of the stream, an I/O error or a framing error is reported once as

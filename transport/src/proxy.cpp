@@ -52,6 +52,38 @@ struct proxy_state {
     return (uint64_t{args.index} << proxy_shift) | seq;
   }
 
+  /// Completes the pending request a reply or error frame answers.
+  void on_frame(wire::Frame& frame) {
+    uint64_t corr = 0;
+    if (frame.kind_case() == wire::Frame::kReply)
+      corr = frame.reply().correlation_id();
+    else if (frame.kind_case() == wire::Frame::kError)
+      corr = frame.error().correlation_id();
+    auto i = pending.find(corr);
+    if (i == pending.end())
+      return; // answered already (e.g. timed out)
+    auto promise = std::move(i->second.promise);
+    deadlines.erase(i->second.timeout);
+    pending.erase(i);
+    if (frame.kind_case() == wire::Frame::kError) {
+      promise.deliver(from_wire_error(frame.error().error()));
+      return;
+    }
+    auto& reply = *frame.mutable_reply();
+    if (reply.type().empty()) {
+      promise.deliver(caf::unit);
+      return;
+    }
+    caf::message msg;
+    if (auto err = messages::decode_payload({reply.type(), reply.payload()}, msg)) {
+      log->warn("proxy {}@{}: undecodable reply: {}", args.name,
+                    args.peer_node, describe(err));
+      promise.deliver(std::move(err));
+      return;
+    }
+    promise.deliver(std::move(msg));
+  }
+
   void fail_all(const caf::error& reason) {
     for (auto& kvp : pending)
       kvp.second.promise.deliver(reason);
@@ -169,35 +201,9 @@ caf::behavior proxy_actor(caf::event_based_actor* self, proxy_args args) {
   });
 
   return {
-    [st](frame_atom, wire::Frame& frame) {
-      uint64_t corr = 0;
-      if (frame.kind_case() == wire::Frame::kReply)
-        corr = frame.reply().correlation_id();
-      else if (frame.kind_case() == wire::Frame::kError)
-        corr = frame.error().correlation_id();
-      auto i = st->pending.find(corr);
-      if (i == st->pending.end())
-        return; // answered already (e.g. timed out)
-      auto promise = std::move(i->second.promise);
-      st->deadlines.erase(i->second.timeout);
-      st->pending.erase(i);
-      if (frame.kind_case() == wire::Frame::kError) {
-        promise.deliver(from_wire_error(frame.error().error()));
-        return;
-      }
-      auto& reply = *frame.mutable_reply();
-      if (reply.type().empty()) {
-        promise.deliver(caf::unit);
-        return;
-      }
-      caf::message msg;
-      if (auto err = messages::decode_payload({reply.type(), reply.payload()}, msg)) {
-        st->log->warn("proxy {}@{}: undecodable reply: {}", st->args.name,
-                      st->args.peer_node, describe(err));
-        promise.deliver(std::move(err));
-        return;
-      }
-      promise.deliver(std::move(msg));
+    [st](frame_atom, std::vector<wire::Frame>& frames) {
+      for (auto& frame : frames)
+        st->on_frame(frame);
     },
     [self, st, schedule_sweep](sweep_atom) {
       auto now = self->clock().now();
