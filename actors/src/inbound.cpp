@@ -10,17 +10,11 @@
 
 namespace troupe::actors::detail {
 
-namespace {
-
-using flush_atom = caf::atom_constant<caf::atom("trp_fflush")>;
-
-} // namespace
-
 inbound::inbound(caf::event_based_actor* self, inbound_owner* owner, uint32_t capacity)
   : self_(self),
     owner_(owner),
     capacity_(capacity),
-    flush_threshold_(std::max<uint32_t>(1, capacity / 4)) {
+    flush_threshold_(std::max<uint32_t>(1, capacity / 2)) {
   // nop
 }
 
@@ -58,13 +52,12 @@ void inbound::finished(uint64_t ordinal, uint64_t items) {
 void inbound::maybe_flush() {
   if (cancelled_ || !upstream_ || pending_credit_ == 0)
     return;
-  if (pending_credit_ >= flush_threshold_) {
+  // Coalesce credit into chunks of half the capacity. The producer never
+  // stalls on a smaller remainder: with no credit left it holds at least
+  // that much, and otherwise it asks for the rest (`flow_flush_atom`).
+  if (pending_credit_ >= flush_threshold_ || flush_requested_) {
+    flush_requested_ = false;
     flush();
-  } else if (!flush_scheduled_) {
-    // Coalesce: the flush message queues behind what is already in the
-    // mailbox, so every batch there is handled before credit goes back.
-    flush_scheduled_ = true;
-    self_->send(self_, flush_atom::value);
   }
 }
 
@@ -79,9 +72,12 @@ void inbound::flush() {
 
 caf::message_handler inbound::handlers() {
   return {
-    [this](flush_atom) {
-      flush_scheduled_ = false;
-      flush();
+    [this](flow_flush_atom) {
+      // Queued behind the batches before it, so those are handled already.
+      if (pending_credit_ > 0)
+        flush();
+      else
+        flush_requested_ = true; // return credit with the next finished item
     },
     [this](flow_done_atom, const caf::error& err) {
       if (caf::actor_cast<caf::actor_addr>(self_->current_sender()) != upstream_.address()

@@ -78,6 +78,7 @@ void outbound::demand(const caf::actor_addr& from, uint32_t credit,
   auto paid = std::min<uint64_t>(credit, l->outstanding);
   l->outstanding -= paid;
   l->credit += paid;
+  l->flush_requested = false;
   acknowledge(*l, acked_through);
   pump();
   check_done();
@@ -162,64 +163,87 @@ void outbound::pump() {
   if (pumping_ || finished_)
     return; // re-entered from a hook; the outer loop continues
   pumping_ = true;
-  bool progress = true;
-  while (progress && !finished_) {
-    progress = false;
-    for (size_t visited = 0; visited < links_.size() && !finished_; ++visited) {
-      auto& l = links_[next_link_];
-      next_link_ = (next_link_ + 1) % links_.size();
-      if (!may_send(l))
-        continue;
-      if (!redeliver_.empty()) {
-        auto b = std::move(redeliver_.front());
-        redeliver_.pop_front();
-        if (b.count > l.credit) {
-          // Split: send what fits now, keep the rest at the front.
-          auto n = static_cast<uint32_t>(l.credit);
-          sent_batch rest{owner_->slice(b.msg, n, b.count - n), b.first_seq + n,
-                          b.count - n};
-          b.msg = owner_->slice(b.msg, 0, n);
-          b.count = n;
-          redeliver_.push_front(std::move(rest));
-        }
-        stats_.redelivered += b.count;
-        send(l, std::move(b.msg), b.first_seq, b.count);
-        progress = true;
-        continue;
-      }
-      if (source_done_ || source_waiting_)
-        continue;
-      auto n = static_cast<size_t>(std::min<uint64_t>(l.credit, cfg_.batch_size));
-      if (n == 0) {
-        ++stats_.pulls_without_demand; // unreachable: may_send checked credit
-        continue;
-      }
-      stats_.max_pull = std::max<uint64_t>(stats_.max_pull, n);
-      auto first = next_seq_;
-      auto result = owner_->pull(n, first);
-      if (result.status == pulled_batch::failed) {
-        fail(result.error);
+  // Serve each consumer until its credit is used up before moving on:
+  // consecutive messages to one consumer find it awake, while interleaving
+  // them would wake every consumer once per item.
+  for (size_t visited = 0; visited < links_.size() && !finished_; ++visited) {
+    auto index = (next_link_ + visited) % links_.size();
+    while (!finished_ && index < links_.size() && may_send(links_[index])) {
+      if (!send_next(links_[index]))
         break;
-      }
-      if (result.count > n) {
-        fail(caf::make_error(flow_errc::source_failed,
-                             "source pushed " + std::to_string(result.count)
-                               + " items for a demand of " + std::to_string(n)));
-        break;
-      }
-      if (result.count > 0) {
-        next_seq_ += result.count;
-        stats_.pulled += result.count;
-        send(l, std::move(result.items), first, static_cast<uint32_t>(result.count));
-        progress = true;
-      }
-      if (result.status == pulled_batch::done)
-        source_done_ = true;
-      else if (result.status == pulled_batch::wait || result.count == 0)
-        source_waiting_ = true; // `more` with nothing is a wait, not a spin
     }
   }
+  if (!links_.empty())
+    next_link_ = (next_link_ + 1) % links_.size();
   pumping_ = false;
+  request_flushes();
+}
+
+void outbound::request_flushes() {
+  if (finished_)
+    return;
+  bool source_idle = source_done_ || source_waiting_;
+  for (auto& l : links_) {
+    if (l.flush_requested || l.unacked.empty())
+      continue;
+    // Stalled on this consumer's acknowledgements: the source has nothing
+    // more (so `done` waits for them), or retention blocks despite credit.
+    bool retention_blocked = l.credit > 0 && !may_send(l);
+    if ((source_idle && redeliver_.empty()) || retention_blocked) {
+      l.flush_requested = true;
+      self_->send(l.consumer, flow_flush_atom::value);
+    }
+  }
+}
+
+bool outbound::send_next(link& l) {
+  if (!redeliver_.empty()) {
+    auto b = std::move(redeliver_.front());
+    redeliver_.pop_front();
+    if (b.count > l.credit) {
+      // Split: send what fits now, keep the rest at the front.
+      auto n = static_cast<uint32_t>(l.credit);
+      sent_batch rest{owner_->slice(b.msg, n, b.count - n), b.first_seq + n, b.count - n};
+      b.msg = owner_->slice(b.msg, 0, n);
+      b.count = n;
+      redeliver_.push_front(std::move(rest));
+    }
+    stats_.redelivered += b.count;
+    send(l, std::move(b.msg), b.first_seq, b.count);
+    return true;
+  }
+  if (source_done_ || source_waiting_)
+    return false;
+  auto n = static_cast<size_t>(std::min<uint64_t>(l.credit, cfg_.batch_size));
+  if (n == 0) {
+    ++stats_.pulls_without_demand; // unreachable: may_send checked credit
+    return false;
+  }
+  stats_.max_pull = std::max<uint64_t>(stats_.max_pull, n);
+  auto first = next_seq_;
+  auto result = owner_->pull(n, first);
+  if (result.status == pulled_batch::failed) {
+    fail(result.error);
+    return false;
+  }
+  if (result.count > n) {
+    fail(caf::make_error(flow_errc::source_failed,
+                         "source pushed " + std::to_string(result.count)
+                           + " items for a demand of " + std::to_string(n)));
+    return false;
+  }
+  bool sent = false;
+  if (result.count > 0) {
+    next_seq_ += result.count;
+    stats_.pulled += result.count;
+    send(l, std::move(result.items), first, static_cast<uint32_t>(result.count));
+    sent = true;
+  }
+  if (result.status == pulled_batch::done)
+    source_done_ = true;
+  else if (result.status == pulled_batch::wait || result.count == 0)
+    source_waiting_ = true; // `more` with nothing is a wait, not a spin
+  return sent;
 }
 
 void outbound::send(link& l, caf::message msg, seq_t first_seq, uint32_t count) {

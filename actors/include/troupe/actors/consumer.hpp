@@ -6,6 +6,9 @@
 /// Handlers (the form is detected from the callable):
 /// - `void(const T& item)` or `void(const T& item, seq_t seq)`: handles one
 ///   item; the item counts as processed when the call returns.
+/// - `void(caf::span<const T> items, seq_t first_seq)`: handles a whole
+///   batch at once (items[i] has sequence number first_seq + i); the batch
+///   counts as processed when the call returns. Cheapest per item.
 /// - `void(const T& item, seq_t seq, item_done done)`: starts asynchronous
 ///   work and calls `done()` (or `done(error)`) later, from any thread; up to
 ///   `concurrency` items are in flight at once.
@@ -31,6 +34,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/send.hpp>
+#include <caf/span.hpp>
 
 #include "troupe/actors/credit.hpp"
 #include "troupe/actors/detail/inbound.hpp"
@@ -80,16 +84,28 @@ template <class T>
 using async_item_handler = std::function<void(const T&, seq_t, item_done)>;
 
 template <class T>
+using batch_handler = std::function<void(caf::span<const T>, seq_t)>;
+
+/// The handler of a consumer, in exactly one of its forms.
+template <class T>
+struct consumer_handlers {
+  item_handler<T> item;
+  batch_handler<T> batch;
+  async_item_handler<T> async;
+};
+
+template <class T>
 class consumer_actor final : public caf::event_based_actor, private inbound_owner {
 public:
   consumer_actor(caf::actor_config& cfg, caf::actor upstream, consumer_config ccfg,
-                 item_handler<T> sync, async_item_handler<T> async,
+                 consumer_handlers<T> handlers,
                  std::function<void(const caf::error&)> on_done)
     : caf::event_based_actor(cfg),
       upstream_(std::move(upstream)),
       concurrency_(ccfg.concurrency),
-      sync_(std::move(sync)),
-      async_(std::move(async)),
+      sync_(std::move(handlers.item)),
+      batch_(std::move(handlers.batch)),
+      async_(std::move(handlers.async)),
       on_done_(std::move(on_done)),
       in_(this, this, ccfg.capacity) {
     // nop
@@ -99,10 +115,16 @@ public:
     set_down_handler([this](caf::down_msg& dm) { in_.on_down(dm); });
     in_.subscribe(upstream_);
     upstream_ = nullptr; // `in_` holds it; no second strong reference
-    return in_.handlers().or_else(
-      [this](flow_batch_atom, seq_t first_seq, const std::vector<T>& items) {
-        on_batch(first_seq, items);
+    // Items first: CAF tries the cases in order.
+    return caf::message_handler{
+      [this](flow_item_atom, seq_t seq, const T& item) {
+        on_batch(seq, caf::span<const T>{&item, 1});
       },
+      [this](flow_batch_atom, seq_t first_seq, const std::vector<T>& items) {
+        on_batch(first_seq, caf::span<const T>{items.data(), items.size()});
+      }}
+      .or_else(in_.handlers())
+      .or_else(
       [this](item_done_atom, uint64_t ordinal, seq_t seq, caf::error& err) {
         --in_flight_;
         if (err) {
@@ -118,15 +140,27 @@ public:
 
 private:
   struct pending_item {
-    caf::message batch; // keeps the items alive
-    size_t index;
+    caf::message batch; // keeps the item alive
+    const T* item;
+    seq_t seq;
     uint64_t ordinal;
   };
 
-  void on_batch(seq_t first_seq, const std::vector<T>& items) {
+  void on_batch(seq_t first_seq, caf::span<const T> items) {
     if (in_.upstream_ended() || items.empty())
       return; // cancelled or upstream gone: upstream redelivers elsewhere
     auto ordinal = in_.received(static_cast<uint32_t>(items.size()));
+    if (batch_) {
+      try {
+        batch_(items, first_seq);
+      } catch (...) {
+        fail(error_from_exception(std::current_exception(), flow_errc::handler_failed,
+                                  "batch handler at seq " + std::to_string(first_seq)));
+        return;
+      }
+      in_.finished(ordinal, items.size());
+      return;
+    }
     if (sync_) {
       for (size_t i = 0; i < items.size(); ++i) {
         try {
@@ -141,9 +175,10 @@ private:
       in_.finished(ordinal, items.size());
       return;
     }
+    // Moving the content keeps the items where they are; `items` stays valid.
     auto batch = current_mailbox_element()->move_content_to_message();
     for (size_t i = 0; i < items.size(); ++i)
-      pending_.push_back(pending_item{batch, i, ordinal});
+      pending_.push_back(pending_item{batch, &items[i], first_seq + i, ordinal});
     start_pending();
   }
 
@@ -152,11 +187,10 @@ private:
     while (in_flight_ < concurrency_ && !pending_.empty() && !failed_) {
       auto p = std::move(pending_.front());
       pending_.pop_front();
-      auto& items = p.batch.template get_as<std::vector<T>>(2);
-      auto seq = p.batch.template get_as<seq_t>(1) + p.index;
+      auto seq = p.seq;
       ++in_flight_;
       try {
-        async_(items[p.index], seq, item_done{self, p.ordinal, seq});
+        async_(*p.item, seq, item_done{self, p.ordinal, seq});
       } catch (...) {
         fail(error_from_exception(std::current_exception(), flow_errc::handler_failed,
                                   "handler at seq " + std::to_string(seq)));
@@ -193,6 +227,7 @@ private:
   caf::actor upstream_;
   uint32_t concurrency_;
   item_handler<T> sync_;
+  batch_handler<T> batch_;
   async_item_handler<T> async_;
   std::function<void(const caf::error&)> on_done_;
   inbound in_;
@@ -214,24 +249,25 @@ spawn_consumer(Spawner& where, caf::actor upstream, consumer_config cfg,
     return err;
   if (!upstream)
     return caf::make_error(flow_errc::invalid_config, "consumer: upstream is invalid");
-  detail::item_handler<T> sync;
-  detail::async_item_handler<T> async;
+  detail::consumer_handlers<T> hs;
   if constexpr (std::is_invocable_v<Handler&, const T&, seq_t, item_done>) {
-    async = std::move(handler);
+    hs.async = std::move(handler);
+  } else if constexpr (std::is_invocable_v<Handler&, caf::span<const T>, seq_t>) {
+    hs.batch = std::move(handler);
   } else if constexpr (std::is_invocable_v<Handler&, const T&, seq_t>) {
-    sync = std::move(handler);
+    hs.item = std::move(handler);
   } else {
     static_assert(std::is_invocable_v<Handler&, const T&>,
-                  "a consumer handler takes (const T&), (const T&, seq_t) or "
-                  "(const T&, seq_t, item_done)");
-    sync = [h = std::move(handler)](const T& x, seq_t) mutable { h(x); };
+                  "a consumer handler takes (const T&), (const T&, seq_t), "
+                  "(caf::span<const T>, seq_t) or (const T&, seq_t, item_done)");
+    hs.item = [h = std::move(handler)](const T& x, seq_t) mutable { h(x); };
   }
-  if (sync && cfg.concurrency != 1)
+  if (!hs.async && cfg.concurrency != 1)
     return caf::make_error(flow_errc::invalid_config,
                            "consumer_config: concurrency > 1 needs an asynchronous "
                            "handler (const T&, seq_t, item_done)");
-  return where.template spawn<detail::consumer_actor<T>>(
-    std::move(upstream), cfg, std::move(sync), std::move(async), std::move(on_done));
+  return where.template spawn<detail::consumer_actor<T>>(std::move(upstream), cfg,
+                                                         std::move(hs), std::move(on_done));
 }
 
 } // namespace troupe::actors

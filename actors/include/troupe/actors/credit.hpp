@@ -21,9 +21,15 @@
 /// Messages (all local CAF messages; `troupe.flow.*` carries the same fields
 /// across the wire):
 /// - consumer → producer `(subscribe, uint32 capacity)`, high priority
-/// - producer → consumer `(batch, seq_t first_seq, std::vector<T> items)`
+/// - producer → consumer `(batch, seq_t first_seq, std::vector<T> items)`, or
+///   `(item, seq_t seq, T item)` for a batch of one (see `detail/batch.hpp`)
 /// - consumer → producer `(demand, uint32 credit, uint64 acked_through)`, high priority
 /// - consumer → producer `(cancel, uint64 acked_through)`, high priority
+/// - producer → consumer `(flush)`: "return your pending credit now". A
+///   consumer returns credit in chunks of half its capacity; the producer
+///   asks for the rest only when it would otherwise stall (its source is
+///   done or waiting, or unacknowledged batches fill its retention bound),
+///   so small acknowledgements never flood the producer.
 /// - producer → consumer `(done, caf::error)`: normal priority, so it never
 ///   overtakes the batches before it. Sent after every batch was acknowledged
 ///   (success) or at once (error).
@@ -39,9 +45,11 @@ using seq_t = uint64_t;
 
 using flow_subscribe_atom = caf::atom_constant<caf::atom("trp_fsub")>;
 using flow_batch_atom = caf::atom_constant<caf::atom("trp_fbatch")>;
+using flow_item_atom = caf::atom_constant<caf::atom("trp_fitem")>;
 using flow_demand_atom = caf::atom_constant<caf::atom("trp_fdem")>;
 using flow_cancel_atom = caf::atom_constant<caf::atom("trp_fcncl")>;
 using flow_done_atom = caf::atom_constant<caf::atom("trp_fdone")>;
+using flow_flush_atom = caf::atom_constant<caf::atom("trp_fflsh")>;
 /// Asks a producer to pull its source again after it returned `wait`.
 using flow_resume_atom = caf::atom_constant<caf::atom("trp_fres")>;
 /// Asks any flow actor for its `flow_stats`.

@@ -36,6 +36,7 @@
 #include <caf/timespan.hpp>
 
 #include "troupe/actors/credit.hpp"
+#include "troupe/actors/detail/batch.hpp"
 #include "troupe/actors/detail/outbound.hpp"
 #include "troupe/actors/flow_errc.hpp"
 #include "troupe/actors/flow_stats.hpp"
@@ -95,7 +96,10 @@ public:
 private:
   pulled_batch pull(size_t n, seq_t first_seq) override {
     pulled_batch result;
-    std::vector<T> items;
+    // One-item pulls reuse a vector: no allocation per item.
+    std::vector<T> fresh;
+    auto& items = n == 1 ? scratch_ : fresh;
+    items.clear();
     items.reserve(n);
     try {
       auto status = source_(n, items);
@@ -109,17 +113,18 @@ private:
       return result;
     }
     result.count = items.size();
-    if (!items.empty())
-      result.items = caf::make_message(flow_batch_atom::value, first_seq, std::move(items));
+    if (result.count == 1) {
+      result.items = caf::make_message(flow_item_atom::value, first_seq,
+                                       std::move(items.front()));
+      items.clear();
+    } else if (result.count > 1) {
+      result.items = make_batch(first_seq, std::move(items));
+    }
     return result;
   }
 
   caf::message slice(const caf::message& batch, size_t offset, size_t n) override {
-    auto& items = batch.get_as<std::vector<T>>(2);
-    auto first = batch.get_as<seq_t>(1) + offset;
-    std::vector<T> part(items.begin() + static_cast<ptrdiff_t>(offset),
-                        items.begin() + static_cast<ptrdiff_t>(offset + n));
-    return caf::make_message(flow_batch_atom::value, first, std::move(part));
+    return slice_batch<T>(batch, offset, n);
   }
 
   void on_outbound_finished(const caf::error& err) override {
@@ -131,6 +136,7 @@ private:
   }
 
   source_fn<T> source_;
+  std::vector<T> scratch_;
   outbound out_;
 };
 

@@ -71,15 +71,14 @@ public:
     });
     in_.subscribe(upstream_);
     upstream_ = nullptr;
-    return out_.handlers().or_else(in_.handlers()).or_else(
+    return caf::message_handler{
+      [this](flow_item_atom, seq_t, const In&) { on_input(1); },
       [this](flow_batch_atom, seq_t, const std::vector<In>& items) {
-        if (in_.upstream_ended() || items.empty())
-          return;
-        auto ordinal = in_.received(static_cast<uint32_t>(items.size()));
-        inputs_.push_back(input_batch{current_mailbox_element()->move_content_to_message(),
-                                      0, ordinal});
-        out_.resume();
-      },
+        on_input(items.size());
+      }}
+      .or_else(out_.handlers())
+      .or_else(in_.handlers())
+      .or_else(
       [this](flow_stats_atom) {
         auto result = out_.stats();
         auto& in = in_.stats();
@@ -94,9 +93,20 @@ public:
 private:
   struct input_batch {
     caf::message msg;
-    size_t next; // index of the next untransformed item
+    caf::span<const In> items; // inside `msg`
+    size_t next;               // index of the next untransformed item
     uint64_t ordinal;
   };
+
+  void on_input(size_t count) {
+    if (in_.upstream_ended() || count == 0)
+      return; // cancelled or upstream gone: it redelivers elsewhere
+    auto ordinal = in_.received(static_cast<uint32_t>(count));
+    auto msg = current_mailbox_element()->move_content_to_message();
+    auto items = items_of<In>(msg);
+    inputs_.push_back(input_batch{std::move(msg), items, 0, ordinal});
+    out_.resume();
+  }
 
   pulled_batch pull(size_t n, seq_t first_seq) override {
     pulled_batch result;
@@ -113,7 +123,7 @@ private:
     }
     while (outs.size() < n && leftover_.empty() && !inputs_.empty()) {
       auto& batch = inputs_.front();
-      auto& items = batch.msg.template get_as<std::vector<In>>(2);
+      auto items = batch.items;
       std::vector<Out> produced;
       try {
         fn_(items[batch.next], produced);
@@ -139,7 +149,7 @@ private:
     }
     result.count = outs.size();
     if (!outs.empty())
-      result.items = caf::make_message(flow_batch_atom::value, first_seq, std::move(outs));
+      result.items = make_batch(first_seq, std::move(outs));
     bool drained = inputs_.empty() && leftover_.empty();
     if (drained && in_.upstream_ended())
       result.status = pulled_batch::done;
@@ -151,11 +161,7 @@ private:
   }
 
   caf::message slice(const caf::message& batch, size_t offset, size_t n) override {
-    auto& items = batch.get_as<std::vector<Out>>(2);
-    auto first = batch.get_as<seq_t>(1) + offset;
-    std::vector<Out> part(items.begin() + static_cast<ptrdiff_t>(offset),
-                          items.begin() + static_cast<ptrdiff_t>(offset + n));
-    return caf::make_message(flow_batch_atom::value, first, std::move(part));
+    return slice_batch<Out>(batch, offset, n);
   }
 
   void on_inbound_finished(const caf::error& err) override {

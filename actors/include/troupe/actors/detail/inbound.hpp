@@ -41,7 +41,7 @@ public:
   /// upstream, coalesced (see `credit.hpp`).
   void finished(uint64_t ordinal, uint64_t items = 1);
 
-  /// Handles `(flow_done_atom, error)` and the flush message.
+  /// Handles `(flow_done_atom, error)` and `(flow_flush_atom)`.
   caf::message_handler handlers();
 
   /// Handles a down message if it came from upstream.
@@ -72,8 +72,7 @@ private:
   caf::event_based_actor* self_;
   inbound_owner* owner_;
   uint32_t capacity_;
-  /// Return credit at once when this much is pending; below it, coalesce
-  /// until the mailbox backlog is handled.
+  /// Return credit at once when half the capacity is pending.
   uint32_t flush_threshold_;
   caf::actor upstream_;
   /// Unfinished item count per received batch, oldest first.
@@ -84,7 +83,8 @@ private:
   /// Batches finished in order, i.e. the next `acked_through`.
   uint64_t acked_through_ = 0;
   uint64_t pending_credit_ = 0;
-  bool flush_scheduled_ = false;
+  /// Upstream asked for credit while none was pending.
+  bool flush_requested_ = false;
   bool upstream_ended_ = false;
   bool cancelled_ = false;
   bool reported_ = false;

@@ -111,6 +111,8 @@ private:
     uint64_t outstanding = 0;
     /// Batches acknowledged so far (the consumer's `acked_through`).
     uint64_t acked_batches = 0;
+    /// We asked for pending credit and got no demand since.
+    bool flush_requested = false;
   };
 
   link* find(const caf::actor_addr& addr);
@@ -121,8 +123,13 @@ private:
   void drop_link(const caf::actor_addr& addr, bool redeliver);
   /// Sends whatever credit allows, redeliveries first.
   void pump();
+  /// Sends one batch to `l` (a redelivery or a fresh pull); false if there
+  /// was nothing to send.
+  bool send_next(link& l);
   void send(link& l, caf::message msg, seq_t first_seq, uint32_t count);
   bool may_send(const link& l) const;
+  /// Asks consumers whose pending credit we wait for to return it.
+  void request_flushes();
   void check_done();
   void check_consumers_left();
   void finish(const caf::error& err);
