@@ -105,7 +105,7 @@ public:
       backoff_(cfg.restart_backoff),
       has_backoff_(cfg.restart_backoff != actors::backoff::none()),
       stable_period_(cfg.stable_period),
-      seed_(cfg.seed != 0 ? cfg.seed : std::random_device{}()),
+      seed_(cfg.seed != 0 || !has_backoff_ ? cfg.seed : std::random_device{}()),
       log_(actors::logger(path_)) {
     observers_ = std::move(cfg.observers);
     for (auto& x : inherited_observers)
