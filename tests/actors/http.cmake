@@ -17,5 +17,6 @@ target_link_libraries(troupe_http_test_server PRIVATE PkgConfig::TROUPE_HTTPLIB
                       PUBLIC Threads::Threads)
 troupe_target_defaults(troupe_http_test_server)
 
-target_sources(troupe-actors-tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/http_get.test.cpp)
+target_sources(troupe-actors-tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/http_get.test.cpp
+               ${CMAKE_CURRENT_LIST_DIR}/http_fetcher.test.cpp)
 target_link_libraries(troupe-actors-tests PRIVATE troupe_http_test_server)

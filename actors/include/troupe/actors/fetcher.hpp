@@ -1,0 +1,359 @@
+#pragma once
+
+/// A fetcher: a stage that turns requests into `fetch_result`s by running an
+/// asynchronous operation (e.g. `http_get`) with bounded concurrency.
+///
+/// It is `Semaphore(max_in_flight)` around `session.get`, as an actor:
+/// - requests arrive under credit (at most `capacity` held: queued, running,
+///   waiting to retry, or finished and waiting for downstream credit);
+/// - at most `max_in_flight` attempts run at once;
+/// - each attempt gets `attempt_timeout` (on the actor clock), then is
+///   cancelled and fails with `attempt_timeout`;
+/// - failed attempts are retried per `retry` (backoff with jitter, on the
+///   actor clock); a request that runs out of attempts gets
+///   `retries_exhausted` carrying the last error;
+/// - a circuit breaker fails requests fast with `circuit_open` while the
+///   operation keeps failing;
+/// - results go downstream under the downstream's credit, in completion
+///   order.
+///
+/// Usage:
+///   auto f = spawn_fetcher<http_request, http_response>(
+///     sys, requests, fetcher_config{}, std::make_unique<http_get>());
+///   spawn_consumer<fetch_result<http_request, http_response>>(sys, *f, ...);
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/send.hpp>
+#include <caf/span.hpp>
+
+#include "troupe/actors/async_operation.hpp"
+#include "troupe/actors/circuit_breaker.hpp"
+#include "troupe/actors/credit.hpp"
+#include "troupe/actors/detail/batch.hpp"
+#include "troupe/actors/detail/inbound.hpp"
+#include "troupe/actors/detail/outbound.hpp"
+#include "troupe/actors/fetch_errc.hpp"
+#include "troupe/actors/fetch_result.hpp"
+#include "troupe/actors/flow_errc.hpp"
+#include "troupe/actors/retry_policy.hpp"
+
+namespace troupe::actors {
+
+struct fetcher_config {
+  /// Most requests held at once (see above). Default 64.
+  uint32_t capacity = 64;
+  /// Most attempts running at once. Default 8.
+  uint32_t max_in_flight = 8;
+  /// Limit for one attempt. Default 10 s.
+  caf::timespan attempt_timeout = std::chrono::seconds{10};
+  /// Attempts and delays. Default: 3 attempts, exponential backoff from
+  /// 100 ms to 5 s with full jitter, every error retried.
+  retry_policy retry = retry_policy::up_to(
+    3, backoff::exponential(std::chrono::milliseconds{100}, std::chrono::seconds{5})
+         .with_jitter(jitter::full));
+  /// Circuit breaker settings (threshold 5, open 30 s, 1 probe).
+  circuit_breaker::config breaker;
+  /// Most results per batch sent downstream. Default 16.
+  uint32_t batch_size = 16;
+  /// Seed of the jitter; fixed seeds make delays reproducible in tests.
+  uint64_t seed = std::random_device{}();
+
+  /// Returns an `invalid_config` error naming the bad field, or none.
+  caf::error validate() const;
+};
+
+/// Counters of a fetcher. Ask it with `(fetch_stats_atom)`.
+struct fetch_stats {
+  uint64_t attempts = 0;           ///< operations started
+  uint64_t succeeded = 0;          ///< requests answered
+  uint64_t failed = 0;             ///< requests that ended with an error
+  uint64_t retries = 0;            ///< attempts that were retries
+  uint64_t timeouts = 0;           ///< attempts cut off by attempt_timeout
+  uint64_t short_circuited = 0;    ///< requests refused by an open breaker
+  uint64_t breaker_opened = 0;     ///< times the breaker went open
+  uint64_t max_in_flight_seen = 0; ///< never exceeds max_in_flight
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fetch_stats& x) {
+  return f(caf::meta::type_name("troupe.fetch_stats"), x.attempts, x.succeeded, x.failed,
+           x.retries, x.timeouts, x.short_circuited, x.breaker_opened,
+           x.max_in_flight_seen);
+}
+
+using fetch_stats_atom = caf::atom_constant<caf::atom("trp_fxstat")>;
+using fetch_done_atom = caf::atom_constant<caf::atom("trp_fxdone")>;
+using fetch_timeout_atom = caf::atom_constant<caf::atom("trp_fxto")>;
+using fetch_retry_atom = caf::atom_constant<caf::atom("trp_fxretr")>;
+
+namespace detail {
+
+template <class Request, class Response>
+class fetcher_actor final : public caf::event_based_actor,
+                            private inbound_owner,
+                            private outbound_owner {
+public:
+  using result_type = fetch_result<Request, Response>;
+  using operation_ptr = std::unique_ptr<async_operation<Request, Response>>;
+
+  fetcher_actor(caf::actor_config& cfg, caf::actor upstream, fetcher_config fcfg,
+                operation_ptr op)
+    : caf::event_based_actor(cfg),
+      upstream_(std::move(upstream)),
+      cfg_(std::move(fcfg)),
+      op_(std::move(op)),
+      breaker_(cfg_.breaker),
+      rng_(cfg_.seed),
+      in_(this, this, cfg_.capacity),
+      out_(this, this, {cfg_.batch_size, caf::timespan{0}}) {
+    // nop
+  }
+
+  caf::behavior make_behavior() override {
+    set_down_handler([this](caf::down_msg& dm) {
+      if (!out_.on_down(dm))
+        in_.on_down(dm);
+    });
+    in_.subscribe(upstream_);
+    upstream_ = nullptr;
+    return caf::message_handler{
+      [this](fetch_done_atom, uint64_t id, Response& res) { on_done(id, std::move(res)); },
+      [this](fetch_done_atom, uint64_t id, caf::error& err) { on_failed(id, std::move(err)); },
+      [this](fetch_timeout_atom, uint64_t id) {
+        if (running_.count(id) == 0)
+          return; // finished in time
+        op_->cancel(id);
+        ++stats_.timeouts;
+        on_failed(id, caf::make_error(fetch_errc::attempt_timeout));
+      },
+      [this](fetch_retry_atom, uint64_t key) {
+        auto i = waiting_.find(key);
+        if (i == waiting_.end())
+          return;
+        ready_.push_front(std::move(i->second)); // retries go first
+        waiting_.erase(i);
+        start_ready();
+      },
+      [this](flow_item_atom, seq_t seq, const Request& req) {
+        on_input(seq, caf::span<const Request>{&req, 1});
+      },
+      [this](flow_batch_atom, seq_t first, const std::vector<Request>& reqs) {
+        on_input(first, caf::span<const Request>{reqs.data(), reqs.size()});
+      },
+      [this](fetch_stats_atom) { return stats_; },
+      [this](flow_stats_atom) {
+        auto result = out_.stats();
+        auto& in = in_.stats();
+        result.received = in.received;
+        result.processed = in.processed;
+        result.abandoned = in.abandoned;
+        result.max_buffered = in.max_buffered;
+        return result;
+      }}
+      .or_else(out_.handlers())
+      .or_else(in_.handlers());
+  }
+
+  void on_exit() override {
+    // Stop what is running before the operation goes away; its destructor
+    // waits for its own threads, so no callback outlives it.
+    for (auto& kvp : running_)
+      op_->cancel(kvp.first);
+    running_.clear();
+    op_.reset();
+    caf::event_based_actor::on_exit();
+  }
+
+private:
+  /// One request on its way through attempts.
+  struct job {
+    Request request;
+    seq_t seq;
+    uint64_t ordinal; // input batch, for the credit protocol
+    uint32_t attempts = 0;
+    caf::timespan last_delay{0};
+    caf::error last_error;
+  };
+
+  void on_input(seq_t first, caf::span<const Request> reqs) {
+    if (in_.upstream_ended() || reqs.empty())
+      return;
+    auto ordinal = in_.received(static_cast<uint32_t>(reqs.size()));
+    for (size_t i = 0; i < reqs.size(); ++i)
+      ready_.push_back(job{reqs[i], first + i, ordinal, 0, caf::timespan{0}, caf::error{}});
+    start_ready();
+  }
+
+  void start_ready() {
+    while (running_.size() < cfg_.max_in_flight && !ready_.empty()) {
+      auto j = std::move(ready_.front());
+      ready_.pop_front();
+      auto now = clock().now();
+      if (!breaker_.allow(now)) {
+        ++stats_.short_circuited;
+        auto wait = breaker_.retry_after(now);
+        finish(std::move(j), caf::make_error(fetch_errc::circuit_open, wait));
+        continue;
+      }
+      auto id = next_attempt_++;
+      if (++j.attempts > 1)
+        ++stats_.retries;
+      ++stats_.attempts;
+      auto me = caf::actor_cast<caf::actor>(this);
+      auto& running = running_.emplace(id, std::move(j)).first->second;
+      stats_.max_in_flight_seen = std::max<uint64_t>(stats_.max_in_flight_seen,
+                                                      running_.size());
+      delayed_send(this, cfg_.attempt_timeout, fetch_timeout_atom::value, id);
+      op_->start(id, running.request, [me, id](caf::expected<Response> x) {
+        // Any thread: back into the actor by message only.
+        if (x)
+          caf::anon_send(me, fetch_done_atom::value, id, std::move(*x));
+        else
+          caf::anon_send(me, fetch_done_atom::value, id, std::move(x.error()));
+      });
+    }
+  }
+
+  void on_done(uint64_t id, Response res) {
+    auto i = running_.find(id);
+    if (i == running_.end())
+      return; // too late: it timed out
+    auto j = std::move(i->second);
+    running_.erase(i);
+    breaker_.on_success();
+    finish(std::move(j), std::move(res));
+    start_ready();
+  }
+
+  void on_failed(uint64_t id, caf::error err) {
+    auto i = running_.find(id);
+    if (i == running_.end())
+      return;
+    auto j = std::move(i->second);
+    running_.erase(i);
+    auto was_open = breaker_.current(clock().now()) == circuit_breaker::state::open;
+    breaker_.on_failure(clock().now());
+    if (!was_open && breaker_.current(clock().now()) == circuit_breaker::state::open)
+      ++stats_.breaker_opened;
+    if (cfg_.retry.should_retry(j.attempts, err)) {
+      j.last_error = std::move(err);
+      auto delay = cfg_.retry.delays().draw(j.attempts, j.last_delay, rng_);
+      j.last_delay = delay;
+      auto key = next_attempt_++;
+      waiting_.emplace(key, std::move(j));
+      delayed_send(this, delay, fetch_retry_atom::value, key);
+    } else if (j.attempts > 1 && cfg_.retry.should_retry(0, err)) {
+      // It would have been retried, but ran out of attempts.
+      finish(std::move(j), caf::make_error(fetch_errc::retries_exhausted,
+                                           system().render(err)));
+    } else {
+      finish(std::move(j), std::move(err));
+    }
+    start_ready();
+  }
+
+  void finish(job j, Response res) {
+    ++stats_.succeeded;
+    done_.push_back({std::move(j.request), j.seq, std::move(res), caf::error{}, j.attempts});
+    done_ordinals_.push_back(j.ordinal);
+    out_.resume();
+  }
+
+  void finish(job j, caf::error err) {
+    ++stats_.failed;
+    done_.push_back({std::move(j.request), j.seq, Response{}, std::move(err), j.attempts});
+    done_ordinals_.push_back(j.ordinal);
+    out_.resume();
+  }
+
+  // -- outbound_owner -------------------------------------------------------
+
+  pulled_batch pull(size_t n, seq_t first_seq) override {
+    pulled_batch result;
+    std::vector<result_type> items;
+    while (items.size() < n && !done_.empty()) {
+      items.push_back(std::move(done_.front()));
+      done_.pop_front();
+      in_.finished(done_ordinals_.front());
+      done_ordinals_.pop_front();
+    }
+    result.count = items.size();
+    if (!items.empty())
+      result.items = make_batch(first_seq, std::move(items));
+    bool idle = done_.empty() && ready_.empty() && running_.empty() && waiting_.empty();
+    if (idle && in_.upstream_ended())
+      result.status = pulled_batch::done;
+    else
+      result.status = result.count > 0 ? pulled_batch::more : pulled_batch::wait;
+    return result;
+  }
+
+  caf::message slice(const caf::message& batch, size_t offset, size_t n) override {
+    return slice_batch<result_type>(batch, offset, n);
+  }
+
+  void on_outbound_finished(const caf::error& err) override {
+    if (err == flow_errc::cancelled) {
+      in_.cancel();
+      quit();
+    } else if (err) {
+      quit(err);
+    } else {
+      quit();
+    }
+  }
+
+  // -- inbound_owner --------------------------------------------------------
+
+  void on_inbound_finished(const caf::error& err) override {
+    if (err && err != flow_errc::cancelled) {
+      out_.fail(err);
+      return;
+    }
+    out_.resume(); // lets `pull` report done once everything is out
+  }
+
+  caf::actor upstream_;
+  fetcher_config cfg_;
+  operation_ptr op_;
+  circuit_breaker breaker_;
+  std::mt19937_64 rng_;
+  inbound in_;
+  outbound out_;
+  std::deque<job> ready_;
+  std::unordered_map<uint64_t, job> running_; // by attempt id
+  std::unordered_map<uint64_t, job> waiting_; // for a retry, by key
+  std::deque<result_type> done_;
+  std::deque<uint64_t> done_ordinals_;
+  uint64_t next_attempt_ = 1;
+  fetch_stats stats_;
+};
+
+} // namespace detail
+
+/// Spawns a fetcher of `upstream`'s requests, running `op`, through `where`.
+template <class Request, class Response, class Spawner>
+caf::expected<caf::actor>
+spawn_fetcher(Spawner& where, caf::actor upstream, fetcher_config cfg,
+              std::unique_ptr<async_operation<Request, Response>> op) {
+  if (auto err = cfg.validate())
+    return err;
+  if (!upstream)
+    return caf::make_error(flow_errc::invalid_config, "fetcher: upstream is invalid");
+  if (!op)
+    return caf::make_error(flow_errc::invalid_config, "fetcher: operation is empty");
+  return where.template spawn<detail::fetcher_actor<Request, Response>>(
+    std::move(upstream), std::move(cfg), std::move(op));
+}
+
+} // namespace troupe::actors
