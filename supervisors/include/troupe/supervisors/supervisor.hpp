@@ -14,7 +14,8 @@
 ///   request_shutdown(*root); // orderly: children stop in reverse order
 ///
 /// Protocol (dynamically typed actor; atoms in `atoms.hpp`):
-/// - `(start_child_atom, child_spec)` -> `caf::actor` (not for dynamic).
+/// - `(start_child_atom, child_spec)` -> `caf::actor` (not for dynamic),
+///   once the child is spawned (no `ready` wait).
 /// - `(start_child_atom, caf::message args)` -> `caf::actor` (dynamic only;
 ///   the start function sees `args`).
 /// - `(stop_child_atom, std::string id)` or `(stop_child_atom, caf::actor)`
