@@ -71,6 +71,10 @@ private:
     std::deque<chunk> a_to_b;
     std::deque<chunk> b_to_a;
     bool dead = false;
+    // While frozen, a side that closes is only forgotten: the other side
+    // keeps an open, silent connection (a frozen peer, not a closed one).
+    bool a_gone = false;
+    bool b_gone = false;
   };
 
   static int dial(uint16_t port) {
@@ -102,8 +106,8 @@ private:
       std::vector<pollfd> fds;
       fds.push_back({listen_fd_, POLLIN, 0});
       for (auto& p : pipes_) {
-        fds.push_back({p.a, POLLIN, 0});
-        fds.push_back({p.b, POLLIN, 0});
+        fds.push_back({p.a_gone ? -1 : p.a, POLLIN, 0});
+        fds.push_back({p.b_gone ? -1 : p.b, POLLIN, 0});
       }
       ::poll(fds.data(), fds.size(), 5);
       if (fds[0].revents & POLLIN) {
@@ -121,14 +125,18 @@ private:
         auto& fb = fds[2 + 2 * i];
         if (fa.revents & (POLLIN | POLLHUP | POLLERR)) {
           auto n = ::recv(p.a, buf, sizeof(buf), 0);
-          if (n <= 0)
+          if (n <= 0 && frozen_)
+            p.a_gone = true;
+          else if (n <= 0)
             p.dead = true;
           else if (!frozen_)
             p.a_to_b.push_back({clock::now() + delay_, std::string(buf, size_t(n))});
         }
         if (fb.revents & (POLLIN | POLLHUP | POLLERR)) {
           auto n = ::recv(p.b, buf, sizeof(buf), 0);
-          if (n <= 0)
+          if (n <= 0 && frozen_)
+            p.b_gone = true;
+          else if (n <= 0)
             p.dead = true;
           else if (!frozen_)
             p.b_to_a.push_back({clock::now() + delay_, std::string(buf, size_t(n))});
