@@ -22,6 +22,8 @@ std::string to_string(flow_errc x) {
       return "cancelled";
     case flow_errc::deadline_exceeded:
       return "deadline_exceeded";
+    case flow_errc::all_failed:
+      return "all_failed";
   }
   return "flow_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -36,6 +36,8 @@ enum class flow_errc : uint8_t {
   cancelled,
   /// The message's deadline passed before work on it started.
   deadline_exceeded,
+  /// Every request of a fan-out failed. Context: the errors, in target order.
+  all_failed,
 };
 
 /// The CAF error category of `flow_errc`.
