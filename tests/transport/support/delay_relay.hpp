@@ -110,6 +110,7 @@ private:
         fds.push_back({p.b_gone ? -1 : p.b, POLLIN, 0});
       }
       ::poll(fds.data(), fds.size(), 5);
+      auto polled = pipes_.size(); // a pipe accepted below has no pollfd yet
       if (fds[0].revents & POLLIN) {
         int a = ::accept(listen_fd_, nullptr, nullptr);
         int b = a >= 0 ? dial(upstream_) : -1;
@@ -119,7 +120,7 @@ private:
           ::close(a);
       }
       char buf[65536];
-      for (size_t i = 0; i < pipes_.size(); ++i) {
+      for (size_t i = 0; i < polled; ++i) {
         auto& p = pipes_[i];
         auto& fa = fds[1 + 2 * i];
         auto& fb = fds[2 + 2 * i];
