@@ -104,7 +104,9 @@ void outbound::cancel(const caf::actor_addr& from, uint64_t acked_through) {
 
 void outbound::acknowledge(link& l, uint64_t acked_through) {
   while (l.acked_batches < acked_through && !l.unacked.empty()) {
-    l.unacked_items -= l.unacked.front().count;
+    auto& front = l.unacked.front();
+    l.unacked_items -= front.count;
+    owner_->on_acknowledged(front.first_seq, front.count);
     l.unacked.pop_front();
     ++l.acked_batches;
   }

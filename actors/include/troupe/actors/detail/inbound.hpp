@@ -61,6 +61,9 @@ public:
 
   const caf::actor& upstream() const noexcept { return upstream_; }
 
+  /// Why upstream ended (empty on success); valid once `upstream_ended()`.
+  const caf::error& upstream_error() const noexcept { return upstream_error_; }
+
   const flow_stats& stats() const noexcept { return stats_; }
 
 private:

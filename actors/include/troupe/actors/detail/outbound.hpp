@@ -53,6 +53,12 @@ public:
   /// batch (to redeliver part of it to a consumer with less credit).
   virtual caf::message slice(const caf::message& batch, size_t offset, size_t n) = 0;
 
+  /// Called when a consumer acknowledged items [first_seq, first_seq + n).
+  virtual void on_acknowledged(seq_t first_seq, uint32_t n) {
+    (void) first_seq;
+    (void) n;
+  }
+
   /// Called once when the outbound side is finished: every item was
   /// acknowledged and `done` went out (`err` empty), or it failed (`err`).
   virtual void on_outbound_finished(const caf::error& err) = 0;

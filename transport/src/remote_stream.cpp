@@ -1,0 +1,73 @@
+#include "troupe/transport/remote_stream.hpp"
+
+#include <random>
+
+#include <caf/actor_system.hpp>
+
+namespace troupe::transport {
+
+caf::error stream_export_config::validate() const {
+  auto fail = [](std::string why) {
+    return caf::make_error(troupe::actors::flow_errc::invalid_config,
+                           "stream_export_config: " + std::move(why));
+  };
+  if (poll_interval.count() <= 0)
+    return fail("poll_interval must be > 0");
+  if (idle_timeout <= poll_interval)
+    return fail("idle_timeout must exceed poll_interval");
+  if (max_batch == 0)
+    return fail("max_batch must be >= 1 (got 0)");
+  return caf::none;
+}
+
+caf::error stream_import_config::validate() const {
+  auto fail = [](std::string why) {
+    return caf::make_error(troupe::actors::flow_errc::invalid_config,
+                           "stream_import_config: " + std::move(why));
+  };
+  if (capacity == 0)
+    return fail("capacity must be >= 1 (got 0)");
+  if (batch_size == 0)
+    return fail("batch_size must be >= 1 (got 0)");
+  if (pull_timeout.count() <= 0)
+    return fail("pull_timeout must be > 0");
+  return caf::none;
+}
+
+namespace detail {
+
+std::string encode_stream_error(caf::actor_system& sys, const caf::error& err) {
+  // "category code text": enough to rebuild a typed error on the other side.
+  return caf::to_string(err.category()) + " " + std::to_string(err.code()) + " "
+         + sys.render(err);
+}
+
+caf::error decode_stream_error(const std::string& text) {
+  auto first = text.find(' ');
+  auto second = first == std::string::npos ? first : text.find(' ', first + 1);
+  if (second == std::string::npos)
+    return caf::make_error(transport_errc::remote_error, text);
+  unsigned long code = 0;
+  try {
+    code = std::stoul(text.substr(first + 1, second - first - 1));
+  } catch (...) {
+    return caf::make_error(transport_errc::remote_error, text);
+  }
+  if (code == 0 || code > 255)
+    return caf::make_error(transport_errc::remote_error, text);
+  auto category = caf::atom_from_string(text.substr(0, first));
+  return caf::error{static_cast<uint8_t>(code), category,
+                    caf::make_message(text.substr(second + 1))};
+}
+
+uint64_t new_stream_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t id = 0;
+  while (id == 0)
+    id = rng();
+  return id;
+}
+
+} // namespace detail
+
+} // namespace troupe::transport
