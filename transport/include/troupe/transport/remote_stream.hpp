@@ -44,7 +44,10 @@
 #include <caf/expected.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/span.hpp>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/util/delimited_message_util.h>
 
 #include <troupe/actors/credit.hpp>
 #include <troupe/actors/detail/batch.hpp>
@@ -204,15 +207,23 @@ private:
     batch.set_stream_id(stream_id_);
     batch.set_first_seq(next_seq_);
     batch.set_item_type(T::descriptor()->full_name());
-    while (credit_ > 0 && !inputs_.empty()
-           && static_cast<uint32_t>(batch.items_size()) < cfg_.max_batch) {
-      auto& in = inputs_.front();
-      in.items[in.next].SerializeToString(batch.add_items());
-      unacked_.emplace_back(next_seq_++, in.ordinal);
-      --credit_;
-      if (++in.next == in.items.size())
-        inputs_.pop_front();
-    }
+    uint32_t count = 0;
+    {
+      // Small items: a few bytes each; one reservation avoids regrowing.
+      batch.mutable_items()->reserve(std::min<uint64_t>(credit_, cfg_.max_batch) * 8);
+      google::protobuf::io::StringOutputStream raw{batch.mutable_items()};
+      google::protobuf::io::CodedOutputStream out{&raw};
+      while (credit_ > 0 && !inputs_.empty() && count < cfg_.max_batch) {
+        auto& in = inputs_.front();
+        google::protobuf::util::SerializeDelimitedToCodedStream(in.items[in.next], &out);
+        unacked_.emplace_back(next_seq_++, in.ordinal);
+        --credit_;
+        ++count;
+        if (++in.next == in.items.size())
+          inputs_.pop_front();
+      }
+    } // flushes into `items`
+    batch.set_count(count);
     if (in_.upstream_ended() && inputs_.empty()) {
       batch.set_done(true);
       if (auto& err = in_.upstream_error(); err && err != troupe::actors::flow_errc::cancelled)
@@ -359,22 +370,30 @@ private:
     --pulls_;
     if (finished_)
       return;
-    if (batch.items_size() > 0 && batch.item_type() != T::descriptor()->full_name()) {
+    if (batch.count() > 0 && batch.item_type() != T::descriptor()->full_name()) {
       out_.fail(caf::make_error(troupe::messages::message_errc::malformed_payload,
                                 "stream item type " + batch.item_type() + ", expected "
                                   + T::descriptor()->full_name()));
       return;
     }
-    for (auto& bytes : batch.items()) {
-      T x;
-      if (!x.ParseFromString(bytes)) {
+    google::protobuf::io::ArrayInputStream raw{batch.items().data(),
+                                               static_cast<int>(batch.items().size())};
+    google::protobuf::io::CodedInputStream in{&raw};
+    for (uint32_t i = 0; i < batch.count(); ++i) {
+      queue_.emplace_back();
+      if (!google::protobuf::util::ParseDelimitedFromCodedStream(&queue_.back(), &in,
+                                                                  nullptr)) {
         out_.fail(caf::make_error(troupe::messages::message_errc::malformed_payload,
                                   T::descriptor()->full_name()));
         return;
       }
-      queue_.push_back(std::move(x));
     }
-    received_ += static_cast<uint64_t>(batch.items_size());
+    if (in.CurrentPosition() != static_cast<int>(batch.items().size())) {
+      out_.fail(caf::make_error(troupe::messages::message_errc::malformed_payload,
+                                "trailing bytes after the stream items"));
+      return;
+    }
+    received_ += batch.count();
     if (batch.done()) {
       remote_done_ = true;
       if (!batch.error().empty()) {
@@ -391,6 +410,7 @@ private:
   troupe::actors::detail::pulled_batch pull(size_t n, troupe::actors::seq_t first) override {
     troupe::actors::detail::pulled_batch result;
     std::vector<T> items;
+    items.reserve(std::min(n, queue_.size()));
     while (items.size() < n && !queue_.empty()) {
       items.push_back(std::move(queue_.front()));
       queue_.pop_front();
