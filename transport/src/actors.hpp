@@ -1,7 +1,8 @@
 #pragma once
 
 // Internal: the spawn functions of the node's actors. Each lives in its own
-// translation unit (node_actor.cpp, listener.cpp, connection.cpp, proxy.cpp).
+// translation unit (node_actor.cpp, connection.cpp); the proxy and the
+// responder are actors without mailboxes (proxy.hpp, responder.hpp).
 
 #include <cstdint>
 #include <string>
@@ -27,7 +28,7 @@ struct connection_args {
   /// Where this node listens (advertised in Hello), empty if it does not.
   std::string listen_host;
   uint16_t listen_port = 0;
-  routes_ptr routes;
+  route_registry_ptr routes;
 };
 
 /// Spawns the node actor; `listener` may be null (no listening).
@@ -43,19 +44,6 @@ caf::behavior listener_actor(caf::event_based_actor* self, listener_io_ptr io,
 /// done; quits with the typed reason when the connection ends.
 caf::behavior connection_actor(caf::event_based_actor* self, connection_args args,
                                caf::actor parent);
-
-/// What a proxy actor needs.
-struct proxy_args {
-  config_ptr cfg;
-  connection_io_ptr io;
-  uint32_t index;
-  std::string local_node;
-  std::string peer_node;
-  std::string name;
-};
-
-/// Body of a proxy for `name` on the peer of `io`.
-caf::behavior proxy_actor(caf::event_based_actor* self, proxy_args args);
 
 /// Returns `err` rendered for logs and wire texts.
 std::string render(const caf::error& err);

@@ -1,18 +1,21 @@
-// The connection actor: one per peer connection. Runs the handshake, sends
-// and checks heartbeats, dispatches inbound envelopes and credit frames to
-// published actors, answers requests with reply or error frames, and owns
-// the proxies for the peer's actors.
+// The connection actor: one per peer connection, the control plane. Runs the
+// handshake, sends and checks heartbeats, owns the proxies for the peer's
+// actors, and ends the connection with a typed reason. The data plane does
+// not pass through it: inbound envelopes, replies and credit frames are
+// dispatched on the I/O thread (dispatcher.hpp), responses are encoded by
+// the responder, requests by the proxies.
 
 #include <limits>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 
-#include <troupe/actors/flow_errc.hpp>
 #include <troupe/actors/log.hpp>
-#include <troupe/messages/protobuf_payload.hpp>
 
 #include "actors.hpp"
+#include "dispatcher.hpp"
+#include "proxy.hpp"
+#include "responder.hpp"
 #include "troupe/transport/framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
@@ -40,6 +43,8 @@ struct conn_state {
   handshake hs;
   phase state = phase::connecting;
   std::shared_ptr<spdlog::logger> log;
+  caf::actor responder;
+  dispatcher_ptr dsp;
   std::unordered_map<std::string, caf::actor> proxies;
   std::unordered_map<caf::actor_addr, std::pair<std::string, uint32_t>> proxy_names;
   uint32_t next_proxy = 1;
@@ -66,18 +71,31 @@ struct conn_state {
   }
 
   void send(const wire::Frame& frame) {
-    std::string bytes;
-    if (auto err = append_frame(frame, cfg().max_frame_size, bytes)) {
+    auto err = args.io->write([&](std::string& buf) {
+      return append_frame(frame, cfg().max_frame_size, buf);
+    });
+    if (err && err != transport_errc::node_stopped)
       log->error("{}: cannot send a frame: {}", label(), describe(err));
-      return;
-    }
-    args.io->send(std::move(bytes));
   }
 
-  void send_error(const caf::error& err, uint64_t corr, const troupe::TraceContext* trace) {
-    std::string bytes;
-    append_error_frame(err, corr, trace, cfg().max_frame_size, bytes);
-    args.io->send(std::move(bytes));
+  /// Tells the data plane about a new round-trip measurement.
+  void update_rtt(caf::timespan rtt) {
+    if (rtt < min_rtt) {
+      min_rtt = rtt;
+      dsp->one_way(one_way());
+    }
+  }
+
+  /// Ends the data plane: proxies fail their pending requests with
+  /// `reason` and terminate with it; late responses are dropped.
+  void shut_down_children(const caf::error& reason) {
+    auto why = reason ? reason : caf::make_error(transport_errc::node_stopped);
+    for (auto& kvp : proxies)
+      proxy_of(kvp.second).kill(why);
+    proxies.clear();
+    proxy_names.clear();
+    if (responder)
+      responder_of(responder).close(why);
   }
 };
 
@@ -142,8 +160,8 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
 
   // Ends the connection with `reason`: a protocol error is reported to the
   // peer in an error frame, a deliberate close with a goodbye; both are
-  // written before the socket closes. Linked proxies then fail their pending
-  // requests with `reason`.
+  // written before the socket closes. The proxies then fail their pending
+  // requests with `reason` (see the attached functor below).
   auto fail = [self, st](caf::error reason, bool goodbye) {
     if (st->state == phase::closed)
       return;
@@ -174,6 +192,8 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
   auto established = [self, st] {
     st->state = phase::established;
     st->last_seen = self->clock().now();
+    st->dsp->established(st->label());
+    responder_of(st->responder).label(st->label());
     st->log->info("{}: connected ({})", st->label(),
                   st->hs.role() == handshake_role::initiator ? "dialed" : "accepted");
     auto initiator = st->hs.role() == handshake_role::initiator ? st->args.node_id
@@ -183,124 +203,9 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
     self->send(self, tick_atom::value);
   };
 
-  // Delivers an inbound envelope to the published actor it names.
-  auto dispatch = [self, st](troupe::Envelope& env) {
-    auto corr = env.correlation_id();
-    const auto& name = env.receiver().name();
-    auto& table = *st->args.routes;
-    auto i = table.find(name);
-    if (i == table.end()) {
-      auto err = caf::make_error(transport_errc::unknown_actor, name);
-      st->log->warn("{}: envelope for unknown actor '{}' (type {})", st->label(), name,
-                    env.type());
-      return st->send_error(err, corr, &env.trace());
-    }
-    caf::message msg;
-    if (auto err = messages::decode_payload({env.type(), env.payload()}, msg)) {
-      st->log->warn("{}: envelope for '{}' rejected: {}", st->label(), name,
-                    describe(err));
-      return st->send_error(err, corr, &env.trace());
-    }
-    // Deadline: remaining time at send, minus the estimated transit time.
-    caf::timespan remaining{0};
-    bool has_deadline = env.deadline_remaining_us() > 0;
-    if (has_deadline) {
-      remaining = std::chrono::microseconds{env.deadline_remaining_us()} - st->one_way();
-      if (remaining <= caf::timespan{0}) {
-        st->log->info("{}: not starting '{}' for '{}' (request {}): deadline passed in "
-                      "transit",
-                      st->label(), env.type(), name, env.trace().request_id());
-        return st->send_error(caf::make_error(actors::flow_errc::deadline_exceeded,
-                                              env.type()),
-                              corr, &env.trace());
-      }
-    }
-    const auto& target = i->second;
-    if (target.pass_envelope) {
-      env.clear_payload();
-      msg = caf::message::concat(caf::make_message(env), msg);
-    }
-    if (corr == 0) {
-      caf::anon_send(target.actor, std::move(msg));
-      return;
-    }
-    troupe::ActorAddress from = env.receiver();
-    troupe::ActorAddress to = env.sender();
-    troupe::TraceContext trace = env.trace();
-    auto attempt = env.attempt();
-    // CAF 0.17 has no catch-all response handler: a response that matches
-    // no handler arrives as `sec::unexpected_response` with the response
-    // itself as the error's context. Handling only `caf::error` therefore
-    // sees every response, whatever its type.
-    auto on_response = [st, corr, from, to, trace, attempt](caf::error& err) mutable {
-        if (st->state == phase::closed)
-          return;
-        if (err != caf::sec::unexpected_response) {
-          st->send_error(err, corr, &trace);
-          return;
-        }
-        wire::Frame frame;
-        auto* reply = frame.mutable_reply();
-        const auto& content = err.context();
-        if (!content.empty()) {
-          messages::protobuf_payload payload;
-          if (auto enc = messages::encode_payload(content, payload)) {
-            st->log->warn("{}: reply to request {} is not a protobuf message: {}",
-                          st->label(), trace.request_id(), describe(enc));
-            st->send_error(enc, corr, &trace);
-            return;
-          }
-          reply->set_type(std::move(payload.type));
-          reply->set_payload(std::move(payload.bytes));
-        }
-        *reply->mutable_sender() = std::move(from);
-        *reply->mutable_receiver() = std::move(to);
-        reply->set_correlation_id(corr);
-        *reply->mutable_trace() = std::move(trace);
-        reply->set_attempt(attempt);
-        std::string bytes;
-        if (auto enc = append_frame(frame, st->cfg().max_frame_size, bytes)) {
-          st->send_error(enc, corr, &reply->trace());
-          return;
-        }
-        st->args.io->send(std::move(bytes));
-      };
-    // No CAF request timeout here: the deadline was checked before starting
-    // the work, and the requesting proxy enforces it on its side. (Each CAF
-    // request timeout costs a lock and a wake-up of CAF's clock thread.)
-    self->request(target.actor, caf::infinite, std::move(msg)).then(std::move(on_response));
-  };
-
-  // Credit frames (demand / done / cancel) are routed like envelopes: by the
-  // frame's receiver name to a published actor, which gets the flow message
-  // itself (preceded by an envelope carrying sender and receiver if it was
-  // published with pass_envelope).
-  //
-  // REMOTE CREDIT PLUGS IN HERE (issue 5, item 6): the remote credit layer
-  // decides what a local producer / consumer does with these messages; the
-  // proxy sends local `troupe::flow::*` messages as credit frames (proxy.cpp).
-  auto route_credit = [st](wire::Frame& frame, caf::message msg) {
-    const auto& name = frame.receiver().name();
-    auto& table = *st->args.routes;
-    auto i = table.find(name);
-    if (i == table.end()) {
-      st->log->warn("{}: credit frame for unknown actor '{}'", st->label(), name);
-      return st->send_error(caf::make_error(transport_errc::unknown_actor, name), 0,
-                            nullptr);
-    }
-    if (i->second.pass_envelope) {
-      troupe::Envelope env;
-      *env.mutable_sender() = frame.sender();
-      *env.mutable_receiver() = frame.receiver();
-      msg = caf::message::concat(caf::make_message(std::move(env)), msg);
-    }
-    caf::anon_send<caf::message_priority::high>(i->second.actor, std::move(msg));
-  };
-
-  auto on_established_frame = [self, st, fail, dispatch, route_credit](wire::Frame& frame) {
+  // Frames the dispatcher leaves to the control plane.
+  auto on_established_frame = [self, st, fail](wire::Frame& frame) {
     switch (frame.kind_case()) {
-      case wire::Frame::kEnvelope:
-        return dispatch(*frame.mutable_envelope());
       case wire::Frame::kHeartbeat: {
         st->last_seen = self->clock().now();
         const auto& hb = frame.heartbeat();
@@ -309,8 +214,8 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
                         .count();
         if (hb.reply()) {
           auto rtt = std::chrono::microseconds{now_us - hb.timestamp_us()};
-          if (rtt >= caf::timespan{0} && rtt < st->min_rtt)
-            st->min_rtt = rtt;
+          if (rtt >= caf::timespan{0})
+            st->update_rtt(rtt);
         } else {
           wire::Frame pong;
           pong.mutable_heartbeat()->set_timestamp_us(hb.timestamp_us());
@@ -327,7 +232,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       }
       case wire::Frame::kReply:
       case wire::Frame::kError: {
-        // Replies for live proxies never get here (the I/O side routes them).
+        // Replies for live proxies never get here (the dispatcher routes them).
         if (frame.kind_case() == wire::Frame::kError
             && frame.error().correlation_id() == 0) {
           st->log->warn("{}: peer reports: {}", st->label(),
@@ -337,12 +242,6 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
         }
         return;
       }
-      case wire::Frame::kDemand:
-        return route_credit(frame, caf::make_message(frame.demand()));
-      case wire::Frame::kDone:
-        return route_credit(frame, caf::make_message(frame.done()));
-      case wire::Frame::kCancel:
-        return route_credit(frame, caf::make_message(frame.cancel()));
       case wire::Frame::KIND_NOT_SET:
         return fail(caf::make_error(transport_errc::unexpected_frame,
                                     "a frame of unknown kind"),
@@ -355,29 +254,42 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
     }
   };
 
-  // Exits: the parent (node) stopping, or a proxy going away.
-  self->set_exit_handler([self, st, fail](caf::exit_msg& msg) {
-    auto i = st->proxy_names.find(msg.source);
-    if (i != st->proxy_names.end()) {
-      st->proxies.erase(i->second.first);
-      st->args.io->remove_proxy(i->second.second);
-      st->proxy_names.erase(i);
-      return;
-    }
+  // Exits: the parent (node) stopping.
+  self->set_exit_handler([fail](caf::exit_msg&) {
     fail(caf::make_error(transport_errc::node_stopped), true);
   });
 
-  // However the actor ends (even killed), its socket closes; a graceful
-  // close already under way (error frame, goodbye) still finishes.
-  self->attach_functor([io = st->args.io](const caf::error&) { io->close(); });
+  // A proxy went away on its own (someone sent it an exit): forget it.
+  self->set_down_handler([st](caf::down_msg& msg) {
+    auto i = st->proxy_names.find(msg.source);
+    if (i == st->proxy_names.end())
+      return;
+    st->proxies.erase(i->second.first);
+    st->dsp->remove_proxy(i->second.second);
+    st->proxy_names.erase(i);
+  });
+
+  // The data plane: requests in go out through the responder; frames in are
+  // dispatched on the I/O thread.
+  st->responder = make_responder(self->system(), st->args.io, st->args.cfg);
+  st->dsp = std::make_shared<dispatcher>(st->args.cfg, st->args.io, me, st->responder,
+                                         st->args.routes);
+
+  // However the actor ends (even killed), its socket closes (a graceful
+  // close already under way, e.g. an error frame or goodbye, still
+  // finishes), and its proxies fail pending requests with its reason.
+  self->attach_functor([st](const caf::error& reason) {
+    st->args.io->close();
+    st->shut_down_children(reason);
+  });
 
   if (st->args.role == handshake_role::initiator) {
-    st->args.io->connect(me, st->args.host, st->args.port);
+    st->args.io->connect(st->dsp, st->args.host, st->args.port);
     self->delayed_send(self, st->cfg().connect_timeout, hs_timeout_atom::value,
                        int32_t{0});
   } else {
     st->state = phase::handshaking;
-    st->args.io->start(me);
+    st->args.io->start(st->dsp);
     self->delayed_send(self, st->cfg().handshake_timeout, hs_timeout_atom::value,
                        int32_t{1});
   }
@@ -410,7 +322,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       auto now = self->clock().now();
       if (st->hs_pending) {
         st->hs_pending = false;
-        st->min_rtt = std::min(st->min_rtt, caf::timespan{now - st->hs_sent});
+        st->update_rtt(caf::timespan{now - st->hs_sent});
       }
       wire::Frame reply;
       caf::error err;
@@ -435,6 +347,8 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       }
       if (st->hs.done())
         established();
+      // The dispatcher paused after this frame; the next may be read.
+      st->args.io->resume();
       }
     },
     [fail](io_closed_atom, caf::error& err) { fail(std::move(err), false); },
@@ -465,7 +379,6 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       st->send(ping);
       self->delayed_send(self, st->cfg().heartbeat_interval, tick_atom::value);
     },
-    [st](routes_atom, routes_ptr& routes) { st->args.routes = std::move(routes); },
     [self, st](proxy_atom, const std::string& name) -> caf::result<caf::actor> {
       if (st->state != phase::established)
         return caf::make_error(transport_errc::peer_lost, "connection not established");
@@ -473,10 +386,11 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       if (i != st->proxies.end())
         return i->second;
       auto index = st->next_proxy++;
-      auto proxy = self->spawn<caf::linked>(
-        proxy_actor, proxy_args{st->args.cfg, st->args.io, index, st->args.node_id,
-                                st->hs.peer_id(), name});
-      st->args.io->add_proxy(index, proxy);
+      auto proxy = make_proxy(self->system(),
+                              proxy_args{st->args.cfg, st->args.io, index, st->args.node_id,
+                                         st->hs.peer_id(), name});
+      self->monitor(proxy);
+      st->dsp->add_proxy(index, proxy);
       st->proxies.emplace(name, proxy);
       st->proxy_names.emplace(proxy.address(), std::make_pair(name, index));
       return proxy;

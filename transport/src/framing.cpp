@@ -56,6 +56,21 @@ void frame_decoder::feed(const char* data, size_t size) {
 }
 
 frame_decoder::status frame_decoder::next(wire::Frame& out) {
+  std::string_view bytes;
+  auto st = next(bytes);
+  if (st != status::frame)
+    return st;
+  out.Clear();
+  if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    err_ = caf::make_error(transport_errc::malformed_frame,
+                           "a " + std::to_string(bytes.size())
+                             + "-byte frame is not a troupe.wire.Frame");
+    return status::failed;
+  }
+  return status::frame;
+}
+
+frame_decoder::status frame_decoder::next(std::string_view& out) {
   if (err_)
     return status::failed;
   auto* first = reinterpret_cast<const uint8_t*>(buf_.data() + pos_);
@@ -91,18 +106,10 @@ frame_decoder::status frame_decoder::next(wire::Frame& out) {
   }
   if (available - header < length)
     return status::need_more;
-  out.Clear();
-  if (!out.ParseFromArray(first + header, static_cast<int>(length))) {
-    err_ = caf::make_error(transport_errc::malformed_frame,
-                           "a " + std::to_string(length)
-                             + "-byte frame is not a troupe.wire.Frame");
-    return status::failed;
-  }
+  out = std::string_view{buf_.data() + pos_ + header, static_cast<size_t>(length)};
+  // Consumed bytes are dropped by the next `feed` (which keeps views valid
+  // until then).
   pos_ += header + length;
-  if (pos_ == buf_.size()) {
-    buf_.clear();
-    pos_ = 0;
-  }
   return status::frame;
 }
 

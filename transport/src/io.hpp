@@ -4,15 +4,19 @@
 // Asio (and Asio stays out of the CAF-heavy translation units). The TCP
 // implementation lives in tcp_io.cpp.
 //
-// Contract: every member function is thread-safe. Completion handlers run on
-// the I/O thread(s) and reach actors only through messages (io_messages.hpp),
-// capturing actor handles, never actor pointers.
+// Contract: every member function of `connection_io` is thread-safe. Inbound
+// frames are handed to the connection's `frame_sink` on the I/O thread, one
+// at a time and in order; the sink decides what goes straight to actors (the
+// hot path: envelopes, replies) and what goes to the connection actor.
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 
 #include <caf/actor.hpp>
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
@@ -33,41 +37,120 @@ using io_runtime_ptr = std::shared_ptr<io_runtime>;
 /// Starts `threads` I/O threads.
 io_runtime_ptr make_io_runtime(uint32_t threads);
 
-/// One TCP connection: reads frames and hands them to actors, writes bytes.
+/// Receives what a connection reads. Called on the I/O thread only, never
+/// concurrently for one connection.
+class frame_sink {
+public:
+  /// What the reader does after a frame.
+  enum class verdict : uint8_t {
+    /// Go on with the next frame.
+    next,
+    /// Stop decoding until `connection_io::resume` (the connection actor
+    /// must see this frame before any later one is dispatched).
+    pause,
+  };
+
+  virtual ~frame_sink();
+
+  /// The dialed connection is up (reading starts next).
+  virtual void on_connected() = 0;
+
+  /// The bytes of one frame (a `troupe.wire.Frame` without its length
+  /// prefix), valid until `on_batch_end`. Setting `err` ends the connection
+  /// with it (e.g. `malformed_frame`): nothing after this frame is read.
+  virtual verdict on_frame(std::string_view frame, caf::error& err) = 0;
+
+  /// The frames of one read are done.
+  virtual void on_batch_end() = 0;
+
+  /// The connection ended (EOF, I/O error, framing error, failed dial);
+  /// reported once, after which nothing else is called.
+  virtual void on_closed(caf::error reason) = 0;
+};
+
+using frame_sink_ptr = std::shared_ptr<frame_sink>;
+
+/// One TCP connection: decodes frames for its sink, writes bytes.
 ///
-/// Inbound frames go to the owner as `(frame_atom, std::vector<wire::Frame>)`
-/// (all frames decoded from one read, in order), except
-/// replies and error frames whose correlation id belongs to a registered
-/// proxy (`correlation_id >> proxy_shift`), which go to that proxy directly.
-/// The end of the stream, an I/O error or a framing error is reported once as
-/// `(io_closed_atom, caf::error)`; reading stops then.
+/// Writes: every writer appends encoded frames to one buffer under a short
+/// lock (`write`); the first writer after the I/O side went idle schedules a
+/// write, every later one only appends. So all frames produced while a write
+/// is in flight leave in one system call (write coalescing), and a writer
+/// never waits for the socket.
 class connection_io {
 public:
   virtual ~connection_io();
 
-  /// Dials `host:port`; reports `(connected_atom)` or `(io_closed_atom,
-  /// connect_failed)` to `owner`, then reads.
-  virtual void connect(caf::actor owner, std::string host, uint16_t port) = 0;
+  /// Dials `host:port`; reports `on_connected` or `on_closed(connect_failed)`
+  /// to `sink`, then reads.
+  virtual void connect(frame_sink_ptr sink, std::string host, uint16_t port) = 0;
 
-  /// Starts reading an accepted connection for `owner`.
-  virtual void start(caf::actor owner) = 0;
+  /// Starts reading an accepted connection for `sink`.
+  virtual void start(frame_sink_ptr sink) = 0;
+
+  /// Continues decoding after a `verdict::pause`.
+  virtual void resume() = 0;
+
+  /// Appends bytes produced by `encode(std::string& buffer)` (which returns
+  /// a `caf::error` and leaves the buffer as it was on error) and starts a
+  /// write if none is in flight. Returns `encode`'s error, or `node_stopped`
+  /// once the connection is closing (nothing is appended then).
+  template <class Encode>
+  caf::error write(Encode&& encode) {
+    std::unique_lock<std::mutex> guard{wmtx_};
+    if (wclosed_)
+      return closed_error();
+    if (auto err = encode(wbuf_))
+      return err;
+    if (!writing_ && !wbuf_.empty()) {
+      writing_ = true;
+      guard.unlock();
+      start_writing();
+    }
+    return caf::none;
+  }
 
   /// Queues `bytes` (one or more encoded frames). No-op once closed.
-  virtual void send(std::string bytes) = 0;
+  void send(const std::string& bytes);
 
   /// Queues `bytes`, then closes once they are written.
-  virtual void send_and_close(std::string bytes) = 0;
+  void send_and_close(const std::string& bytes);
 
   /// Closes at once; queued bytes are dropped. Idempotent.
-  virtual void close() = 0;
-
-  /// Routes replies / errors for `index` to `proxy`.
-  virtual void add_proxy(uint32_t index, caf::actor proxy) = 0;
-
-  virtual void remove_proxy(uint32_t index) = 0;
+  void close();
 
   /// "ip:port" of the peer (or of the dialed address), for log lines.
-  virtual std::string remote_address() const = 0;
+  std::string remote_address() const;
+
+protected:
+  // -- for the implementation -------------------------------------------------
+
+  /// Schedules the I/O side to drain the buffer (`take_pending`).
+  virtual void start_writing() = 0;
+
+  /// Closes the socket on the I/O side.
+  virtual void start_closing() = 0;
+
+  /// Moves the buffered bytes into `out` (which must be empty). Returns
+  /// false and marks the writer idle if there are none; sets
+  /// `close_after` if the connection is to close once they are written.
+  bool take_pending(std::string& out, bool& close_after);
+
+  void set_address(std::string x);
+
+  /// Whether `write` refuses new bytes.
+  bool write_closed() const;
+
+private:
+  static caf::error closed_error();
+
+  mutable std::mutex wmtx_;
+  std::string wbuf_;
+  std::string address_;
+  bool writing_ = false;
+  bool wclosed_ = false;
+  bool close_after_write_ = false;
+  bool graceful_ = false;
 };
 
 using connection_io_ptr = std::shared_ptr<connection_io>;

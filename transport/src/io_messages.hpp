@@ -4,6 +4,7 @@
 // I/O side exchange. Not installed.
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -24,12 +25,12 @@ using connected_atom = caf::atom_constant<caf::atom("trp_up")>;
 using accepted_atom = caf::atom_constant<caf::atom("trp_accept")>;
 // connection <-> node
 using established_atom = caf::atom_constant<caf::atom("trp_estab")>;
-using routes_atom = caf::atom_constant<caf::atom("trp_routes")>;
 using proxy_atom = caf::atom_constant<caf::atom("trp_proxy")>;
 using close_atom = caf::atom_constant<caf::atom("trp_close")>;
 // timers
 using tick_atom = caf::atom_constant<caf::atom("trp_tick")>;
 using hs_timeout_atom = caf::atom_constant<caf::atom("trp_hs_to")>;
+/// The proxy's deadline timer.
 using sweep_atom = caf::atom_constant<caf::atom("trp_sweep")>;
 using reconnect_atom = caf::atom_constant<caf::atom("trp_recon")>;
 using stop_atom = caf::atom_constant<caf::atom("trp_stop")>;
@@ -42,13 +43,35 @@ struct route {
 };
 
 /// Published name -> actor. Immutable once shared: the node replaces the
-/// whole table on every change and sends the new pointer to connections.
+/// whole table on every change.
 using route_table = std::unordered_map<std::string, route>;
 using routes_ptr = std::shared_ptr<const route_table>;
+
+/// The node's current route table, shared with its connections, whose I/O
+/// threads read it. Thread-safe. The node swaps in a new table before it
+/// acknowledges a publish, so a request read after `publish` returned sees
+/// the name.
+class route_registry {
+public:
+  routes_ptr get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return routes_;
+  }
+
+  void set(routes_ptr x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    routes_.swap(x);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  routes_ptr routes_ = std::make_shared<const route_table>();
+};
+
+using route_registry_ptr = std::shared_ptr<route_registry>;
 
 using config_ptr = std::shared_ptr<const node_config>;
 
 } // namespace troupe::transport::detail
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::transport::detail::routes_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::transport::detail::connection_io_ptr)

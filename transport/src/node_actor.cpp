@@ -58,6 +58,8 @@ struct node_state {
   uint16_t port = 0;
   caf::actor listener;
   routes_ptr routes = std::make_shared<route_table>();
+  /// `routes`, as the connections' I/O threads read it.
+  route_registry_ptr registry = std::make_shared<route_registry>();
   std::unordered_map<caf::actor_addr, conn_entry> conns;
   std::unordered_map<std::string, caf::actor> by_id;
   std::unordered_map<std::string, caf::actor> by_addr;
@@ -123,7 +125,7 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
                            port,
                            st->lio ? st->cfg->host : std::string{},
                            st->port,
-                           st->routes};
+                           st->registry};
       auto conn = self->spawn<caf::linked + caf::monitored>(connection_actor,
                                                             std::move(args), me);
       conn_entry entry;
@@ -283,14 +285,12 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
       if (!changed)
         return;
       st->routes = std::move(table);
-      for (auto& kvp : st->conns)
-        self->send(kvp.second.actor, routes_atom::value, st->routes);
+      st->registry->set(st->routes);
     });
 
-    auto update_routes = [self, st](std::shared_ptr<route_table> table) {
+    auto update_routes = [st](std::shared_ptr<route_table> table) {
       st->routes = std::move(table);
-      for (auto& kvp : st->conns)
-        self->send(kvp.second.actor, routes_atom::value, st->routes);
+      st->registry->set(st->routes);
     };
 
     return {

@@ -1,228 +1,347 @@
-// The proxy actor: the local handle of one remote actor. Turns every message
-// it receives into an envelope frame (requests get a correlation id, a
-// deadline and a trace context), and turns reply / error frames back into
-// responses. Fails every pending request when its connection ends, then
-// quits with the same typed reason, so monitors see why.
+// The proxy: turns every message it receives into an envelope frame
+// (requests get a correlation id, a deadline and a trace context) and turns
+// reply / error frames back into responses. See proxy.hpp for why it is not
+// a scheduled actor.
 
-#include <map>
-#include <unordered_map>
+#include "proxy.hpp"
 
-#include <caf/all.hpp>
+#include <algorithm>
+#include <functional>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/make_actor.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+#include <google/protobuf/message.h>
 
 #include <troupe/actors/log.hpp>
-#include <troupe/messages/protobuf_payload.hpp>
+#include <troupe/messages/message_errc.hpp>
+#include <troupe/messages/type_registry.hpp>
 
 #include "actors.hpp"
+#include "payload.hpp"
 #include "troupe/flow.pb.h"
 #include "troupe/transport/call_options.hpp"
+#include "troupe/transport/envelope_writer.hpp"
 #include "troupe/transport/framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
+#include "troupe/wire.pb.h"
 
 namespace troupe::transport::detail {
 
 namespace {
 
-using time_point = caf::actor_clock::time_point;
+/// At most this many finished request nodes are kept for reuse.
+constexpr size_t max_spare = 128;
 
-struct pending_request {
-  caf::response_promise promise;
-  std::multimap<time_point, uint64_t>::iterator timeout;
+/// Per-thread scratch strings for the trace part of an envelope: a request
+/// then costs no allocation once they have grown.
+struct scratch {
+  std::string request_id;
+  std::string trace;
 };
 
-struct proxy_state {
-  explicit proxy_state(proxy_args a)
-    : args(std::move(a)), log(actors::logger("troupe.transport")) {
-    // nop
-  }
+scratch& thread_scratch() {
+  thread_local scratch result;
+  return result;
+}
 
-  proxy_args args;
-  std::shared_ptr<spdlog::logger> log;
-  uint64_t seq = 0;
-  std::unordered_map<uint64_t, pending_request> pending;
-  /// Deadline -> correlation id, for the sweep timer.
-  std::multimap<time_point, uint64_t> deadlines;
-  /// When the earliest scheduled sweep fires (max = none scheduled).
-  time_point sweep_at = time_point::max();
-
-  uint64_t next_correlation_id() {
-    seq = (seq + 1) & ((uint64_t{1} << proxy_shift) - 1);
-    if (seq == 0)
-      seq = 1;
-    return (uint64_t{args.index} << proxy_shift) | seq;
-  }
-
-  /// Completes the pending request a reply or error frame answers.
-  void on_frame(wire::Frame& frame) {
-    uint64_t corr = 0;
-    if (frame.kind_case() == wire::Frame::kReply)
-      corr = frame.reply().correlation_id();
-    else if (frame.kind_case() == wire::Frame::kError)
-      corr = frame.error().correlation_id();
-    auto i = pending.find(corr);
-    if (i == pending.end())
-      return; // answered already (e.g. timed out)
-    auto promise = std::move(i->second.promise);
-    deadlines.erase(i->second.timeout);
-    pending.erase(i);
-    if (frame.kind_case() == wire::Frame::kError) {
-      promise.deliver(from_wire_error(frame.error().error()));
-      return;
-    }
-    auto& reply = *frame.mutable_reply();
-    if (reply.type().empty()) {
-      promise.deliver(caf::unit);
-      return;
-    }
-    caf::message msg;
-    if (auto err = messages::decode_payload({reply.type(), reply.payload()}, msg)) {
-      log->warn("proxy {}@{}: undecodable reply: {}", args.name,
-                    args.peer_node, describe(err));
-      promise.deliver(std::move(err));
-      return;
-    }
-    promise.deliver(std::move(msg));
-  }
-
-  void fail_all(const caf::error& reason) {
-    for (auto& kvp : pending)
-      kvp.second.promise.deliver(reason);
-    pending.clear();
-    deadlines.clear();
-  }
-};
-
-/// Fills sender / receiver of a credit frame; returns false if `msg` is no
+/// Fills sender / receiver of a credit frame; returns false if `x` is no
 /// credit message.
-bool make_credit_frame(const proxy_state& st, const caf::message& msg, wire::Frame& frame) {
-  if (msg.size() != 1)
-    return false;
-  if (msg.match_element<troupe::flow::Demand>(0))
-    *frame.mutable_demand() = msg.get_as<troupe::flow::Demand>(0);
-  else if (msg.match_element<troupe::flow::Done>(0))
-    *frame.mutable_done() = msg.get_as<troupe::flow::Done>(0);
-  else if (msg.match_element<troupe::flow::Cancel>(0))
-    *frame.mutable_cancel() = msg.get_as<troupe::flow::Cancel>(0);
+bool make_credit_frame(const proxy_args& args, const caf::type_erased_tuple& x,
+                       size_t pos, wire::Frame& frame) {
+  if (x.match_element<troupe::flow::Demand>(pos))
+    *frame.mutable_demand() = x.get_as<troupe::flow::Demand>(pos);
+  else if (x.match_element<troupe::flow::Done>(pos))
+    *frame.mutable_done() = x.get_as<troupe::flow::Done>(pos);
+  else if (x.match_element<troupe::flow::Cancel>(pos))
+    *frame.mutable_cancel() = x.get_as<troupe::flow::Cancel>(pos);
   else
     return false;
-  frame.mutable_sender()->set_node(st.args.local_node);
-  frame.mutable_receiver()->set_node(st.args.peer_node);
-  frame.mutable_receiver()->set_name(st.args.name);
+  frame.mutable_sender()->set_node(args.local_node);
+  frame.mutable_receiver()->set_node(args.peer_node);
+  frame.mutable_receiver()->set_name(args.name);
   return true;
+}
+
+bool is_closed_error(const caf::error& err) {
+  return err == transport_errc::node_stopped;
 }
 
 } // namespace
 
-caf::behavior proxy_actor(caf::event_based_actor* self, proxy_args args) {
-  auto st = std::make_shared<proxy_state>(std::move(args));
+remote_proxy::remote_proxy(caf::actor_config& cfg, proxy_args args)
+  : caf::monitorable_actor(cfg),
+    args_(std::move(args)),
+    log_(actors::logger("troupe.transport")),
+    clock_(&home_system().clock()) {
+  append_address_fields(args_.local_node, "", args_.peer_node, args_.name, addresses_);
+  requests_.reserve(64);
+}
 
-  auto schedule_sweep = [self, st](time_point at) {
-    if (at >= st->sweep_at)
-      return;
-    st->sweep_at = at;
-    auto now = self->clock().now();
-    self->delayed_send(self, at > now ? caf::timespan{at - now} : caf::timespan{0},
-                       sweep_atom::value);
-  };
+remote_proxy::~remote_proxy() = default;
 
-  // Every message that is not one of the proxy's own goes to the remote actor.
-  self->set_default_handler([self, st, schedule_sweep](caf::scheduled_actor*,
-                                                       caf::message_view& view)
-                              -> caf::result<caf::message> {
-    auto is_request = self->current_mailbox_element()->mid.is_request();
-    auto msg = view.move_content_to_message();
-    call_options opts;
-    if (msg.size() >= 2 && msg.match_element<call_options>(0)) {
-      opts = msg.get_as<call_options>(0);
-      msg = msg.drop(1);
+const char* remote_proxy::name() const {
+  return "troupe.transport.proxy";
+}
+
+size_t remote_proxy::pending() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return requests_.size();
+}
+
+uint64_t remote_proxy::next_correlation_id() {
+  seq_ = (seq_ + 1) & ((uint64_t{1} << proxy_shift) - 1);
+  if (seq_ == 0)
+    seq_ = 1;
+  return (uint64_t{args_.index} << proxy_shift) | seq_;
+}
+
+void remote_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) {
+  // Exit messages (a link, `send_exit`) and CAF's system queries.
+  if (handle_system_message(*what, host, false))
+    return;
+  auto& content = what->content();
+  if (what->sender == nullptr && content.size() == 1
+      && content.match_element<sweep_atom>(0)) {
+    sweep();
+    return;
+  }
+  if (what->mid.is_response())
+    return; // the proxy never asks anything
+  if (auto err = forward(*what, host)) {
+    if (what->mid.is_request()) {
+      request req{std::move(what->sender), what->mid, std::move(what->stages)};
+      respond(req, caf::make_message(std::move(err)), host);
     }
-    wire::Frame frame;
-    std::string bytes;
+  }
+}
+
+caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit*) {
+  auto& content = what.content();
+  auto is_request = what.mid.is_request();
+  // Optional call_options first, then exactly one protobuf message.
+  size_t pos = 0;
+  const call_options* opts = nullptr;
+  if (content.size() >= 2 && content.match_element<call_options>(0)) {
+    opts = &content.get_as<call_options>(0);
+    pos = 1;
+  }
+  if (content.size() != pos + 1)
+    return caf::make_error(messages::message_errc::not_a_protobuf_message,
+                           content.stringify());
+  {
     // REMOTE CREDIT: local flow messages to a proxy cross as credit frames.
-    if (make_credit_frame(*st, msg, frame)) {
-      if (auto err = append_frame(frame, st->args.cfg->max_frame_size, bytes))
-        return err;
-      st->args.io->send(std::move(bytes));
-      return caf::delegated<caf::message>{};
+    wire::Frame frame;
+    if (make_credit_frame(args_, content, pos, frame)) {
+      auto err = args_.io->write([&](std::string& buf) {
+        return append_frame(frame, args_.cfg->max_frame_size, buf);
+      });
+      return is_closed_error(err) ? caf::none : err;
     }
-    messages::protobuf_payload payload;
-    if (auto err = messages::encode_payload(msg, payload)) {
-      st->log->warn("proxy {}@{}: cannot send {}: {}", st->args.name, st->args.peer_node,
-                    caf::to_string(msg), describe(err));
-      if (is_request)
-        return err;
-      return caf::delegated<caf::message>{};
+  }
+  payload_ref payload;
+  if (auto err = view_payload(content, pos, payload)) {
+    log_->warn("proxy {}@{}: cannot send {}: {}", args_.name, args_.peer_node,
+               content.stringify(), describe(err));
+    return err;
+  }
+  auto deadline = opts != nullptr && opts->deadline > caf::timespan{0}
+                    ? opts->deadline
+                    : args_.cfg->default_deadline;
+  uint64_t corr = 0;
+  if (is_request) {
+    auto due = clock_->now() + deadline;
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (dead_)
+      return reason_;
+    corr = next_correlation_id();
+    request req{std::move(what.sender), what.mid, std::move(what.stages)};
+    if (!spare_.empty()) {
+      auto node = std::move(spare_.back());
+      spare_.pop_back();
+      node.key() = corr;
+      node.mapped() = std::move(req);
+      requests_.insert(std::move(node));
+    } else {
+      requests_.emplace(corr, std::move(req));
     }
-    auto deadline = opts.deadline > caf::timespan{0} ? opts.deadline
-                                                     : st->args.cfg->default_deadline;
-    uint64_t corr = is_request ? st->next_correlation_id() : 0;
-    auto* env = frame.mutable_envelope();
-    env->mutable_sender()->set_node(st->args.local_node);
-    env->mutable_receiver()->set_node(st->args.peer_node);
-    env->mutable_receiver()->set_name(st->args.name);
-    env->set_type(std::move(payload.type));
-    env->set_payload(std::move(payload.bytes));
-    env->set_correlation_id(corr);
-    env->set_deadline_remaining_us(
-      std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(deadline)
-                             .count()));
-    auto* trace = env->mutable_trace();
-    if (!opts.request_id.empty())
-      trace->set_request_id(std::move(opts.request_id));
-    else if (corr != 0)
-      trace->set_request_id(st->args.local_node + "/" + std::to_string(corr));
-    if (!opts.trace_id.empty())
-      trace->set_trace_id(std::move(opts.trace_id));
-    else
-      trace->set_trace_id(trace->request_id());
-    env->set_attempt(opts.attempt);
-    if (auto err = append_frame(frame, st->args.cfg->max_frame_size, bytes)) {
-      st->log->warn("proxy {}@{}: {}", st->args.name, st->args.peer_node, describe(err));
-      if (is_request)
-        return err;
-      return caf::delegated<caf::message>{};
-    }
-    st->args.io->send(std::move(bytes));
-    if (is_request) {
-      auto due = self->clock().now() + deadline;
-      auto pos = st->deadlines.emplace(due, corr);
-      st->pending.emplace(corr, pending_request{self->make_response_promise(), pos});
-      schedule_sweep(due);
-    }
-    return caf::delegated<caf::message>{};
+    deadlines_.emplace_back(due, corr);
+    std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<deadline_entry>{});
+    if (deadlines_.size() > 2 * requests_.size() + 64)
+      compact();
+    arm(due);
+  }
+  // Trace context: given, or generated as "<node id>/<correlation id>".
+  auto& tmp = thread_scratch();
+  std::string_view request_id;
+  if (opts != nullptr && !opts->request_id.empty()) {
+    request_id = opts->request_id;
+  } else if (corr != 0) {
+    tmp.request_id.assign(args_.local_node);
+    tmp.request_id += '/';
+    tmp.request_id += std::to_string(corr);
+    request_id = tmp.request_id;
+  }
+  std::string_view trace_id = opts != nullptr && !opts->trace_id.empty()
+                                ? std::string_view{opts->trace_id}
+                                : request_id;
+  tmp.trace.clear();
+  append_trace_fields(trace_id, request_id, opts != nullptr ? opts->attempt : 1, tmp.trace);
+  envelope_view env;
+  env.addresses = addresses_;
+  env.type = payload.type->full_name;
+  env.payload = payload.message;
+  env.correlation_id = corr;
+  env.deadline_remaining_us = std::max<int64_t>(
+    1, std::chrono::duration_cast<std::chrono::microseconds>(deadline).count());
+  env.trace = tmp.trace;
+  auto err = args_.io->write([&](std::string& buf) {
+    return append_envelope_frame(envelope_kind::request, env, args_.cfg->max_frame_size,
+                                 buf);
   });
+  if (!err)
+    return caf::none;
+  if (is_closed_error(err))
+    return caf::none; // the connection is ending: its reason fails the request
+  log_->warn("proxy {}@{}: {}", args_.name, args_.peer_node, describe(err));
+  if (is_request) {
+    // Take it back: the caller answers with `err`.
+    request_map::node_type node;
+    if (take(corr, node)) {
+      what.sender = std::move(node.mapped().sender);
+      what.stages = std::move(node.mapped().stages);
+      recycle(std::move(node));
+    }
+  }
+  return err;
+}
 
-  // The connection ended (or the node stopped): fail what is pending and
-  // quit with the same reason, so monitors of this proxy learn why.
-  self->set_exit_handler([self, st](caf::exit_msg& msg) {
-    auto reason = msg.reason ? msg.reason : caf::make_error(transport_errc::node_stopped);
-    st->fail_all(reason);
-    self->quit(reason);
-  });
+bool remote_proxy::take(uint64_t corr, request_map::node_type& out) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = requests_.find(corr);
+  if (i == requests_.end())
+    return false;
+  out = requests_.extract(i);
+  return true;
+}
 
-  return {
-    [st](frame_atom, std::vector<wire::Frame>& frames) {
-      for (auto& frame : frames)
-        st->on_frame(frame);
-    },
-    [self, st, schedule_sweep](sweep_atom) {
-      auto now = self->clock().now();
-      if (st->sweep_at <= now)
-        st->sweep_at = time_point::max();
-      while (!st->deadlines.empty() && st->deadlines.begin()->first <= now) {
-        auto corr = st->deadlines.begin()->second;
-        st->deadlines.erase(st->deadlines.begin());
-        auto i = st->pending.find(corr);
-        if (i == st->pending.end())
-          continue;
-        i->second.promise.deliver(caf::make_error(transport_errc::request_timeout,
-                                                  st->args.name + "@" + st->args.peer_node));
-        st->pending.erase(i);
-      }
-      if (!st->deadlines.empty())
-        schedule_sweep(st->deadlines.begin()->first);
-    },
-  };
+void remote_proxy::recycle(request_map::node_type&& node) {
+  node.mapped() = request{};
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (spare_.size() < max_spare)
+    spare_.push_back(std::move(node));
+}
+
+void remote_proxy::respond(request& req, caf::message msg, caf::execution_unit* host) {
+  if (!req.stages.empty()) {
+    auto next = std::move(req.stages.back());
+    req.stages.pop_back();
+    next->enqueue(caf::make_mailbox_element(std::move(req.sender), req.mid,
+                                            std::move(req.stages), std::move(msg)),
+                  host);
+    return;
+  }
+  if (req.sender)
+    req.sender->enqueue(caf::make_mailbox_element(caf::strong_actor_ptr{ctrl()},
+                                                  req.mid.response_id(), {},
+                                                  std::move(msg)),
+                        host);
+}
+
+void remote_proxy::complete(uint64_t corr, caf::message msg) {
+  request_map::node_type node;
+  if (!take(corr, node))
+    return; // answered already (e.g. timed out)
+  respond(node.mapped(), std::move(msg), nullptr);
+  recycle(std::move(node));
+}
+
+void remote_proxy::compact() {
+  // Answered requests leave their deadline behind (removing it from the
+  // middle of a heap costs more than keeping it); rebuilding once the heap
+  // is mostly stale keeps memory proportional to what is pending, at an
+  // amortized constant cost per request.
+  auto stale = [this](const deadline_entry& x) { return requests_.count(x.second) == 0; };
+  deadlines_.erase(std::remove_if(deadlines_.begin(), deadlines_.end(), stale),
+                   deadlines_.end());
+  std::make_heap(deadlines_.begin(), deadlines_.end(), std::greater<deadline_entry>{});
+}
+
+void remote_proxy::arm(time_point t) {
+  if (t >= armed_)
+    return;
+  armed_ = t;
+  clock_->schedule_message(t, caf::strong_actor_ptr{ctrl()},
+                           caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                                     sweep_atom::value));
+}
+
+void remote_proxy::sweep() {
+  std::vector<request> expired;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto now = clock_->now();
+    if (armed_ <= now)
+      armed_ = time_point::max();
+    while (!deadlines_.empty() && deadlines_.front().first <= now) {
+      auto corr = deadlines_.front().second;
+      std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<deadline_entry>{});
+      deadlines_.pop_back();
+      auto i = requests_.find(corr);
+      if (i == requests_.end())
+        continue;
+      expired.push_back(std::move(i->second));
+      requests_.erase(i);
+    }
+    // Drop stale entries (answered requests) from the top.
+    while (!deadlines_.empty() && requests_.count(deadlines_.front().second) == 0) {
+      std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<deadline_entry>{});
+      deadlines_.pop_back();
+    }
+    if (!deadlines_.empty())
+      arm(deadlines_.front().first);
+  }
+  for (auto& req : expired)
+    respond(req,
+            caf::make_message(caf::make_error(transport_errc::request_timeout,
+                                              args_.name + "@" + args_.peer_node)),
+            nullptr);
+}
+
+void remote_proxy::kill(caf::error reason) {
+  cleanup(std::move(reason), nullptr);
+}
+
+void remote_proxy::on_cleanup(const caf::error& reason) {
+  auto why = reason ? reason : caf::make_error(transport_errc::node_stopped);
+  request_map failed;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (dead_)
+      return;
+    dead_ = true;
+    reason_ = why;
+    failed.swap(requests_);
+    deadlines_.clear();
+    spare_.clear();
+  }
+  for (auto& kvp : failed)
+    respond(kvp.second, caf::make_message(why), nullptr);
+}
+
+caf::actor make_proxy(caf::actor_system& sys, proxy_args args) {
+  caf::actor_config cfg;
+  return caf::make_actor<remote_proxy, caf::actor>(sys.next_actor_id(), sys.node(), &sys,
+                                                   cfg, std::move(args));
+}
+
+remote_proxy& proxy_of(const caf::actor& handle) {
+  return static_cast<remote_proxy&>(*caf::actor_cast<caf::abstract_actor*>(handle));
 }
 
 } // namespace troupe::transport::detail

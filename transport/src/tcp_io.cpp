@@ -2,10 +2,8 @@
 // unit that includes Asio.
 
 #include <atomic>
-#include <future>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include <asio.hpp>
@@ -22,8 +20,75 @@
 namespace troupe::transport::detail {
 
 io_runtime::~io_runtime() = default;
+frame_sink::~frame_sink() = default;
 connection_io::~connection_io() = default;
 listener_io::~listener_io() = default;
+
+// -- connection_io: the write buffer ---------------------------------------------
+
+void connection_io::send(const std::string& bytes) {
+  (void) write([&bytes](std::string& buf) {
+    buf += bytes;
+    return caf::error{};
+  });
+}
+
+void connection_io::send_and_close(const std::string& bytes) {
+  std::unique_lock<std::mutex> guard{wmtx_};
+  if (wclosed_)
+    return;
+  wclosed_ = true;
+  graceful_ = true;
+  close_after_write_ = true;
+  wbuf_ += bytes;
+  if (!writing_) {
+    writing_ = true;
+    guard.unlock();
+    start_writing();
+  }
+}
+
+void connection_io::close() {
+  {
+    std::lock_guard<std::mutex> guard{wmtx_};
+    if (graceful_)
+      return; // send_and_close is already finishing the connection
+    wclosed_ = true;
+    wbuf_.clear();
+  }
+  start_closing();
+}
+
+std::string connection_io::remote_address() const {
+  std::lock_guard<std::mutex> guard{wmtx_};
+  return address_;
+}
+
+bool connection_io::take_pending(std::string& out, bool& close_after) {
+  std::lock_guard<std::mutex> guard{wmtx_};
+  if (wbuf_.empty()) {
+    writing_ = false;
+    close_after = close_after_write_;
+    close_after_write_ = false;
+    return false;
+  }
+  out.swap(wbuf_);
+  return true;
+}
+
+void connection_io::set_address(std::string x) {
+  std::lock_guard<std::mutex> guard{wmtx_};
+  address_ = std::move(x);
+}
+
+bool connection_io::write_closed() const {
+  std::lock_guard<std::mutex> guard{wmtx_};
+  return wclosed_;
+}
+
+caf::error connection_io::closed_error() {
+  return caf::make_error(transport_errc::node_stopped, "connection closing");
+}
 
 namespace {
 
@@ -112,13 +177,13 @@ public:
       set_address(to_address(ep));
   }
 
-  void connect(caf::actor owner, std::string host, uint16_t port) override {
+  void connect(frame_sink_ptr sink, std::string host, uint16_t port) override {
     set_address(host + ":" + std::to_string(port));
-    asio::post(strand_, [self = shared_from_this(), owner = std::move(owner),
+    asio::post(strand_, [self = shared_from_this(), sink = std::move(sink),
                          host = std::move(host), port]() mutable {
       if (self->stopped_)
         return;
-      self->owner_ = std::move(owner);
+      self->sink_ = std::move(sink);
       self->resolver_.async_resolve(
         host, std::to_string(port),
         [self](const asio::error_code& ec, tcp::resolver::results_type results) {
@@ -136,78 +201,34 @@ public:
     });
   }
 
-  void start(caf::actor owner) override {
-    asio::post(strand_, [self = shared_from_this(), owner = std::move(owner)]() mutable {
+  void start(frame_sink_ptr sink) override {
+    asio::post(strand_, [self = shared_from_this(), sink = std::move(sink)]() mutable {
       if (self->stopped_)
         return;
-      self->owner_ = std::move(owner);
+      self->sink_ = std::move(sink);
       self->read_some();
     });
   }
 
-  void send(std::string bytes) override {
-    std::unique_lock<std::mutex> guard{mtx_};
-    if (closed_)
-      return;
-    if (pending_.empty())
-      pending_ = std::move(bytes);
-    else
-      pending_ += bytes;
-    if (!writing_) {
-      writing_ = true;
-      guard.unlock();
-      asio::post(strand_, [self = shared_from_this()] { self->write_some(); });
-    }
-  }
-
-  void send_and_close(std::string bytes) override {
-    std::unique_lock<std::mutex> guard{mtx_};
-    if (closed_)
-      return;
-    closed_ = true;
-    graceful_ = true;
-    close_after_write_ = true;
-    pending_ += bytes;
-    if (!writing_) {
-      writing_ = true;
-      guard.unlock();
-      asio::post(strand_, [self = shared_from_this()] { self->write_some(); });
-    }
-  }
-
-  void close() override {
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (graceful_)
-        return; // send_and_close is already finishing the connection
-      closed_ = true;
-      pending_.clear();
-    }
-    asio::post(strand_, [self = shared_from_this()] { self->shut(); });
-  }
-
-  void add_proxy(uint32_t index, caf::actor proxy) override {
-    asio::post(strand_, [self = shared_from_this(), index, proxy = std::move(proxy)] {
-      if (!self->stopped_)
-        self->proxies_[index] = proxy;
+  void resume() override {
+    asio::post(strand_, [self = shared_from_this()] {
+      if (self->stopped_ || self->lingering_ || !self->paused_)
+        return;
+      self->paused_ = false;
+      self->drain();
     });
   }
 
-  void remove_proxy(uint32_t index) override {
-    asio::post(strand_, [self = shared_from_this(), index] { self->proxies_.erase(index); });
+protected:
+  void start_writing() override {
+    asio::post(strand_, [self = shared_from_this()] { self->write_some(); });
   }
 
-  std::string remote_address() const override {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return address_;
+  void start_closing() override {
+    asio::post(strand_, [self = shared_from_this()] { self->shut(); });
   }
 
 private:
-  void set_address(std::string x) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    address_ = std::move(x);
-  }
-
   // -- on the strand only ---------------------------------------------------
 
   void on_connected(const asio::error_code& ec) {
@@ -218,17 +239,20 @@ private:
                                     ec.message()));
     asio::error_code ignored;
     socket_.set_option(tcp::no_delay{true}, ignored);
-    caf::anon_send(owner_, connected_atom::value);
+    if (sink_)
+      sink_->on_connected();
     read_some();
   }
 
   void read_some() {
+    reading_ = true;
     socket_.async_read_some(asio::buffer(read_buf_),
                             [self = shared_from_this()](const asio::error_code& ec,
                                                         size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(const asio::error_code& ec, size_t n) {
+    reading_ = false;
     if (stopped_ || lingering_) {
       if (lingering_ && !ec)
         read_some(); // discard until the peer closes or the linger timer fires
@@ -246,17 +270,23 @@ private:
       return report(caf::make_error(transport_errc::peer_lost, ec.message()));
     }
     decoder_.feed(read_buf_.data(), n);
-    // Everything decoded from one read goes out as one message per
-    // destination: under load this saves a mailbox operation (and often a
-    // wake-up) per frame.
-    std::vector<wire::Frame> to_owner;
-    std::unordered_map<uint32_t, std::vector<wire::Frame>> to_proxies;
+    drain();
+  }
+
+  /// Hands every complete buffered frame to the sink (until it pauses), then
+  /// reads on unless paused.
+  void drain() {
+    if (!sink_)
+      return;
     caf::error failure;
-    for (;;) {
-      wire::Frame frame;
+    while (!paused_) {
+      std::string_view frame;
       auto st = decoder_.next(frame);
       if (st == frame_decoder::status::frame) {
-        route(std::move(frame), to_owner, to_proxies);
+        if (sink_->on_frame(frame, failure) == frame_sink::verdict::pause)
+          paused_ = true;
+        if (failure)
+          break;
       } else if (st == frame_decoder::status::need_more) {
         break;
       } else {
@@ -264,32 +294,11 @@ private:
         break;
       }
     }
-    for (auto& kvp : to_proxies)
-      caf::anon_send(proxies_[kvp.first], frame_atom::value, std::move(kvp.second));
-    if (!to_owner.empty())
-      caf::anon_send(owner_, frame_atom::value, std::move(to_owner));
+    sink_->on_batch_end();
     if (failure)
       return report(std::move(failure));
-    read_some();
-  }
-
-  /// Sorts a frame: replies and errors for a registered proxy go to it,
-  /// everything else to the owner.
-  void route(wire::Frame&& frame, std::vector<wire::Frame>& to_owner,
-             std::unordered_map<uint32_t, std::vector<wire::Frame>>& to_proxies) {
-    uint64_t corr = 0;
-    if (frame.kind_case() == wire::Frame::kReply)
-      corr = frame.reply().correlation_id();
-    else if (frame.kind_case() == wire::Frame::kError)
-      corr = frame.error().correlation_id();
-    if (corr != 0) {
-      auto index = static_cast<uint32_t>(corr >> proxy_shift);
-      if (proxies_.count(index) > 0) {
-        to_proxies[index].push_back(std::move(frame));
-        return;
-      }
-    }
-    to_owner.push_back(std::move(frame));
+    if (!paused_)
+      read_some();
   }
 
   /// Reports the end of the connection once; stops reading.
@@ -297,24 +306,18 @@ private:
     if (reported_)
       return;
     reported_ = true;
-    caf::anon_send(owner_, io_closed_atom::value, std::move(err));
+    if (sink_)
+      sink_->on_closed(std::move(err));
   }
 
   void write_some() {
     if (stopped_)
       return;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (pending_.empty()) {
-        writing_ = false;
-        if (close_after_write_) {
-          close_after_write_ = false;
-          start_linger();
-        }
-        return;
-      }
-      active_.swap(pending_);
-      pending_.clear();
+    bool close_after = false;
+    if (!take_pending(active_, close_after)) {
+      if (close_after)
+        start_linger();
+      return;
     }
     asio::async_write(socket_, asio::buffer(active_),
                       [self = shared_from_this()](const asio::error_code& ec, size_t) {
@@ -340,6 +343,10 @@ private:
       return shut();
     lingering_ = true;
     reported_ = true; // the owner already decided to close
+    sink_ = nullptr;
+    paused_ = false;
+    if (!reading_)
+      read_some(); // discards until the peer closes
     linger_.expires_after(std::chrono::seconds{1});
     linger_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
       if (!ec)
@@ -356,8 +363,7 @@ private:
     linger_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
-    owner_ = nullptr;
-    proxies_.clear();
+    sink_ = nullptr;
   }
 
   io_runtime_ptr rt_; // keeps the io_context alive as long as this socket
@@ -367,21 +373,13 @@ private:
   asio::steady_timer linger_;
   frame_decoder decoder_;
   std::vector<char> read_buf_;
-  caf::actor owner_;
-  std::unordered_map<uint32_t, caf::actor> proxies_;
+  frame_sink_ptr sink_;
   bool stopped_ = false;
   bool reported_ = false;
   bool lingering_ = false;
+  bool paused_ = false;
+  bool reading_ = false;
   std::string active_;
-
-  // -- guarded by mtx_ (written by any thread) --------------------------------
-  mutable std::mutex mtx_;
-  std::string pending_;
-  std::string address_;
-  bool writing_ = false;
-  bool closed_ = false;
-  bool close_after_write_ = false;
-  bool graceful_ = false;
 };
 
 // -- listener ---------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <caf/error.hpp>
 
@@ -58,6 +59,11 @@ public:
 
   /// Takes the next complete frame out of the buffer.
   status next(wire::Frame& out);
+
+  /// Takes the bytes of the next complete frame (without its length prefix)
+  /// out of the buffer, unparsed. The view stays valid until the next call
+  /// to `feed`.
+  status next(std::string_view& out);
 
   /// Returns the error after `status::failed`, else none.
   const caf::error& error() const noexcept { return err_; }
