@@ -151,15 +151,7 @@ public:
         on_input(first, caf::span<const Request>{reqs.data(), reqs.size()});
       },
       [this](fetch_stats_atom) { return stats_; },
-      [this](flow_stats_atom) {
-        auto result = out_.stats();
-        auto& in = in_.stats();
-        result.received = in.received;
-        result.processed = in.processed;
-        result.abandoned = in.abandoned;
-        result.max_buffered = in.max_buffered;
-        return result;
-      }}
+      [this](flow_stats_atom) { return with_inbound(out_.stats(), in_); }}
       .or_else(out_.handlers())
       .or_else(in_.handlers());
   }

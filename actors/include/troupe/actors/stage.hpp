@@ -79,15 +79,7 @@ public:
       .or_else(out_.handlers())
       .or_else(in_.handlers())
       .or_else(
-      [this](flow_stats_atom) {
-        auto result = out_.stats();
-        auto& in = in_.stats();
-        result.received = in.received;
-        result.processed = in.processed;
-        result.abandoned = in.abandoned;
-        result.max_buffered = in.max_buffered;
-        return result;
-      });
+      [this](flow_stats_atom) { return with_inbound(out_.stats(), in_); });
   }
 
 private:

@@ -139,11 +139,12 @@ public:
           answer_front();
       },
       [this](idle_atom) {
-        if (clock().now() - last_pull_ >= cfg_.idle_timeout)
+        auto silent = clock().now() - last_pull_;
+        if (silent >= cfg_.idle_timeout)
           quit(caf::make_error(transport_errc::peer_timeout,
                                "stream importer sent no Pull"));
         else
-          delayed_send(this, cfg_.idle_timeout, idle_atom::value);
+          delayed_send(this, cfg_.idle_timeout - silent, idle_atom::value);
       }}
       .or_else(in_.handlers());
   }
@@ -239,8 +240,11 @@ private:
   }
 
   void maybe_quit() {
-    // Done once the producer finished and the importer acknowledged all.
-    if (in_.upstream_ended() && inputs_.empty() && unacked_.empty() && held_.empty())
+    // Done once the producer finished and the importer acknowledged all, or
+    // at once when the producer failed: it cannot take items back anymore.
+    if (!in_.upstream_ended() || !inputs_.empty() || !held_.empty())
+      return;
+    if (unacked_.empty() || in_.upstream_error())
       quit();
   }
 

@@ -95,4 +95,15 @@ private:
   flow_stats stats_;
 };
 
+/// The stats of an actor with both sides (a stage, a fetcher): its outbound
+/// counters plus the inbound ones of `in`.
+inline flow_stats with_inbound(flow_stats outbound_stats, const inbound& in) {
+  auto& x = in.stats();
+  outbound_stats.received = x.received;
+  outbound_stats.processed = x.processed;
+  outbound_stats.abandoned = x.abandoned;
+  outbound_stats.max_buffered = x.max_buffered;
+  return outbound_stats;
+}
+
 } // namespace troupe::actors::detail
