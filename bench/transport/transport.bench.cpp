@@ -16,7 +16,9 @@
 //          --outstanding=N (default 50),
 //          --scheduler=stealing|sharing (CAF scheduler policy, default stealing),
 //          --workers=N (CAF scheduler threads, default: CAF's),
-//          --skip-raw (troupe only, e.g. for profiling)
+//          --skip-raw (troupe only, e.g. for profiling),
+//          --caf-timeout-ms=N (CAF timeout of each request, default 10000;
+//                              0 = caf::infinite, leaving the deadline to the proxy)
 
 #include <algorithm>
 #include <chrono>
@@ -49,6 +51,7 @@ int outstanding = 50;
 std::string policy = "stealing";
 bool skip_raw = false;
 size_t workers = 0;
+int caf_timeout_ms = 10000;
 
 Blob make_blob(uint64_t seq) {
   Blob b;
@@ -90,7 +93,9 @@ caf::behavior troupe_client(caf::stateful_actor<client_state>* self, caf::actor 
     auto& st = self->state;
     auto seq = st.next++;
     st.sent[seq % st.sent.size()] = clock_type::now();
-    self->request(proxy, 10s, make_blob(seq))
+    auto timeout = caf_timeout_ms > 0 ? caf::duration{std::chrono::milliseconds{caf_timeout_ms}}
+                                      : caf::infinite;
+    self->request(proxy, timeout, make_blob(seq))
       .then(
         [self, fire, warmup_end, seq](const Blob&) {
           auto& st = self->state;
@@ -318,6 +323,8 @@ int main(int argc, char** argv) {
       policy = argv[i] + 12;
     else if (std::strncmp(argv[i], "--outstanding=", 14) == 0)
       outstanding = std::max(1, std::atoi(argv[i] + 14));
+    else if (std::strncmp(argv[i], "--caf-timeout-ms=", 17) == 0)
+      caf_timeout_ms = std::max(0, std::atoi(argv[i] + 17));
   }
   spdlog::set_level(spdlog::level::warn);
   auto raw = skip_raw ? 0.0 : run_raw();

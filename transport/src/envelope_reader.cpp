@@ -1,5 +1,7 @@
 #include "troupe/transport/envelope_reader.hpp"
 
+#include <cstring>
+
 namespace troupe::transport {
 
 namespace {
@@ -21,6 +23,11 @@ public:
   }
 
   bool varint(uint64_t& out) {
+    // Tags, lengths and most numbers here fit in one byte.
+    if (pos_ != end_ && *pos_ < 0x80) {
+      out = *pos_++;
+      return true;
+    }
     uint64_t result = 0;
     for (int i = 0; i < 10; ++i) {
       if (pos_ == end_)
@@ -62,10 +69,19 @@ private:
 /// Strings are read only if plain ASCII; other text goes to protobuf, which
 /// validates UTF-8.
 bool ascii(std::string_view x) {
-  for (auto c : x)
-    if (static_cast<unsigned char>(c) >= 0x80)
-      return false;
-  return true;
+  // Eight bytes at a time: any high bit set means not ASCII.
+  constexpr uint64_t high_bits = 0x8080'8080'8080'8080ull;
+  auto* p = x.data();
+  auto n = x.size();
+  uint64_t acc = 0;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    acc |= word;
+  }
+  for (; n > 0; ++p, --n)
+    acc |= static_cast<unsigned char>(*p);
+  return (acc & high_bits) == 0;
 }
 
 /// Reads a message of two string fields (ActorAddress, TraceContext).

@@ -18,6 +18,7 @@
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
 namespace troupe::transport::detail {
@@ -73,10 +74,15 @@ using frame_sink_ptr = std::shared_ptr<frame_sink>;
 /// One TCP connection: decodes frames for its sink, writes bytes.
 ///
 /// Writes: every writer appends encoded frames to one buffer under a short
-/// lock (`write`); the first writer after the I/O side went idle schedules a
-/// write, every later one only appends. So all frames produced while a write
-/// is in flight leave in one system call (write coalescing), and a writer
-/// never waits for the socket.
+/// lock (`write`). The first writer after the connection went idle takes the
+/// writer role and sends the buffer itself, with a non-blocking system call
+/// on its own thread; bytes the socket does not take at once, and everything
+/// appended meanwhile, are written by the I/O thread. A writer that runs
+/// inside a CAF actor (`host` set) defers even that to the end of the actor's
+/// current activation (a job on the same scheduler thread), so everything an
+/// actor writes while handling a batch of messages leaves in one system call.
+/// Nobody ever waits for the socket, and the I/O thread is woken only when
+/// the socket is full.
 class connection_io {
 public:
   virtual ~connection_io();
@@ -92,23 +98,36 @@ public:
   virtual void resume() = 0;
 
   /// Appends bytes produced by `encode(std::string& buffer)` (which returns
-  /// a `caf::error` and leaves the buffer as it was on error) and starts a
-  /// write if none is in flight. Returns `encode`'s error, or `node_stopped`
-  /// once the connection is closing (nothing is appended then).
+  /// a `caf::error` and leaves the buffer as it was on error) and makes sure
+  /// they get written: at once on this thread if nobody is writing and `host`
+  /// is null, at the end of the current activation of `host` otherwise.
+  /// Returns `encode`'s error, or `node_stopped` once the connection is
+  /// closing (nothing is appended then).
   template <class Encode>
-  caf::error write(Encode&& encode) {
+  caf::error write(Encode&& encode, caf::execution_unit* host = nullptr) {
     std::unique_lock<std::mutex> guard{wmtx_};
     if (wclosed_)
       return closed_error();
     if (auto err = encode(wbuf_))
       return err;
-    if (!writing_ && !wbuf_.empty()) {
-      writing_ = true;
-      guard.unlock();
-      start_writing();
+    if (writing_ || wbuf_.empty())
+      return caf::none; // the current writer takes these bytes too
+    if (host != nullptr) {
+      if (!flush_pending_) {
+        flush_pending_ = true;
+        guard.unlock();
+        flush_later(host);
+      }
+      return caf::none;
     }
+    writing_ = true;
+    guard.unlock();
+    start_writing();
     return caf::none;
   }
+
+  /// Writes what `write` deferred (run by the job `flush_later` scheduled).
+  void flush();
 
   /// Queues `bytes` (one or more encoded frames). No-op once closed.
   void send(const std::string& bytes);
@@ -125,14 +144,18 @@ public:
 protected:
   // -- for the implementation -------------------------------------------------
 
-  /// Schedules the I/O side to drain the buffer (`take_pending`).
+  /// Writes the buffer (`take_pending`); the caller holds the writer role
+  /// (it set `writing_`), which `take_pending` gives up once nothing is left.
   virtual void start_writing() = 0;
+
+  /// Runs `flush()` on `host` after its current job.
+  virtual void flush_later(caf::execution_unit* host) = 0;
 
   /// Closes the socket on the I/O side.
   virtual void start_closing() = 0;
 
   /// Moves the buffered bytes into `out` (which must be empty). Returns
-  /// false and marks the writer idle if there are none; sets
+  /// false and gives up the writer role if there are none; sets
   /// `close_after` if the connection is to close once they are written.
   bool take_pending(std::string& out, bool& close_after);
 
@@ -148,6 +171,7 @@ private:
   std::string wbuf_;
   std::string address_;
   bool writing_ = false;
+  bool flush_pending_ = false;
   bool wclosed_ = false;
   bool close_after_write_ = false;
   bool graceful_ = false;

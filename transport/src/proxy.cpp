@@ -121,7 +121,7 @@ void remote_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* h
   }
 }
 
-caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit*) {
+caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit* host) {
   auto& content = what.content();
   auto is_request = what.mid.is_request();
   // Optional call_options first, then exactly one protobuf message.
@@ -138,9 +138,9 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
     // REMOTE CREDIT: local flow messages to a proxy cross as credit frames.
     wire::Frame frame;
     if (make_credit_frame(args_, content, pos, frame)) {
-      auto err = args_.io->write([&](std::string& buf) {
-        return append_frame(frame, args_.cfg->max_frame_size, buf);
-      });
+      auto err = args_.io->write(
+        [&](std::string& buf) { return append_frame(frame, args_.cfg->max_frame_size, buf); },
+        host);
       return is_closed_error(err) ? caf::none : err;
     }
   }
@@ -184,7 +184,12 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
   } else if (corr != 0) {
     tmp.request_id.assign(args_.local_node);
     tmp.request_id += '/';
-    tmp.request_id += std::to_string(corr);
+    char digits[20];
+    auto* end = digits + sizeof(digits);
+    auto* first = end;
+    for (auto x = corr; x != 0; x /= 10)
+      *--first = static_cast<char>('0' + x % 10);
+    tmp.request_id.append(first, end);
     request_id = tmp.request_id;
   }
   std::string_view trace_id = opts != nullptr && !opts->trace_id.empty()
@@ -200,10 +205,12 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
   env.deadline_remaining_us = std::max<int64_t>(
     1, std::chrono::duration_cast<std::chrono::microseconds>(deadline).count());
   env.trace = tmp.trace;
-  auto err = args_.io->write([&](std::string& buf) {
-    return append_envelope_frame(envelope_kind::request, env, args_.cfg->max_frame_size,
-                                 buf);
-  });
+  auto err = args_.io->write(
+    [&](std::string& buf) {
+      return append_envelope_frame(envelope_kind::request, env, args_.cfg->max_frame_size,
+                                   buf);
+    },
+    host);
   if (!err)
     return caf::none;
   if (is_closed_error(err))

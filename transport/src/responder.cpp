@@ -111,16 +111,16 @@ void responder::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host
       return; // the connection ended meanwhile
     node = pending_.extract(i);
   }
-  reply(node.mapped(), what->content());
-  (void) host;
+  reply(node.mapped(), what->content(), host);
   std::lock_guard<std::mutex> guard{mtx_};
   if (!closed_ && spare_.size() < max_spare)
     spare_.push_back(std::move(node));
 }
 
-void responder::reply(inbound& req, caf::type_erased_tuple& content) {
+void responder::reply(inbound& req, caf::type_erased_tuple& content,
+                      caf::execution_unit* host) {
   if (content.size() == 1 && content.match_element<caf::error>(0)) {
-    send_error(content.get_as<caf::error>(0), req);
+    send_error(content.get_as<caf::error>(0), req, host);
     return;
   }
   envelope_view env;
@@ -137,25 +137,30 @@ void responder::reply(inbound& req, caf::type_erased_tuple& content) {
       auto trace = trace_of(req.echo, req.split);
       log_->warn("{}: reply to request {} is not a protobuf message: {}", label(),
                  trace.request_id(), describe(err));
-      send_error(err, req);
+      send_error(err, req, host);
       return;
     }
     env.type = payload.type->full_name;
     env.payload = payload.message;
   }
-  auto err = io_->write([&](std::string& buf) {
-    return append_envelope_frame(envelope_kind::reply, env, cfg_->max_frame_size, buf);
-  });
+  auto err = io_->write(
+    [&](std::string& buf) {
+      return append_envelope_frame(envelope_kind::reply, env, cfg_->max_frame_size, buf);
+    },
+    host);
   if (err && err != transport_errc::node_stopped)
-    send_error(err, req);
+    send_error(err, req, host);
 }
 
-void responder::send_error(const caf::error& err, const inbound& req) {
+void responder::send_error(const caf::error& err, const inbound& req,
+                           caf::execution_unit* host) {
   auto trace = trace_of(req.echo, req.split);
-  (void) io_->write([&](std::string& buf) {
-    append_error_frame(err, req.correlation_id, &trace, cfg_->max_frame_size, buf);
-    return caf::error{};
-  });
+  (void) io_->write(
+    [&](std::string& buf) {
+      append_error_frame(err, req.correlation_id, &trace, cfg_->max_frame_size, buf);
+      return caf::error{};
+    },
+    host);
 }
 
 void responder::close(caf::error reason) {

@@ -76,9 +76,9 @@ private:
 
   using inbound_map = std::unordered_map<uint64_t, inbound>;
 
-  void reply(inbound& req, caf::type_erased_tuple& content);
+  void reply(inbound& req, caf::type_erased_tuple& content, caf::execution_unit* host);
 
-  void send_error(const caf::error& err, const inbound& req);
+  void send_error(const caf::error& err, const inbound& req, caf::execution_unit* host);
 
   std::string label() const;
 

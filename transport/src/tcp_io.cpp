@@ -1,13 +1,21 @@
 // The TCP implementation of io.hpp on standalone Asio. The only translation
 // unit that includes Asio.
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include <asio.hpp>
 
+#include <caf/execution_unit.hpp>
+#include <caf/make_counted.hpp>
+#include <caf/ref_counted.hpp>
+#include <caf/resumable.hpp>
 #include <caf/send.hpp>
 
 #include <troupe/actors/log.hpp>
@@ -62,6 +70,17 @@ void connection_io::close() {
 std::string connection_io::remote_address() const {
   std::lock_guard<std::mutex> guard{wmtx_};
   return address_;
+}
+
+void connection_io::flush() {
+  {
+    std::lock_guard<std::mutex> guard{wmtx_};
+    flush_pending_ = false;
+    if (writing_ || wbuf_.empty())
+      return;
+    writing_ = true;
+  }
+  start_writing();
 }
 
 bool connection_io::take_pending(std::string& out, bool& close_after) {
@@ -149,6 +168,35 @@ std::string to_address(const tcp::endpoint& ep) {
 
 // -- connection -------------------------------------------------------------------
 
+/// Runs `connection_io::flush` as a job on a CAF scheduler thread.
+class flush_job final : public caf::resumable, public caf::ref_counted {
+public:
+  explicit flush_job(std::weak_ptr<connection_io> conn) : conn_(std::move(conn)) {
+    // nop
+  }
+
+  subtype_t subtype() const override {
+    return resumable::function_object;
+  }
+
+  resume_result resume(caf::execution_unit*, size_t) override {
+    if (auto conn = conn_.lock())
+      conn->flush();
+    return resumable::done;
+  }
+
+  void intrusive_ptr_add_ref_impl() override {
+    ref();
+  }
+
+  void intrusive_ptr_release_impl() override {
+    deref();
+  }
+
+private:
+  std::weak_ptr<connection_io> conn_;
+};
+
 class tcp_connection : public connection_io,
                        public std::enable_shared_from_this<tcp_connection> {
 public:
@@ -220,8 +268,41 @@ public:
   }
 
 protected:
+  /// Sends on the calling thread while the socket takes everything; hands
+  /// the rest to the I/O thread.
   void start_writing() override {
+    bool close_after = false;
+    // A few rounds pick up what other threads appended meanwhile; beyond
+    // that the I/O thread takes over, so no caller loops for long.
+    for (int round = 0; round < 4; ++round) {
+      if (!take_pending(direct_, close_after)) {
+        if (close_after)
+          asio::post(strand_, [self = shared_from_this()] { self->start_linger(); });
+        return;
+      }
+      size_t sent = 0;
+      int err = send_now(direct_, sent);
+      if (err != 0 || sent < direct_.size()) {
+        // Hand over to the I/O thread: the rest, or the error.
+        direct_.erase(0, sent);
+        asio::post(strand_, [self = shared_from_this(), rest = std::move(direct_), err] {
+          self->continue_writing(std::move(rest), err);
+        });
+        direct_ = std::string{};
+        return;
+      }
+      direct_.clear();
+    }
     asio::post(strand_, [self = shared_from_this()] { self->write_some(); });
+  }
+
+  void flush_later(caf::execution_unit* host) override {
+    // Only one flush is ever pending (see connection_io::write), so the job
+    // is created once and reused; each scheduling holds a reference.
+    if (!flusher_)
+      flusher_ = caf::make_counted<flush_job>(weak_from_this());
+    intrusive_ptr_add_ref(flusher_.get());
+    host->exec_later(flusher_.get());
   }
 
   void start_closing() override {
@@ -310,6 +391,43 @@ private:
       sink_->on_closed(std::move(err));
   }
 
+  /// Non-blocking send of `bytes` on the caller's thread; sets `sent`.
+  /// Returns 0 or an errno (EAGAIN counts as 0 with a partial `sent`).
+  int send_now(const std::string& bytes, size_t& sent) {
+    std::lock_guard<std::mutex> guard{fd_mtx_};
+    if (fd_closed_)
+      return EPIPE;
+    auto fd = socket_.native_handle();
+    while (sent < bytes.size()) {
+      auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent,
+                      MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+      return n < 0 ? errno : EPIPE;
+    }
+    return 0;
+  }
+
+  /// On the strand: writes what a direct send left over (or reports its
+  /// error), then goes on with the buffer.
+  void continue_writing(std::string rest, int err) {
+    if (stopped_)
+      return;
+    if (err != 0) {
+      report(caf::make_error(transport_errc::peer_lost,
+                             std::string{"write: "} + std::strerror(err)));
+      return shut();
+    }
+    active_ = std::move(rest);
+    async_write_active();
+  }
+
   void write_some() {
     if (stopped_)
       return;
@@ -319,6 +437,10 @@ private:
         start_linger();
       return;
     }
+    async_write_active();
+  }
+
+  void async_write_active() {
     asio::async_write(socket_, asio::buffer(active_),
                       [self = shared_from_this()](const asio::error_code& ec, size_t) {
                         if (self->stopped_)
@@ -361,8 +483,14 @@ private:
     asio::error_code ec;
     resolver_.cancel();
     linger_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    {
+      // A direct send on another thread must not see the descriptor closed
+      // (and perhaps reused) under it.
+      std::lock_guard<std::mutex> guard{fd_mtx_};
+      fd_closed_ = true;
+      socket_.shutdown(tcp::socket::shutdown_both, ec);
+      socket_.close(ec);
+    }
     sink_ = nullptr;
   }
 
@@ -379,7 +507,18 @@ private:
   bool lingering_ = false;
   bool paused_ = false;
   bool reading_ = false;
+  /// The I/O thread's write buffer.
   std::string active_;
+
+  // -- the writer role (see connection_io) ----------------------------------
+  /// The buffer of a direct send; used by whoever holds the writer role.
+  std::string direct_;
+  /// Runs `flush()` at the end of a CAF activation.
+  caf::intrusive_ptr<flush_job> flusher_;
+
+  // -- guarded by fd_mtx_ ---------------------------------------------------------
+  std::mutex fd_mtx_;
+  bool fd_closed_ = false;
 };
 
 // -- listener ---------------------------------------------------------------------
