@@ -68,6 +68,12 @@ bool make_credit_frame(const proxy_args& args, const caf::type_erased_tuple& x,
   return true;
 }
 
+bool is_credit(const messages::message_type& type) {
+  return type.cpp_type == typeid(troupe::flow::Demand)
+         || type.cpp_type == typeid(troupe::flow::Done)
+         || type.cpp_type == typeid(troupe::flow::Cancel);
+}
+
 bool is_closed_error(const caf::error& err) {
   return err == transport_errc::node_stopped;
 }
@@ -134,21 +140,20 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
   if (content.size() != pos + 1)
     return caf::make_error(messages::message_errc::not_a_protobuf_message,
                            content.stringify());
-  {
-    // REMOTE CREDIT: local flow messages to a proxy cross as credit frames.
-    wire::Frame frame;
-    if (make_credit_frame(args_, content, pos, frame)) {
-      auto err = args_.io->write(
-        [&](std::string& buf) { return append_frame(frame, args_.cfg->max_frame_size, buf); },
-        host);
-      return is_closed_error(err) ? caf::none : err;
-    }
-  }
   payload_ref payload;
   if (auto err = view_payload(content, pos, payload)) {
     log_->warn("proxy {}@{}: cannot send {}: {}", args_.name, args_.peer_node,
                content.stringify(), describe(err));
     return err;
+  }
+  if (is_credit(*payload.type)) {
+    // REMOTE CREDIT: local flow messages to a proxy cross as credit frames.
+    wire::Frame frame;
+    make_credit_frame(args_, content, pos, frame);
+    auto err = args_.io->write(
+      [&](std::string& buf) { return append_frame(frame, args_.cfg->max_frame_size, buf); },
+      host);
+    return is_closed_error(err) ? caf::none : err;
   }
   auto deadline = opts != nullptr && opts->deadline > caf::timespan{0}
                     ? opts->deadline
