@@ -44,6 +44,14 @@ TEST_CASE("an invalid node config names the bad field", "[transport][config]") {
     cfg.default_deadline = 0s;
     CHECK(why(cfg.validate()).find("default_deadline") != std::string::npos);
   }
+  SECTION("an invalid supervision observer") {
+    cfg.observers = {caf::actor{}};
+    CHECK(why(cfg.validate()).find("observers[0]") != std::string::npos);
+  }
+  SECTION("a zero stop timeout") {
+    cfg.stop_timeout = 0s;
+    CHECK(why(cfg.validate()).find("stop_timeout") != std::string::npos);
+  }
 }
 
 TEST_CASE("addresses are name@host:port", "[transport][config]") {

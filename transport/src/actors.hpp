@@ -8,6 +8,8 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include "io.hpp"
@@ -31,9 +33,17 @@ struct connection_args {
   route_registry_ptr routes;
 };
 
-/// Spawns the node actor; `listener` may be null (no listening).
-caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string node_id,
-                            io_runtime_ptr rt, listener_io_ptr listener);
+/// The node actor and the root of its supervisor tree.
+struct node_handles {
+  caf::actor node;
+  caf::actor supervisor;
+};
+
+/// Spawns the node actor and its supervisor tree (the listener, if
+/// `listener` is not null, and the connections supervisor).
+caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr cfg,
+                                             std::string node_id, io_runtime_ptr rt,
+                                             listener_io_ptr listener);
 
 /// Body of a listener actor: forwards accepted connections to `parent`.
 caf::behavior listener_actor(caf::event_based_actor* self, listener_io_ptr io,
@@ -54,3 +64,7 @@ void append_error_frame(const caf::error& err, uint64_t correlation_id,
                         std::string& out);
 
 } // namespace troupe::transport::detail
+
+// Start arguments of a connection travel in a local message to the
+// connections supervisor (never serialized).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::transport::detail::connection_args)

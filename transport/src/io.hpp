@@ -191,7 +191,9 @@ public:
   virtual ~listener_io();
 
   /// Accepts connections; each goes to `owner` as `(accepted_atom,
-  /// connection_io_ptr)`.
+  /// connection_io_ptr)`. Called again (e.g. by a restarted listener
+  /// actor), it only changes the owner; connections accepted while the
+  /// owner is gone are dropped (closed).
   virtual void start(caf::actor owner) = 0;
 
   virtual void close() = 0;

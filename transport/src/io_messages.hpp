@@ -23,6 +23,9 @@ using frame_atom = caf::atom_constant<caf::atom("trp_frame")>;
 using io_closed_atom = caf::atom_constant<caf::atom("trp_closed")>;
 using connected_atom = caf::atom_constant<caf::atom("trp_up")>;
 using accepted_atom = caf::atom_constant<caf::atom("trp_accept")>;
+// supervision -> node: the root supervisor, the connections supervisor
+using supervisor_atom = caf::atom_constant<caf::atom("trp_sup")>;
+using connections_atom = caf::atom_constant<caf::atom("trp_conns")>;
 // connection <-> node
 using established_atom = caf::atom_constant<caf::atom("trp_estab")>;
 using proxy_atom = caf::atom_constant<caf::atom("trp_proxy")>;

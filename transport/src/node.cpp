@@ -39,6 +39,7 @@ struct node::impl {
   uint16_t port = 0;
   detail::io_runtime_ptr rt;
   caf::actor handle;
+  caf::actor supervisor;
 
   /// Bound on a blocking call that may have to connect first.
   caf::timespan call_bound() const {
@@ -64,7 +65,13 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
     ptr->port = listener->port();
   }
   ptr->cfg = std::make_shared<const node_config>(std::move(cfg));
-  ptr->handle = detail::spawn_node_actor(sys, ptr->cfg, ptr->id, ptr->rt, listener);
+  auto handles = detail::spawn_node_actor(sys, ptr->cfg, ptr->id, ptr->rt, listener);
+  if (!handles) {
+    ptr->rt->shutdown(std::chrono::seconds{1});
+    return std::move(handles.error());
+  }
+  ptr->handle = std::move(handles->node);
+  ptr->supervisor = std::move(handles->supervisor);
   auto log = actors::logger("troupe.transport");
   if (ptr->cfg->listen)
     log->info("node {} listening on {}:{}", ptr->id, ptr->cfg->host, ptr->port);
@@ -101,6 +108,10 @@ const std::string& node::id() const noexcept {
 
 caf::actor node::handle() const noexcept {
   return impl_->handle;
+}
+
+caf::actor node::supervisor() const noexcept {
+  return impl_->supervisor;
 }
 
 caf::error node::publish(const caf::actor& actor, const std::string& name,
@@ -169,15 +180,19 @@ void node::stop() {
     caf::scoped_actor self{*impl_->sys};
     self->monitor(impl_->handle);
     self->send(impl_->handle, detail::stop_atom::value);
+    // The node ends after its supervisor's shutdown (1.5 x stop_timeout at
+    // most) or its own last-resort deadline half a second later.
+    auto bound = impl_->cfg->stop_timeout + impl_->cfg->stop_timeout / 2
+                 + std::chrono::seconds{1};
     bool down = false;
-    self->receive([&](caf::down_msg&) { down = true; },
-                  caf::after(std::chrono::seconds{3}) >> [] {});
+    self->receive([&](caf::down_msg&) { down = true; }, caf::after(bound) >> [] {});
     if (!down) {
       self->send_exit(impl_->handle, caf::exit_reason::kill);
       self->receive([](caf::down_msg&) {}, caf::after(std::chrono::seconds{1}) >> [] {});
     }
   }
   impl_->handle = nullptr;
+  impl_->supervisor = nullptr;
   // Every socket is closed now; let the I/O threads finish their handlers.
   impl_->rt->shutdown(std::chrono::seconds{2});
   actors::logger("troupe.transport")->info("node {} stopped", impl_->id);

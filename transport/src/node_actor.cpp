@@ -1,19 +1,23 @@
-// The node actor and its listener child. The node owns the routing tables:
+// The node actor and its supervisor tree. The node owns the routing tables:
 // published names, connections by peer id and by address, callers waiting
-// for a connection, and reconnect state.
+// for a connection, and reconnect state. The listener and the connections
+// are supervised children ("connections and the listener are supervised
+// children of the node"):
 //
-// Children and their order (issue 5: "connections and the listener are
-// supervised children of the node"): the node links to the listener and to
-// every connection and traps their exits; it stops the listener first, then
-// the connections, then itself.
+//   supervisor "transport <node id>"     one_for_one, observers from the config
+//    ├─ "connections" supervisor          dynamic; "conn-<n>", temporary
+//    └─ "listener"                        permanent (re-binds its port)
 //
-// SUPERVISION PLUGS IN HERE: when troupe::supervisors lands, the listener and
-// the connections become child specs of a supervisor owned by the node
-// (listener: permanent; connection: temporary, because reconnecting is a
-// policy of the node with its own backoff). `child_down` below is the hook
-// that a supervisor's exit event replaces.
+// Children start in that order and stop in reverse order, so a stop closes
+// the listener first and then says goodbye on every connection (in
+// parallel), each within its shutdown timeout. The node asks the
+// connections supervisor for every new connection (`start_child`) and
+// monitors the connection it gets for its own bookkeeping (peer tables,
+// waiters, reconnects); the supervisor reports the same exit as a
+// supervision event. A connection is never restarted by its supervisor:
+// re-dialing is the node's job, with its backoff, and only for addresses it
+// dialed.
 
-#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -21,6 +25,10 @@
 
 #include <troupe/actors/backoff.hpp>
 #include <troupe/actors/log.hpp>
+#include <troupe/supervisors/atoms.hpp>
+#include <troupe/supervisors/spawn_with.hpp>
+#include <troupe/supervisors/stop_reason.hpp>
+#include <troupe/supervisors/supervisor.hpp>
 
 #include "actors.hpp"
 #include "troupe/transport/atoms.hpp"
@@ -50,18 +58,30 @@ struct conn_entry {
   dial_target target;
 };
 
+/// A connection to start once the connections supervisor is known.
+struct pending_start {
+  connection_io_ptr io;
+  handshake_role role;
+  std::string host;
+  uint16_t port = 0;
+};
+
 struct node_state {
   config_ptr cfg;
   std::string id;
   io_runtime_ptr rt;
-  listener_io_ptr lio;
   uint16_t port = 0;
-  caf::actor listener;
+  /// The root of the supervisor tree, and its "connections" child.
+  caf::actor sup;
+  caf::actor conn_sup;
+  std::vector<pending_start> pending;
   routes_ptr routes = std::make_shared<route_table>();
   /// `routes`, as the connections' I/O threads read it.
   route_registry_ptr registry = std::make_shared<route_registry>();
   std::unordered_map<caf::actor_addr, conn_entry> conns;
   std::unordered_map<std::string, caf::actor> by_id;
+  /// Dialed or advertised address -> connection; a null actor while the
+  /// connection to a dialed address is being started.
   std::unordered_map<std::string, caf::actor> by_addr;
   std::unordered_map<std::string, std::vector<waiter>> waiters;
   /// Addresses this node dialed on request: reconnected after a loss.
@@ -82,12 +102,35 @@ bool is_permanent(const caf::error& reason) {
          || reason == transport_errc::node_stopped;
 }
 
+/// A supervisor name is a path segment: no '/'.
+std::string segment(std::string x) {
+  for (auto& c : x)
+    if (c == '/')
+      c = '_';
+  return x;
+}
+
+/// Starts a connection actor from `(connection_args, caf::actor parent)`.
+caf::expected<caf::actor> start_connection(const supervisors::start_context& ctx) {
+  if (!ctx.args.match_elements<connection_args, caf::actor>())
+    return caf::make_error(caf::sec::invalid_argument,
+                           "a connection starts from (connection_args, actor)");
+  return ctx.system.spawn(connection_actor, ctx.args.get_as<connection_args>(0),
+                          ctx.args.get_as<caf::actor>(1));
+}
+
 } // namespace
 
 caf::behavior listener_actor(caf::event_based_actor* self, listener_io_ptr io,
                              caf::actor parent) {
   io->start(caf::actor_cast<caf::actor>(self));
-  self->attach_functor([io](const caf::error&) { io->close(); });
+  // Asked to stop: no new peers. A crash leaves the socket open for the
+  // restarted listener (no rebind, no port to lose); the node closes it when
+  // it ends.
+  self->attach_functor([io](const caf::error& reason) {
+    if (supervisors::is_normal_stop(reason))
+      io->close();
+  });
   return {
     [self, parent](accepted_atom, connection_io_ptr& conn) {
       self->send(parent, accepted_atom::value, std::move(conn));
@@ -95,48 +138,139 @@ caf::behavior listener_actor(caf::event_based_actor* self, listener_io_ptr io,
   };
 }
 
-caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string node_id,
-                            io_runtime_ptr rt, listener_io_ptr listener) {
+namespace {
+
+/// The node's supervisor tree (see the top of this file).
+supervisors::supervisor_config node_supervision(const config_ptr& cfg,
+                                                const std::string& node_id,
+                                                listener_io_ptr listener,
+                                                const caf::actor& node) {
+  // The connections: a dynamic supervisor of temporary children. It stops
+  // them in parallel, so its shutdown takes one timeout.
+  supervisors::child_spec conn;
+  conn.id = "conn";
+  conn.start = start_connection;
+  conn.restart = supervisors::restart_type::temporary;
+  conn.shutdown = supervisors::shutdown_policy::timeout(cfg->stop_timeout);
+  supervisors::supervisor_config conns;
+  conns.name = "connections";
+  conns.strategy = supervisors::restart_strategy::dynamic;
+  conns.children = {conn};
+  supervisors::child_spec conns_spec;
+  conns_spec.id = "connections";
+  conns_spec.kind = supervisors::child_kind::supervisor;
+  conns_spec.shutdown = supervisors::shutdown_policy::timeout(conns.shutdown_bound());
+  conns_spec.start = [conns, node](const supervisors::start_context& ctx)
+    -> caf::expected<caf::actor> {
+    auto result = supervisors::spawn_supervisor(ctx.system, conns, ctx.path, ctx.observers);
+    if (result)
+      caf::anon_send(node, connections_atom::value, *result);
+    return result;
+  };
+  supervisors::supervisor_config root;
+  root.name = "transport " + segment(node_id);
+  root.strategy = supervisors::restart_strategy::one_for_one;
+  root.intensity = supervisors::restart_intensity{3, std::chrono::seconds{10}};
+  root.observers = cfg->observers;
+  root.children.push_back(std::move(conns_spec));
+  if (listener) {
+    // The listener: a restarted one takes over the same socket.
+    supervisors::child_spec lst;
+    lst.id = "listener";
+    lst.shutdown = supervisors::shutdown_policy::timeout(cfg->stop_timeout / 2);
+    lst.start = supervisors::spawn_with(listener_actor, std::move(listener), node);
+    root.children.push_back(std::move(lst));
+  }
+  return root;
+}
+
+} // namespace
+
+caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr cfg,
+                                             std::string node_id, io_runtime_ptr rt,
+                                             listener_io_ptr listener) {
   auto fn = [](caf::event_based_actor* self, config_ptr cfg, std::string node_id,
                io_runtime_ptr rt, listener_io_ptr lio) -> caf::behavior {
     auto st = std::make_shared<node_state>();
     st->cfg = std::move(cfg);
     st->id = std::move(node_id);
     st->rt = std::move(rt);
-    st->lio = std::move(lio);
+    st->port = lio ? lio->port() : uint16_t{0};
     auto me = caf::actor_cast<caf::actor>(self);
-    if (st->lio) {
-      st->port = st->lio->port();
-      st->listener = self->spawn<caf::linked + caf::monitored>(listener_actor, st->lio, me);
-    }
+    // The listening socket outlives listener restarts; it closes with the
+    // node at the latest.
+    if (lio)
+      self->attach_functor([lio](const caf::error&) { lio->close(); });
 
     auto notify = [self, st](auto... xs) {
       for (auto& sub : st->subscribers)
         self->send(sub, xs...);
     };
 
-    auto spawn_connection = [self, st, me](connection_io_ptr io, handshake_role role,
-                                           const std::string& host, uint16_t port) {
+    auto resolve = [st](const std::string& addr, const caf::error& err,
+                        const caf::actor& conn, const std::string& peer) {
+      auto i = st->waiters.find(addr);
+      if (i == st->waiters.end())
+        return;
+      auto ws = std::move(i->second);
+      st->waiters.erase(i);
+      for (auto& w : ws)
+        w(err, conn, peer);
+    };
+
+    // Asks the connections supervisor for a connection actor and registers
+    // it. The node awaits the reply: no message of the new connection (or
+    // about it) is handled before it is in the tables.
+    auto start = [self, st, me, resolve](pending_start req) {
+      auto addr = req.role == handshake_role::initiator ? address_of(req.host, req.port)
+                                                        : std::string{};
       connection_args args{st->cfg,
                            st->id,
-                           std::move(io),
-                           role,
-                           host,
-                           port,
-                           st->lio ? st->cfg->host : std::string{},
+                           req.io,
+                           req.role,
+                           req.host,
+                           req.port,
+                           st->cfg->listen ? st->cfg->host : std::string{},
                            st->port,
                            st->registry};
-      auto conn = self->spawn<caf::linked + caf::monitored>(connection_actor,
-                                                            std::move(args), me);
-      conn_entry entry;
-      entry.actor = conn;
-      if (role == handshake_role::initiator) {
-        entry.dial_addr = address_of(host, port);
-        entry.target = dial_target{host, port};
-        st->by_addr[entry.dial_addr] = conn;
-      }
-      st->conns.emplace(conn.address(), std::move(entry));
-      return conn;
+      auto on_error = [st, addr, io = req.io, resolve](caf::error& err) {
+        st->log->warn("node {}: cannot start a connection{}: {}", st->id,
+                      addr.empty() ? "" : " to " + addr, describe(err));
+        io->close();
+        if (addr.empty())
+          return;
+        auto i = st->by_addr.find(addr);
+        if (i != st->by_addr.end() && !i->second)
+          st->by_addr.erase(i);
+        resolve(addr, err, caf::actor{}, "");
+      };
+      self
+        ->request(st->conn_sup, caf::infinite, supervisors::start_child_atom::value,
+                  caf::make_message(std::move(args), me))
+        .await(
+          [self, st, req, addr](caf::actor& conn) {
+            conn_entry entry;
+            entry.actor = conn;
+            if (!addr.empty()) {
+              entry.dial_addr = addr;
+              entry.target = dial_target{req.host, req.port};
+              st->by_addr[addr] = conn;
+            }
+            st->conns.emplace(conn.address(), std::move(entry));
+            self->monitor(conn);
+          },
+          on_error);
+    };
+
+    auto spawn_connection = [st, start](connection_io_ptr io, handshake_role role,
+                                        const std::string& host, uint16_t port) {
+      pending_start req{std::move(io), role, host, port};
+      if (role == handshake_role::initiator)
+        st->by_addr.emplace(address_of(host, port), caf::actor{}); // being started
+      if (!st->conn_sup)
+        st->pending.push_back(std::move(req));
+      else
+        start(std::move(req));
     };
 
     auto dial = [st, spawn_connection](const std::string& host, uint16_t port) {
@@ -151,38 +285,18 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
       auto addr = address_of(host, port);
       auto i = st->by_addr.find(addr);
       if (i != st->by_addr.end()) {
-        auto& entry = st->conns[i->second.address()];
-        if (entry.established)
-          return w(caf::none, entry.actor, entry.peer_id);
+        if (i->second) {
+          auto c = st->conns.find(i->second.address());
+          if (c != st->conns.end() && c->second.established)
+            return w(caf::none, c->second.actor, c->second.peer_id);
+        }
       } else {
         dial(host, port);
       }
       st->waiters[addr].push_back(std::move(w));
     };
 
-    auto resolve = [st](const std::string& addr, const caf::error& err,
-                        const caf::actor& conn, const std::string& peer) {
-      auto i = st->waiters.find(addr);
-      if (i == st->waiters.end())
-        return;
-      auto ws = std::move(i->second);
-      st->waiters.erase(i);
-      for (auto& w : ws)
-        w(err, conn, peer);
-    };
-
-    auto finish_stop = [self, st] {
-      if (st->stopping && !st->listener && st->conns.empty())
-        self->quit();
-    };
-
-    auto stop_connections = [self, st, finish_stop] {
-      for (auto& kvp : st->conns)
-        self->send_exit(kvp.second.actor, caf::exit_reason::user_shutdown);
-      finish_stop();
-    };
-
-    auto begin_stop = [self, st, resolve, stop_connections] {
+    auto begin_stop = [self, st, resolve] {
       if (st->stopping)
         return;
       st->stopping = true;
@@ -192,12 +306,19 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
         addrs.push_back(kvp.first);
       for (auto& addr : addrs)
         resolve(addr, caf::make_error(transport_errc::node_stopped), caf::actor{}, "");
-      // Bound the whole shutdown even if a child hangs.
-      self->delayed_send(self, std::chrono::seconds{2}, stop_deadline_atom::value);
-      if (st->listener)
-        self->send_exit(st->listener, caf::exit_reason::user_shutdown);
-      else
-        stop_connections();
+      for (auto& req : st->pending)
+        req.io->close();
+      st->pending.clear();
+      if (!st->sup) {
+        self->quit();
+        return;
+      }
+      // The supervisor's shutdown is ordered and bounded; a last resort
+      // covers a supervisor that does not finish.
+      supervisors::request_shutdown(st->sup, supervisors::make_shutdown("node " + st->id));
+      auto bound = st->cfg->stop_timeout + st->cfg->stop_timeout / 2;
+      self->delayed_send(self, bound + std::chrono::milliseconds{500},
+                         stop_deadline_atom::value);
     };
 
     auto schedule_reconnect = [self, st](const std::string& addr) {
@@ -212,18 +333,10 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
       self->delayed_send(self, delay, reconnect_atom::value, addr);
     };
 
-    // A child ended. SUPERVISION PLUGS IN HERE (see the top of this file).
-    auto child_down = [self, st, notify, resolve, finish_stop, stop_connections,
-                       schedule_reconnect](const caf::actor_addr& source,
-                                           const caf::error& reason) {
-      if (st->listener && source == st->listener.address()) {
-        st->listener = nullptr;
-        if (st->stopping)
-          stop_connections();
-        else
-          st->log->error("node {}: listener died: {}", st->id, describe(reason));
-        return;
-      }
+    // A connection ended (its supervisor reports the same as an event).
+    auto connection_down = [st, notify, resolve,
+                            schedule_reconnect](const caf::actor_addr& source,
+                                                const caf::error& reason) {
       auto i = st->conns.find(source);
       if (i == st->conns.end())
         return;
@@ -253,24 +366,31 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
             && st->remembered.count(addr) > 0)
           schedule_reconnect(addr);
       }
-      finish_stop();
     };
 
-    // Children are linked (they die with the node) *and* monitored: CAF
-    // unlinks an actor from the sender of an exit message, so a child the
-    // node told to stop would never send its exit back; the down message
-    // always arrives.
-    self->set_exit_handler([st, begin_stop](caf::exit_msg& msg) {
-      if ((st->listener && msg.source == st->listener.address())
-          || st->conns.count(msg.source) > 0)
-        return; // handled by the down message
-      begin_stop();
-    });
+    // Nothing links to the node but its owner: an exit message is a request
+    // to stop.
+    self->set_exit_handler([begin_stop](caf::exit_msg&) { begin_stop(); });
 
-    self->set_down_handler([self, st, child_down](caf::down_msg& msg) {
-      if ((st->listener && msg.source == st->listener.address())
-          || st->conns.count(msg.source) > 0)
-        return child_down(msg.source, msg.reason);
+    self->set_down_handler([self, st, resolve, connection_down](caf::down_msg& msg) {
+      if (st->sup && msg.source == st->sup.address()) {
+        // The supervisor finished its shutdown, or gave up (the listener
+        // kept failing): the node ends with it.
+        if (!st->stopping) {
+          st->log->error("node {}: supervisor failed: {}", st->id, describe(msg.reason));
+          std::vector<std::string> addrs;
+          for (auto& kvp : st->waiters)
+            addrs.push_back(kvp.first);
+          for (auto& addr : addrs)
+            resolve(addr, msg.reason, caf::actor{}, "");
+          self->quit(msg.reason);
+          return;
+        }
+        self->quit();
+        return;
+      }
+      if (st->conns.count(msg.source) > 0)
+        return connection_down(msg.source, msg.reason);
       // A published actor terminated: unpublish every name it had.
       auto table = std::make_shared<route_table>(*st->routes);
       bool changed = false;
@@ -294,6 +414,18 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
     };
 
     return {
+      [self, st](supervisor_atom, caf::actor& sup) {
+        st->sup = std::move(sup);
+        self->monitor(st->sup);
+      },
+      [st, start](connections_atom, caf::actor& conn_sup) {
+        // The connections supervisor started (or was restarted).
+        st->conn_sup = std::move(conn_sup);
+        auto pending = std::move(st->pending);
+        st->pending.clear();
+        for (auto& req : pending)
+          start(std::move(req));
+      },
       [self, st, update_routes](publish_atom, const std::string& name, caf::actor& actor,
                                 bool pass_envelope) -> caf::result<caf::ok_atom> {
         if (name.empty() || !actor)
@@ -398,17 +530,27 @@ caf::actor spawn_node_actor(caf::actor_system& sys, config_ptr cfg, std::string 
       },
       [begin_stop](stop_atom) { begin_stop(); },
       [self, st](stop_deadline_atom) {
-        if (st->listener)
-          self->send_exit(st->listener, caf::exit_reason::kill);
-        for (auto& kvp : st->conns)
-          self->send_exit(kvp.second.actor, caf::exit_reason::kill);
-        st->log->warn("node {}: children did not stop in time; killed", st->id);
+        // The supervisor did not finish in time: killing it kills whatever
+        // still runs below it.
+        st->log->warn("node {}: supervisor did not stop in time; killed", st->id);
+        if (st->sup)
+          self->send_exit(st->sup, caf::exit_reason::kill);
         self->quit();
       },
     };
   };
-  return sys.spawn(fn, std::move(cfg), std::move(node_id), std::move(rt),
-                   std::move(listener));
+  node_handles result;
+  auto id = node_id;
+  result.node = sys.spawn(fn, cfg, std::move(node_id), std::move(rt), listener);
+  auto sup = supervisors::spawn_supervisor(sys,
+                                           node_supervision(cfg, id, listener, result.node));
+  if (!sup) {
+    caf::anon_send_exit(result.node, caf::exit_reason::kill);
+    return std::move(sup.error());
+  }
+  result.supervisor = std::move(*sup);
+  caf::anon_send(result.node, supervisor_atom::value, result.supervisor);
+  return result;
 }
 
 } // namespace troupe::transport::detail

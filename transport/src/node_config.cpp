@@ -44,6 +44,11 @@ caf::error node_config::validate() const {
     return bad("io_threads must be in 1..64 (got " + std::to_string(io_threads) + ")");
   if (auto err = reconnect_backoff.validate())
     return bad("reconnect_backoff: " + caf::to_string(err.context()));
+  for (size_t i = 0; i < observers.size(); ++i)
+    if (!observers[i])
+      return bad("observers[" + std::to_string(i) + "] must be a valid actor");
+  if (stop_timeout <= caf::timespan{0})
+    return bad("stop_timeout must be > 0");
   return caf::none;
 }
 

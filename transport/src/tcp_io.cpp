@@ -537,7 +537,10 @@ public:
   void start(caf::actor owner) override {
     asio::post(acceptor_.get_executor(), [self = shared_from_this(), owner]() mutable {
       self->owner_ = std::move(owner);
-      self->accept();
+      if (!self->accepting_) {
+        self->accepting_ = true;
+        self->accept();
+      }
     });
   }
 
@@ -586,6 +589,7 @@ private:
   uint16_t port_;
   caf::actor owner_;
   bool stopped_ = false;
+  bool accepting_ = false;
 };
 
 } // namespace

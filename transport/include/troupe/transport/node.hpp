@@ -4,13 +4,22 @@
 /// peers, connects to peers by host:port (one connection per peer pair),
 /// publishes local actors under names and hands out proxies for remote ones.
 ///
-/// Structure (all actors; Asio only on the node's own I/O thread(s), which
-/// talk to actors by messages):
+/// Structure (Asio only on the node's own I/O thread(s)):
 ///
-///   node actor ── owns the routing tables (published names, peers)
-///    ├─ listener actor ─ accepts connections (Asio acceptor)
-///    └─ connection actor (one per peer) ─ handshake, heartbeats, dispatch
-///        └─ proxy actor (one per remote name) ─ a remote actor's local handle
+///   node actor ── routing tables (published names, peers), reconnects
+///    └─ supervisor "transport <node id>"              (one_for_one)
+///        ├─ "connections" supervisor                  (dynamic)
+///        │   └─ "conn-<n>" connection actor, one per peer (temporary):
+///        │       handshake, heartbeats, goodbye; owns the proxies, one per
+///        │       remote name (a remote actor's local handle)
+///        └─ "listener" actor: accepts connections     (permanent)
+///
+/// The supervisors are `troupe::supervisors` supervisors: their lifecycle
+/// events go to `node_config::observers` and to the log, a listener that
+/// crashes is restarted (bound to the same port again), and `stop` is their
+/// ordered, bounded shutdown (listener first, then every connection in
+/// parallel). Connections are temporary children: re-dialing a lost peer is
+/// the node's job, with `node_config::reconnect_backoff`.
 ///
 /// A proxy is an ordinary `caf::actor`: `send` and `request` it with any
 /// registered protobuf message (optionally preceded by `call_options`).
@@ -69,6 +78,11 @@ public:
   /// The node actor, for use from inside actors (see `atoms.hpp`).
   caf::actor handle() const noexcept;
 
+  /// The root of the node's supervisor tree (see above): send it
+  /// `troupe::supervisors::which_children_atom` or `subscribe_atom` like any
+  /// supervisor.
+  caf::actor supervisor() const noexcept;
+
   // -- publishing -------------------------------------------------------------
 
   /// Makes `actor` reachable as `name@<host>:<port>`. With `pass_envelope`,
@@ -101,10 +115,11 @@ public:
 
   // -- shutdown ---------------------------------------------------------------
 
-  /// Stops in order: the listener first (no new peers), then every
-  /// connection (each says goodbye; its proxies fail pending requests with
-  /// `node_stopped`), then the node actor, then the I/O thread(s). Bounded by
-  /// about two seconds even when children hang. Idempotent.
+  /// Stops in order, by the supervisor's shutdown: the listener first (no
+  /// new peers), then every connection (each says goodbye; its proxies fail
+  /// pending requests with `node_stopped`), then the node actor, then the I/O
+  /// thread(s). Bounded by 1.5 × `node_config::stop_timeout` (children that
+  /// hang are killed) plus a margin. Idempotent.
   void stop();
 
 private:

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
@@ -76,6 +78,17 @@ struct node_config {
   /// Threads running the node's Asio I/O. Default 1 (one thread serves many
   /// connections; actors never run on it).
   uint32_t io_threads = 1;
+
+  /// Actors that receive every `troupe::supervisors::supervision_event` of
+  /// the node's supervisor tree: the listener and each connection starting,
+  /// exiting, being stopped or killed (see `node::supervisor`). Default none;
+  /// the events are logged either way (logger "transport <node id>").
+  std::vector<caf::actor> observers;
+
+  /// How long the node's supervisor gives a connection to say goodbye when
+  /// the node stops; then it is killed. The listener gets half of it. A
+  /// node's stop takes at most 1.5 times this. Default 1 s.
+  caf::timespan stop_timeout = std::chrono::seconds{1};
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;

@@ -2,15 +2,16 @@
 
 /// The actor system config for programs using `troupe::transport`.
 ///
-/// Everything `troupe::actors::system_config` registers, plus the renderer of
-/// `transport_errc` (category "trp_net"), so `system().render(err)` prints
-/// transport errors by name.
+/// Everything `troupe::supervisors::system_config` registers (and through it
+/// `troupe::actors::system_config`), plus the renderer of `transport_errc`
+/// (category "trp_net"), so `system().render(err)` prints transport,
+/// supervision and flow errors by name.
 
-#include <troupe/actors/system_config.hpp>
+#include <troupe/supervisors/system_config.hpp>
 
 namespace troupe::transport {
 
-class system_config : public troupe::actors::system_config {
+class system_config : public troupe::supervisors::system_config {
 public:
   system_config();
 };
