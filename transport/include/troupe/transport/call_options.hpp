@@ -9,9 +9,11 @@
 ///           [](caf::error& e) { ... }); // e.g. transport_errc::request_timeout
 ///
 /// Without options a request gets `node_config::default_deadline` and a
-/// generated trace context. Pick the CAF timeout of `request` at least as
-/// long as the deadline: the proxy answers with `request_timeout` when the
-/// deadline passes.
+/// generated trace context. A proxy always answers a request: the reply, a
+/// typed error, `request_timeout` when the deadline passes, or the reason the
+/// connection ended. So the CAF timeout of `request` may be `caf::infinite`
+/// (which saves CAF a timer per request: a lock and a wake-up of its clock
+/// thread); a finite one should be at least as long as the deadline.
 
 #include <cstdint>
 #include <string>
