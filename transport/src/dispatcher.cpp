@@ -92,12 +92,12 @@ void dispatcher::one_way(caf::timespan x) {
 }
 
 void dispatcher::add_proxy(uint32_t index, caf::actor proxy) {
-  std::lock_guard<std::mutex> guard{proxies_mtx_};
+  std::lock_guard<adaptive_mutex> guard{proxies_mtx_};
   proxies_[index] = std::move(proxy);
 }
 
 void dispatcher::remove_proxy(uint32_t index) {
-  std::lock_guard<std::mutex> guard{proxies_mtx_};
+  std::lock_guard<adaptive_mutex> guard{proxies_mtx_};
   proxies_.erase(index);
 }
 
@@ -108,7 +108,7 @@ void dispatcher::on_connected() {
 void dispatcher::on_closed(caf::error reason) {
   on_batch_end();
   caf::anon_send(owner_, io_closed_atom::value, std::move(reason));
-  std::lock_guard<std::mutex> guard{proxies_mtx_};
+  std::lock_guard<adaptive_mutex> guard{proxies_mtx_};
   proxies_.clear();
 }
 
@@ -197,7 +197,7 @@ const route_table& dispatcher::routes() {
 }
 
 caf::actor dispatcher::proxy_for(uint64_t corr) {
-  std::lock_guard<std::mutex> guard{proxies_mtx_};
+  std::lock_guard<adaptive_mutex> guard{proxies_mtx_};
   auto i = proxies_.find(static_cast<uint32_t>(corr >> proxy_shift));
   return i != proxies_.end() ? i->second : caf::actor{};
 }

@@ -37,6 +37,7 @@
 #include <caf/actor.hpp>
 #include <caf/timespan.hpp>
 
+#include "adaptive_mutex.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
 #include "troupe/transport/envelope_reader.hpp"
@@ -129,7 +130,7 @@ private:
   std::unique_ptr<char[]> arena_block_;
   google::protobuf::Arena arena_;
 
-  std::mutex proxies_mtx_;
+  adaptive_mutex proxies_mtx_;
   std::unordered_map<uint32_t, caf::actor> proxies_;
 };
 

@@ -21,6 +21,8 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "adaptive_mutex.hpp"
+
 namespace troupe::transport::detail {
 
 /// The io_context and its thread(s).
@@ -105,7 +107,7 @@ public:
   /// closing (nothing is appended then).
   template <class Encode>
   caf::error write(Encode&& encode, caf::execution_unit* host = nullptr) {
-    std::unique_lock<std::mutex> guard{wmtx_};
+    std::unique_lock<adaptive_mutex> guard{wmtx_};
     if (wclosed_)
       return closed_error();
     if (auto err = encode(wbuf_))
@@ -167,7 +169,7 @@ protected:
 private:
   static caf::error closed_error();
 
-  mutable std::mutex wmtx_;
+  mutable adaptive_mutex wmtx_;
   std::string wbuf_;
   std::string address_;
   bool writing_ = false;

@@ -96,7 +96,7 @@ const char* remote_proxy::name() const {
 }
 
 size_t remote_proxy::pending() const {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   return requests_.size();
 }
 
@@ -161,7 +161,7 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
   uint64_t corr = 0;
   if (is_request) {
     auto due = clock_->now() + deadline;
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::lock_guard<adaptive_mutex> guard{mtx_};
     if (dead_)
       return reason_;
     corr = next_correlation_id();
@@ -234,7 +234,7 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
 }
 
 bool remote_proxy::take(uint64_t corr, request_map::node_type& out) {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   auto i = requests_.find(corr);
   if (i == requests_.end())
     return false;
@@ -244,7 +244,7 @@ bool remote_proxy::take(uint64_t corr, request_map::node_type& out) {
 
 void remote_proxy::recycle(request_map::node_type&& node) {
   node.mapped() = request{};
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   if (spare_.size() < max_spare)
     spare_.push_back(std::move(node));
 }
@@ -296,7 +296,7 @@ void remote_proxy::arm(time_point t) {
 void remote_proxy::sweep() {
   std::vector<request> expired;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::lock_guard<adaptive_mutex> guard{mtx_};
     auto now = clock_->now();
     if (armed_ <= now)
       armed_ = time_point::max();
@@ -333,7 +333,7 @@ void remote_proxy::on_cleanup(const caf::error& reason) {
   auto why = reason ? reason : caf::make_error(transport_errc::node_stopped);
   request_map failed;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::lock_guard<adaptive_mutex> guard{mtx_};
     if (dead_)
       return;
     dead_ = true;

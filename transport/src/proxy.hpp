@@ -37,6 +37,7 @@
 #include <caf/message_id.hpp>
 #include <caf/monitorable_actor.hpp>
 
+#include "adaptive_mutex.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
 
@@ -125,7 +126,7 @@ private:
   std::string addresses_;
   caf::actor_clock* clock_;
 
-  mutable std::mutex mtx_;
+  mutable adaptive_mutex mtx_;
   bool dead_ = false;
   caf::error reason_;
   uint64_t seq_ = 0;

@@ -62,17 +62,17 @@ const char* responder::name() const {
 }
 
 void responder::label(std::string x) {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   label_ = std::move(x);
 }
 
 std::string responder::label() const {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   return label_;
 }
 
 caf::message_id responder::expect(const envelope_fields& env) {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   next_id_ = (next_id_ + 1) & caf::message_id::request_id_mask;
   if (next_id_ == 0)
     next_id_ = 1;
@@ -105,14 +105,14 @@ void responder::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host
   }
   inbound_map::node_type node;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::lock_guard<adaptive_mutex> guard{mtx_};
     auto i = pending_.find(what->mid.request_id().integer_value());
     if (i == pending_.end())
       return; // the connection ended meanwhile
     node = pending_.extract(i);
   }
   reply(node.mapped(), what->content(), host);
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   if (!closed_ && spare_.size() < max_spare)
     spare_.push_back(std::move(node));
 }
@@ -168,7 +168,7 @@ void responder::close(caf::error reason) {
 }
 
 void responder::on_cleanup(const caf::error&) {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::lock_guard<adaptive_mutex> guard{mtx_};
   closed_ = true;
   pending_.clear();
   spare_.clear();

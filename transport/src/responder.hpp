@@ -29,6 +29,7 @@
 #include <caf/message_id.hpp>
 #include <caf/monitorable_actor.hpp>
 
+#include "adaptive_mutex.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
 #include "troupe/transport/envelope_reader.hpp"
@@ -86,7 +87,7 @@ private:
   config_ptr cfg_;
   std::shared_ptr<spdlog::logger> log_;
 
-  mutable std::mutex mtx_;
+  mutable adaptive_mutex mtx_;
   bool closed_ = false;
   uint64_t next_id_ = 0;
   inbound_map pending_;

@@ -42,7 +42,7 @@ void connection_io::send(const std::string& bytes) {
 }
 
 void connection_io::send_and_close(const std::string& bytes) {
-  std::unique_lock<std::mutex> guard{wmtx_};
+  std::unique_lock<adaptive_mutex> guard{wmtx_};
   if (wclosed_)
     return;
   wclosed_ = true;
@@ -58,7 +58,7 @@ void connection_io::send_and_close(const std::string& bytes) {
 
 void connection_io::close() {
   {
-    std::lock_guard<std::mutex> guard{wmtx_};
+    std::lock_guard<adaptive_mutex> guard{wmtx_};
     if (graceful_)
       return; // send_and_close is already finishing the connection
     wclosed_ = true;
@@ -68,13 +68,13 @@ void connection_io::close() {
 }
 
 std::string connection_io::remote_address() const {
-  std::lock_guard<std::mutex> guard{wmtx_};
+  std::lock_guard<adaptive_mutex> guard{wmtx_};
   return address_;
 }
 
 void connection_io::flush() {
   {
-    std::lock_guard<std::mutex> guard{wmtx_};
+    std::lock_guard<adaptive_mutex> guard{wmtx_};
     flush_pending_ = false;
     if (writing_ || wbuf_.empty())
       return;
@@ -84,7 +84,7 @@ void connection_io::flush() {
 }
 
 bool connection_io::take_pending(std::string& out, bool& close_after) {
-  std::lock_guard<std::mutex> guard{wmtx_};
+  std::lock_guard<adaptive_mutex> guard{wmtx_};
   if (wbuf_.empty()) {
     writing_ = false;
     close_after = close_after_write_;
@@ -96,12 +96,12 @@ bool connection_io::take_pending(std::string& out, bool& close_after) {
 }
 
 void connection_io::set_address(std::string x) {
-  std::lock_guard<std::mutex> guard{wmtx_};
+  std::lock_guard<adaptive_mutex> guard{wmtx_};
   address_ = std::move(x);
 }
 
 bool connection_io::write_closed() const {
-  std::lock_guard<std::mutex> guard{wmtx_};
+  std::lock_guard<adaptive_mutex> guard{wmtx_};
   return wclosed_;
 }
 
