@@ -9,6 +9,7 @@
 // at a time and in order; the sink decides what goes straight to actors (the
 // hot path: envelopes, replies) and what goes to the connection actor.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -101,8 +102,9 @@ public:
 
   /// Appends bytes produced by `encode(std::string& buffer)` (which returns
   /// a `caf::error` and leaves the buffer as it was on error) and makes sure
-  /// they get written: at once on this thread if nobody is writing and `host`
-  /// is null, at the end of the current activation of `host` otherwise.
+  /// they get written: at the end of the current activation of `host` (up to
+  /// `defer_limit` buffered bytes), else at once on this thread, unless
+  /// someone is writing already.
   /// Returns `encode`'s error, or `node_stopped` once the connection is
   /// closing (nothing is appended then).
   template <class Encode>
@@ -114,7 +116,7 @@ public:
       return err;
     if (writing_ || wbuf_.empty())
       return caf::none; // the current writer takes these bytes too
-    if (host != nullptr) {
+    if (host != nullptr && wbuf_.size() < defer_limit) {
       if (!flush_pending_) {
         flush_pending_ = true;
         guard.unlock();
@@ -130,6 +132,11 @@ public:
 
   /// Writes what `write` deferred (run by the job `flush_later` scheduled).
   void flush();
+
+  /// A writer in an actor defers at most this many bytes to the end of the
+  /// actor's activation; beyond it, it writes at once (an actor that sends a
+  /// lot while handling one long batch does not pile up memory).
+  static constexpr size_t defer_limit = 64 * 1024;
 
   /// Queues `bytes` (one or more encoded frames). No-op once closed.
   void send(const std::string& bytes);
