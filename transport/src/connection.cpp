@@ -5,7 +5,6 @@
 // dispatched on the I/O thread (dispatcher.hpp), responses are encoded by
 // the responder, requests by the proxies.
 
-#include <limits>
 #include <unordered_map>
 
 #include <caf/all.hpp>

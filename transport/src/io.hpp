@@ -138,9 +138,6 @@ public:
   /// lot while handling one long batch does not pile up memory).
   static constexpr size_t defer_limit = 64 * 1024;
 
-  /// Queues `bytes` (one or more encoded frames). No-op once closed.
-  void send(const std::string& bytes);
-
   /// Queues `bytes`, then closes once they are written.
   void send_and_close(const std::string& bytes);
 
@@ -169,9 +166,6 @@ protected:
   bool take_pending(std::string& out, bool& close_after);
 
   void set_address(std::string x);
-
-  /// Whether `write` refuses new bytes.
-  bool write_closed() const;
 
 private:
   static caf::error closed_error();

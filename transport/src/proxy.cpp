@@ -95,11 +95,6 @@ const char* remote_proxy::name() const {
   return "troupe.transport.proxy";
 }
 
-size_t remote_proxy::pending() const {
-  std::lock_guard<adaptive_mutex> guard{mtx_};
-  return requests_.size();
-}
-
 uint64_t remote_proxy::next_correlation_id() {
   seq_ = (seq_ + 1) & ((uint64_t{1} << proxy_shift) - 1);
   if (seq_ == 0)

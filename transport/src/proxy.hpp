@@ -80,9 +80,6 @@ public:
   /// monitors get a `down_msg` and links an exit with that reason.
   void kill(caf::error reason);
 
-  /// Number of requests waiting for an answer (for tests and stats).
-  size_t pending() const;
-
 protected:
   void on_cleanup(const caf::error& reason) override;
 

@@ -34,13 +34,6 @@ listener_io::~listener_io() = default;
 
 // -- connection_io: the write buffer ---------------------------------------------
 
-void connection_io::send(const std::string& bytes) {
-  (void) write([&bytes](std::string& buf) {
-    buf += bytes;
-    return caf::error{};
-  });
-}
-
 void connection_io::send_and_close(const std::string& bytes) {
   std::unique_lock<adaptive_mutex> guard{wmtx_};
   if (wclosed_)
@@ -98,11 +91,6 @@ bool connection_io::take_pending(std::string& out, bool& close_after) {
 void connection_io::set_address(std::string x) {
   std::lock_guard<adaptive_mutex> guard{wmtx_};
   address_ = std::move(x);
-}
-
-bool connection_io::write_closed() const {
-  std::lock_guard<adaptive_mutex> guard{wmtx_};
-  return wclosed_;
 }
 
 caf::error connection_io::closed_error() {
