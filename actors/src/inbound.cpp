@@ -96,11 +96,11 @@ bool inbound::on_down(const caf::down_msg& dm) {
     return false;
   if (!upstream_ended_) {
     upstream_ended_ = true;
-    // Upstream died without `done`: finish with its reason (normal exit
-    // without done still means the stream is incomplete).
-    upstream_error_ = dm.reason ? dm.reason
-                                : caf::make_error(flow_errc::source_failed,
-                                                  "upstream exited without done");
+    // Upstream died without `done` to us. A normal exit means it had
+    // finished before our subscription reached it (it sends `done` to every
+    // subscribed consumer before it exits, and that arrives first): the
+    // stream is over, with nothing for us. Any other reason is a failure.
+    upstream_error_ = dm.reason;
     // Nothing unfinished can be acknowledged anymore: give up on it.
     abandon();
   }
