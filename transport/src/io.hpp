@@ -195,9 +195,14 @@ public:
 
   /// Accepts connections; each goes to `owner` as `(accepted_atom,
   /// connection_io_ptr)`. Called again (e.g. by a restarted listener
-  /// actor), it only changes the owner; connections accepted while the
-  /// owner is gone are dropped (closed).
+  /// actor), it only changes the owner and hands it the connections
+  /// accepted meanwhile.
   virtual void start(caf::actor owner) = 0;
+
+  /// The owner is gone (crashed, awaiting its restart): keep accepting, but
+  /// hold new connections for the next `start` instead of sending them to
+  /// a dead actor (which would drop them).
+  virtual void detach() = 0;
 
   virtual void close() = 0;
 

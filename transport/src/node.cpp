@@ -6,6 +6,8 @@
 
 #include <troupe/actors/log.hpp>
 
+#include <troupe/supervisors/atoms.hpp>
+
 #include "actors.hpp"
 #include "troupe/transport/atoms.hpp"
 #include "troupe/transport/transport_errc.hpp"
@@ -72,6 +74,20 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
   }
   ptr->handle = std::move(handles->node);
   ptr->supervisor = std::move(handles->supervisor);
+  // Started means serving: wait (bounded) until the tree started the
+  // connections' supervisor and the listener, so a peer that connects right
+  // after `start` returns finds a listener actor to accept it.
+  caf::error not_ready;
+  {
+    caf::scoped_actor self{sys};
+    self->request(ptr->supervisor, ptr->cfg->handshake_timeout, supervisors::ready_atom::value)
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { not_ready = std::move(err); });
+  }
+  if (not_ready) {
+    node failed{std::move(ptr)}; // its destructor stops what started
+    return caf::make_error(transport_errc::listen_failed, "node supervisor did not start",
+                           caf::to_string(not_ready));
+  }
   auto log = actors::logger("troupe.transport");
   if (ptr->cfg->listen)
     log->info("node {} listening on {}:{}", ptr->id, ptr->cfg->host, ptr->port);

@@ -125,11 +125,13 @@ caf::behavior listener_actor(caf::event_based_actor* self, listener_io_ptr io,
                              caf::actor parent) {
   io->start(caf::actor_cast<caf::actor>(self));
   // Asked to stop: no new peers. A crash leaves the socket open for the
-  // restarted listener (no rebind, no port to lose); the node closes it when
-  // it ends.
+  // restarted listener (no rebind, no port to lose), which also gets the
+  // peers accepted meanwhile; the node closes it when it ends.
   self->attach_functor([io](const caf::error& reason) {
     if (supervisors::is_normal_stop(reason))
       io->close();
+    else
+      io->detach();
   });
   return {
     [self, parent](accepted_atom, connection_io_ptr& conn) {

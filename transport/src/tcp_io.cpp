@@ -525,6 +525,9 @@ public:
   void start(caf::actor owner) override {
     asio::post(acceptor_.get_executor(), [self = shared_from_this(), owner]() mutable {
       self->owner_ = std::move(owner);
+      for (auto& conn : self->held_)
+        caf::anon_send(self->owner_, accepted_atom::value, connection_io_ptr{conn});
+      self->held_.clear();
       if (!self->accepting_) {
         self->accepting_ = true;
         self->accept();
@@ -537,6 +540,13 @@ public:
       self->stopped_ = true;
       asio::error_code ec;
       self->acceptor_.close(ec);
+      self->owner_ = nullptr;
+      self->held_.clear(); // closes them
+    });
+  }
+
+  void detach() override {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
       self->owner_ = nullptr;
     });
   }
@@ -566,7 +576,14 @@ private:
       actors::logger("troupe.transport")->warn("accept failed: {}", ec.message());
     } else {
       conn->accepted();
-      caf::anon_send(owner_, accepted_atom::value, connection_io_ptr{conn});
+      if (owner_)
+        caf::anon_send(owner_, accepted_atom::value, connection_io_ptr{conn});
+      else if (held_.size() < max_held)
+        held_.push_back(conn);
+      else
+        actors::logger("troupe.transport")
+          ->warn("listener restarting: {} connections waiting already, closing a new one",
+                 held_.size());
     }
     accept();
   }
@@ -576,6 +593,9 @@ private:
   uint32_t max_frame_size_;
   uint16_t port_;
   caf::actor owner_;
+  /// Accepted while no owner: bounded, like the kernel's backlog.
+  static constexpr size_t max_held = 128;
+  std::vector<std::shared_ptr<tcp_connection>> held_;
   bool stopped_ = false;
   bool accepting_ = false;
 };
