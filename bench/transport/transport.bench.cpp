@@ -17,6 +17,7 @@
 //          --scheduler=stealing|sharing (CAF scheduler policy, default stealing),
 //          --workers=N (CAF scheduler threads, default: CAF's),
 //          --skip-raw (troupe only, e.g. for profiling),
+//          --pipeline-only (only the remote pipeline, for profiling),
 //          --caf-timeout-ms=N (CAF timeout of each request, default 10000;
 //                              0 = caf::infinite, leaving the deadline to the proxy)
 
@@ -47,6 +48,7 @@ using transport_bench::v1::Blob;
 namespace {
 
 int seconds = 3;
+bool pipeline_only = false;
 int outstanding = 50;
 std::string policy = "stealing";
 bool skip_raw = false;
@@ -319,6 +321,8 @@ int main(int argc, char** argv) {
       workers = static_cast<size_t>(std::max(1, std::atoi(argv[i] + 10)));
     else if (std::strcmp(argv[i], "--skip-raw") == 0)
       skip_raw = true;
+    else if (std::strcmp(argv[i], "--pipeline-only") == 0)
+      pipeline_only = true;
     else if (std::strncmp(argv[i], "--scheduler=", 12) == 0)
       policy = argv[i] + 12;
     else if (std::strncmp(argv[i], "--outstanding=", 14) == 0)
@@ -327,6 +331,11 @@ int main(int argc, char** argv) {
       caf_timeout_ms = std::max(0, std::atoi(argv[i] + 17));
   }
   spdlog::set_level(spdlog::level::warn);
+  if (pipeline_only) {
+    auto pipeline = remote_pipeline_items_per_s(2'000'000);
+    std::printf("troupe remote pipeline: %.2f M items/s (2 M items, batched)\n", pipeline / 1e6);
+    return 0;
+  }
   auto raw = skip_raw ? 0.0 : run_raw();
   std::printf("raw asio+protobuf echo: %.0f req/s (%d outstanding, 64-byte payload)\n", raw,
               outstanding);

@@ -9,6 +9,9 @@
 #include <mutex>
 #include <set>
 
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/delimited_message_util.h>
+
 #include <troupe/actors/consumer.hpp>
 #include <troupe/actors/producer.hpp>
 #include <troupe/transport/remote_stream.hpp>
@@ -228,4 +231,51 @@ TEST_CASE_METHOD(streaming_nodes, "invalid remote stream settings are refused",
   CHECK(import_stream<Tally>(sys, *b, address("x"), icfg).error()
         == caf::make_error(flow_errc::invalid_config));
   caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("stream items are length-delimited on the wire and truncation is detected",
+          "[transport][remote_stream][errors]") {
+  using troupe::transport::detail::append_delimited;
+  using troupe::transport::detail::next_delimited;
+  std::string bytes;
+  std::vector<Tally> sent(3);
+  sent[0].set_handled(1);
+  sent[1].set_handled(300); // a multi-byte varint inside
+  // sent[2] stays empty: a zero-length item
+  for (auto& x : sent)
+    append_delimited(bytes, x);
+  // The standard delimited encoding: what protobuf's own writer produces.
+  std::string reference;
+  for (auto& x : sent) {
+    google::protobuf::io::StringOutputStream raw{&reference};
+    REQUIRE(google::protobuf::util::SerializeDelimitedToZeroCopyStream(x, &raw));
+  }
+  CHECK(bytes == reference);
+  const char* pos = bytes.data();
+  const char* end = pos + bytes.size();
+  for (auto& expected : sent) {
+    const char* item = nullptr;
+    int size = -1;
+    REQUIRE(next_delimited(pos, end, item, size));
+    Tally got;
+    REQUIRE(got.ParseFromArray(item, size));
+    CHECK(got.handled() == expected.handled());
+  }
+  CHECK(pos == end);
+  SECTION("a truncated item") {
+    auto cut = bytes.substr(0, bytes.size() - 1 - 1); // into the second item
+    const char* p = cut.data();
+    const char* e = p + cut.size();
+    const char* item = nullptr;
+    int size = 0;
+    CHECK(next_delimited(p, e, item, size));
+    CHECK_FALSE(next_delimited(p, e, item, size));
+  }
+  SECTION("a length prefix longer than five bytes") {
+    std::string bad(6, '\xff');
+    const char* p = bad.data();
+    const char* item = nullptr;
+    int size = 0;
+    CHECK_FALSE(next_delimited(p, p + bad.size(), item, size));
+  }
 }

@@ -1,8 +1,10 @@
 #include "troupe/transport/remote_stream.hpp"
 
+#include <limits>
 #include <random>
 
 #include <caf/actor_system.hpp>
+#include <google/protobuf/io/coded_stream.h>
 
 namespace troupe::transport {
 
@@ -58,6 +60,40 @@ caf::error decode_stream_error(const std::string& text) {
   auto category = caf::atom_from_string(text.substr(0, first));
   return caf::error{static_cast<uint8_t>(code), category,
                     caf::make_message(text.substr(second + 1))};
+}
+
+void append_delimited(std::string& out, const google::protobuf::MessageLite& item) {
+  // Straight into the string: CodedOutputStream per item costs more than
+  // the item itself for small messages.
+  using google::protobuf::io::CodedOutputStream;
+  auto size = item.ByteSizeLong();
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw std::length_error("remote stream item too large");
+  auto size32 = static_cast<uint32_t>(size);
+  auto offset = out.size();
+  out.resize(offset + CodedOutputStream::VarintSize32(size32) + size);
+  auto* ptr = reinterpret_cast<uint8_t*>(&out[offset]);
+  ptr = CodedOutputStream::WriteVarint32ToArray(size32, ptr);
+  item.SerializeWithCachedSizesToArray(ptr);
+}
+
+bool next_delimited(const char*& pos, const char* end, const char*& item, int& size) {
+  // A varint32 of at most 5 bytes, then that many bytes.
+  uint64_t length = 0;
+  for (int shift = 0;; shift += 7) {
+    if (pos == end || shift > 28)
+      return false;
+    auto byte = static_cast<uint8_t>(*pos++);
+    length |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0)
+      break;
+  }
+  if (length > static_cast<uint64_t>(end - pos))
+    return false;
+  item = pos;
+  size = static_cast<int>(length);
+  pos += length;
+  return true;
 }
 
 uint64_t new_stream_id() {

@@ -44,10 +44,7 @@
 #include <caf/expected.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/span.hpp>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
-#include <google/protobuf/util/delimited_message_util.h>
 
 #include <troupe/actors/credit.hpp>
 #include <troupe/actors/detail/batch.hpp>
@@ -99,6 +96,13 @@ namespace detail {
 /// Error <-> text for Batch.error (category, code and rendering).
 std::string encode_stream_error(caf::actor_system& sys, const caf::error& err);
 caf::error decode_stream_error(const std::string& text);
+
+/// Appends `item` length-delimited (varint size, then its bytes) to `out`.
+void append_delimited(std::string& out, const google::protobuf::MessageLite& item);
+
+/// Reads the next length-delimited item of [pos, end): sets `item` and
+/// `size` and advances `pos`; false when the bytes are truncated.
+bool next_delimited(const char*& pos, const char* end, const char*& item, int& size);
 
 using poll_atom = caf::atom_constant<caf::atom("trp_spoll")>;
 using idle_atom = caf::atom_constant<caf::atom("trp_sidle")>;
@@ -175,9 +179,16 @@ private:
   void on_pull(const troupe::flow::Pull& pull) {
     last_pull_ = clock().now();
     // Acknowledged items are done: their credit goes back to the producer.
-    while (!unacked_.empty() && unacked_.front().first <= pull.acked_through()) {
-      in_.finished(unacked_.front().second);
-      unacked_.pop_front();
+    while (!unacked_.empty()) {
+      auto& run = unacked_.front();
+      auto first = run.last - run.count + 1;
+      if (first > pull.acked_through())
+        break;
+      auto acked = std::min<uint64_t>(run.last, pull.acked_through()) - first + 1;
+      in_.finished(run.ordinal, acked);
+      run.count -= static_cast<uint32_t>(acked);
+      if (run.count == 0)
+        unacked_.pop_front();
     }
     credit_ += pull.credit();
     // Only the newest Pull may wait; older ones are answered now, so the
@@ -209,21 +220,22 @@ private:
     batch.set_first_seq(next_seq_);
     batch.set_item_type(T::descriptor()->full_name());
     uint32_t count = 0;
-    {
-      // Small items: a few bytes each; one reservation avoids regrowing.
-      batch.mutable_items()->reserve(std::min<uint64_t>(credit_, cfg_.max_batch) * 8);
-      google::protobuf::io::StringOutputStream raw{batch.mutable_items()};
-      google::protobuf::io::CodedOutputStream out{&raw};
-      while (credit_ > 0 && !inputs_.empty() && count < cfg_.max_batch) {
-        auto& in = inputs_.front();
-        google::protobuf::util::SerializeDelimitedToCodedStream(in.items[in.next], &out);
-        unacked_.emplace_back(next_seq_++, in.ordinal);
-        --credit_;
-        ++count;
-        if (++in.next == in.items.size())
-          inputs_.pop_front();
-      }
-    } // flushes into `items`
+    auto* items = batch.mutable_items();
+    // Small items: a few bytes each; one reservation avoids regrowing.
+    items->reserve(std::min<uint64_t>(credit_, cfg_.max_batch) * 8);
+    while (credit_ > 0 && !inputs_.empty() && count < cfg_.max_batch) {
+      auto& in = inputs_.front();
+      auto n = std::min<uint64_t>({credit_, cfg_.max_batch - count, in.items.size() - in.next});
+      for (auto i = in.next; i < in.next + n; ++i)
+        append_delimited(*items, in.items[i]);
+      unacked_.push_back(unacked_run{next_seq_ + n - 1, in.ordinal, static_cast<uint32_t>(n)});
+      next_seq_ += n;
+      credit_ -= n;
+      count += static_cast<uint32_t>(n);
+      in.next += n;
+      if (in.next == in.items.size())
+        inputs_.pop_front();
+    }
     batch.set_count(count);
     if (in_.upstream_ended() && inputs_.empty()) {
       batch.set_done(true);
@@ -253,8 +265,14 @@ private:
   stream_export_config cfg_;
   troupe::actors::detail::inbound in_;
   std::deque<input> inputs_;
-  /// Sent, not yet acknowledged: (stream seq, input ordinal), oldest first.
-  std::deque<std::pair<uint64_t, uint64_t>> unacked_;
+  /// Sent, not yet acknowledged, oldest first: runs of consecutive stream
+  /// numbers from one input batch, so acknowledging costs per run.
+  struct unacked_run {
+    uint64_t last;    ///< Stream number of the run's last item.
+    uint64_t ordinal; ///< The input batch (`inbound` ordinal).
+    uint32_t count;   ///< Items of the run not yet acknowledged.
+  };
+  std::deque<unacked_run> unacked_;
   std::deque<held_pull> held_;
   uint64_t credit_ = 0;
   uint64_t next_seq_ = 1;
@@ -329,7 +347,7 @@ private:
   uint64_t held() const {
     // Items here (queued or at local consumers) plus credit granted but not
     // yet delivered: never more than the capacity.
-    return queue_.size() + local_unacked_ + (granted_ - received_);
+    return queued_ + local_unacked_ + (granted_ - received_);
   }
 
   call_options pull_options() const {
@@ -380,19 +398,27 @@ private:
                                   + T::descriptor()->full_name()));
       return;
     }
-    google::protobuf::io::ArrayInputStream raw{batch.items().data(),
-                                               static_cast<int>(batch.items().size())};
-    google::protobuf::io::CodedInputStream in{&raw};
+    // Parsed into chunks of at most `batch_size`: `pull` hands a whole
+    // chunk to a consumer without moving its items one by one.
+    const char* pos = batch.items().data();
+    const char* end = pos + batch.items().size();
     for (uint32_t i = 0; i < batch.count(); ++i) {
-      queue_.emplace_back();
-      if (!google::protobuf::util::ParseDelimitedFromCodedStream(&queue_.back(), &in,
-                                                                  nullptr)) {
+      if (chunks_.empty() || chunks_.back().size() >= cfg_.batch_size) {
+        chunks_.emplace_back();
+        chunks_.back().reserve(std::min<uint32_t>(cfg_.batch_size, batch.count() - i));
+      }
+      const char* item = nullptr;
+      int size = 0;
+      auto& chunk = chunks_.back();
+      chunk.emplace_back();
+      ++queued_;
+      if (!next_delimited(pos, end, item, size) || !chunk.back().ParseFromArray(item, size)) {
         out_.fail(caf::make_error(troupe::messages::message_errc::malformed_payload,
                                   T::descriptor()->full_name()));
         return;
       }
     }
-    if (in.CurrentPosition() != static_cast<int>(batch.items().size())) {
+    if (pos != end) {
       out_.fail(caf::make_error(troupe::messages::message_errc::malformed_payload,
                                 "trailing bytes after the stream items"));
       return;
@@ -414,16 +440,26 @@ private:
   troupe::actors::detail::pulled_batch pull(size_t n, troupe::actors::seq_t first) override {
     troupe::actors::detail::pulled_batch result;
     std::vector<T> items;
-    items.reserve(std::min(n, queue_.size()));
-    while (items.size() < n && !queue_.empty()) {
-      items.push_back(std::move(queue_.front()));
-      queue_.pop_front();
+    if (!chunks_.empty() && front_offset_ == 0 && chunks_.front().size() <= n) {
+      items = std::move(chunks_.front()); // the common case: one whole chunk
+      chunks_.pop_front();
+    } else {
+      items.reserve(std::min(n, queued_));
+      while (items.size() < n && !chunks_.empty()) {
+        auto& chunk = chunks_.front();
+        items.push_back(std::move(chunk[front_offset_]));
+        if (++front_offset_ == chunk.size()) {
+          chunks_.pop_front();
+          front_offset_ = 0;
+        }
+      }
     }
+    queued_ -= items.size();
     result.count = items.size();
     local_unacked_ += items.size();
     if (!items.empty())
       result.items = troupe::actors::detail::make_batch(first, std::move(items));
-    if (queue_.empty() && remote_done_)
+    if (queued_ == 0 && remote_done_)
       result.status = troupe::actors::detail::pulled_batch::done;
     else
       result.status = result.count > 0 ? troupe::actors::detail::pulled_batch::more
@@ -471,7 +507,9 @@ private:
   stream_import_config cfg_;
   uint64_t stream_id_;
   troupe::actors::detail::outbound out_;
-  std::deque<T> queue_;
+  std::deque<std::vector<T>> chunks_; // received, not yet pulled locally
+  size_t front_offset_ = 0;           // items of chunks_.front() already pulled
+  size_t queued_ = 0;                 // items in chunks_
   std::map<uint64_t, uint64_t> acked_ranges_; // first -> last, beyond the prefix
   uint64_t acked_through_ = 0;
   uint64_t acked_sent_ = 0;
