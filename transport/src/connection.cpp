@@ -161,7 +161,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
   // peer in an error frame, a deliberate close with a goodbye; both are
   // written before the socket closes. The proxies then fail their pending
   // requests with `reason` (see the attached functor below).
-  auto fail = [self, st](caf::error reason, bool goodbye) {
+  auto fail = [self, st](caf::error reason, bool goodbye, bool peer_left = false) {
     if (st->state == phase::closed)
       return;
     auto was = st->state;
@@ -179,7 +179,9 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       (void) append_frame(frame, st->cfg().max_frame_size, bytes);
       st->args.io->send_and_close(std::move(bytes));
     } else {
-      if (was == phase::established)
+      if (peer_left) // an orderly close by the peer: not a failure here
+        st->log->info("{}: closed: {}", st->label(), describe(reason));
+      else if (was == phase::established)
         st->log->warn("{}: connection lost: {}", st->label(), describe(reason));
       else
         st->log->info("{}: connection failed: {}", st->label(), describe(reason));
@@ -227,7 +229,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
         auto why = from_wire_error(frame.goodbye().reason());
         return fail(caf::make_error(transport_errc::peer_lost,
                                     "peer said goodbye: " + describe(why)),
-                    false);
+                    false, true);
       }
       case wire::Frame::kReply:
       case wire::Frame::kError: {
