@@ -113,23 +113,6 @@ bool is_protocol_error(const caf::error& err) {
   }
 }
 
-const char* kind_name(wire::Frame::KindCase k) {
-  switch (k) {
-    case wire::Frame::kHello:
-      return "hello";
-    case wire::Frame::kChallenge:
-      return "challenge";
-    case wire::Frame::kAuth:
-      return "auth";
-    case wire::Frame::kWelcome:
-      return "welcome";
-    case wire::Frame::kRefusal:
-      return "refusal";
-    default:
-      return "unknown";
-  }
-}
-
 } // namespace
 
 std::string render(const caf::error& err) {
@@ -249,7 +232,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
                     false);
       default:
         return fail(caf::make_error(transport_errc::unexpected_frame,
-                                    std::string{"a "} + kind_name(frame.kind_case())
+                                    std::string{"a "} + frame_kind_name(frame)
                                       + " frame after the handshake"),
                     false);
     }

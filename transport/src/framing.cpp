@@ -20,6 +20,40 @@ void append_varint(uint64_t x, std::string& out) {
 
 } // namespace
 
+const char* frame_kind_name(const wire::Frame& f) {
+  switch (f.kind_case()) {
+    case wire::Frame::kHello:
+      return "hello";
+    case wire::Frame::kChallenge:
+      return "challenge";
+    case wire::Frame::kAuth:
+      return "auth";
+    case wire::Frame::kWelcome:
+      return "welcome";
+    case wire::Frame::kRefusal:
+      return "refusal";
+    case wire::Frame::kEnvelope:
+      return "envelope";
+    case wire::Frame::kReply:
+      return "reply";
+    case wire::Frame::kError:
+      return "error";
+    case wire::Frame::kHeartbeat:
+      return "heartbeat";
+    case wire::Frame::kGoodbye:
+      return "goodbye";
+    case wire::Frame::kDemand:
+      return "demand";
+    case wire::Frame::kDone:
+      return "done";
+    case wire::Frame::kCancel:
+      return "cancel";
+    case wire::Frame::KIND_NOT_SET:
+      break;
+  }
+  return "unknown";
+}
+
 caf::error append_frame(const wire::Frame& frame, uint32_t max_frame_size,
                         std::string& out) {
   auto size = frame.ByteSizeLong();

@@ -7,6 +7,7 @@
 
 #include <caf/message.hpp>
 
+#include "troupe/transport/framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 #include "troupe/wire.pb.h"
@@ -32,39 +33,6 @@ bool equal_proofs(const std::string& x, const std::string& y) {
          && CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
 }
 
-const char* kind_name(const wire::Frame& f) {
-  switch (f.kind_case()) {
-    case wire::Frame::kHello:
-      return "hello";
-    case wire::Frame::kChallenge:
-      return "challenge";
-    case wire::Frame::kAuth:
-      return "auth";
-    case wire::Frame::kWelcome:
-      return "welcome";
-    case wire::Frame::kRefusal:
-      return "refusal";
-    case wire::Frame::kEnvelope:
-      return "envelope";
-    case wire::Frame::kReply:
-      return "reply";
-    case wire::Frame::kError:
-      return "error";
-    case wire::Frame::kHeartbeat:
-      return "heartbeat";
-    case wire::Frame::kGoodbye:
-      return "goodbye";
-    case wire::Frame::kDemand:
-      return "demand";
-    case wire::Frame::kDone:
-      return "done";
-    case wire::Frame::kCancel:
-      return "cancel";
-    case wire::Frame::KIND_NOT_SET:
-      break;
-  }
-  return "unknown";
-}
 
 } // namespace
 
@@ -252,7 +220,7 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
       break;
   }
   return refuse(caf::make_error(transport_errc::unexpected_frame,
-                                std::string{"a "} + kind_name(in)
+                                std::string{"a "} + frame_kind_name(in)
                                   + " frame during the handshake"),
                 reply, err);
 }

@@ -26,6 +26,9 @@ class Frame;
 
 namespace troupe::transport {
 
+/// The name of `frame`'s kind ("hello", "envelope", ...) for logs and errors.
+const char* frame_kind_name(const wire::Frame& frame);
+
 /// Appends `frame` to `out` as varint length + frame bytes. Returns
 /// `frame_too_large` (and leaves `out` as it was) if the frame exceeds
 /// `max_frame_size` bytes.
