@@ -263,13 +263,7 @@ private:
     for (auto& t : tasks_)
       if (t.running && t.cancel_sent && !t.kill_sent)
         next = std::min(next, t.kill_at);
-    if (next == time_point::max() || !kill_timer_.arm(next))
-      return;
-    auto now = clock().now();
-    if (next <= now)
-      send(this, kill_timer_atom::value, internal::encode(next));
-    else
-      delayed_send(this, next - now, kill_timer_atom::value, internal::encode(next));
+    kill_timer_.schedule(this, next, kill_timer_atom::value);
   }
 
   void kill_overdue() {

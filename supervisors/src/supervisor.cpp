@@ -513,14 +513,7 @@ private:
   void arm_restart_timer() {
     if (pending_.empty())
       return;
-    auto t = pending_.begin()->first;
-    if (!restart_timer_.arm(t))
-      return;
-    auto now = clock().now();
-    if (t <= now)
-      send(this, restart_timer_atom::value, internal::encode(t));
-    else
-      delayed_send(this, t - now, restart_timer_atom::value, internal::encode(t));
+    restart_timer_.schedule(this, pending_.begin()->first, restart_timer_atom::value);
   }
 
   /// Queues every child whose restart is due, in (due, start order).
@@ -714,13 +707,7 @@ private:
       if (c != nullptr && c->state == child_state::stopping && !c->kill_sent)
         next = std::min(next, c->kill_at);
     }
-    if (next == time_point::max() || !kill_timer_.arm(next))
-      return;
-    auto now = clock().now();
-    if (next <= now)
-      send(this, kill_timer_atom::value, internal::encode(next));
-    else
-      delayed_send(this, next - now, kill_timer_atom::value, internal::encode(next));
+    kill_timer_.schedule(this, next, kill_timer_atom::value);
   }
 
   /// Kills every stopping child whose shutdown timeout passed.

@@ -12,6 +12,16 @@
 
 namespace troupe::supervisors::internal {
 
+/// Encodes a time point for a timer message.
+inline int64_t encode(caf::actor_clock::time_point t) noexcept {
+  return static_cast<int64_t>(t.time_since_epoch().count());
+}
+
+/// Decodes a time point from a timer message.
+inline caf::actor_clock::time_point decode(int64_t x) noexcept {
+  return caf::actor_clock::time_point{caf::actor_clock::duration_type{x}};
+}
+
 class deadline_timer {
 public:
   using time_point = caf::actor_clock::time_point;
@@ -25,6 +35,20 @@ public:
     return true;
   }
 
+  /// Sends `self` `(atom, encode(t))` at `t` (at once if `t` passed) unless
+  /// a message for `t` or earlier is in flight. `time_point::max()` means no
+  /// deadline: nothing is sent.
+  template <class Self, class Atom>
+  void schedule(Self* self, time_point t, Atom atom) {
+    if (t == time_point::max() || !arm(t))
+      return;
+    auto now = self->clock().now();
+    if (t <= now)
+      self->send(self, atom, encode(t));
+    else
+      self->delayed_send(self, t - now, atom, encode(t));
+  }
+
   /// Records that the timer message for `t` arrived.
   void fired(time_point t) noexcept {
     if (t >= armed_)
@@ -34,15 +58,5 @@ public:
 private:
   time_point armed_ = time_point::max();
 };
-
-/// Encodes a time point for a timer message.
-inline int64_t encode(caf::actor_clock::time_point t) noexcept {
-  return static_cast<int64_t>(t.time_since_epoch().count());
-}
-
-/// Decodes a time point from a timer message.
-inline caf::actor_clock::time_point decode(int64_t x) noexcept {
-  return caf::actor_clock::time_point{caf::actor_clock::duration_type{x}};
-}
 
 } // namespace troupe::supervisors::internal
