@@ -183,8 +183,9 @@ private:
     auto level = status == task_status::failed ? spdlog::level::warn : spdlog::level::debug;
     if (log_->should_log(level))
       log_->log(level, "{} {}{}", t.outcome.id, to_string(status),
-                t.outcome.reason ? " (" + internal::describe(t.outcome.reason) + ")"
-                                 : std::string{});
+                t.outcome.reason
+                  ? " (" + internal::describe(system(), t.outcome.reason) + ")"
+                  : std::string{});
   }
 
   void on_down(caf::down_msg& msg) {
@@ -246,7 +247,8 @@ private:
       return;
     cancelling_ = true;
     cancel_reason_ = reason;
-    log_->info("cancelling {} running tasks ({})", running_, internal::describe(reason));
+    log_->info("cancelling {} running tasks ({})", running_,
+               internal::describe(system(), reason));
     auto now = clock().now();
     for (auto& t : tasks_) {
       if (!t.running)

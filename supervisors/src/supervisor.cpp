@@ -287,7 +287,7 @@ private:
       if (kind == event_kind::restarting)
         text += " in " + caf::deep_to_string(delay);
       if (reason)
-        text += " (" + internal::describe(reason) + ")";
+        text += " (" + internal::describe(system(), reason) + ")";
       if (ev.restarts > 0)
         text += " [restarts: " + std::to_string(ev.restarts) + "]";
       log_->log(level, "{}", text);
@@ -743,7 +743,7 @@ private:
     shutting_down_ = true;
     shutdown_reason_ = std::move(reason);
     log_->log(is_normal_stop(shutdown_reason_) ? spdlog::level::info : spdlog::level::err,
-              "shutting down ({})", internal::describe(shutdown_reason_));
+              "shutting down ({})", internal::describe(system(), shutdown_reason_));
     for (auto& op : queued_)
       op.abort();
     queued_.clear();

@@ -45,6 +45,14 @@ std::string describe(const caf::error& err) {
   return caf::to_string(err);
 }
 
+std::string describe(const caf::actor_system& sys, const caf::error& err) {
+  auto cat = err.category();
+  if (!err || cat == supervisor_errc_category || cat == stop_reason_category
+      || cat == actors::flow_errc_category || cat == actors::fetch_errc_category)
+    return describe(err);
+  return sys.render(err);
+}
+
 std::string describe_context(const caf::message& ctx) {
   std::string result;
   for (size_t i = 0; i < ctx.size(); ++i) {
