@@ -15,7 +15,9 @@ inbound::inbound(caf::event_based_actor* self, inbound_owner* owner, uint32_t ca
     owner_(owner),
     capacity_(capacity),
     flush_threshold_(std::max<uint32_t>(1, capacity / 2)) {
-  // nop
+  // Let go of upstream when the actor terminates: a killed upstream may
+  // still hold us (see outbound's constructor), and the cycle would leak.
+  self_->attach_functor([this] { upstream_ = nullptr; });
 }
 
 void inbound::subscribe(caf::actor upstream) {

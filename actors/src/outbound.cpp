@@ -18,7 +18,14 @@ using grace_atom = caf::atom_constant<caf::atom("trp_fgrace")>;
 
 outbound::outbound(caf::event_based_actor* self, outbound_owner* owner, config cfg)
   : self_(self), owner_(owner), cfg_(cfg) {
-  // nop
+  // A dead actor's members live as long as someone holds a handle to it. A
+  // consumer holds its upstream; if we kept holding our consumers after
+  // dying (killed, so `finish` never ran), the two would keep each other's
+  // memory alive forever. Let go when the actor terminates.
+  self_->attach_functor([this] {
+    links_.clear();
+    redeliver_.clear();
+  });
 }
 
 caf::message_handler outbound::handlers() {

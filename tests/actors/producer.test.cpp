@@ -347,6 +347,15 @@ TEST_CASE_METHOD(flow_fixture,
   REQUIRE(result);
   CHECK(*result == caf::exit_reason::kill);
   CHECK(running_actors() == 0);
+  // Both are gone from memory too: a killed producer never ran `finish`, so
+  // it must still let go of its consumers, or the two would keep each other
+  // alive (the consumer holds its upstream).
+  auto producer_addr = p->address();
+  auto consumer_addr = c->address();
+  *p = nullptr;
+  *c = nullptr;
+  CHECK(caf::actor_cast<caf::actor>(producer_addr) == nullptr);
+  CHECK(caf::actor_cast<caf::actor>(consumer_addr) == nullptr);
 }
 
 TEST_CASE_METHOD(flow_fixture, "invalid producer settings are refused",
