@@ -7,10 +7,12 @@
 
 #include <troupe/actors/flow_errc.hpp>
 #include <troupe/transport/atoms.hpp>
+#include <troupe/transport/diagnostics.hpp>
 #include <troupe/transport/transport_errc.hpp>
 
 #include "support/delay_relay.hpp"
 #include "support/node_fixture.hpp"
+#include "support/raw_peer.hpp"
 
 using namespace std::chrono_literals;
 using google::protobuf::util::MessageDifferencer;
@@ -258,4 +260,40 @@ TEST_CASE_METHOD(node_fixture, "two nodes dialing each other share one connectio
   auto back = b->connect("127.0.0.1", a->port());
   REQUIRE(back);
   CHECK(*back == a->id());
+}
+
+TEST_CASE_METHOD(node_fixture, "a stopped node releases its I/O runtime",
+                 "[transport][node][leak]") {
+  // Stopping races the listener's close against the I/O threads running
+  // out of work; a handler posted too late once kept the runtime (and its
+  // io_context, threads and sockets) alive forever. Repeat to hit the race.
+  auto before = troupe::transport::live_io_runtimes();
+  for (int i = 0; i < 20; ++i) {
+    auto n = node::start(sys, fast_config());
+    REQUIRE(n);
+    {
+      troupe::testing::raw_peer peer{n->port()};
+      REQUIRE(peer.connected());
+      REQUIRE(peer.handshake("leak-check"));
+    }
+    n->stop();
+  }
+  for (int i = 0; i < 10; ++i) { // connected nodes, stopped in either order
+    auto x = node::start(sys, fast_config());
+    auto y = node::start(sys, fast_config());
+    REQUIRE(x);
+    REQUIRE(y);
+    REQUIRE(x->connect("127.0.0.1", y->port()));
+    if (i % 2 == 0)
+      x->stop();
+    else
+      y->stop();
+  }
+  // Bounded wait: the last references (dead actors' io handles) go away
+  // on CAF's threads shortly after stop returns.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (troupe::transport::live_io_runtimes() > before
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  CHECK(troupe::transport::live_io_runtimes() == before);
 }

@@ -12,6 +12,7 @@
 
 #include <asio.hpp>
 
+#include <caf/deep_to_string.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/make_counted.hpp>
 #include <caf/ref_counted.hpp>
@@ -22,6 +23,7 @@
 
 #include "io.hpp"
 #include "io_messages.hpp"
+#include "troupe/transport/diagnostics.hpp"
 #include "troupe/transport/framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 
@@ -104,15 +106,19 @@ using strand_type = asio::strand<asio::io_context::executor_type>;
 
 // -- runtime --------------------------------------------------------------------
 
+std::atomic<size_t> live_runtimes{0};
+
 class asio_runtime : public io_runtime {
 public:
   explicit asio_runtime(uint32_t threads) : guard_(asio::make_work_guard(ctx_)) {
+    ++live_runtimes;
     for (uint32_t i = 0; i < threads; ++i)
       threads_.emplace_back([this] { ctx_.run(); done_.fetch_add(1); });
   }
 
   ~asio_runtime() override {
     shutdown(std::chrono::seconds{1});
+    --live_runtimes;
   }
 
   void shutdown(caf::timespan bound) override {
@@ -127,8 +133,11 @@ public:
     // has no timeout. Ends early in the normal case.
     while (done_.load() < threads_.size() && std::chrono::steady_clock::now() < deadline)
       std::this_thread::yield();
-    if (done_.load() < threads_.size())
+    if (done_.load() < threads_.size()) {
+      actors::logger("troupe.transport")
+        ->warn("I/O threads still busy after {}; stopping them", caf::deep_to_string(bound));
       ctx_.stop();
+    }
     for (auto& t : threads_)
       t.join();
     threads_.clear();
@@ -523,7 +532,14 @@ public:
   }
 
   void start(caf::actor owner) override {
-    asio::post(acceptor_.get_executor(), [self = shared_from_this(), owner]() mutable {
+    // Commands capture the listener weakly: a command posted after the I/O
+    // threads ran out of work stays queued forever, and a strong reference
+    // in it would keep the listener, and through it the runtime, alive (a
+    // leak found by a test). A listener nobody holds is closed already.
+    asio::post(acceptor_.get_executor(), [weak = weak_from_this(), owner]() mutable {
+      auto self = weak.lock();
+      if (!self)
+        return;
       self->owner_ = std::move(owner);
       for (auto& conn : self->held_)
         caf::anon_send(self->owner_, accepted_atom::value, connection_io_ptr{conn});
@@ -536,7 +552,10 @@ public:
   }
 
   void close() override {
-    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    asio::post(acceptor_.get_executor(), [weak = weak_from_this()] {
+      auto self = weak.lock();
+      if (!self)
+        return;
       self->stopped_ = true;
       asio::error_code ec;
       self->acceptor_.close(ec);
@@ -546,8 +565,9 @@ public:
   }
 
   void detach() override {
-    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
-      self->owner_ = nullptr;
+    asio::post(acceptor_.get_executor(), [weak = weak_from_this()] {
+      if (auto self = weak.lock())
+        self->owner_ = nullptr;
     });
   }
 
@@ -601,6 +621,18 @@ private:
 };
 
 } // namespace
+
+} // namespace troupe::transport::detail
+
+namespace troupe::transport {
+
+size_t live_io_runtimes() noexcept {
+  return detail::live_runtimes.load();
+}
+
+} // namespace troupe::transport
+
+namespace troupe::transport::detail {
 
 io_runtime_ptr make_io_runtime(uint32_t threads) {
   return std::make_shared<asio_runtime>(threads);
