@@ -168,7 +168,7 @@ size_t position(const std::string& text, const std::string& needle) {
 TEST_CASE("SIGTERM stops a 3-level tree in order and exits 0 within the deadline",
           "[supervisors][graceful_shutdown][process]") {
   child_process p{args("orderly", 5000)};
-  REQUIRE(p.read_until("ready", 20s));
+  REQUIRE(p.read_until("shutdown_tree: ready for signals", 20s));
   auto t0 = clock_type::now();
   p.signal(SIGTERM);
   CHECK(p.read_to_eof(20s));
@@ -198,7 +198,7 @@ TEST_CASE("SIGTERM to a tree with a stuck child exits non-zero after the deadlin
   auto mode = GENERATE("stuck", "blocked");
   CAPTURE(mode);
   child_process p{args(mode, 1000)};
-  REQUIRE(p.read_until("ready", 20s));
+  REQUIRE(p.read_until("shutdown_tree: ready for signals", 20s));
   auto t0 = clock_type::now();
   p.signal(SIGTERM);
   CHECK(p.read_to_eof(20s));
@@ -218,7 +218,7 @@ TEST_CASE("SIGTERM to a tree with a stuck child exits non-zero after the deadlin
 TEST_CASE("a second signal ends the process at once",
           "[supervisors][graceful_shutdown][process]") {
   child_process p{args("stuck", 60000)};
-  REQUIRE(p.read_until("ready", 20s));
+  REQUIRE(p.read_until("shutdown_tree: ready for signals", 20s));
   p.signal(SIGTERM);
   REQUIRE(p.read_until("stopping the tree", 20s));
   auto t0 = clock_type::now();

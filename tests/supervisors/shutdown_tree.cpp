@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -44,10 +45,15 @@ caf::behavior worker(caf::event_based_actor* self, std::string path, bool ignore
   return {[](int) {}};
 }
 
+/// Set once the blocker is inside its handler: only then is "ready" printed,
+/// or a quick SIGTERM could reach it before it blocks (it would just quit).
+std::promise<void> blocking;
+
 caf::behavior blocker(caf::event_based_actor* self) {
   self->send(self, block_atom::value);
   return {[](block_atom) {
     // Test only: a handler that never returns, like a stuck blocking call.
+    blocking.set_value();
     std::mutex mtx;
     std::condition_variable cv;
     std::unique_lock<std::mutex> lock{mtx};
@@ -114,8 +120,14 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (mode == "blocked"
+      && blocking.get_future().wait_for(10s) != std::future_status::ready) {
+    std::cerr << "the blocker did not block\n";
+    return 2;
+  }
   graceful_shutdown_config shutdown;
   shutdown.deadline = deadline;
-  shutdown.on_ready = [] { std::cout << "ready" << std::endl; };
+  // A marker no log line or sanitizer report contains by accident.
+  shutdown.on_ready = [] { std::cout << "shutdown_tree: ready for signals" << std::endl; };
   return run_with_graceful_shutdown(sys, *sup, shutdown);
 }
