@@ -51,3 +51,17 @@ TEST_CASE("transport errors render by name", "[transport][errors]") {
   CHECK(text.find("frame_too_large") != std::string::npos);
   CHECK(describe(caf::make_error(transport_errc::peer_timeout)) == "trp_net:peer_timeout");
 }
+
+TEST_CASE("an error that crossed the wire describes itself once",
+          "[transport][errors]") {
+  auto plain = caf::make_error(transport_errc::node_stopped);
+  CHECK(describe(round_trip(plain)) == "trp_net:node_stopped");
+  auto with_context = caf::make_error(transport_errc::frame_too_large, "2147483648");
+  CHECK(describe(round_trip(with_context)) == describe(with_context));
+  // A context of other text is still shown after the code.
+  troupe::Error wire;
+  wire.set_category("trp_net");
+  wire.set_code(static_cast<uint32_t>(transport_errc::peer_lost));
+  wire.set_message("socket reset");
+  CHECK(describe(from_wire_error(wire)) == "trp_net:peer_lost (\"socket reset\")");
+}

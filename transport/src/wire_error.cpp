@@ -57,8 +57,16 @@ std::string describe(const caf::error& err) {
     result = "system:" + caf::to_string(static_cast<caf::sec>(err.code()));
   else
     return caf::to_string(err);
-  if (!err.context().empty())
-    result += " " + caf::to_string(err.context());
+  const auto& ctx = err.context();
+  // An error that crossed the wire carries the sender's description as its
+  // context; it already starts with the category and code: show it once.
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0)) {
+    const auto& text = ctx.get_as<std::string>(0);
+    if (text.compare(0, result.size(), result) == 0)
+      return text;
+  }
+  if (!ctx.empty())
+    result += " " + caf::to_string(ctx);
   return result;
 }
 
