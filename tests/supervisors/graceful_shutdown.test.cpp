@@ -75,9 +75,14 @@ public:
   /// Reads output until it contains `needle`, EOF, or `limit` passes.
   bool read_until(const std::string& needle, std::chrono::milliseconds limit) {
     auto end = clock_type::now() + limit;
-    while (output.find(needle) == std::string::npos) {
+    // Search only what is new (plus an overlap): a chatty child (e.g. under
+    // a sanitizer) writes megabytes, and searching all of it after every
+    // read is quadratic.
+    size_t from = 0;
+    while (output.find(needle, from) == std::string::npos) {
+      from = output.size() >= needle.size() ? output.size() - needle.size() + 1 : 0;
       if (!read_some(end))
-        return output.find(needle) != std::string::npos;
+        return output.find(needle, from) != std::string::npos;
     }
     return true;
   }

@@ -66,12 +66,20 @@ struct waiter {
   }
 };
 
+using counter = std::shared_ptr<std::atomic<uint64_t>>;
+
+counter make_counter() {
+  return std::make_shared<std::atomic<uint64_t>>(0);
+}
+
 /// A producer of Tally{1..n} that records how many items its source gave out.
-caf::actor tally_producer(caf::actor_system& sys, uint64_t n, std::atomic<uint64_t>& pulled,
+/// Shares its counter (never a reference into the test's stack: when a check
+/// fails, actors outlive the test body).
+caf::actor tally_producer(caf::actor_system& sys, uint64_t n, counter pulled,
                           std::function<void(uint64_t)> hook = {}) {
   auto next = std::make_shared<uint64_t>(1);
   auto p = spawn_producer<Tally>(sys, producer_config{64, 5s},
-                                 [next, n, &pulled, hook](size_t demand,
+                                 [next, n, pulled, hook](size_t demand,
                                                           std::vector<Tally>& out) {
                                    while (out.size() < demand && *next <= n) {
                                      if (hook)
@@ -80,7 +88,7 @@ caf::actor tally_producer(caf::actor_system& sys, uint64_t n, std::atomic<uint64
                                      t.set_handled((*next)++);
                                      out.push_back(std::move(t));
                                    }
-                                   pulled = *next - 1;
+                                   *pulled = *next - 1;
                                    return *next > n ? pull_status::done : pull_status::more;
                                  });
   REQUIRE(p);
@@ -95,7 +103,7 @@ TEST_CASE_METHOD(streaming_nodes,
                  "[transport][remote_stream][backpressure]") {
   constexpr uint64_t n = 100'000;
   constexpr uint32_t capacity = 256;
-  std::atomic<uint64_t> pulled{0};
+  auto pulled = make_counter();
   auto producer = tally_producer(sys, n, pulled);
   auto hub = export_stream<Tally>(*a, producer, "tallies");
   REQUIRE(hub);
@@ -103,46 +111,50 @@ TEST_CASE_METHOD(streaming_nodes,
   icfg.capacity = capacity;
   auto items = import_stream<Tally>(sys, *b, address("tallies"), icfg);
   REQUIRE(items);
-  std::atomic<uint64_t> processed{0};
-  std::atomic<uint64_t> worst{0};
-  std::atomic<uint64_t> checksum{0};
-  std::atomic<bool> done{false};
-  caf::error outcome;
-  waiter w;
+  // Shared with the consumer's callbacks: they may outlive a failed test.
+  struct run {
+    std::atomic<uint64_t> processed{0};
+    std::atomic<uint64_t> worst{0};
+    std::atomic<uint64_t> checksum{0};
+    std::atomic<bool> done{false};
+    caf::error outcome;
+    waiter w;
+  };
+  auto st = std::make_shared<run>();
   auto consumer = spawn_consumer<Tally>(
     sys, *items, consumer_config{32, 1},
-    [&](const Tally& t) {
+    [st, pulled](const Tally& t) {
       // A slow consumer: some work per item.
       volatile uint64_t spin = 0;
       for (int i = 0; i < 300; ++i)
         spin = spin + static_cast<uint64_t>(i);
-      auto k = ++processed;
-      checksum += t.handled();
+      auto k = ++st->processed;
+      st->checksum += t.handled();
       // Everything the source gave out and we have not finished is held
       // somewhere between the two nodes: never more than the capacity.
-      auto in_between = pulled.load() - k + 1;
-      if (in_between > worst)
-        worst = in_between;
+      auto in_between = pulled->load() - k + 1;
+      if (in_between > st->worst)
+        st->worst = in_between;
     },
-    [&](const caf::error& err) {
-      outcome = err;
-      done = true;
-      w.notify();
+    [st](const caf::error& err) {
+      st->outcome = err;
+      st->done = true;
+      st->w.notify();
     });
   REQUIRE(consumer);
-  REQUIRE(w.wait([&] { return done.load(); }));
-  CHECK(!outcome);
-  CHECK(processed == n);
-  CHECK(checksum == n * (n + 1) / 2);
-  CHECK(worst <= capacity);
-  CHECK(worst > capacity / 4); // the pipe was really used, not trickled
+  REQUIRE(st->w.wait([&] { return st->done.load(); }));
+  CHECK(!st->outcome);
+  CHECK(st->processed == n);
+  CHECK(st->checksum == n * (n + 1) / 2);
+  CHECK(st->worst <= capacity);
+  CHECK(st->worst > capacity / 4); // the pipe was really used, not trickled
 }
 
 TEST_CASE_METHOD(streaming_nodes,
                  "a failing remote producer ends the remote consumer's stream "
                  "with a typed error",
                  "[transport][remote_stream][errors]") {
-  std::atomic<uint64_t> pulled{0};
+  auto pulled = make_counter();
   auto producer = tally_producer(sys, 1000, pulled, [](uint64_t i) {
     if (i == 500)
       throw std::runtime_error("sensor unplugged");
@@ -174,7 +186,7 @@ TEST_CASE_METHOD(streaming_nodes,
                  "producer for its other consumers",
                  "[transport][remote_stream][redelivery]") {
   constexpr uint64_t n = 2000;
-  std::atomic<uint64_t> pulled{0};
+  auto pulled = make_counter();
   auto producer = tally_producer(sys, n, pulled);
   stream_export_config ecfg;
   ecfg.poll_interval = 100ms;
@@ -196,7 +208,7 @@ TEST_CASE_METHOD(streaming_nodes,
                                         w.notify();
                                       });
   REQUIRE(remote);
-  REQUIRE(w.wait([&] { return pulled.load() >= 64; }));
+  REQUIRE(w.wait([&] { return pulled->load() >= 64; }));
   caf::anon_send_exit(*items, caf::exit_reason::kill); // the importer dies
   caf::anon_send_exit(*remote, caf::exit_reason::kill);
   remote_dead = true;
@@ -220,7 +232,7 @@ TEST_CASE_METHOD(streaming_nodes,
 
 TEST_CASE_METHOD(streaming_nodes, "invalid remote stream settings are refused",
                  "[transport][remote_stream][errors]") {
-  std::atomic<uint64_t> pulled{0};
+  auto pulled = make_counter();
   auto producer = tally_producer(sys, 1, pulled);
   stream_export_config ecfg;
   ecfg.idle_timeout = ecfg.poll_interval;

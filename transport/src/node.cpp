@@ -80,7 +80,9 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
   caf::error not_ready;
   {
     caf::scoped_actor self{sys};
-    self->request(ptr->supervisor, ptr->cfg->handshake_timeout, supervisors::ready_atom::value)
+    // Local work only (spawning two actors); generous for slow machines and
+    // sanitizer builds.
+    self->request(ptr->supervisor, std::chrono::seconds{10}, supervisors::ready_atom::value)
       .receive([](caf::ok_atom) {}, [&](caf::error& err) { not_ready = std::move(err); });
   }
   if (not_ready) {

@@ -58,7 +58,7 @@ public:
   /// Validates `cfg`, starts the I/O thread(s), listens (if `cfg.listen`)
   /// and spawns the node actor and its supervisor tree; returns once the
   /// tree runs (a peer connecting right after finds a listener), waiting at
-  /// most `handshake_timeout`. Errors: `invalid_config`, `listen_failed`.
+  /// most 10 s. Errors: `invalid_config`, `listen_failed`.
   static caf::expected<node> start(caf::actor_system& sys, node_config cfg = {});
 
   node(node&&) noexcept;
