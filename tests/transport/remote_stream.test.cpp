@@ -162,23 +162,26 @@ TEST_CASE_METHOD(streaming_nodes,
   REQUIRE(export_stream<Tally>(*a, producer, "fragile"));
   auto items = import_stream<Tally>(sys, *b, address("fragile"));
   REQUIRE(items);
-  std::atomic<bool> done{false};
-  std::atomic<uint64_t> processed{0};
-  caf::error outcome;
-  waiter w;
+  struct run { // shared with callbacks that may outlive a failed test
+    std::atomic<bool> done{false};
+    std::atomic<uint64_t> processed{0};
+    caf::error outcome;
+    waiter w;
+  };
+  auto st = std::make_shared<run>();
   auto consumer = spawn_consumer<Tally>(
-    sys, *items, consumer_config{32, 1}, [&](const Tally&) { ++processed; },
-    [&](const caf::error& err) {
-      outcome = err;
-      done = true;
-      w.notify();
+    sys, *items, consumer_config{32, 1}, [st](const Tally&) { ++st->processed; },
+    [st](const caf::error& err) {
+      st->outcome = err;
+      st->done = true;
+      st->w.notify();
     });
   REQUIRE(consumer);
-  REQUIRE(w.wait([&] { return done.load(); }));
-  INFO("outcome: " << sys.render(outcome));
-  CHECK(outcome == caf::make_error(flow_errc::source_failed));
-  CHECK(sys.render(outcome).find("sensor unplugged") != std::string::npos);
-  CHECK(processed < 500);
+  REQUIRE(st->w.wait([&] { return st->done.load(); }));
+  INFO("outcome: " << sys.render(st->outcome));
+  CHECK(st->outcome == caf::make_error(flow_errc::source_failed));
+  CHECK(sys.render(st->outcome).find("sensor unplugged") != std::string::npos);
+  CHECK(st->processed < 500);
 }
 
 TEST_CASE_METHOD(streaming_nodes,
@@ -197,37 +200,38 @@ TEST_CASE_METHOD(streaming_nodes,
   auto items = import_stream<Tally>(sys, *b, address("shared"), icfg);
   REQUIRE(items);
   // The remote consumer takes its first items and then dies with them.
-  std::mutex mtx;
-  std::set<uint64_t> seen;
-  std::atomic<bool> remote_dead{false};
-  waiter w;
+  struct run { // shared with callbacks that may outlive a failed test
+    std::mutex mtx;
+    std::set<uint64_t> seen;
+    std::atomic<bool> done{false};
+    waiter w;
+  };
+  auto st = std::make_shared<run>();
   auto remote = spawn_consumer<Tally>(sys, *items, consumer_config{64, 64},
-                                      [&](const Tally& t, seq_t, item_done) {
+                                      [st](const Tally&, seq_t, item_done) {
                                         // Never finishes: holds its items.
-                                        (void) t;
-                                        w.notify();
+                                        st->w.notify();
                                       });
   REQUIRE(remote);
-  REQUIRE(w.wait([&] { return pulled->load() >= 64; }));
+  REQUIRE(st->w.wait([&] { return pulled->load() >= 64; }));
   caf::anon_send_exit(*items, caf::exit_reason::kill); // the importer dies
   caf::anon_send_exit(*remote, caf::exit_reason::kill);
-  remote_dead = true;
   // A local consumer on node A gets everything, the dead importer's share
   // included, once its export session gives up.
-  std::atomic<bool> done{false};
   auto local = spawn_consumer<Tally>(
     sys, producer, consumer_config{32, 1},
-    [&](const Tally& t) {
-      std::lock_guard<std::mutex> guard{mtx};
-      seen.insert(t.handled());
+    [st](const Tally& t) {
+      std::lock_guard<std::mutex> guard{st->mtx};
+      st->seen.insert(t.handled());
     },
-    [&](const caf::error&) {
-      done = true;
-      w.notify();
+    [st](const caf::error&) {
+      st->done = true;
+      st->w.notify();
     });
   REQUIRE(local);
-  REQUIRE(w.wait([&] { return done.load(); }));
-  CHECK(seen.size() == n); // at-least-once: nothing the importer held is lost
+  REQUIRE(st->w.wait([&] { return st->done.load(); }));
+  std::lock_guard<std::mutex> guard{st->mtx};
+  CHECK(st->seen.size() == n); // at-least-once: nothing the importer held is lost
 }
 
 TEST_CASE_METHOD(streaming_nodes, "invalid remote stream settings are refused",
