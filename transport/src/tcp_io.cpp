@@ -532,43 +532,30 @@ public:
   }
 
   void start(caf::actor owner) override {
-    // Commands capture the listener weakly: a command posted after the I/O
-    // threads ran out of work stays queued forever, and a strong reference
-    // in it would keep the listener, and through it the runtime, alive (a
-    // leak found by a test). A listener nobody holds is closed already.
-    asio::post(acceptor_.get_executor(), [weak = weak_from_this(), owner]() mutable {
-      auto self = weak.lock();
-      if (!self)
-        return;
-      self->owner_ = std::move(owner);
-      for (auto& conn : self->held_)
-        caf::anon_send(self->owner_, accepted_atom::value, connection_io_ptr{conn});
-      self->held_.clear();
-      if (!self->accepting_) {
-        self->accepting_ = true;
-        self->accept();
+    command([owner](tcp_listener& self) mutable {
+      self.owner_ = std::move(owner);
+      for (auto& conn : self.held_)
+        caf::anon_send(self.owner_, accepted_atom::value, connection_io_ptr{conn});
+      self.held_.clear();
+      if (!self.accepting_) {
+        self.accepting_ = true;
+        self.accept();
       }
     });
   }
 
   void close() override {
-    asio::post(acceptor_.get_executor(), [weak = weak_from_this()] {
-      auto self = weak.lock();
-      if (!self)
-        return;
-      self->stopped_ = true;
+    command([](tcp_listener& self) {
+      self.stopped_ = true;
       asio::error_code ec;
-      self->acceptor_.close(ec);
-      self->owner_ = nullptr;
-      self->held_.clear(); // closes them
+      self.acceptor_.close(ec);
+      self.owner_ = nullptr;
+      self.held_.clear(); // closes them
     });
   }
 
   void detach() override {
-    asio::post(acceptor_.get_executor(), [weak = weak_from_this()] {
-      if (auto self = weak.lock())
-        self->owner_ = nullptr;
-    });
+    command([](tcp_listener& self) { self.owner_ = nullptr; });
   }
 
   uint16_t port() const override {
@@ -576,6 +563,19 @@ public:
   }
 
 private:
+  /// Runs `f` on the listener's strand. Commands capture the listener
+  /// weakly: a command posted after the I/O threads ran out of work stays
+  /// queued forever, and a strong reference in it would keep the listener,
+  /// and through it the runtime, alive (a leak found by a test). A listener
+  /// nobody holds is closed already.
+  template <class F>
+  void command(F f) {
+    asio::post(acceptor_.get_executor(), [weak = weak_from_this(), f = std::move(f)]() mutable {
+      if (auto self = weak.lock())
+        f(*self);
+    });
+  }
+
   void accept() {
     if (stopped_)
       return;
