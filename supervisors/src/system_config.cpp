@@ -1,5 +1,7 @@
 #include "troupe/supervisors/system_config.hpp"
 
+#include <optional>
+
 #include <caf/message.hpp>
 
 #include <troupe/actors/fetch_errc.hpp>
@@ -30,7 +32,11 @@ std::string render(const char* prefix, uint8_t code, const caf::message& ctx) {
 
 } // namespace
 
-std::string describe(const caf::error& err) {
+namespace {
+
+/// The text of an error of this layer's (or a lower layer's) categories;
+/// nothing for other categories.
+std::optional<std::string> describe_known(const caf::error& err) {
   if (!err)
     return "none";
   auto cat = err.category();
@@ -42,15 +48,19 @@ std::string describe(const caf::error& err) {
     return render<actors::flow_errc>("flow_error", err.code(), err.context());
   if (cat == actors::fetch_errc_category)
     return render<actors::fetch_errc>("fetch_error", err.code(), err.context());
-  return caf::to_string(err);
+  return std::nullopt;
+}
+
+} // namespace
+
+std::string describe(const caf::error& err) {
+  auto known = describe_known(err);
+  return known ? *known : caf::to_string(err);
 }
 
 std::string describe(const caf::actor_system& sys, const caf::error& err) {
-  auto cat = err.category();
-  if (!err || cat == supervisor_errc_category || cat == stop_reason_category
-      || cat == actors::flow_errc_category || cat == actors::fetch_errc_category)
-    return describe(err);
-  return sys.render(err);
+  auto known = describe_known(err);
+  return known ? *known : sys.render(err);
 }
 
 std::string describe_context(const caf::message& ctx) {
