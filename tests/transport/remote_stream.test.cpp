@@ -66,6 +66,27 @@ struct waiter {
   }
 };
 
+/// What a test's consumer records. Shared (std::make_shared) with the
+/// consumer's callbacks: they may outlive a failed test.
+struct consumer_run {
+  std::atomic<uint64_t> processed{0};
+  std::atomic<bool> done{false};
+  caf::error outcome;
+  waiter w;
+
+  /// The consumer's on-done callback.
+  void finish(const caf::error& err) {
+    outcome = err;
+    done = true;
+    w.notify();
+  }
+
+  /// Waits (bounded) for `finish`.
+  bool wait_done() {
+    return w.wait([this] { return done.load(); });
+  }
+};
+
 using counter = std::shared_ptr<std::atomic<uint64_t>>;
 
 counter make_counter() {
@@ -111,14 +132,9 @@ TEST_CASE_METHOD(streaming_nodes,
   icfg.capacity = capacity;
   auto items = import_stream<Tally>(sys, *b, address("tallies"), icfg);
   REQUIRE(items);
-  // Shared with the consumer's callbacks: they may outlive a failed test.
-  struct run {
-    std::atomic<uint64_t> processed{0};
+  struct run : consumer_run {
     std::atomic<uint64_t> worst{0};
     std::atomic<uint64_t> checksum{0};
-    std::atomic<bool> done{false};
-    caf::error outcome;
-    waiter w;
   };
   auto st = std::make_shared<run>();
   auto consumer = spawn_consumer<Tally>(
@@ -136,13 +152,9 @@ TEST_CASE_METHOD(streaming_nodes,
       if (in_between > st->worst)
         st->worst = in_between;
     },
-    [st](const caf::error& err) {
-      st->outcome = err;
-      st->done = true;
-      st->w.notify();
-    });
+    [st](const caf::error& err) { st->finish(err); });
   REQUIRE(consumer);
-  REQUIRE(st->w.wait([&] { return st->done.load(); }));
+  REQUIRE(st->wait_done());
   CHECK(!st->outcome);
   CHECK(st->processed == n);
   CHECK(st->checksum == n * (n + 1) / 2);
@@ -162,22 +174,12 @@ TEST_CASE_METHOD(streaming_nodes,
   REQUIRE(export_stream<Tally>(*a, producer, "fragile"));
   auto items = import_stream<Tally>(sys, *b, address("fragile"));
   REQUIRE(items);
-  struct run { // shared with callbacks that may outlive a failed test
-    std::atomic<bool> done{false};
-    std::atomic<uint64_t> processed{0};
-    caf::error outcome;
-    waiter w;
-  };
-  auto st = std::make_shared<run>();
+  auto st = std::make_shared<consumer_run>();
   auto consumer = spawn_consumer<Tally>(
     sys, *items, consumer_config{32, 1}, [st](const Tally&) { ++st->processed; },
-    [st](const caf::error& err) {
-      st->outcome = err;
-      st->done = true;
-      st->w.notify();
-    });
+    [st](const caf::error& err) { st->finish(err); });
   REQUIRE(consumer);
-  REQUIRE(st->w.wait([&] { return st->done.load(); }));
+  REQUIRE(st->wait_done());
   INFO("outcome: " << sys.render(st->outcome));
   CHECK(st->outcome == caf::make_error(flow_errc::source_failed));
   CHECK(sys.render(st->outcome).find("sensor unplugged") != std::string::npos);
@@ -200,11 +202,9 @@ TEST_CASE_METHOD(streaming_nodes,
   auto items = import_stream<Tally>(sys, *b, address("shared"), icfg);
   REQUIRE(items);
   // The remote consumer takes its first items and then dies with them.
-  struct run { // shared with callbacks that may outlive a failed test
+  struct run : consumer_run {
     std::mutex mtx;
     std::set<uint64_t> seen;
-    std::atomic<bool> done{false};
-    waiter w;
   };
   auto st = std::make_shared<run>();
   auto remote = spawn_consumer<Tally>(sys, *items, consumer_config{64, 64},
@@ -224,12 +224,9 @@ TEST_CASE_METHOD(streaming_nodes,
       std::lock_guard<std::mutex> guard{st->mtx};
       st->seen.insert(t.handled());
     },
-    [st](const caf::error&) {
-      st->done = true;
-      st->w.notify();
-    });
+    [st](const caf::error& err) { st->finish(err); });
   REQUIRE(local);
-  REQUIRE(st->w.wait([&] { return st->done.load(); }));
+  REQUIRE(st->wait_done());
   std::lock_guard<std::mutex> guard{st->mtx};
   CHECK(st->seen.size() == n); // at-least-once: nothing the importer held is lost
 }
