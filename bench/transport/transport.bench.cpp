@@ -333,9 +333,14 @@ int main(int argc, char** argv) {
       caf_timeout_ms = std::max(0, std::atoi(argv[i] + 17));
   }
   spdlog::set_level(spdlog::level::warn);
+  auto run_pipeline = [] {
+    auto items_per_s = remote_pipeline_items_per_s(2'000'000);
+    std::printf("troupe remote pipeline: %.2f M items/s (2 M items, batched)\n",
+                items_per_s / 1e6);
+    return items_per_s;
+  };
   if (pipeline_only) {
-    auto pipeline = remote_pipeline_items_per_s(2'000'000);
-    std::printf("troupe remote pipeline: %.2f M items/s (2 M items, batched)\n", pipeline / 1e6);
+    run_pipeline();
     return 0;
   }
   auto raw = skip_raw ? 0.0 : run_raw();
@@ -344,8 +349,7 @@ int main(int argc, char** argv) {
   auto t = run_troupe();
   std::printf("troupe remote request/reply: %.0f req/s, p50 %.1f us, p99 %.1f us\n",
               t.req_per_s, t.p50_us, t.p99_us);
-  auto pipeline = remote_pipeline_items_per_s(2'000'000);
-  std::printf("troupe remote pipeline: %.2f M items/s (2 M items, batched)\n", pipeline / 1e6);
+  auto pipeline = run_pipeline();
   std::printf("transport rpc_ratio=%.3f rpc_req_per_s=%.0f p50_us=%.1f p99_us=%.1f "
               "remote_pipeline_items_per_s=%.0f\n",
               raw > 0 ? t.req_per_s / raw : 0.0, t.req_per_s, t.p50_us, t.p99_us, pipeline);
