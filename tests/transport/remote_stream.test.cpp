@@ -292,3 +292,132 @@ TEST_CASE("stream items are length-delimited on the wire and truncation is detec
     CHECK_FALSE(next_delimited(p, p + bad.size(), item, size));
   }
 }
+
+namespace {
+
+troupe::flow::Pull make_pull(uint64_t stream_id, uint32_t credit, uint64_t acked_through,
+                             bool open) {
+  troupe::flow::Pull pull;
+  pull.set_stream_id(stream_id);
+  pull.set_credit(credit);
+  pull.set_acked_through(acked_through);
+  pull.set_capacity(open ? credit : 0);
+  pull.set_open(open);
+  return pull;
+}
+
+/// A third node, for a second connection to node A.
+struct three_nodes : streaming_nodes {
+  std::optional<node> c;
+
+  three_nodes() {
+    auto nc = node::start(sys, fast_config());
+    REQUIRE(nc);
+    c.emplace(std::move(*nc));
+  }
+
+  /// One Pull through `via`'s connection to the stream `name` on node A.
+  outcome<troupe::flow::Batch> pull_via(node& via, const std::string& name,
+                                        const troupe::flow::Pull& pull) {
+    auto hub = via.remote_actor(address(name));
+    REQUIRE(hub);
+    return call<troupe::flow::Batch>(*hub, 5000ms,
+                                     troupe::transport::call_options{3s, "", "", 1}, pull);
+  }
+};
+
+/// A local consumer of `producer` that records every item it sees.
+struct recording_run : consumer_run {
+  std::mutex mtx;
+  std::set<uint64_t> seen;
+};
+
+caf::actor record_all(caf::actor_system& sys, caf::actor producer,
+                      std::shared_ptr<recording_run> st) {
+  auto local = spawn_consumer<Tally>(
+    sys, producer, consumer_config{32, 1},
+    [st](const Tally& t) {
+      std::lock_guard<std::mutex> guard{st->mtx};
+      st->seen.insert(t.handled());
+    },
+    [st](const caf::error& err) { st->finish(err); });
+  REQUIRE(local);
+  return *local;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(three_nodes,
+                 "another connection cannot acknowledge a remote-stream session's "
+                 "items: it gets a typed stream_conflict and nothing is lost",
+                 "[transport][remote_stream][sessions]") {
+  constexpr uint64_t n = 500;
+  auto pulled = make_counter();
+  auto producer = tally_producer(sys, n, pulled);
+  stream_export_config ecfg;
+  ecfg.poll_interval = 50ms;
+  ecfg.idle_timeout = 30s; // the owner's connection closing must end it, not silence
+  REQUIRE(export_stream<Tally>(*a, producer, "owned", ecfg));
+  // B opens stream 77 and receives items 1..8.
+  auto first = pull_via(*b, "owned", make_pull(77, 8, 0, true));
+  REQUIRE(first.value);
+  REQUIRE(first.value->count() == 8);
+  // C, another connection, tries to acknowledge them.
+  auto stray = pull_via(*c, "owned", make_pull(77, 0, 8, false));
+  CHECK_FALSE(stray.value);
+  CHECK(stray.error == caf::make_error(troupe::transport::transport_errc::stream_conflict));
+  // B's connection closes without acknowledging: the items go back to the
+  // producer at once (well before the 30 s idle timeout), and a local
+  // consumer gets every item.
+  b->stop();
+  auto st = std::make_shared<recording_run>();
+  record_all(sys, producer, st);
+  REQUIRE(st->w.wait([&] { return st->done.load(); }, 15s));
+  CHECK(!st->outcome);
+  std::lock_guard<std::mutex> guard{st->mtx};
+  CHECK(st->seen.size() == n);
+}
+
+TEST_CASE_METHOD(three_nodes,
+                 "reopening a stream id that is open, or acknowledging items never "
+                 "sent, is a typed stream_conflict",
+                 "[transport][remote_stream][sessions]") {
+  auto pulled = make_counter();
+  auto producer = tally_producer(sys, 100, pulled);
+  stream_export_config ecfg;
+  ecfg.poll_interval = 50ms;
+  REQUIRE(export_stream<Tally>(*a, producer, "reused", ecfg));
+  auto first = pull_via(*b, "reused", make_pull(5, 4, 0, true));
+  REQUIRE(first.value);
+  CHECK(first.value->count() == 4);
+  // An importer restarted on the same connection reuses the id.
+  auto again = pull_via(*b, "reused", make_pull(5, 4, 0, true));
+  CHECK_FALSE(again.value);
+  CHECK(again.error == caf::make_error(troupe::transport::transport_errc::stream_conflict));
+  // Its numbering does not match the session's: acknowledging beyond what
+  // was sent is refused too.
+  auto beyond = pull_via(*b, "reused", make_pull(5, 0, 9, false));
+  CHECK_FALSE(beyond.value);
+  CHECK(beyond.error == caf::make_error(troupe::transport::transport_errc::stream_conflict));
+  // The owner itself can still acknowledge what it got.
+  auto ack = pull_via(*b, "reused", make_pull(5, 0, 4, false));
+  CHECK(ack.value);
+  caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(streaming_nodes,
+                 "a Pull that does not open a stream, for an id with no session, is "
+                 "a typed unknown_stream",
+                 "[transport][remote_stream][sessions]") {
+  auto pulled = make_counter();
+  auto producer = tally_producer(sys, 10, pulled);
+  REQUIRE(export_stream<Tally>(*a, producer, "nosession"));
+  auto hub = b->remote_actor(address("nosession"));
+  REQUIRE(hub);
+  auto r = call<troupe::flow::Batch>(*hub, 5000ms,
+                                     troupe::transport::call_options{3s, "", "", 1},
+                                     make_pull(1234, 8, 0, false));
+  CHECK_FALSE(r.value);
+  CHECK(r.error == caf::make_error(troupe::transport::transport_errc::unknown_stream));
+  caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
+}

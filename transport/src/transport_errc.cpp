@@ -44,6 +44,10 @@ std::string to_string(transport_errc x) {
       return "invalid_address";
     case transport_errc::listen_failed:
       return "listen_failed";
+    case transport_errc::stream_conflict:
+      return "stream_conflict";
+    case transport_errc::unknown_stream:
+      return "unknown_stream";
   }
   return "transport_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -134,6 +134,11 @@ public:
       [this](flow_item_atom, seq_t, const T&) { on_input(1); },
       [this](flow_batch_atom, seq_t, const std::vector<T>& xs) { on_input(xs.size()); },
       [this](const troupe::flow::Pull& pull) -> caf::result<troupe::flow::Batch> {
+        if (pull.acked_through() >= next_seq_)
+          return caf::make_error(transport_errc::stream_conflict, stream_id_,
+                                 "acknowledges item " + std::to_string(pull.acked_through())
+                                   + " but only " + std::to_string(next_seq_ - 1)
+                                   + " were sent");
         on_pull(pull);
         return caf::delegated<troupe::flow::Batch>();
       },
@@ -281,41 +286,119 @@ private:
 };
 
 /// The published actor of an exported stream: opens one session per
-/// importer (by stream id) and forwards its Pulls.
+/// importer and forwards its Pulls.
+///
+/// # Who owns a session
+///
+/// A session belongs to the sender of the Pull that opened it: for a remote
+/// importer the connection's responder (one per connection), for a local
+/// one the importer itself. Only its owner may pull from or acknowledge a
+/// session, so a stray or hostile connection that guesses a stream id cannot
+/// acknowledge (and so lose) items delivered elsewhere: it gets a typed
+/// `stream_conflict`. The hub monitors each owner; when a connection closes,
+/// its sessions end at once and the producer redelivers their
+/// unacknowledged items, without waiting for `idle_timeout`.
 template <class T>
-caf::behavior export_hub(caf::stateful_actor<std::unordered_map<uint64_t, caf::actor>>* self,
-                         caf::actor producer, stream_export_config cfg) {
-  self->monitor(producer);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    if (dm.source == producer.address()) {
-      if (self->state.empty())
-        self->quit(); // nothing left to serve: unpublished with us
+class export_hub final : public caf::event_based_actor {
+public:
+  export_hub(caf::actor_config& cfg, caf::actor producer, stream_export_config ecfg)
+    : caf::event_based_actor(cfg), producer_(std::move(producer)), cfg_(ecfg) {
+    // nop
+  }
+
+  caf::behavior make_behavior() override {
+    monitor(producer_);
+    set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
+    return {
+      [this](const troupe::flow::Pull& pull) -> caf::result<troupe::flow::Batch> {
+        return on_pull(pull);
+      },
+    };
+  }
+
+private:
+  struct session_entry {
+    caf::actor session;
+    caf::actor_addr owner;
+  };
+
+  caf::result<troupe::flow::Batch> on_pull(const troupe::flow::Pull& pull) {
+    auto owner = caf::actor_cast<caf::actor_addr>(current_sender());
+    auto id = pull.stream_id();
+    auto i = sessions_.find(id);
+    if (i == sessions_.end()) {
+      if (!pull.open())
+        return caf::make_error(transport_errc::unknown_stream, id,
+                               "no open session (never opened, finished or timed out)");
+      if (pull.capacity() == 0)
+        return caf::make_error(troupe::actors::flow_errc::invalid_config,
+                               "the Pull that opens a stream needs a capacity");
+      i = sessions_.emplace(id, session_entry{open_session(pull), owner}).first;
+      if (owner && owners_[owner]++ == 0)
+        monitor(owner);
+    } else if (i->second.owner != owner) {
+      return caf::make_error(transport_errc::stream_conflict, id,
+                             "the session belongs to another importer");
+    } else if (pull.open()) {
+      return caf::make_error(transport_errc::stream_conflict, id, "the stream is already open");
+    }
+    delegate(i->second.session, pull);
+    return caf::delegated<troupe::flow::Batch>();
+  }
+
+  caf::actor open_session(const troupe::flow::Pull& pull) {
+    auto session = spawn<export_session<T>>(producer_, pull.stream_id(), pull.capacity(), cfg_);
+    monitor(session);
+    return session;
+  }
+
+  void on_down(const caf::down_msg& dm) {
+    if (dm.source == producer_.address()) {
+      producer_down_ = true;
+      if (sessions_.empty())
+        quit(); // nothing left to serve: unpublished with us
       return;
     }
-    for (auto i = self->state.begin(); i != self->state.end(); ++i) {
-      if (i->second.address() == dm.source) {
-        self->state.erase(i);
+    if (auto o = owners_.find(dm.source); o != owners_.end()) {
+      // The importer's connection closed: its sessions cannot be pulled
+      // anymore. Ending them now hands their items back to the producer.
+      owners_.erase(o);
+      for (auto& [id, entry] : sessions_)
+        if (entry.owner == dm.source)
+          send_exit(entry.session, caf::make_error(transport_errc::peer_lost,
+                                                   "the stream's importer is gone"));
+      return;
+    }
+    for (auto i = sessions_.begin(); i != sessions_.end(); ++i) {
+      if (i->second.session.address() == dm.source) {
+        release_owner(i->second.owner);
+        sessions_.erase(i);
         break;
       }
     }
-  });
-  return {
-    [=](const troupe::flow::Pull& pull) -> caf::result<troupe::flow::Batch> {
-      auto i = self->state.find(pull.stream_id());
-      if (i == self->state.end()) {
-        if (pull.capacity() == 0)
-          return caf::make_error(troupe::actors::flow_errc::invalid_config,
-                                 "the first Pull of a stream needs a capacity");
-        auto session = self->spawn<export_session<T>>(producer, pull.stream_id(),
-                                                      pull.capacity(), cfg);
-        self->monitor(session);
-        i = self->state.emplace(pull.stream_id(), session).first;
-      }
-      self->delegate(i->second, pull);
-      return caf::delegated<troupe::flow::Batch>();
-    },
-  };
-}
+    if (sessions_.empty() && !producer_alive())
+      quit();
+  }
+
+  void release_owner(const caf::actor_addr& owner) {
+    auto o = owners_.find(owner);
+    if (owner && o != owners_.end() && --o->second == 0) {
+      demonitor(owner);
+      owners_.erase(o);
+    }
+  }
+
+  bool producer_alive() const {
+    return producer_ != nullptr && !producer_down_;
+  }
+
+  caf::actor producer_;
+  bool producer_down_ = false;
+  stream_export_config cfg_;
+  std::unordered_map<uint64_t, session_entry> sessions_;
+  /// Sessions per owner; each owner is monitored once.
+  std::unordered_map<caf::actor_addr, size_t> owners_;
+};
 
 using pull_done_atom = caf::atom_constant<caf::atom("trp_spdone")>;
 
@@ -376,6 +459,8 @@ private:
     msg.set_credit(static_cast<uint32_t>(free));
     msg.set_acked_through(acked_through_);
     msg.set_capacity(cfg_.capacity);
+    msg.set_open(!opened_);
+    opened_ = true;
     granted_ += free;
     acked_sent_ = acked_through_;
     ++pulls_;
@@ -517,6 +602,7 @@ private:
   uint64_t granted_ = 0;
   uint64_t received_ = 0;
   int pulls_ = 0;
+  bool opened_ = false; ///< The first Pull (which opens the session) was sent.
   bool remote_done_ = false;
   bool finished_ = false;
 };
@@ -539,7 +625,7 @@ caf::expected<caf::actor> export_stream(node& n, caf::actor producer, const std:
     return caf::make_error(troupe::actors::flow_errc::invalid_config,
                            "export_stream: producer is invalid");
   auto& sys = producer->home_system();
-  auto hub = sys.spawn(detail::export_hub<T>, producer, cfg);
+  auto hub = sys.spawn<detail::export_hub<T>>(producer, cfg);
   if (auto err = n.publish(hub, name)) {
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
     return err;

@@ -65,6 +65,16 @@ enum class transport_errc : uint8_t {
   /// The node could not listen on its configured address. Context: the
   /// address and the detail.
   listen_failed = 19,
+  /// A remote-stream Pull for a session that belongs to another importer
+  /// (another connection, or another local actor), a second `open` of a
+  /// stream id that is already open, or an acknowledgement of items the
+  /// session never sent. The session itself is left untouched.
+  /// Context: the stream id and the detail.
+  stream_conflict = 20,
+  /// A remote-stream Pull that does not open a session names a stream id
+  /// with no session (never opened, finished, or closed after its importer
+  /// went silent). Context: the stream id.
+  unknown_stream = 21,
 };
 
 /// The CAF error category of `transport_errc`.
