@@ -13,11 +13,10 @@
 #include "payload.hpp"
 #include "proxy.hpp"
 #include "responder.hpp"
-#include "troupe/flow.pb.h"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -159,11 +158,6 @@ dispatcher::verdict dispatcher::on_parsed(wire::Frame& frame) {
       }
       break; // the peer reports a protocol error: the connection actor logs it
     }
-    case wire::Frame::kDemand:
-    case wire::Frame::kDone:
-    case wire::Frame::kCancel:
-      deliver_credit(frame);
-      return verdict::next;
     case wire::Frame::kHeartbeat:
       break;
     default:
@@ -275,37 +269,4 @@ void dispatcher::deliver(const envelope_fields& env) {
   target.actor->enqueue(responder_ptr_, mid, std::move(msg), nullptr);
 }
 
-void dispatcher::deliver_credit(wire::Frame& frame) {
-  // REMOTE CREDIT PLUGS IN HERE (issue 5, item 6): the remote credit layer
-  // decides what a local producer / consumer does with these messages; the
-  // proxy sends local `troupe::flow::*` messages as credit frames (proxy.cpp).
-  const auto& name = frame.receiver().name();
-  auto& table = routes();
-  auto i = table.find(name);
-  if (i == table.end()) {
-    log_->warn("{}: credit frame for unknown actor '{}'", label_, name);
-    return send_error(caf::make_error(transport_errc::unknown_actor, name), 0, nullptr);
-  }
-  caf::message msg;
-  switch (frame.kind_case()) {
-    case wire::Frame::kDemand:
-      msg = caf::make_message(troupe::flow::Demand{frame.demand()});
-      break;
-    case wire::Frame::kDone:
-      msg = caf::make_message(troupe::flow::Done{frame.done()});
-      break;
-    default:
-      msg = caf::make_message(troupe::flow::Cancel{frame.cancel()});
-      break;
-  }
-  if (i->second.pass_envelope) {
-    troupe::Envelope env;
-    *env.mutable_sender() = frame.sender();
-    *env.mutable_receiver() = frame.receiver();
-    msg = caf::message::concat(caf::make_message(std::move(env)), msg);
-  }
-  i->second.actor->enqueue(nullptr, caf::make_message_id(caf::message_priority::high),
-                           std::move(msg), nullptr);
-}
-
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -9,8 +9,6 @@
 //     connection's responder as sender, one-way messages anonymously);
 //   - `reply` / `error` with a proxy's correlation id -> that proxy, which
 //     delivers the response into the requester's mailbox;
-//   - credit frames (`demand`, `done`, `cancel`) -> the named actor, on the
-//     high-priority lane, in order with the envelopes around them.
 // Everything else (handshake, heartbeats, goodbye, protocol violations, late
 // replies) goes to the connection actor, batched per read.
 //
@@ -40,7 +38,7 @@
 #include "adaptive_mutex.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
-#include "troupe/transport/envelope_reader.hpp"
+#include "envelope_reader.hpp"
 
 namespace spdlog {
 class logger;
@@ -50,7 +48,7 @@ namespace troupe {
 class TraceContext;
 } // namespace troupe
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 class dispatcher final : public frame_sink {
 public:
@@ -90,9 +88,6 @@ private:
 
   /// Delivers an inbound envelope to the published actor it names.
   void deliver(const envelope_fields& env);
-
-  /// Delivers a credit frame to the actor it names.
-  void deliver_credit(wire::Frame& frame);
 
   /// Decodes a reply and hands it to its proxy.
   void complete_reply(const envelope_fields& env);
@@ -136,4 +131,4 @@ private:
 
 using dispatcher_ptr = std::shared_ptr<dispatcher>;
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -1,11 +1,11 @@
-#include "troupe/transport/framing.hpp"
+#include "framing.hpp"
 
 #include <caf/message.hpp>
 
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/wire.pb.h"
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -42,12 +42,6 @@ const char* frame_kind_name(const wire::Frame& f) {
       return "heartbeat";
     case wire::Frame::kGoodbye:
       return "goodbye";
-    case wire::Frame::kDemand:
-      return "demand";
-    case wire::Frame::kDone:
-      return "done";
-    case wire::Frame::kCancel:
-      return "cancel";
     case wire::Frame::KIND_NOT_SET:
       break;
   }
@@ -157,4 +151,4 @@ caf::error frame_decoder::finish() const {
   return caf::none;
 }
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

@@ -23,15 +23,14 @@
 
 #include "actors.hpp"
 #include "payload.hpp"
-#include "troupe/flow.pb.h"
 #include "troupe/transport/call_options.hpp"
-#include "troupe/transport/envelope_writer.hpp"
-#include "troupe/transport/framing.hpp"
+#include "envelope_writer.hpp"
+#include "framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 #include "troupe/wire.pb.h"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -48,30 +47,6 @@ struct scratch {
 scratch& thread_scratch() {
   thread_local scratch result;
   return result;
-}
-
-/// Fills sender / receiver of a credit frame; returns false if `x` is no
-/// credit message.
-bool make_credit_frame(const proxy_args& args, const caf::type_erased_tuple& x,
-                       size_t pos, wire::Frame& frame) {
-  if (x.match_element<troupe::flow::Demand>(pos))
-    *frame.mutable_demand() = x.get_as<troupe::flow::Demand>(pos);
-  else if (x.match_element<troupe::flow::Done>(pos))
-    *frame.mutable_done() = x.get_as<troupe::flow::Done>(pos);
-  else if (x.match_element<troupe::flow::Cancel>(pos))
-    *frame.mutable_cancel() = x.get_as<troupe::flow::Cancel>(pos);
-  else
-    return false;
-  frame.mutable_sender()->set_node(args.local_node);
-  frame.mutable_receiver()->set_node(args.peer_node);
-  frame.mutable_receiver()->set_name(args.name);
-  return true;
-}
-
-bool is_credit(const messages::message_type& type) {
-  return type.cpp_type == typeid(troupe::flow::Demand)
-         || type.cpp_type == typeid(troupe::flow::Done)
-         || type.cpp_type == typeid(troupe::flow::Cancel);
 }
 
 bool is_closed_error(const caf::error& err) {
@@ -140,15 +115,6 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
     log_->warn("proxy {}@{}: cannot send {}: {}", args_.name, args_.peer_node,
                content.stringify(), describe(err));
     return err;
-  }
-  if (is_credit(*payload.type)) {
-    // REMOTE CREDIT: local flow messages to a proxy cross as credit frames.
-    wire::Frame frame;
-    make_credit_frame(args_, content, pos, frame);
-    auto err = args_.io->write(
-      [&](std::string& buf) { return append_frame(frame, args_.cfg->max_frame_size, buf); },
-      host);
-    return is_closed_error(err) ? caf::none : err;
   }
   auto deadline = opts != nullptr && opts->deadline > caf::timespan{0}
                     ? opts->deadline
@@ -351,4 +317,4 @@ remote_proxy& proxy_of(const caf::actor& handle) {
   return static_cast<remote_proxy&>(*caf::actor_cast<caf::abstract_actor*>(handle));
 }
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal
