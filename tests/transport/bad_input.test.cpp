@@ -124,7 +124,7 @@ TEST_CASE_METHOD(serving_node, "a truncated frame is reported when the peer stop
   hello.mutable_hello()->set_node_id("truncating-client");
   hello.mutable_hello()->set_nonce(std::string(16, 'n'));
   std::string bytes;
-  REQUIRE(!troupe::transport::append_frame(hello, 1024, bytes));
+  REQUIRE(!troupe::transport::internal::append_frame(hello, 1024, bytes));
   bytes.resize(bytes.size() - 5);
   peer.write(bytes);
   peer.shutdown_write();
@@ -165,7 +165,7 @@ TEST_CASE_METHOD(serving_node, "a bad auth response is refused", "[transport][ba
   Frame hello;
   hello.mutable_hello()->set_protocol_version(1);
   hello.mutable_hello()->set_node_id("impostor");
-  hello.mutable_hello()->set_nonce(troupe::transport::random_nonce());
+  hello.mutable_hello()->set_nonce(troupe::transport::internal::random_nonce());
   REQUIRE(peer.write_frame(hello));
   auto challenge = peer.read_frame();
   REQUIRE(challenge);

@@ -8,16 +8,16 @@
 
 #include <caf/all.hpp>
 
-#include <troupe/transport/envelope_reader.hpp>
-#include <troupe/transport/framing.hpp>
+#include "transport/src/envelope_reader.hpp"
+#include "transport/src/framing.hpp"
 
 #include "support/services.hpp"
 #include "troupe/wire.pb.h"
 
-using troupe::transport::append_frame;
-using troupe::transport::envelope_fields;
-using troupe::transport::envelope_kind;
-using troupe::transport::read_envelope_frame;
+using troupe::transport::internal::append_frame;
+using troupe::transport::internal::envelope_fields;
+using troupe::transport::internal::envelope_kind;
+using troupe::transport::internal::read_envelope_frame;
 
 namespace {
 

@@ -5,19 +5,19 @@
 
 #include <caf/all.hpp>
 
-#include <troupe/transport/envelope_writer.hpp>
-#include <troupe/transport/framing.hpp>
+#include "transport/src/envelope_writer.hpp"
+#include "transport/src/framing.hpp"
 #include <troupe/transport/transport_errc.hpp>
 
 #include "support/services.hpp"
 #include "troupe/wire.pb.h"
 
-using troupe::transport::append_address_fields;
-using troupe::transport::append_envelope_frame;
-using troupe::transport::append_frame;
-using troupe::transport::append_trace_fields;
-using troupe::transport::envelope_kind;
-using troupe::transport::envelope_view;
+using troupe::transport::internal::append_address_fields;
+using troupe::transport::internal::append_envelope_frame;
+using troupe::transport::internal::append_frame;
+using troupe::transport::internal::append_trace_fields;
+using troupe::transport::internal::envelope_kind;
+using troupe::transport::internal::envelope_view;
 using troupe::transport::transport_errc;
 
 namespace {

@@ -5,13 +5,13 @@
 
 #include <caf/all.hpp>
 
-#include <troupe/transport/framing.hpp>
+#include "transport/src/framing.hpp"
 #include <troupe/transport/transport_errc.hpp>
 
 #include "troupe/wire.pb.h"
 
-using troupe::transport::append_frame;
-using troupe::transport::frame_decoder;
+using troupe::transport::internal::append_frame;
+using troupe::transport::internal::frame_decoder;
 using troupe::transport::transport_errc;
 using status = frame_decoder::status;
 

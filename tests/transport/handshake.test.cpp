@@ -4,13 +4,14 @@
 
 #include <caf/all.hpp>
 
-#include <troupe/transport/handshake.hpp>
+#include "transport/src/handshake.hpp"
 #include <troupe/transport/transport_errc.hpp>
 #include <troupe/transport/wire_error.hpp>
 
 #include "troupe/wire.pb.h"
 
 using namespace troupe::transport;
+using namespace troupe::transport::internal;
 using troupe::wire::Frame;
 
 namespace {

@@ -238,11 +238,11 @@ TEST_CASE_METHOD(streaming_nodes, "invalid remote stream settings are refused",
   stream_export_config ecfg;
   ecfg.idle_timeout = ecfg.poll_interval;
   CHECK(export_stream<Tally>(*a, producer, "x", ecfg).error()
-        == caf::make_error(flow_errc::invalid_config));
+        == caf::make_error(troupe::transport::transport_errc::invalid_config));
   stream_import_config icfg;
   icfg.capacity = 0;
   CHECK(import_stream<Tally>(sys, *b, address("x"), icfg).error()
-        == caf::make_error(flow_errc::invalid_config));
+        == caf::make_error(troupe::transport::transport_errc::invalid_config));
   caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
 }
 

@@ -1,10 +1,11 @@
 // troupe-transport-test-node: a node in its own process for the two-process
 // tests and the Python wire client. Publishes "echo" and "recorder" (see
-// support/services.hpp), prints "PORT <n>" on stdout, and runs until SIGTERM
-// / SIGINT or --lifetime-s passes (so it never outlives a test run).
+// support/services.hpp), and with --stream-items=N exports a stream of
+// Tally{1..N} as "tallies"; prints "PORT <n>" on stdout, and runs until
+// SIGTERM / SIGINT or --lifetime-s passes (so it never outlives a test run).
 //
 // Options: --port=N --node-id=ID --secret=S --heartbeat-ms=N
-//          --peer-timeout-ms=N --lifetime-s=N
+//          --peer-timeout-ms=N --lifetime-s=N --stream-items=N
 
 #include <signal.h>
 
@@ -15,7 +16,9 @@
 
 #include <caf/all.hpp>
 
+#include <troupe/actors/producer.hpp>
 #include <troupe/transport/node.hpp>
+#include <troupe/transport/remote_stream.hpp>
 #include <troupe/transport/system_config.hpp>
 
 #include "support/services.hpp"
@@ -30,6 +33,22 @@ bool option(const char* arg, const char* name, std::string& out) {
   return true;
 }
 
+/// A producer of Tally{1..n}.
+caf::expected<caf::actor> tally_stream(caf::actor_system& sys, uint64_t n) {
+  using namespace troupe::actors;
+  auto next = std::make_shared<uint64_t>(1);
+  // Importers come and go: a session that ends with items held must not
+  // fail the producer before the next importer subscribes.
+  return spawn_producer<troupe::testing::Tally>(
+    sys, producer_config{64, std::chrono::seconds{30}}, [next, n](size_t demand, std::vector<troupe::testing::Tally>& out) {
+      while (out.size() < demand && *next <= n) {
+        out.emplace_back();
+        out.back().set_handled((*next)++);
+      }
+      return *next > n ? pull_status::done : pull_status::more;
+    });
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -42,6 +61,7 @@ int main(int argc, char** argv) {
 
   troupe::transport::node_config cfg;
   long lifetime_s = 60;
+  uint64_t stream_items = 0;
   for (int i = 1; i < argc; ++i) {
     std::string v;
     if (option(argv[i], "--port", v))
@@ -56,6 +76,8 @@ int main(int argc, char** argv) {
       cfg.peer_timeout = std::chrono::milliseconds{std::stoi(v)};
     else if (option(argv[i], "--lifetime-s", v))
       lifetime_s = std::stol(v);
+    else if (option(argv[i], "--stream-items", v))
+      stream_items = std::stoull(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -76,6 +98,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot publish\n");
     return 1;
   }
+  caf::actor tallies;
+  if (stream_items > 0) {
+    auto producer = tally_stream(sys, stream_items);
+    if (!producer
+        || !troupe::transport::export_stream<troupe::testing::Tally>(*node, *producer,
+                                                                     "tallies")) {
+      std::fprintf(stderr, "cannot export the stream\n");
+      return 1;
+    }
+    tallies = *producer;
+  }
   std::printf("PORT %u\n", static_cast<unsigned>(node->port()));
   std::fflush(stdout);
   timespec wait{lifetime_s, 0};
@@ -83,5 +116,7 @@ int main(int argc, char** argv) {
   node->stop();
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(recorder, caf::exit_reason::user_shutdown);
+  if (tallies)
+    caf::anon_send_exit(tallies, caf::exit_reason::user_shutdown);
   return 0;
 }

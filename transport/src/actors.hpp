@@ -14,9 +14,9 @@
 
 #include "io.hpp"
 #include "io_messages.hpp"
-#include "troupe/transport/handshake.hpp"
+#include "handshake.hpp"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 /// What a connection actor needs to start.
 struct connection_args {
@@ -63,8 +63,8 @@ void append_error_frame(const caf::error& err, uint64_t correlation_id,
                         const troupe::TraceContext* trace, uint32_t max_frame_size,
                         std::string& out);
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal
 
 // Start arguments of a connection travel in a local message to the
 // connections supervisor (never serialized).
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::transport::detail::connection_args)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::transport::internal::connection_args)

@@ -17,7 +17,7 @@
 
 #include <pthread.h>
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 class adaptive_mutex {
 public:
@@ -54,4 +54,4 @@ private:
   pthread_mutex_t mtx_;
 };
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

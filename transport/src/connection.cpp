@@ -15,11 +15,11 @@
 #include "dispatcher.hpp"
 #include "proxy.hpp"
 #include "responder.hpp"
-#include "troupe/transport/framing.hpp"
+#include "framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -383,4 +383,4 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
   };
 }
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

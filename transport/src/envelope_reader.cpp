@@ -1,8 +1,8 @@
-#include "troupe/transport/envelope_reader.hpp"
+#include "envelope_reader.hpp"
 
 #include <cstring>
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -173,4 +173,4 @@ bool read_envelope_frame(std::string_view frame, envelope_kind& kind,
   return true;
 }
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

@@ -22,9 +22,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "troupe/transport/envelope_writer.hpp"
+#include "envelope_writer.hpp"
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 /// The fields of one `troupe.Envelope`, as views into a frame's bytes (valid
 /// as long as those bytes are).
@@ -49,4 +49,4 @@ struct envelope_fields {
 bool read_envelope_frame(std::string_view frame, envelope_kind& kind,
                          envelope_fields& out);
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

@@ -1,4 +1,4 @@
-#include "troupe/transport/envelope_writer.hpp"
+#include "envelope_writer.hpp"
 
 #include <google/protobuf/message_lite.h>
 
@@ -6,7 +6,7 @@
 
 #include "troupe/transport/transport_errc.hpp"
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -162,4 +162,4 @@ caf::error append_envelope_frame(envelope_kind kind, const envelope_view& env,
   return caf::none;
 }
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

@@ -37,7 +37,7 @@ namespace google::protobuf {
 class MessageLite;
 } // namespace google::protobuf
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 /// Which field of `troupe.wire.Frame` carries the envelope.
 enum class envelope_kind : uint8_t {
@@ -87,4 +87,4 @@ void append_trace_fields(std::string_view trace_id, std::string_view request_id,
 caf::error append_envelope_frame(envelope_kind kind, const envelope_view& env,
                                  uint32_t max_frame_size, std::string& out);
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

@@ -24,7 +24,7 @@ namespace troupe::wire {
 class Frame;
 } // namespace troupe::wire
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 /// The name of `frame`'s kind ("hello", "envelope", ...) for logs and errors.
 const char* frame_kind_name(const wire::Frame& frame);
@@ -87,4 +87,4 @@ private:
   caf::error err_;
 };
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

@@ -1,4 +1,4 @@
-#include "troupe/transport/handshake.hpp"
+#include "handshake.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -7,12 +7,12 @@
 
 #include <caf/message.hpp>
 
-#include "troupe/transport/framing.hpp"
+#include "framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 #include "troupe/wire.pb.h"
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -225,4 +225,4 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
                 reply, err);
 }
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

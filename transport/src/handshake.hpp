@@ -30,7 +30,7 @@ namespace troupe::wire {
 class Frame;
 } // namespace troupe::wire
 
-namespace troupe::transport {
+namespace troupe::transport::internal {
 
 /// Returns HMAC-SHA256(secret, label ‖ len₄(hello_nonce) ‖ hello_nonce ‖
 /// len₄(challenge_nonce) ‖ challenge_nonce ‖ len₄(initiator_id) ‖
@@ -105,4 +105,4 @@ private:
   state state_;
 };
 
-} // namespace troupe::transport
+} // namespace troupe::transport::internal

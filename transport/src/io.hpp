@@ -24,7 +24,7 @@
 
 #include "adaptive_mutex.hpp"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 /// The io_context and its thread(s).
 class io_runtime {
@@ -218,4 +218,4 @@ caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
                                                  uint16_t port,
                                                  uint32_t max_frame_size);
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -16,7 +16,7 @@
 #include "troupe/transport/node_config.hpp"
 #include "troupe/wire.pb.h"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 // I/O -> actors
 using frame_atom = caf::atom_constant<caf::atom("trp_frame")>;
@@ -75,6 +75,6 @@ using route_registry_ptr = std::shared_ptr<route_registry>;
 
 using config_ptr = std::shared_ptr<const node_config>;
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::transport::detail::connection_io_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::transport::internal::connection_io_ptr)

@@ -21,7 +21,7 @@ std::string generate_node_id() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0)
     host[0] = '\0';
-  auto nonce = random_nonce(4);
+  auto nonce = internal::random_nonce(4);
   static constexpr char hex[] = "0123456789abcdef";
   std::string suffix;
   for (auto c : nonce) {
@@ -36,10 +36,10 @@ std::string generate_node_id() {
 
 struct node::impl {
   caf::actor_system* sys = nullptr;
-  detail::config_ptr cfg;
+  internal::config_ptr cfg;
   std::string id;
   uint16_t port = 0;
-  detail::io_runtime_ptr rt;
+  internal::io_runtime_ptr rt;
   caf::actor handle;
   caf::actor supervisor;
 
@@ -55,10 +55,10 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
   auto ptr = std::make_unique<impl>();
   ptr->sys = &sys;
   ptr->id = cfg.node_id.empty() ? generate_node_id() : cfg.node_id;
-  ptr->rt = detail::make_io_runtime(cfg.io_threads);
-  detail::listener_io_ptr listener;
+  ptr->rt = internal::make_io_runtime(cfg.io_threads);
+  internal::listener_io_ptr listener;
   if (cfg.listen) {
-    auto lio = detail::make_tcp_listener(ptr->rt, cfg.host, cfg.port, cfg.max_frame_size);
+    auto lio = internal::make_tcp_listener(ptr->rt, cfg.host, cfg.port, cfg.max_frame_size);
     if (!lio) {
       ptr->rt->shutdown(std::chrono::seconds{1});
       return std::move(lio.error());
@@ -67,7 +67,7 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
     ptr->port = listener->port();
   }
   ptr->cfg = std::make_shared<const node_config>(std::move(cfg));
-  auto handles = detail::spawn_node_actor(sys, ptr->cfg, ptr->id, ptr->rt, listener);
+  auto handles = internal::spawn_node_actor(sys, ptr->cfg, ptr->id, ptr->rt, listener);
   if (!handles) {
     ptr->rt->shutdown(std::chrono::seconds{1});
     return std::move(handles.error());
@@ -197,7 +197,7 @@ void node::stop() {
   {
     caf::scoped_actor self{*impl_->sys};
     self->monitor(impl_->handle);
-    self->send(impl_->handle, detail::stop_atom::value);
+    self->send(impl_->handle, internal::stop_atom::value);
     // The node ends after its supervisor's shutdown (1.5 x stop_timeout at
     // most) or its own last-resort deadline half a second later.
     auto bound = impl_->cfg->stop_timeout + impl_->cfg->stop_timeout / 2

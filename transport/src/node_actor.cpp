@@ -35,7 +35,7 @@
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -555,4 +555,4 @@ caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr 
   return result;
 }
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -11,7 +11,7 @@
 #include <troupe/messages/message_errc.hpp>
 #include <troupe/messages/type_registry.hpp>
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -79,4 +79,4 @@ caf::error decode_payload(std::string_view type, std::string_view bytes,
   return caf::none;
 }
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -20,7 +20,7 @@ namespace troupe::messages {
 struct message_type;
 } // namespace troupe::messages
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 /// A registered protobuf message inside a CAF message: its registry entry
 /// (full name, decoder) and the message itself.
@@ -39,4 +39,4 @@ caf::error view_payload(const caf::type_erased_tuple& x, size_t pos, payload_ref
 caf::error decode_payload(std::string_view type, std::string_view bytes,
                           caf::message& out);
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

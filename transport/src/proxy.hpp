@@ -45,7 +45,7 @@ namespace spdlog {
 class logger;
 } // namespace spdlog
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 /// What a proxy needs.
 struct proxy_args {
@@ -141,4 +141,4 @@ caf::actor make_proxy(caf::actor_system& sys, proxy_args args);
 /// The proxy behind `handle` (which must come from `make_proxy`).
 remote_proxy& proxy_of(const caf::actor& handle);
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -10,7 +10,7 @@ namespace troupe::transport {
 
 caf::error stream_export_config::validate() const {
   auto fail = [](std::string why) {
-    return caf::make_error(troupe::actors::flow_errc::invalid_config,
+    return caf::make_error(transport_errc::invalid_config,
                            "stream_export_config: " + std::move(why));
   };
   if (poll_interval.count() <= 0)
@@ -24,7 +24,7 @@ caf::error stream_export_config::validate() const {
 
 caf::error stream_import_config::validate() const {
   auto fail = [](std::string why) {
-    return caf::make_error(troupe::actors::flow_errc::invalid_config,
+    return caf::make_error(transport_errc::invalid_config,
                            "stream_import_config: " + std::move(why));
   };
   if (capacity == 0)
@@ -37,30 +37,6 @@ caf::error stream_import_config::validate() const {
 }
 
 namespace detail {
-
-std::string encode_stream_error(caf::actor_system& sys, const caf::error& err) {
-  // "category code text": enough to rebuild a typed error on the other side.
-  return caf::to_string(err.category()) + " " + std::to_string(err.code()) + " "
-         + sys.render(err);
-}
-
-caf::error decode_stream_error(const std::string& text) {
-  auto first = text.find(' ');
-  auto second = first == std::string::npos ? first : text.find(' ', first + 1);
-  if (second == std::string::npos)
-    return caf::make_error(transport_errc::remote_error, text);
-  unsigned long code = 0;
-  try {
-    code = std::stoul(text.substr(first + 1, second - first - 1));
-  } catch (...) {
-    return caf::make_error(transport_errc::remote_error, text);
-  }
-  if (code == 0 || code > 255)
-    return caf::make_error(transport_errc::remote_error, text);
-  auto category = caf::atom_from_string(text.substr(0, first));
-  return caf::error{static_cast<uint8_t>(code), category,
-                    caf::make_message(text.substr(second + 1))};
-}
 
 void append_delimited(std::string& out, const google::protobuf::MessageLite& item) {
   // Straight into the string: CodedOutputStream per item costs more than

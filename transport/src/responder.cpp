@@ -16,11 +16,11 @@
 #include "actors.hpp"
 #include "payload.hpp"
 #include "troupe/envelope.pb.h"
-#include "troupe/transport/envelope_writer.hpp"
+#include "envelope_writer.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 namespace {
 
@@ -184,4 +184,4 @@ responder& responder_of(const caf::actor& handle) {
   return static_cast<responder&>(*caf::actor_cast<caf::abstract_actor*>(handle));
 }
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

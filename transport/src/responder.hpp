@@ -32,13 +32,13 @@
 #include "adaptive_mutex.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
-#include "troupe/transport/envelope_reader.hpp"
+#include "envelope_reader.hpp"
 
 namespace spdlog {
 class logger;
 } // namespace spdlog
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 class responder final : public caf::monitorable_actor {
 public:
@@ -101,4 +101,4 @@ caf::actor make_responder(caf::actor_system& sys, connection_io_ptr io, config_p
 /// The responder behind `handle` (which must come from `make_responder`).
 responder& responder_of(const caf::actor& handle);
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -24,10 +24,10 @@
 #include "io.hpp"
 #include "io_messages.hpp"
 #include "troupe/transport/diagnostics.hpp"
-#include "troupe/transport/framing.hpp"
+#include "framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 io_runtime::~io_runtime() = default;
 frame_sink::~frame_sink() = default;
@@ -622,17 +622,17 @@ private:
 
 } // namespace
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal
 
 namespace troupe::transport {
 
 size_t live_io_runtimes() noexcept {
-  return detail::live_runtimes.load();
+  return internal::live_runtimes.load();
 }
 
 } // namespace troupe::transport
 
-namespace troupe::transport::detail {
+namespace troupe::transport::internal {
 
 io_runtime_ptr make_io_runtime(uint32_t threads) {
   return std::make_shared<asio_runtime>(threads);
@@ -668,4 +668,4 @@ caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
     std::make_shared<tcp_listener>(rt, std::move(acceptor), max_frame_size)};
 }
 
-} // namespace troupe::transport::detail
+} // namespace troupe::transport::internal

@@ -16,8 +16,8 @@
 #include <optional>
 #include <string>
 
-#include <troupe/transport/framing.hpp>
-#include <troupe/transport/handshake.hpp>
+#include "transport/src/framing.hpp"
+#include "transport/src/handshake.hpp"
 
 #include "troupe/wire.pb.h"
 
@@ -68,7 +68,7 @@ public:
 
   bool write_frame(const wire::Frame& frame) {
     std::string bytes;
-    if (transport::append_frame(frame, 64u * 1024u * 1024u, bytes))
+    if (transport::internal::append_frame(frame, 64u * 1024u * 1024u, bytes))
       return false;
     return write(bytes);
   }
@@ -84,12 +84,12 @@ public:
     for (;;) {
       wire::Frame frame;
       auto st = decoder_.next(frame);
-      if (st == transport::frame_decoder::status::frame) {
+      if (st == transport::internal::frame_decoder::status::frame) {
         if (skip_heartbeats && frame.kind_case() == wire::Frame::kHeartbeat)
           continue;
         return frame;
       }
-      if (st == transport::frame_decoder::status::failed || closed_)
+      if (st == transport::internal::frame_decoder::status::failed || closed_)
         return std::nullopt;
       if (!fill(deadline))
         return std::nullopt;
@@ -110,9 +110,9 @@ public:
   std::optional<wire::Frame> handshake(const std::string& node_id,
                                        const std::string& secret = "",
                                        uint32_t version = transport::protocol_version) {
-    transport::handshake hs{transport::handshake_role::initiator,
+    transport::internal::handshake hs{transport::internal::handshake_role::initiator,
                             {node_id, secret, "", 0, version},
-                            transport::random_nonce()};
+                            transport::internal::random_nonce()};
     wire::Frame out;
     hs.start(out);
     if (!write_frame(out))
@@ -153,7 +153,7 @@ private:
 
   int fd_ = -1;
   bool closed_ = false;
-  transport::frame_decoder decoder_;
+  transport::internal::frame_decoder decoder_;
 };
 
 } // namespace troupe::testing

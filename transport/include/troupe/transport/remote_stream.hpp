@@ -17,6 +17,12 @@
 /// closes after `idle_timeout` and the producer redelivers its items to its
 /// other consumers (at-least-once).
 ///
+/// Sessions come and go with their importers: give an exported producer a
+/// `producer_config::no_consumer_grace` longer than an importer needs to
+/// (re)connect, or a session that ends while holding items (its importer
+/// went away) fails the producer with `no_consumers` when it was the only
+/// one.
+///
 /// Items must be protobuf messages (they travel as their wire bytes, so a
 /// non-C++ importer can speak the protocol: see docs/wire-protocol.md).
 /// Sequence numbers are per hop: across the wire, de-duplicate on your own
@@ -57,6 +63,7 @@
 #include "troupe/transport/call_options.hpp"
 #include "troupe/transport/node.hpp"
 #include "troupe/transport/transport_errc.hpp"
+#include "troupe/transport/wire_error.hpp"
 
 namespace troupe::transport {
 
@@ -92,10 +99,6 @@ struct stream_import_config {
 };
 
 namespace detail {
-
-/// Error <-> text for Batch.error (category, code and rendering).
-std::string encode_stream_error(caf::actor_system& sys, const caf::error& err);
-caf::error decode_stream_error(const std::string& text);
 
 /// Appends `item` length-delimited (varint size, then its bytes) to `out`.
 void append_delimited(std::string& out, const google::protobuf::MessageLite& item);
@@ -245,7 +248,7 @@ private:
     if (in_.upstream_ended() && inputs_.empty()) {
       batch.set_done(true);
       if (auto& err = in_.upstream_error(); err && err != troupe::actors::flow_errc::cancelled)
-        batch.set_error(encode_stream_error(system(), err));
+        to_wire_error(err, describe(err), *batch.mutable_error());
     }
     pull.promise.deliver(std::move(batch));
     maybe_quit();
@@ -331,7 +334,7 @@ private:
         return caf::make_error(transport_errc::unknown_stream, id,
                                "no open session (never opened, finished or timed out)");
       if (pull.capacity() == 0)
-        return caf::make_error(troupe::actors::flow_errc::invalid_config,
+        return caf::make_error(transport_errc::invalid_config, id,
                                "the Pull that opens a stream needs a capacity");
       i = sessions_.emplace(id, session_entry{open_session(pull), owner}).first;
       if (owner && owners_[owner]++ == 0)
@@ -511,8 +514,8 @@ private:
     received_ += batch.count();
     if (batch.done()) {
       remote_done_ = true;
-      if (!batch.error().empty()) {
-        out_.fail(decode_stream_error(batch.error()));
+      if (batch.has_error()) {
+        out_.fail(from_wire_error(batch.error()));
         return;
       }
     }
@@ -622,8 +625,7 @@ caf::expected<caf::actor> export_stream(node& n, caf::actor producer, const std:
   if (auto err = cfg.validate())
     return err;
   if (!producer)
-    return caf::make_error(troupe::actors::flow_errc::invalid_config,
-                           "export_stream: producer is invalid");
+    return caf::make_error(transport_errc::invalid_config, "export_stream: producer is invalid");
   auto& sys = producer->home_system();
   auto hub = sys.spawn<detail::export_hub<T>>(producer, cfg);
   if (auto err = n.publish(hub, name)) {
