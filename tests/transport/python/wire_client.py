@@ -96,8 +96,9 @@ def proof(label, hello_nonce, challenge_nonce, initiator_id, acceptor_id):
     return hmac.new(SECRET, data, hashlib.sha256).digest()
 
 
-def start_node(program):
-    node = subprocess.Popen([program, "--secret=" + SECRET.decode(), "--lifetime-s=30"],
+def start_node(program, extra_args=()):
+    node = subprocess.Popen([program, "--secret=" + SECRET.decode(), "--lifetime-s=30",
+                             *extra_args],
                             stdout=subprocess.PIPE)
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
@@ -115,6 +116,40 @@ def check(condition, what):
         raise AssertionError(what)
 
 
+def handshake(conn, wire_pb2, my_id=b"python-client"):
+    """Runs the initiator's side of the handshake (docs/wire-protocol.md §2)
+    with the shared secret; returns the node's id."""
+    my_nonce = os.urandom(16)
+    # 1. Hello -> Challenge
+    hello = wire_pb2.Frame()
+    hello.hello.protocol_version = 1
+    hello.hello.node_id = my_id.decode()
+    hello.hello.nonce = my_nonce
+    conn.send(hello)
+    challenge = conn.receive()
+    check(challenge.WhichOneof("kind") == "challenge", "expected a challenge")
+    ch = challenge.challenge
+    node_id = ch.node_id.encode()
+    expected = proof(b"troupe-v1/acceptor", my_nonce, ch.nonce, my_id, node_id)
+    check(hmac.compare_digest(expected, ch.proof), "the node's proof is wrong")
+    # 2. Auth -> Welcome
+    auth = wire_pb2.Frame()
+    auth.auth.proof = proof(b"troupe-v1/initiator", my_nonce, ch.nonce, my_id, node_id)
+    conn.send(auth)
+    welcome = conn.receive()
+    check(welcome.WhichOneof("kind") == "welcome", "expected a welcome, got %s" % welcome)
+    return ch.node_id
+
+
+def stop_node(node):
+    node.send_signal(signal.SIGTERM)
+    try:
+        node.wait(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        node.kill()
+        node.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--node", required=True)
@@ -128,28 +163,9 @@ def main():
     try:
         conn = Connection(port, wire_pb2)
         my_id = b"python-client"
-        my_nonce = os.urandom(16)
-
-        # 1. Hello -> Challenge
-        hello = wire_pb2.Frame()
-        hello.hello.protocol_version = 1
-        hello.hello.node_id = my_id.decode()
-        hello.hello.nonce = my_nonce
-        conn.send(hello)
-        challenge = conn.receive()
-        check(challenge.WhichOneof("kind") == "challenge", "expected a challenge")
-        ch = challenge.challenge
-        node_id = ch.node_id.encode()
-        expected = proof(b"troupe-v1/acceptor", my_nonce, ch.nonce, my_id, node_id)
-        check(hmac.compare_digest(expected, ch.proof), "the node's proof is wrong")
-
-        # 2. Auth -> Welcome
-        auth = wire_pb2.Frame()
-        auth.auth.proof = proof(b"troupe-v1/initiator", my_nonce, ch.nonce, my_id, node_id)
-        conn.send(auth)
-        welcome = conn.receive()
-        check(welcome.WhichOneof("kind") == "welcome", "expected a welcome, got %s" % welcome)
-        print("handshake done with node", welcome.welcome.node_id)
+        # 1-2. Hello -> Challenge, Auth -> Welcome
+        node_id = handshake(conn, wire_pb2, my_id)
+        print("handshake done with node", node_id)
 
         # 3. A request to the published C++ actor "echo".
         call = calls_pb2.Call(text="from python", number=-7, real=2.5, flag=True,
@@ -158,7 +174,7 @@ def main():
         call.counts["k"] = 9
         request = wire_pb2.Frame()
         env = request.envelope
-        env.receiver.node = ch.node_id
+        env.receiver.node = node_id
         env.receiver.name = "echo"
         env.sender.node = my_id.decode()
         env.type = "transport_test.v1.Call"
@@ -178,7 +194,7 @@ def main():
         answer = calls_pb2.Answer()
         answer.ParseFromString(r.payload)
         check(answer.echo == call, "the echoed call differs")
-        check(answer.handled_by == ch.node_id, "handled_by")
+        check(answer.handled_by == node_id, "handled_by")
         print("reply:", answer.handled_by, "handled", answer.handled)
 
         # 4. A request to a name nobody published: a typed error frame.
@@ -202,12 +218,7 @@ def main():
         conn.sock.close()
         print("wire client: OK")
     finally:
-        node.send_signal(signal.SIGTERM)
-        try:
-            node.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait()
+        stop_node(node)
 
 
 if __name__ == "__main__":
