@@ -1,7 +1,7 @@
 // The connection actor: one per peer connection, the control plane. Runs the
 // handshake, sends and checks heartbeats, owns the proxies for the peer's
 // actors, and ends the connection with a typed reason. The data plane does
-// not pass through it: inbound envelopes, replies and credit frames are
+// not pass through it: inbound envelopes and replies are
 // dispatched on the I/O thread (dispatcher.hpp), responses are encoded by
 // the responder, requests by the proxies.
 

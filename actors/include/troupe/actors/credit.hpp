@@ -1,6 +1,6 @@
 #pragma once
 
-/// The credit protocol between a producer and its consumers (DESIGN.md §3).
+/// The credit protocol between a producer and its consumers (docs/flow-control.md).
 ///
 /// A consumer owns a capacity C. It grants C credits when it subscribes, and
 /// the producer sends at most as many items as it holds credits, in batches.
