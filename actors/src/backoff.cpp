@@ -20,20 +20,6 @@ caf::timespan uniform(caf::timespan lo, caf::timespan hi, std::mt19937_64& rng) 
 
 } // namespace
 
-std::string to_string(jitter x) {
-  switch (x) {
-    case jitter::none:
-      return "none";
-    case jitter::full:
-      return "full";
-    case jitter::equal:
-      return "equal";
-    case jitter::decorrelated:
-      return "decorrelated";
-  }
-  return "jitter(?)";
-}
-
 backoff backoff::none() {
   return backoff{caf::timespan{0}, caf::timespan{0}, 1.0};
 }

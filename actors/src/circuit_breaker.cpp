@@ -96,16 +96,4 @@ caf::timespan circuit_breaker::retry_after(time_point now) const {
   return cfg_.open_interval - (now - opened_at_);
 }
 
-std::string to_string(circuit_breaker::state x) {
-  switch (x) {
-    case circuit_breaker::state::closed:
-      return "closed";
-    case circuit_breaker::state::open:
-      return "open";
-    case circuit_breaker::state::half_open:
-      return "half_open";
-  }
-  return "?";
-}
-
 } // namespace troupe::actors

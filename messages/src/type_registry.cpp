@@ -6,7 +6,6 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/message.hpp>
 
-#include "troupe/messages/message_errc.hpp"
 
 namespace troupe::messages {
 
@@ -54,28 +53,12 @@ size_t type_registry::size() const {
   return by_name_.size();
 }
 
-namespace {
-
-std::string render_message_errc(uint8_t code, caf::atom_value,
-                                const caf::message& context) {
-  auto result = "messages_error(" + to_string(static_cast<message_errc>(code));
-  if (!context.empty()) {
-    result += ", ";
-    result += caf::to_string(context);
-  }
-  result += ")";
-  return result;
-}
-
-} // namespace
-
 void register_message_types(caf::actor_system_config& cfg) {
   auto& registry = type_registry::instance();
   for (auto& name : registry.names()) {
     auto* entry = registry.find(name);
     entry->add_to_config(cfg, entry->full_name);
   }
-  cfg.add_error_category(message_errc_category, render_message_errc);
 }
 
 } // namespace troupe::messages

@@ -12,7 +12,7 @@
 
 #include <troupe/actors/log.hpp>
 
-#include "internal/describe.hpp"
+#include <troupe/messages/error_category.hpp>
 #include "troupe/supervisors/supervisor_errc.hpp"
 
 namespace troupe::supervisors {
@@ -160,7 +160,7 @@ void cancellation::run_hooks(const caf::error& reason) noexcept {
       try {
         actors::logger("troupe.cancellation")
           ->error("a cleanup hook threw: {} (stop reason: {})", failure,
-                  internal::describe(reason));
+                  messages::describe(reason));
       } catch (...) {
         // logging must not stop the other hooks
       }

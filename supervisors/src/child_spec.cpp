@@ -7,28 +7,6 @@
 
 namespace troupe::supervisors {
 
-std::string to_string(restart_type x) {
-  switch (x) {
-    case restart_type::permanent:
-      return "permanent";
-    case restart_type::transient:
-      return "transient";
-    case restart_type::temporary:
-      return "temporary";
-  }
-  return "restart_type(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
-std::string to_string(child_kind x) {
-  switch (x) {
-    case child_kind::worker:
-      return "worker";
-    case child_kind::supervisor:
-      return "supervisor";
-  }
-  return "child_kind(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
 shutdown_policy shutdown_policy::timeout(caf::timespan grace) {
   return shutdown_policy{grace, false};
 }
@@ -40,7 +18,7 @@ shutdown_policy shutdown_policy::brutal_kill() {
 caf::error shutdown_policy::validate() const {
   auto why = internal::check_duration("shutdown timeout", grace_);
   if (!why.empty())
-    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+    return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   return caf::none;
 }
 
@@ -57,7 +35,7 @@ caf::error child_spec::validate() const {
   if (why.empty())
     why = internal::check_duration("shutdown timeout", shutdown.grace());
   if (!why.empty())
-    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+    return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   return caf::none;
 }
 

@@ -20,7 +20,7 @@
 
 #include <troupe/actors/log.hpp>
 
-#include "internal/describe.hpp"
+#include <troupe/messages/error_category.hpp>
 #include "internal/spec_check.hpp"
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervisor.hpp"
@@ -101,7 +101,7 @@ private:
 caf::error graceful_shutdown_config::validate() const {
   auto why = internal::check_duration("deadline", deadline, true);
   if (!why.empty())
-    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+    return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   return caf::none;
 }
 
@@ -110,7 +110,7 @@ int run_with_graceful_shutdown(caf::actor_system& sys, const caf::actor& root,
   static_cast<void>(sys); // reserved: the system the root runs in
   auto log = actors::logger("troupe.shutdown");
   if (auto err = cfg.validate()) {
-    log->error("invalid config: {}", internal::describe(err));
+    log->error("invalid config: {}", messages::describe(err));
     return cfg.failure_exit_code;
   }
   if (!root) {
@@ -170,10 +170,10 @@ int run_with_graceful_shutdown(caf::actor_system& sys, const caf::actor& root,
           reason = pipe->root_reason;
         }
         if (is_normal_stop(reason)) {
-          log->info("the root stopped ({}); exit code 0", internal::describe(reason));
+          log->info("the root stopped ({}); exit code 0", messages::describe(reason));
           return 0;
         }
-        log->error("the root failed ({}); exit code {}", internal::describe(reason),
+        log->error("the root failed ({}); exit code {}", messages::describe(reason),
                    cfg.failure_exit_code);
         return cfg.failure_exit_code;
       }

@@ -10,7 +10,7 @@ namespace troupe::supervisors {
 caf::error restart_intensity::validate() const {
   auto why = internal::check_duration("intensity.window", window, true);
   if (!why.empty())
-    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+    return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   return caf::none;
 }
 

@@ -18,35 +18,25 @@
 
 #include "internal/child_control.hpp"
 #include "internal/deadline_timer.hpp"
-#include "internal/describe.hpp"
+#include <troupe/messages/error_category.hpp>
 #include "internal/spec_check.hpp"
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
 
 namespace troupe::supervisors {
 
-std::string to_string(scope_mode x) {
-  switch (x) {
-    case scope_mode::cancel_on_failure:
-      return "cancel_on_failure";
-    case scope_mode::isolate:
-      return "isolate";
-  }
-  return "scope_mode(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
 caf::error task_spec::validate() const {
   auto why = internal::check_segment("id", id);
   if (why.empty() && !start)
     why = "start: must be set (task \"" + id + "\")";
   if (!why.empty())
-    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+    return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   return caf::none;
 }
 
 caf::error scope_config::validate() const {
   auto fail = [](std::string why) {
-    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+    return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   };
   if (auto why = internal::check_segment("name", name); !why.empty())
     return fail(std::move(why));
@@ -184,7 +174,7 @@ private:
     if (log_->should_log(level))
       log_->log(level, "{} {}{}", t.outcome.id, to_string(status),
                 t.outcome.reason
-                  ? " (" + internal::describe(system(), t.outcome.reason) + ")"
+                  ? " (" + messages::describe(t.outcome.reason) + ")"
                   : std::string{});
   }
 
@@ -248,7 +238,7 @@ private:
     cancelling_ = true;
     cancel_reason_ = reason;
     log_->info("cancelling {} running tasks ({})", running_,
-               internal::describe(system(), reason));
+               messages::describe(reason));
     auto now = clock().now();
     for (auto& t : tasks_) {
       if (!t.running)
@@ -341,7 +331,7 @@ caf::expected<caf::actor> spawn_scope(caf::actor_system& sys, scope_config cfg,
   if (auto err = cfg.validate())
     return err;
   if (path.empty())
-    return caf::make_error(supervisor_errc::invalid_spec, "path: must not be empty");
+    return caf::make_error(supervisor_errc::invalid_config, "path: must not be empty");
   return sys.spawn<scope_actor>(std::move(cfg), std::move(path));
 }
 

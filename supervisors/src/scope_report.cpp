@@ -2,18 +2,6 @@
 
 namespace troupe::supervisors {
 
-std::string to_string(task_status x) {
-  switch (x) {
-    case task_status::succeeded:
-      return "succeeded";
-    case task_status::failed:
-      return "failed";
-    case task_status::cancelled:
-      return "cancelled";
-  }
-  return "task_status(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
 bool scope_report::ok() const noexcept {
   return !cancelled_by && count(task_status::succeeded) == outcomes.size();
 }

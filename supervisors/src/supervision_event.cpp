@@ -4,26 +4,6 @@
 
 namespace troupe::supervisors {
 
-std::string to_string(event_kind x) {
-  switch (x) {
-    case event_kind::started:
-      return "started";
-    case event_kind::exited:
-      return "exited";
-    case event_kind::stopped:
-      return "stopped";
-    case event_kind::restarting:
-      return "restarting";
-    case event_kind::killed:
-      return "killed";
-    case event_kind::intensity_exceeded:
-      return "intensity_exceeded";
-    case event_kind::escalated:
-      return "escalated";
-  }
-  return "event_kind(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
 std::string to_string(const supervision_event& x) {
   std::string result = x.supervisor;
   result += ": ";

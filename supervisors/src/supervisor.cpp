@@ -25,7 +25,7 @@
 
 #include "internal/child_control.hpp"
 #include "internal/deadline_timer.hpp"
-#include "internal/describe.hpp"
+#include <troupe/messages/error_category.hpp>
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervision_event.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
@@ -287,7 +287,7 @@ private:
       if (kind == event_kind::restarting)
         text += " in " + caf::deep_to_string(delay);
       if (reason)
-        text += " (" + internal::describe(system(), reason) + ")";
+        text += " (" + messages::describe(reason) + ")";
       if (ev.restarts > 0)
         text += " [restarts: " + std::to_string(ev.restarts) + "]";
       log_->log(level, "{}", text);
@@ -743,7 +743,7 @@ private:
     shutting_down_ = true;
     shutdown_reason_ = std::move(reason);
     log_->log(is_normal_stop(shutdown_reason_) ? spdlog::level::info : spdlog::level::err,
-              "shutting down ({})", internal::describe(system(), shutdown_reason_));
+              "shutting down ({})", messages::describe(shutdown_reason_));
     for (auto& op : queued_)
       op.abort();
     queued_.clear();
@@ -838,7 +838,7 @@ caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys, supervisor_co
   if (auto err = cfg.validate())
     return err;
   if (path.empty())
-    return caf::make_error(supervisor_errc::invalid_spec, "path: must not be empty");
+    return caf::make_error(supervisor_errc::invalid_config, "path: must not be empty");
   return sys.spawn<supervisor_actor>(std::move(cfg), std::move(path),
                                      std::move(inherited_observers));
 }

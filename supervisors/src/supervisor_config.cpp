@@ -7,23 +7,9 @@
 
 namespace troupe::supervisors {
 
-std::string to_string(restart_strategy x) {
-  switch (x) {
-    case restart_strategy::one_for_one:
-      return "one_for_one";
-    case restart_strategy::one_for_all:
-      return "one_for_all";
-    case restart_strategy::rest_for_one:
-      return "rest_for_one";
-    case restart_strategy::dynamic:
-      return "dynamic";
-  }
-  return "restart_strategy(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
 caf::error supervisor_config::validate() const {
   auto fail = [](std::string why) {
-    return caf::make_error(supervisor_errc::invalid_spec, std::move(why));
+    return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   };
   if (auto why = internal::check_segment("name", name); !why.empty())
     return fail(std::move(why));

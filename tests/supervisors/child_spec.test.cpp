@@ -50,25 +50,25 @@ TEST_CASE("invalid child specs are refused with a typed error naming the field",
           "[supervisors][child_spec][bad_input]") {
   SECTION("empty id") {
     auto err = child_spec{"", never_called()}.validate();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     CHECK(context_of(err).find("id") == 0);
   }
   SECTION("id with a slash") {
     auto err = child_spec{"a/b", never_called()}.validate();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     CHECK(context_of(err).find("'/'") != std::string::npos);
   }
   SECTION("no start function") {
     auto err = child_spec{"db", nullptr}.validate();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     CHECK(context_of(err).find("start") == 0);
   }
   SECTION("negative shutdown timeout") {
     child_spec spec{"db", never_called()};
     spec.shutdown = shutdown_policy::timeout(-1s);
     auto err = spec.validate();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     CHECK(context_of(err).find("shutdown timeout") == 0);
-    CHECK(is(spec.shutdown.validate(), supervisor_errc::invalid_spec));
+    CHECK(is(spec.shutdown.validate(), supervisor_errc::invalid_config));
   }
 }

@@ -52,8 +52,8 @@ TEST_CASE("zero restarts means the first failure is too many", "[supervisors][in
 
 TEST_CASE("an intensity with a window of zero or less is refused",
           "[supervisors][intensity][bad_input]") {
-  CHECK(is(restart_intensity{1, 0s}.validate(), supervisor_errc::invalid_spec));
-  CHECK(is(restart_intensity{1, -1s}.validate(), supervisor_errc::invalid_spec));
+  CHECK(is(restart_intensity{1, 0s}.validate(), supervisor_errc::invalid_config));
+  CHECK(is(restart_intensity{1, -1s}.validate(), supervisor_errc::invalid_config));
   CHECK(!restart_intensity{0, 1ns}.validate());
   CHECK(to_string(restart_intensity{3, 10s}).find("3 restarts") == 0);
 }

@@ -265,13 +265,13 @@ TEST_CASE_METHOD(fixture, "invalid scope configs are refused with a typed error"
   CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::duplicate_child_id));
   cfg.tasks.pop_back();
   cfg.cancel_timeout = -1s;
-  CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::invalid_spec));
+  CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::invalid_config));
   cfg.cancel_timeout = 1s;
   cfg.name = "";
-  CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::invalid_spec));
+  CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::invalid_config));
   cfg.name = "ok";
   cfg.tasks[0].start = nullptr;
-  CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::invalid_spec));
+  CHECK(is(spawn_scope(sys, cfg).error(), supervisor_errc::invalid_config));
   CHECK(alive() == 0);
 }
 

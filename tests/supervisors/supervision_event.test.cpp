@@ -124,7 +124,7 @@ TEST_CASE_METHOD(fixture, "lifecycle events are logged with the supervisor path"
   CHECK(text.find("[logroot/inner] w started") != std::string::npos);
   CHECK(text.find("[logroot/inner] w exited") != std::string::npos);
   CHECK(text.find("[logroot/inner] w intensity_exceeded") != std::string::npos);
-  CHECK(text.find("[logroot/inner] escalated (supervisor_error(intensity_exceeded")
+  CHECK(text.find("[logroot/inner] escalated (trp_sup:intensity_exceeded")
         != std::string::npos);
   CHECK(text.find("[logroot] inner exited") != std::string::npos);
   CHECK(text.find("[logroot] escalated") != std::string::npos);

@@ -299,7 +299,7 @@ TEST_CASE_METHOD(fixture, "children can be added and removed at run time",
   }
   SECTION("an invalid spec is refused") {
     auto reply = ask<caf::actor>(sup, start_child_atom::value, child_spec{"", probe::start(tester())});
-    CHECK(is(reply.error(), supervisor_errc::invalid_spec));
+    CHECK(is(reply.error(), supervisor_errc::invalid_config));
   }
   SECTION("the added child takes part in rest_for_one") {
     fail("b");

@@ -42,49 +42,49 @@ TEST_CASE_METHOD(fixture, "invalid supervisor configs are refused with a typed e
   SECTION("a zero intensity window") {
     cfg.intensity.window = 0s;
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "intensity.window";
   }
   SECTION("a negative shutdown timeout") {
     cfg.children[1].shutdown = shutdown_policy::timeout(-5s);
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "children[1].shutdown timeout";
   }
   SECTION("a missing start function") {
     cfg.children[0].start = nullptr;
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "children[0].start";
   }
   SECTION("a negative stable period") {
     cfg.stable_period = -1ms;
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "stable_period";
   }
   SECTION("a backoff whose cap is below its base") {
     cfg.restart_backoff = backoff::exponential(1s, 10ms);
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "restart_backoff";
   }
   SECTION("a name with a slash") {
     cfg.name = "a/b";
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "name";
   }
   SECTION("a dynamic supervisor without exactly one template") {
     cfg.strategy = restart_strategy::dynamic;
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "children";
   }
   SECTION("an invalid observer") {
     cfg.observers.push_back(caf::actor{});
     err = spawn_supervisor(sys, cfg).error();
-    CHECK(is(err, supervisor_errc::invalid_spec));
+    CHECK(is(err, supervisor_errc::invalid_config));
     field = "observers[0]";
   }
   CAPTURE(sys.render(err));

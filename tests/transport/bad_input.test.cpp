@@ -102,7 +102,7 @@ TEST_CASE_METHOD(serving_node, "random bytes are rejected and the node keeps ser
   // Whatever the bytes happen to parse as, the answer is a typed transport
   // error (malformed_frame, unexpected_frame, version_mismatch, ...).
   CHECK(err.category() == troupe::transport::transport_errc_category);
-  INFO(troupe::transport::describe(err));
+  INFO(troupe::messages::describe(err));
   CHECK(peer.wait_closed());
   check_still_serving();
 }

@@ -11,6 +11,7 @@
 #include "troupe/wire.pb.h"
 
 using namespace troupe::transport;
+using troupe::messages::describe;
 using namespace troupe::transport::internal;
 using troupe::wire::Frame;
 

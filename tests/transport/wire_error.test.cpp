@@ -4,7 +4,10 @@
 
 #include <caf/all.hpp>
 
+#include <troupe/actors/fetch_errc.hpp>
 #include <troupe/actors/flow_errc.hpp>
+#include <troupe/supervisors/stop_reason.hpp>
+#include <troupe/supervisors/supervisor_errc.hpp>
 #include <troupe/messages/message_errc.hpp>
 #include <troupe/transport/system_config.hpp>
 #include <troupe/transport/transport_errc.hpp>
@@ -13,6 +16,7 @@
 #include "troupe/error.pb.h"
 
 using namespace troupe::transport;
+using troupe::messages::describe;
 
 namespace {
 
@@ -63,5 +67,45 @@ TEST_CASE("an error that crossed the wire describes itself once",
   wire.set_category("trp_net");
   wire.set_code(static_cast<uint32_t>(transport_errc::peer_lost));
   wire.set_message("socket reset");
-  CHECK(describe(from_wire_error(wire)) == "trp_net:peer_lost (\"socket reset\")");
+  CHECK(describe(from_wire_error(wire)) == "trp_net:peer_lost (socket reset)");
+}
+
+TEST_CASE("an error of any Troupe category renders the same in logs, through the "
+          "actor system and on the wire",
+          "[transport][errors]") {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  using troupe::messages::is;
+  std::vector<caf::error> errors{
+    caf::make_error(troupe::messages::message_errc::malformed_payload, "a.B"),
+    caf::make_error(troupe::actors::flow_errc::mailbox_full, 16),
+    caf::make_error(troupe::actors::fetch_errc::circuit_open, "db"),
+    caf::make_error(troupe::supervisors::supervisor_errc::intensity_exceeded, "root/db"),
+    troupe::supervisors::make_shutdown("root"),
+    caf::make_error(transport_errc::unknown_actor, "pricing"),
+  };
+  for (auto& err : errors) {
+    auto text = describe(err);
+    CAPTURE(text);
+    CHECK(sys.render(err) == text);
+    troupe::Error wire;
+    to_wire_error(err, text, wire);
+    CHECK(wire.message() == text);
+    auto back = from_wire_error(wire);
+    CHECK(back == err); // category and code
+    CHECK(describe(back) == text);
+  }
+  CHECK(describe(errors[1]) == "trp_flow:mailbox_full (16)");
+  CHECK(is(errors[0], troupe::messages::message_errc::malformed_payload));
+  CHECK(is(errors[1], troupe::actors::flow_errc::mailbox_full));
+  CHECK(is(errors[2], troupe::actors::fetch_errc::circuit_open));
+  CHECK(is(errors[3], troupe::supervisors::supervisor_errc::intensity_exceeded));
+  CHECK(is(errors[4], troupe::supervisors::stop_reason::shutdown));
+  CHECK(is(errors[5], transport_errc::unknown_actor));
+  CHECK_FALSE(is(errors[5], transport_errc::peer_lost));
+}
+
+TEST_CASE("every transport error code has a name", "[transport][errors]") {
+  for (int i = 0; i <= static_cast<int>(transport_errc::unknown_stream); ++i)
+    CHECK(to_string(static_cast<transport_errc>(i)).find('(') == std::string::npos);
 }

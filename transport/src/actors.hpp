@@ -55,9 +55,6 @@ caf::behavior listener_actor(caf::event_based_actor* self, listener_io_ptr io,
 caf::behavior connection_actor(caf::event_based_actor* self, connection_args args,
                                caf::actor parent);
 
-/// Returns `err` rendered for logs and wire texts.
-std::string render(const caf::error& err);
-
 /// Builds an error frame and appends it, encoded, to `out`.
 void append_error_frame(const caf::error& err, uint64_t correlation_id,
                         const troupe::TraceContext* trace, uint32_t max_frame_size,

@@ -11,6 +11,8 @@
 
 #include <troupe/actors/log.hpp>
 
+#include <troupe/messages/error_category.hpp>
+
 #include "actors.hpp"
 #include "dispatcher.hpp"
 #include "proxy.hpp"
@@ -74,7 +76,7 @@ struct conn_state {
       return append_frame(frame, cfg().max_frame_size, buf);
     });
     if (err && err != transport_errc::node_stopped)
-      log->error("{}: cannot send a frame: {}", label(), describe(err));
+      log->error("{}: cannot send a frame: {}", label(), messages::describe(err));
   }
 
   /// Tells the data plane about a new round-trip measurement.
@@ -115,17 +117,13 @@ bool is_protocol_error(const caf::error& err) {
 
 } // namespace
 
-std::string render(const caf::error& err) {
-  return describe(err);
-}
-
 void append_error_frame(const caf::error& err, uint64_t correlation_id,
                         const troupe::TraceContext* trace, uint32_t max_frame_size,
                         std::string& out) {
   wire::Frame frame;
   auto* ef = frame.mutable_error();
   ef->set_correlation_id(correlation_id);
-  to_wire_error(err, describe(err), *ef->mutable_error());
+  to_wire_error(err, messages::describe(err), *ef->mutable_error());
   if (trace != nullptr)
     *ef->mutable_trace() = *trace;
   if (append_frame(frame, max_frame_size, out)) {
@@ -150,24 +148,24 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
     auto was = st->state;
     st->state = phase::closed;
     if (is_protocol_error(reason)) {
-      st->log->warn("{}: closing: {}", st->label(), describe(reason));
+      st->log->warn("{}: closing: {}", st->label(), messages::describe(reason));
       std::string bytes;
       append_error_frame(reason, 0, nullptr, st->cfg().max_frame_size, bytes);
       st->args.io->send_and_close(std::move(bytes));
     } else if (goodbye) {
-      st->log->info("{}: closing: {}", st->label(), describe(reason));
+      st->log->info("{}: closing: {}", st->label(), messages::describe(reason));
       wire::Frame frame;
-      to_wire_error(reason, describe(reason), *frame.mutable_goodbye()->mutable_reason());
+      to_wire_error(reason, messages::describe(reason), *frame.mutable_goodbye()->mutable_reason());
       std::string bytes;
       (void) append_frame(frame, st->cfg().max_frame_size, bytes);
       st->args.io->send_and_close(std::move(bytes));
     } else {
       if (peer_left) // an orderly close by the peer: not a failure here
-        st->log->info("{}: closed: {}", st->label(), describe(reason));
+        st->log->info("{}: closed: {}", st->label(), messages::describe(reason));
       else if (was == phase::established)
-        st->log->warn("{}: connection lost: {}", st->label(), describe(reason));
+        st->log->warn("{}: connection lost: {}", st->label(), messages::describe(reason));
       else
-        st->log->info("{}: connection failed: {}", st->label(), describe(reason));
+        st->log->info("{}: connection failed: {}", st->label(), messages::describe(reason));
       st->args.io->close();
     }
     self->quit(std::move(reason));
@@ -211,7 +209,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       case wire::Frame::kGoodbye: {
         auto why = from_wire_error(frame.goodbye().reason());
         return fail(caf::make_error(transport_errc::peer_lost,
-                                    "peer said goodbye: " + describe(why)),
+                                    "peer said goodbye: " + messages::describe(why)),
                     false, true);
       }
       case wire::Frame::kReply:
@@ -220,7 +218,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
         if (frame.kind_case() == wire::Frame::kError
             && frame.error().correlation_id() == 0) {
           st->log->warn("{}: peer reports: {}", st->label(),
-                        describe(from_wire_error(frame.error().error())));
+                        messages::describe(from_wire_error(frame.error().error())));
         } else {
           st->log->debug("{}: dropping a late reply", st->label());
         }
@@ -313,7 +311,7 @@ caf::behavior connection_actor(caf::event_based_actor* self, connection_args arg
       auto has_reply = st->hs.handle(frame, reply, err);
       if (err) {
         st->state = phase::closed;
-        st->log->warn("{}: handshake failed: {}", st->label(), describe(err));
+        st->log->warn("{}: handshake failed: {}", st->label(), messages::describe(err));
         if (has_reply) {
           std::string bytes;
           (void) append_frame(reply, st->cfg().max_frame_size, bytes);

@@ -1,3 +1,5 @@
+#include <troupe/messages/error_category.hpp>
+
 #include "dispatcher.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -206,7 +208,7 @@ void dispatcher::complete_reply(const envelope_fields& env) {
   if (!env.type.empty()) {
     if (auto err = decode_payload(env.type, env.payload, msg)) {
       log_->warn("{}: undecodable reply to request {}: {}", label_, env.request_id,
-                 describe(err));
+                 messages::describe(err));
       msg = caf::make_message(std::move(err));
     }
   }
@@ -241,7 +243,7 @@ void dispatcher::deliver(const envelope_fields& env) {
   caf::message msg;
   if (auto err = decode_payload(env.type, env.payload, msg)) {
     log_->warn("{}: envelope for '{}' rejected: {}", label_, env.receiver_name,
-               describe(err));
+               messages::describe(err));
     return send_error(err, env);
   }
   // Deadline: remaining time at send, minus the estimated transit time.

@@ -1,3 +1,5 @@
+#include <troupe/messages/error_category.hpp>
+
 #include "handshake.hpp"
 
 #include <openssl/crypto.h>
@@ -88,7 +90,7 @@ bool handshake::start(wire::Frame& out) {
 bool handshake::refuse(caf::error reason, wire::Frame& reply, caf::error& err) {
   state_ = state::failed;
   reply.Clear();
-  to_wire_error(reason, describe(reason), *reply.mutable_refusal()->mutable_error());
+  to_wire_error(reason, messages::describe(reason), *reply.mutable_refusal()->mutable_error());
   err = std::move(reason);
   return true;
 }

@@ -30,6 +30,8 @@
 #include <troupe/supervisors/stop_reason.hpp>
 #include <troupe/supervisors/supervisor.hpp>
 
+#include <troupe/messages/error_category.hpp>
+
 #include "actors.hpp"
 #include "troupe/transport/atoms.hpp"
 #include "troupe/transport/transport_errc.hpp"
@@ -237,7 +239,7 @@ caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr 
                            st->registry};
       auto on_error = [st, addr, io = req.io, resolve](caf::error& err) {
         st->log->warn("node {}: cannot start a connection{}: {}", st->id,
-                      addr.empty() ? "" : " to " + addr, describe(err));
+                      addr.empty() ? "" : " to " + addr, messages::describe(err));
         io->close();
         if (addr.empty())
           return;
@@ -379,7 +381,7 @@ caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr 
         // The supervisor finished its shutdown, or gave up (the listener
         // kept failing): the node ends with it.
         if (!st->stopping) {
-          st->log->error("node {}: supervisor failed: {}", st->id, describe(msg.reason));
+          st->log->error("node {}: supervisor failed: {}", st->id, messages::describe(msg.reason));
           std::vector<std::string> addrs;
           for (auto& kvp : st->waiters)
             addrs.push_back(kvp.first);

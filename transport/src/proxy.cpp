@@ -3,6 +3,8 @@
 // reply / error frames back into responses. See proxy.hpp for why it is not
 // a scheduled actor.
 
+#include <troupe/messages/error_category.hpp>
+
 #include "proxy.hpp"
 
 #include <algorithm>
@@ -113,7 +115,7 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
   payload_ref payload;
   if (auto err = view_payload(content, pos, payload)) {
     log_->warn("proxy {}@{}: cannot send {}: {}", args_.name, args_.peer_node,
-               content.stringify(), describe(err));
+               content.stringify(), messages::describe(err));
     return err;
   }
   auto deadline = opts != nullptr && opts->deadline > caf::timespan{0}
@@ -181,7 +183,7 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
     return caf::none;
   if (is_closed_error(err))
     return caf::none; // the connection is ending: its reason fails the request
-  log_->warn("proxy {}@{}: {}", args_.name, args_.peer_node, describe(err));
+  log_->warn("proxy {}@{}: {}", args_.name, args_.peer_node, messages::describe(err));
   if (is_request) {
     // Take it back: the caller answers with `err`.
     request_map::node_type node;

@@ -1,3 +1,5 @@
+#include <troupe/messages/error_category.hpp>
+
 #include "responder.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -136,7 +138,7 @@ void responder::reply(inbound& req, caf::type_erased_tuple& content,
     if (err) {
       auto trace = trace_of(req.echo, req.split);
       log_->warn("{}: reply to request {} is not a protobuf message: {}", label(),
-                 trace.request_id(), describe(err));
+                 trace.request_id(), messages::describe(err));
       send_error(err, req, host);
       return;
     }

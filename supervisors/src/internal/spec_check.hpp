@@ -2,7 +2,7 @@
 
 // Validation shared by child specs, supervisor configs and scope configs.
 // Each check returns an empty string when the value is fine, else the field
-// and why; callers wrap it into an `invalid_spec` error with their prefix.
+// and why; callers wrap it into an `invalid_config` error with their prefix.
 
 #include <string>
 

@@ -8,7 +8,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
-#include <caf/make_message.hpp> // CAF_ERROR_CODE_ENUM needs it
+
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::actors {
 
@@ -41,4 +42,4 @@ std::string to_string(fetch_errc x);
 
 } // namespace troupe::actors
 
-CAF_ERROR_CODE_ENUM(troupe::actors::fetch_errc, "trp_fetch")
+TROUPE_ERROR_CODE_ENUM(troupe::actors, fetch_errc, "trp_fetch")

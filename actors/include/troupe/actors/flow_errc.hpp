@@ -7,7 +7,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
-#include <caf/make_message.hpp> // CAF_ERROR_CODE_ENUM needs it
+
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::actors {
 
@@ -48,4 +49,4 @@ std::string to_string(flow_errc x);
 
 } // namespace troupe::actors
 
-CAF_ERROR_CODE_ENUM(troupe::actors::flow_errc, "trp_flow")
+TROUPE_ERROR_CODE_ENUM(troupe::actors, flow_errc, "trp_flow")

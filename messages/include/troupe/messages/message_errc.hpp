@@ -8,7 +8,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
-#include <caf/make_message.hpp> // CAF_ERROR_CODE_ENUM needs it
+
+#include "troupe/messages/error_category.hpp"
 
 namespace troupe::messages {
 
@@ -41,4 +42,4 @@ std::string to_string(message_errc x);
 
 } // namespace troupe::messages
 
-CAF_ERROR_CODE_ENUM(troupe::messages::message_errc, "trp_msg")
+TROUPE_ERROR_CODE_ENUM(troupe::messages, message_errc, "trp_msg")

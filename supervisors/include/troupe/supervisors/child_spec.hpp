@@ -63,7 +63,7 @@ public:
   /// How long the child may take to stop; 0 for `brutal_kill()`.
   caf::timespan grace() const noexcept { return grace_; }
 
-  /// Returns `invalid_spec` for a negative timeout, or none.
+  /// Returns `invalid_config` for a negative timeout, or none.
   caf::error validate() const;
 
   friend bool operator==(const shutdown_policy& x, const shutdown_policy& y) noexcept {
@@ -99,7 +99,7 @@ struct child_spec {
   /// Default: worker.
   child_kind kind = child_kind::worker;
 
-  /// Returns `invalid_spec` naming the bad field, or none.
+  /// Returns `invalid_config` naming the bad field, or none.
   caf::error validate() const;
 };
 

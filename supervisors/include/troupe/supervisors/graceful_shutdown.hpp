@@ -53,7 +53,7 @@ struct graceful_shutdown_config {
   /// arrive before this point get their previous disposition). Optional.
   std::function<void()> on_ready;
 
-  /// Returns `invalid_spec` naming the bad field, or none.
+  /// Returns `invalid_config` naming the bad field, or none.
   caf::error validate() const;
 };
 

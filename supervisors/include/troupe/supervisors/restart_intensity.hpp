@@ -29,7 +29,7 @@ struct restart_intensity {
   /// Length of the sliding window; must be > 0. Default 5 s (OTP's default).
   caf::timespan window = std::chrono::seconds{5};
 
-  /// Returns `invalid_spec` naming the bad field, or none.
+  /// Returns `invalid_config` naming the bad field, or none.
   caf::error validate() const;
 
   friend bool operator==(const restart_intensity& x, const restart_intensity& y) noexcept {

@@ -69,7 +69,7 @@ struct task_spec {
   /// Spawns the task. Required.
   start_function start;
 
-  /// Returns `invalid_spec` naming the bad field, or none.
+  /// Returns `invalid_config` naming the bad field, or none.
   caf::error validate() const;
 };
 
@@ -89,7 +89,7 @@ struct scope_config {
   /// every task. Optional.
   caf::actor owner;
 
-  /// Returns `invalid_spec` or `duplicate_child_id` naming the bad field, or
+  /// Returns `invalid_config` or `duplicate_child_id` naming the bad field, or
   /// none.
   caf::error validate() const;
 };

@@ -18,7 +18,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
-#include <caf/make_message.hpp> // CAF_ERROR_CODE_ENUM needs it
+
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::supervisors {
 
@@ -44,9 +45,6 @@ constexpr caf::atom_value stop_reason_category = caf::atom("trp_stop");
 /// Returns the enumerator's name, e.g. "cancelled", or "user(130)".
 std::string to_string(stop_reason x);
 
-/// True if `err` carries `code` of `stop_reason` (context ignored).
-bool is(const caf::error& err, stop_reason code) noexcept;
-
 /// True if `reason` means "stopped without failing": no error,
 /// `exit_reason::normal`, `exit_reason::user_shutdown`, or any `stop_reason`.
 /// A transient child is restarted only when this is false.
@@ -60,4 +58,4 @@ caf::error make_shutdown(std::string requested_by);
 
 } // namespace troupe::supervisors
 
-CAF_ERROR_CODE_ENUM(troupe::supervisors::stop_reason, "trp_stop")
+TROUPE_ERROR_CODE_ENUM(troupe::supervisors, stop_reason, "trp_stop")

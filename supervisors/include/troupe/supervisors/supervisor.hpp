@@ -9,7 +9,7 @@
 ///   cfg.name = "root";
 ///   cfg.children = {{"db", spawn_with(db)}, supervisor_child("pool", pool_cfg)};
 ///   auto root = spawn_supervisor(sys, cfg);
-///   if (!root) /* typed error: invalid_spec, duplicate_child_id, … */;
+///   if (!root) /* typed error: invalid_config, duplicate_child_id, … */;
 ///   …
 ///   request_shutdown(*root); // orderly: children stop in reverse order
 ///

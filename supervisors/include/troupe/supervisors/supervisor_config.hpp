@@ -74,7 +74,7 @@ struct supervisor_config {
   /// through `supervisor_child`, of nested ones). Default none.
   std::vector<caf::actor> observers;
 
-  /// Returns `invalid_spec` or `duplicate_child_id` naming the bad field, or
+  /// Returns `invalid_config` or `duplicate_child_id` naming the bad field, or
   /// none. `spawn_supervisor` calls it first.
   caf::error validate() const;
 

@@ -8,7 +8,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
-#include <caf/make_message.hpp> // CAF_ERROR_CODE_ENUM needs it
+
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::supervisors {
 
@@ -18,7 +19,7 @@ enum class supervisor_errc : uint8_t {
   none = 0,
   /// A config or child spec value is out of range. Context: the field and
   /// why, e.g. "children[2].shutdown: timeout must be >= 0 (got -1s)".
-  invalid_spec,
+  invalid_config,
   /// Two children of one supervisor (or two tasks of one scope) share an
   /// id. Context: the id.
   duplicate_child_id,
@@ -50,9 +51,6 @@ constexpr caf::atom_value supervisor_errc_category = caf::atom("trp_sup");
 /// Returns the enumerator's name, e.g. "intensity_exceeded".
 std::string to_string(supervisor_errc x);
 
-/// True if `err` carries `code` of `supervisor_errc` (context ignored).
-bool is(const caf::error& err, supervisor_errc code) noexcept;
-
 } // namespace troupe::supervisors
 
-CAF_ERROR_CODE_ENUM(troupe::supervisors::supervisor_errc, "trp_sup")
+TROUPE_ERROR_CODE_ENUM(troupe::supervisors, supervisor_errc, "trp_sup")

@@ -64,6 +64,7 @@
 #include "troupe/transport/node.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::transport {
 
@@ -248,7 +249,7 @@ private:
     if (in_.upstream_ended() && inputs_.empty()) {
       batch.set_done(true);
       if (auto& err = in_.upstream_error(); err && err != troupe::actors::flow_errc::cancelled)
-        to_wire_error(err, describe(err), *batch.mutable_error());
+        to_wire_error(err, messages::describe(err), *batch.mutable_error());
     }
     pull.promise.deliver(std::move(batch));
     maybe_quit();

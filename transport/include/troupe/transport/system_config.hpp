@@ -3,9 +3,8 @@
 /// The actor system config for programs using `troupe::transport`.
 ///
 /// Everything `troupe::supervisors::system_config` registers (and through it
-/// `troupe::actors::system_config`), plus the renderer of `transport_errc`
-/// (category "trp_net"), so `system().render(err)` prints transport,
-/// supervision and flow errors by name.
+/// `troupe::actors::system_config`: `transport_errc` registers itself when
+/// linked). A separate class so this layer's options have a home.
 
 #include <troupe/supervisors/system_config.hpp>
 
@@ -15,8 +14,5 @@ class system_config : public troupe::supervisors::system_config {
 public:
   system_config();
 };
-
-/// Adds this layer's error renderer to any CAF config.
-void add_error_categories(caf::actor_system_config& cfg);
 
 } // namespace troupe::transport

@@ -7,7 +7,8 @@
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
-#include <caf/make_message.hpp> // CAF_ERROR_CODE_ENUM needs it
+
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::transport {
 
@@ -85,4 +86,4 @@ std::string to_string(transport_errc x);
 
 } // namespace troupe::transport
 
-CAF_ERROR_CODE_ENUM(troupe::transport::transport_errc, "trp_net")
+TROUPE_ERROR_CODE_ENUM(troupe::transport, transport_errc, "trp_net")

@@ -20,15 +20,11 @@ class Error;
 namespace troupe::transport {
 
 /// Fills `out` from `err`; `text` is the human-readable rendering (e.g.
-/// `system().render(err)`).
+/// `troupe::messages::describe(err)`).
 void to_wire_error(const caf::error& err, const std::string& text, troupe::Error& out);
 
 /// Rebuilds a `caf::error` (context: the peer's text). A category that is not
 /// a valid CAF atom becomes `transport_errc::remote_error`.
 caf::error from_wire_error(const troupe::Error& in);
-
-/// Renders an error of any Troupe category without an actor system (for log
-/// lines and wire texts): "trp_net:frame_too_large(\"...\")" style.
-std::string describe(const caf::error& err);
 
 } // namespace troupe::transport
