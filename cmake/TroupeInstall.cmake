@@ -6,7 +6,7 @@ include(CMakePackageConfigHelpers)
 
 set(TROUPE_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/troupe)
 set(_targets troupe_messages troupe_protoc_gen)
-foreach(_layer IN ITEMS actors supervisors transport)
+foreach(_layer IN ITEMS actors http supervisors transport)
   if(TARGET troupe_${_layer})
     list(APPEND _targets troupe_${_layer})
   endif()
@@ -22,6 +22,10 @@ foreach(_layer IN ITEMS messages actors supervisors transport)
             DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   endif()
 endforeach()
+if(TARGET troupe_http)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/actors/http/include/
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
 # Troupe's own schemas and their generated headers.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/messages/proto/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/troupe/proto)
