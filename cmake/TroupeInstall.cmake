@@ -7,14 +7,9 @@ include(CMakePackageConfigHelpers)
 
 set(TROUPE_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/troupe)
 # Each library installs itself and its headers into troupeTargets
-# (troupe_add_layer, TroupeLayer.cmake); troupe_messages is still declared
-# by hand.
-install(TARGETS troupe_messages troupe_protoc_gen EXPORT troupeTargets
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/messages/include/
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# (troupe_add_layer, TroupeLayer.cmake); the protoc plugin is no library.
+install(TARGETS troupe_protoc_gen EXPORT troupeTargets
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # Troupe's own schemas and their generated headers.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/messages/proto/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/troupe/proto)
