@@ -1,27 +1,15 @@
-# `cmake --install` yields a package: find_package(troupe) gives
-# troupe::messages (and the later layers), troupe::protoc-gen-troupe and the
+# `cmake --install` yields a package: find_package(troupe) gives the
+# libraries that were built (troupe::messages, troupe::actors, troupe::http,
+# troupe::supervisors, troupe::transport), troupe::protoc-gen-troupe and the
 # troupe_add_messages() function.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(TROUPE_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/troupe)
-set(_targets troupe_messages troupe_protoc_gen)
-foreach(_layer IN ITEMS actors supervisors transport)
-  if(TARGET troupe_${_layer})
-    list(APPEND _targets troupe_${_layer})
-  endif()
-endforeach()
-
-install(TARGETS ${_targets} EXPORT troupeTargets
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-foreach(_layer IN ITEMS messages actors supervisors transport)
-  if(TARGET troupe_${_layer})
-    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${_layer}/include/
-            DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  endif()
-endforeach()
+# Each library installs itself and its headers into troupeTargets
+# (troupe_add_layer, TroupeLayer.cmake); the protoc plugin is no library.
+install(TARGETS troupe_protoc_gen EXPORT troupeTargets
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # Troupe's own schemas and their generated headers.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/messages/proto/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/troupe/proto)

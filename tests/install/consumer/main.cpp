@@ -1,50 +1,41 @@
-// Uses an installed Troupe: a user schema compiled with troupe_add_messages,
-// sent between actors and through CAF serialization.
+// Uses an installed Troupe the way a user's program does: a user schema
+// compiled with troupe_add_messages, and every installed library
+// (use_*.cpp). Exits 0 only if each use worked.
+#include <chrono>
 #include <iostream>
 
-#include "shop.pb.h"
+#include <caf/actor_system.hpp>
+#include <caf/after.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
-#include <caf/all.hpp>
+#include <troupe/supervisors/supervisor.hpp>
+#include <troupe/transport/system_config.hpp>
 
-#include <troupe/messages/serialization.hpp>
-#include <troupe/messages/type_registry.hpp>
-
-struct config : caf::actor_system_config {
-  config() { troupe::messages::register_message_types(*this); }
-};
+#include "uses.hpp"
 
 int main() {
-  config cfg;
+  // The config of the highest layer registers the lower layers' errors and
+  // every linked message class.
+  troupe::transport::system_config cfg;
   caf::actor_system sys{cfg};
-  auto shop = sys.spawn([]() -> caf::behavior {
-    return {[](const shop::Order& o) {
-      shop::Receipt r;
-      r.set_total_cents(o.quantity() * 250);
-      return r;
-    }};
-  });
-  shop::Order order;
-  order.set_item("tea");
-  order.set_quantity(4);
-  std::vector<char> buf;
-  if (auto err = troupe::messages::serialize(sys, caf::make_message(order), buf)) {
-    std::cerr << "consumer: serialize failed: " << sys.render(err) << "\n";
-    return 1;
+  caf::actor root;
+  caf::actor shop;
+  bool ok = use_supervisors(sys, root, shop) && use_messages(sys, shop)
+            && use_transport(sys, shop) && use_actors(sys) && use_http(sys);
+  if (root) {
+    // The actor system waits for every actor on destruction: stop the tree
+    // and wait, bounded, for it to be gone.
+    caf::scoped_actor self{sys};
+    self->monitor(root);
+    troupe::supervisors::request_shutdown(root);
+    self->receive([](const caf::down_msg&) {},
+                  caf::after(std::chrono::seconds{10}) >> [&] {
+                    std::cerr << "consumer: the supervisor did not stop within 10 s\n";
+                    caf::anon_send_exit(root, caf::exit_reason::kill);
+                    ok = false;
+                  });
   }
-  caf::message copy;
-  if (auto err = troupe::messages::deserialize(sys, buf, copy)) {
-    std::cerr << "consumer: deserialize failed: " << sys.render(err) << "\n";
-    return 1;
-  }
-  int rc = 1;
-  caf::scoped_actor self{sys};
-  self->request(shop, std::chrono::seconds{5}, copy.get_as<shop::Order>(0)).receive(
-    [&](const shop::Receipt& r) {
-      std::cout << "consumer: " << (r.total_cents() == 1000 ? "ok" : "WRONG")
-                << " (receipt " << r.ShortDebugString() << ")\n";
-      rc = r.total_cents() == 1000 ? 0 : 1;
-    },
-    [&](const caf::error& err) { std::cerr << "consumer: " << sys.render(err) << "\n"; });
-  self->send_exit(shop, caf::exit_reason::user_shutdown);
-  return rc;
+  std::cout << "consumer: " << (ok ? "ok" : "FAILED") << "\n";
+  return ok ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 #pragma once
 
 /// A fetcher: a stage that turns requests into `fetch_result`s by running an
-/// asynchronous operation (e.g. `http_get`) with bounded concurrency.
+/// asynchronous operation (e.g. `troupe::http::http_get`) with bounded
+/// concurrency.
 ///
 /// It is `Semaphore(max_in_flight)` around `session.get`, as an actor:
 /// - requests arrive under credit (at most `capacity` held: queued, running,
@@ -17,7 +18,8 @@
 /// - results go downstream under the downstream's credit, in completion
 ///   order.
 ///
-/// Usage:
+/// Usage (an HTTP fetcher; the `http_*` types are troupe::http's,
+/// `<troupe/http/http_get.hpp>`):
 ///   auto f = spawn_fetcher<http_request, http_response>(
 ///     sys, requests, fetcher_config{}, std::make_unique<http_get>());
 ///   spawn_consumer<fetch_result<http_request, http_response>>(sys, *f, ...);

@@ -11,13 +11,16 @@
 
 #include <troupe/actors/consumer.hpp>
 #include <troupe/actors/fetcher.hpp>
-#include <troupe/actors/http_get.hpp>
 #include <troupe/actors/producer.hpp>
 #include <troupe/actors/system_config.hpp>
+#include <troupe/http/http_get.hpp>
 #include <troupe/testing/http_test_server.hpp>
 
 using namespace std::chrono_literals;
 using namespace troupe::actors;
+using troupe::http::http_get;
+using troupe::http::http_request;
+using troupe::http::http_response;
 
 namespace {
 
@@ -73,7 +76,7 @@ fetcher_config quick(uint32_t max_in_flight) {
 } // namespace
 
 TEST_CASE("concurrent GETs never exceed max_in_flight at the server",
-          "[actors][fetcher][http]") {
+          "[http][fetcher]") {
   troupe::testing::http_test_server server;
   REQUIRE(server.port() != 0);
   std::vector<std::string> urls(24, server.url("/delay?ms=40"));
@@ -89,7 +92,7 @@ TEST_CASE("concurrent GETs never exceed max_in_flight at the server",
 }
 
 TEST_CASE("a 500 is retried and ends with retries_exhausted naming the status",
-          "[actors][fetcher][http]") {
+          "[http][fetcher]") {
   troupe::testing::http_test_server server;
   auto cfg = quick(2);
   cfg.retry = retry_policy::up_to(3, backoff::constant(20ms));
@@ -101,7 +104,7 @@ TEST_CASE("a 500 is retried and ends with retries_exhausted naming the status",
 }
 
 TEST_CASE("a hanging server fails the attempt with attempt_timeout",
-          "[actors][fetcher][http]") {
+          "[http][fetcher]") {
   troupe::testing::http_test_server server;
   auto cfg = quick(1);
   cfg.attempt_timeout = 200ms;
@@ -112,7 +115,7 @@ TEST_CASE("a hanging server fails the attempt with attempt_timeout",
 }
 
 TEST_CASE("a refused connection fails with connect_failed",
-          "[actors][fetcher][http]") {
+          "[http][fetcher]") {
   uint16_t closed_port;
   {
     troupe::testing::http_test_server server;

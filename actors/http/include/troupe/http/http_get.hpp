@@ -17,7 +17,8 @@
 /// timeout, retries and the concurrency bound belong to the fetcher, which
 /// calls `cancel`; `config::total_timeout` is only a safety net.
 ///
-/// Outcomes:
+/// Outcomes (errors are `troupe::actors::fetch_errc`, the fetcher's own
+/// codes, so a fetcher's `retry_policy` can name them for any operation):
 /// - 2xx and 3xx (the latter only when redirects are off or not followed):
 ///   the `http_response`.
 /// - status >= 400: `fetch_errc::http_status`, context (status as int64_t,
@@ -30,7 +31,7 @@
 /// with curl's `curl_easy_strerror` text.
 ///
 /// Usage:
-///   troupe::actors::http_get get; // or http_get::make(cfg)
+///   troupe::http::http_get get; // or http_get::make(cfg)
 ///   get.start(1, {"http://127.0.0.1:8080/ok", {}},
 ///             [](caf::expected<http_response> r) { /* on the loop thread */ });
 
@@ -45,11 +46,11 @@
 #include <caf/timespan.hpp>
 
 #include "troupe/actors/async_operation.hpp"
-#include "troupe/actors/http_message.hpp"
+#include "troupe/http/http_message.hpp"
 
-namespace troupe::actors {
+namespace troupe::http {
 
-class http_get final : public async_operation<http_request, http_response> {
+class http_get final : public actors::async_operation<http_request, http_response> {
 public:
   // -- member types ---------------------------------------------------------
 
@@ -104,7 +105,7 @@ public:
   /// Queues attempt `id` on the loop thread and returns at once. `id` must
   /// not be in flight already (a duplicate fails with `transfer_failed`).
   void start(uint64_t id, const http_request& req,
-             completion<http_response> done) override;
+             actors::completion<http_response> done) override;
 
   /// Drops attempt `id`. Once `cancel` returns, `done` for `id` is not
   /// invoked anymore (a `done` that is already running on the loop thread
@@ -138,4 +139,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-} // namespace troupe::actors
+} // namespace troupe::http

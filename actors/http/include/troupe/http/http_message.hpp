@@ -14,7 +14,7 @@
 
 #include <caf/meta/type_name.hpp>
 
-namespace troupe::actors {
+namespace troupe::http {
 
 /// Header fields in order of appearance; names keep the case they were sent
 /// with, and a name may appear more than once.
@@ -71,4 +71,4 @@ typename Inspector::result_type inspect(Inspector& f, http_response& x) {
            x.headers);
 }
 
-} // namespace troupe::actors
+} // namespace troupe::http

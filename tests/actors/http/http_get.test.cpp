@@ -30,16 +30,16 @@
 
 #include <troupe/actors/fetch_errc.hpp>
 #include <troupe/actors/flow_errc.hpp>
-#include <troupe/actors/http_get.hpp>
-#include <troupe/actors/http_message.hpp>
+#include <troupe/http/http_get.hpp>
+#include <troupe/http/http_message.hpp>
 #include <troupe/testing/http_test_server.hpp>
 
 using namespace std::chrono_literals;
 using troupe::actors::fetch_errc;
 using troupe::actors::flow_errc;
-using troupe::actors::http_get;
-using troupe::actors::http_request;
-using troupe::actors::http_response;
+using troupe::http::http_get;
+using troupe::http::http_request;
+using troupe::http::http_response;
 using troupe::testing::http_test_server;
 
 namespace {
@@ -96,7 +96,7 @@ private:
 
 /// Runs one GET and returns its outcome.
 result fetch(http_get& get, const std::string& url,
-             troupe::actors::http_headers headers = {}) {
+             troupe::http::http_headers headers = {}) {
   static std::atomic<uint64_t> next_id{1};
   one_result r;
   get.start(next_id++, http_request{url, std::move(headers)}, r.done());
@@ -154,7 +154,7 @@ bool took_less_than(std::chrono::steady_clock::time_point start,
 } // namespace
 
 TEST_CASE("a GET of /ok completes with status 200, the body and the headers",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get get;
@@ -170,7 +170,7 @@ TEST_CASE("a GET of /ok completes with status 200, the body and the headers",
 }
 
 TEST_CASE("an error status fails with http_status carrying the status and the URL",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get get;
@@ -185,7 +185,7 @@ TEST_CASE("an error status fails with http_status carrying the status and the UR
   CHECK(ctx.get_as<std::string>(1) == url);
 }
 
-TEST_CASE("a host name is resolved before connecting", "[actors][http]") {
+TEST_CASE("a host name is resolved before connecting", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get get;
@@ -194,7 +194,7 @@ TEST_CASE("a host name is resolved before connecting", "[actors][http]") {
   CHECK(r->body == "ok");
 }
 
-TEST_CASE("an unresolvable host fails with connect_failed", "[actors][http]") {
+TEST_CASE("an unresolvable host fails with connect_failed", "[http]") {
   http_get get;
   // .invalid never resolves (RFC 6761); the resolver answers locally.
   auto r = fetch(get, "http://no-such-host.invalid/ok");
@@ -202,7 +202,7 @@ TEST_CASE("an unresolvable host fails with connect_failed", "[actors][http]") {
   CHECK(r.error() == caf::make_error(fetch_errc::connect_failed));
 }
 
-TEST_CASE("a 2xx status other than 200 is a response", "[actors][http]") {
+TEST_CASE("a 2xx status other than 200 is a response", "[http]") {
   http_test_server server;
   http_get get;
   auto r = fetch(get, server.url("/status?code=201"));
@@ -211,7 +211,7 @@ TEST_CASE("a 2xx status other than 200 is a response", "[actors][http]") {
   CHECK(r->body == "status 201");
 }
 
-TEST_CASE("a closed port on 127.0.0.1 fails with connect_failed", "[actors][http]") {
+TEST_CASE("a closed port on 127.0.0.1 fails with connect_failed", "[http]") {
   closed_port closed;
   REQUIRE(closed.port() != 0);
   http_get get;
@@ -224,7 +224,7 @@ TEST_CASE("a closed port on 127.0.0.1 fails with connect_failed", "[actors][http
   CHECK(ctx.get_as<std::string>(1) == url);
 }
 
-TEST_CASE("redirects are followed up to max_redirects", "[actors][http]") {
+TEST_CASE("redirects are followed up to max_redirects", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get::config cfg;
@@ -249,7 +249,7 @@ TEST_CASE("redirects are followed up to max_redirects", "[actors][http]") {
   }
 }
 
-TEST_CASE("with max_redirects 0 the 3xx response itself is returned", "[actors][http]") {
+TEST_CASE("with max_redirects 0 the 3xx response itself is returned", "[http]") {
   http_test_server server;
   http_get::config cfg;
   cfg.max_redirects = 0;
@@ -261,7 +261,7 @@ TEST_CASE("with max_redirects 0 the 3xx response itself is returned", "[actors][
 }
 
 TEST_CASE("a body larger than max_body_size fails with transfer_failed",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get::config cfg;
@@ -284,7 +284,7 @@ TEST_CASE("a body larger than max_body_size fails with transfer_failed",
   }
 }
 
-TEST_CASE("compressed bodies arrive decoded", "[actors][http]") {
+TEST_CASE("compressed bodies arrive decoded", "[http]") {
   http_test_server server;
   http_get get;
   auto r = fetch(get, server.url("/big?bytes=100000&text=1"));
@@ -293,7 +293,7 @@ TEST_CASE("compressed bodies arrive decoded", "[actors][http]") {
   CHECK(r->body == std::string(100000, 'x'));
 }
 
-TEST_CASE("request headers and the user agent are sent", "[actors][http]") {
+TEST_CASE("request headers and the user agent are sent", "[http]") {
   http_test_server server;
   http_get::config cfg;
   cfg.user_agent = "troupe-test-agent";
@@ -315,7 +315,7 @@ TEST_CASE("request headers and the user agent are sent", "[actors][http]") {
   }
 }
 
-TEST_CASE("curl's own timeout fails with attempt_timeout", "[actors][http]") {
+TEST_CASE("curl's own timeout fails with attempt_timeout", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get::config cfg;
@@ -329,7 +329,7 @@ TEST_CASE("curl's own timeout fails with attempt_timeout", "[actors][http]") {
 }
 
 TEST_CASE("a cancelled /hang never completes and the destructor returns promptly",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   std::atomic<int> hang_calls{0};
@@ -355,7 +355,7 @@ TEST_CASE("a cancelled /hang never completes and the destructor returns promptly
 }
 
 TEST_CASE("the destructor drops attempts in flight without calling done",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   std::atomic<int> calls{0};
@@ -371,7 +371,7 @@ TEST_CASE("the destructor drops attempts in flight without calling done",
 }
 
 TEST_CASE("twenty concurrent GETs all complete and overlap at the server",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   many_results results;
@@ -398,7 +398,7 @@ TEST_CASE("twenty concurrent GETs all complete and overlap at the server",
   CHECK(get.in_flight() == 0);
 }
 
-TEST_CASE("sequential GETs reuse one kept-alive connection", "[actors][http]") {
+TEST_CASE("sequential GETs reuse one kept-alive connection", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get get;
@@ -409,7 +409,7 @@ TEST_CASE("sequential GETs reuse one kept-alive connection", "[actors][http]") {
 }
 
 TEST_CASE("the counters track started, completed, cancelled and in-flight attempts",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   many_results results;
@@ -433,7 +433,7 @@ TEST_CASE("the counters track started, completed, cancelled and in-flight attemp
 }
 
 TEST_CASE("a duplicate attempt id fails without disturbing the first",
-          "[actors][http]") {
+          "[http]") {
   http_test_server server;
   http_get get;
   many_results results;
@@ -447,7 +447,7 @@ TEST_CASE("a duplicate attempt id fails without disturbing the first",
   CHECK(all.at(2).error() == caf::make_error(fetch_errc::transfer_failed));
 }
 
-TEST_CASE("invalid http_get settings are refused", "[actors][http]") {
+TEST_CASE("invalid http_get settings are refused", "[http]") {
   http_get::config cfg;
   CHECK(!cfg.validate());
   SECTION("connect_timeout") {
@@ -474,7 +474,7 @@ TEST_CASE("invalid http_get settings are refused", "[actors][http]") {
   CHECK(r.error() == caf::make_error(flow_errc::invalid_config));
 }
 
-TEST_CASE("make returns a working operation for a valid config", "[actors][http]") {
+TEST_CASE("make returns a working operation for a valid config", "[http]") {
   http_test_server server;
   auto made = http_get::make({});
   REQUIRE(made);
@@ -484,7 +484,7 @@ TEST_CASE("make returns a working operation for a valid config", "[actors][http]
 }
 
 TEST_CASE("http messages travel in CAF messages and survive a binary round trip",
-          "[actors][http]") {
+          "[http]") {
   http_request req{"http://example.invalid/x", {{"A", "1"}, {"B", ""}}};
   http_response res{200, "body", {{"Content-Type", "text/plain"}}};
   auto msg = caf::make_message(req, res);

@@ -1,4 +1,4 @@
-#include "troupe/actors/http_get.hpp"
+#include "troupe/http/http_get.hpp"
 
 #include <cstring>
 #include <exception>
@@ -36,7 +36,12 @@
 // Sockets stay owned by curl: the descriptor only borrows the fd and is
 // `release()`d (never closed) when curl stops watching or closes it.
 
-namespace troupe::actors {
+namespace troupe::http {
+
+using actors::completion;
+using actors::fetch_errc;
+using actors::flow_errc;
+using actors::logger;
 
 namespace {
 
@@ -654,4 +659,4 @@ const caf::error& http_get::init_error() const noexcept {
   return impl_->init_error;
 }
 
-} // namespace troupe::actors
+} // namespace troupe::http
