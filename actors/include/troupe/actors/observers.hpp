@@ -21,7 +21,6 @@
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 #include <caf/atom.hpp>
-#include <caf/local_actor.hpp>
 
 namespace troupe::actors {
 
@@ -55,9 +54,9 @@ public:
                        [&](const caf::actor& x) { return x.address() == observer; });
   }
 
-  /// Sends `event` to every observer, from `self`.
-  template <class Event>
-  void notify(caf::local_actor* self, const Event& event) const {
+  /// Sends `event` to every observer, from `self` (any actor that can send).
+  template <class Self, class Event>
+  void notify(Self* self, const Event& event) const {
     for (auto& x : members_)
       self->send(x, event);
   }
