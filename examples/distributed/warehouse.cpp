@@ -67,8 +67,8 @@ int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
   root.children.push_back(supervisors::child_spec{
     "pricing", [=](const supervisors::start_context& ctx) -> caf::expected<caf::actor> {
       auto a = ctx.system.spawn(pricing, ++*incarnations);
-      caf::anon_send(node_handle, transport::publish_atom::value, std::string{"pricing"}, a,
-                     false);
+      caf::anon_send(node_handle, transport::publish_atom::value, a, std::string{"pricing"},
+                     transport::delivery::payload);
       return a;
     }});
   auto tree = supervisors::spawn_supervisor(sys, root);

@@ -50,7 +50,7 @@ struct two_nodes : node_fixture {
     echo = sys.spawn(troupe::testing::echo_service, b->id(), echo_stats);
     recorder = sys.spawn(troupe::testing::recorder_service, b->id(), recorder_stats);
     REQUIRE(!b->publish(echo, "echo"));
-    REQUIRE(!b->publish(recorder, "recorder", true));
+    REQUIRE(!b->publish(recorder, "recorder", troupe::transport::delivery::with_envelope));
   }
 
   ~two_nodes() {
@@ -156,8 +156,7 @@ TEST_CASE_METHOD(two_nodes,
   auto port = b->port();
   auto proxy = a->remote_actor("echo", "127.0.0.1", port);
   REQUIRE(proxy);
-  events->receive([](troupe::transport::peer_up_atom, const std::string&,
-                     const std::string&) {},
+  events->receive([](const troupe::transport::peer_event& e) { CHECK(e.status == troupe::transport::peer_status::up); },
                   caf::after(3s) >> [] { FAIL("no peer_up"); });
   caf::scoped_actor client{sys};
   client->monitor(*proxy);
@@ -175,8 +174,7 @@ TEST_CASE_METHOD(two_nodes,
   CHECK(std::chrono::steady_clock::now() - stopped_at < 2s);
   CHECK(down_reason == transport_errc::peer_lost);
   CHECK(pending_error == transport_errc::peer_lost);
-  events->receive([](troupe::transport::peer_down_atom, const std::string&,
-                     const std::string&, const caf::error&) {},
+  events->receive([](const troupe::transport::peer_event& e) { CHECK(e.status == troupe::transport::peer_status::down); },
                   caf::after(3s) >> [] { FAIL("no peer_down"); });
   // The peer comes back on the same port: the node reconnects by itself.
   auto cfg_b = fast_config();
@@ -187,8 +185,9 @@ TEST_CASE_METHOD(two_nodes,
   b.emplace(std::move(*nb));
   REQUIRE(!b->publish(echo, "echo"));
   bool up = false;
-  events->receive([&](troupe::transport::peer_up_atom, const std::string& id,
-                      const std::string&) { up = id == b->id(); },
+  events->receive([&](const troupe::transport::peer_event& e) {
+                    up = e.status == troupe::transport::peer_status::up && e.node_id == b->id();
+                  },
                   caf::after(5s) >> [] {});
   CHECK(up);
   auto again = a->remote_actor("echo", "127.0.0.1", port);

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   auto echo = sys.spawn(troupe::testing::echo_service, node->id(), stats);
   auto recorder_stats = std::make_shared<troupe::testing::service_stats>();
   auto recorder = sys.spawn(troupe::testing::recorder_service, node->id(), recorder_stats);
-  if (node->publish(echo, "echo") || node->publish(recorder, "recorder", true)) {
+  if (node->publish(echo, "echo") || node->publish(recorder, "recorder", troupe::transport::delivery::with_envelope)) {
     std::fprintf(stderr, "cannot publish\n");
     return 1;
   }

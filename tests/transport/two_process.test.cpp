@@ -83,8 +83,7 @@ TEST_CASE_METHOD(local_node,
   REQUIRE(port != 0);
   auto proxy = a->remote_actor("echo", "127.0.0.1", port);
   REQUIRE(proxy);
-  events->receive([](troupe::transport::peer_up_atom, const std::string&,
-                     const std::string&) {},
+  events->receive([](const troupe::transport::peer_event& e) { CHECK(e.status == troupe::transport::peer_status::up); },
                   caf::after(3s) >> [] { FAIL("no peer_up"); });
   caf::scoped_actor client{sys};
   client->monitor(*proxy);
@@ -114,10 +113,9 @@ TEST_CASE_METHOD(local_node,
   REQUIRE(child->port() == port);
   bool up = false;
   for (int i = 0; i < 3 && !up; ++i)
-    events->receive([&](troupe::transport::peer_up_atom, const std::string&,
-                        const std::string&) { up = true; },
-                    [](troupe::transport::peer_down_atom, const std::string&,
-                       const std::string&, const caf::error&) {},
+    events->receive([&](const troupe::transport::peer_event& e) {
+                      up = e.status == troupe::transport::peer_status::up;
+                    },
                     caf::after(5s) >> [] {});
   CHECK(up);
   auto again = a->remote_actor("echo", "127.0.0.1", port);

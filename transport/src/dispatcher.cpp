@@ -1,5 +1,3 @@
-#include <troupe/messages/error_category.hpp>
-
 #include "dispatcher.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -10,8 +8,9 @@
 
 #include <troupe/actors/flow_errc.hpp>
 #include <troupe/actors/log.hpp>
+#include <troupe/messages/error_category.hpp>
 
-#include "actors.hpp"
+#include "framing.hpp"
 #include "payload.hpp"
 #include "proxy.hpp"
 #include "responder.hpp"
@@ -49,7 +48,8 @@ envelope_fields fields_of(const troupe::Envelope& env) {
   return result;
 }
 
-/// Builds the envelope a `pass_envelope` actor receives (without payload).
+/// Builds the envelope a `delivery::with_envelope` actor receives (without
+/// payload).
 troupe::Envelope envelope_of(const envelope_fields& x) {
   troupe::Envelope result;
   result.mutable_sender()->set_node(std::string{x.sender_node});
@@ -259,7 +259,7 @@ void dispatcher::deliver(const envelope_fields& env) {
     }
   }
   const auto& target = i->second;
-  if (target.pass_envelope)
+  if (target.how == delivery::with_envelope)
     msg = caf::message::concat(caf::make_message(envelope_of(env)), msg);
   if (corr == 0) {
     target.actor->enqueue(nullptr, caf::make_message_id(), std::move(msg), nullptr);

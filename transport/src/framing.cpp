@@ -2,7 +2,10 @@
 
 #include <caf/message.hpp>
 
+#include <troupe/messages/error_category.hpp>
+
 #include "troupe/transport/transport_errc.hpp"
+#include "troupe/transport/wire_error.hpp"
 #include "troupe/wire.pb.h"
 
 namespace troupe::transport::internal {
@@ -149,6 +152,22 @@ caf::error frame_decoder::finish() const {
                            "stream ended with " + std::to_string(buffered())
                              + " bytes of an incomplete frame");
   return caf::none;
+}
+
+void append_error_frame(const caf::error& err, uint64_t correlation_id,
+                        const troupe::TraceContext* trace, uint32_t max_frame_size,
+                        std::string& out) {
+  wire::Frame frame;
+  auto* ef = frame.mutable_error();
+  ef->set_correlation_id(correlation_id);
+  to_wire_error(err, messages::describe(err), *ef->mutable_error());
+  if (trace != nullptr)
+    *ef->mutable_trace() = *trace;
+  if (append_frame(frame, max_frame_size, out)) {
+    // The text made it too large: send the code without it.
+    ef->mutable_error()->clear_message();
+    (void) append_frame(frame, max_frame_size, out);
+  }
 }
 
 } // namespace troupe::transport::internal

@@ -20,6 +20,10 @@
 
 #include <caf/error.hpp>
 
+namespace troupe {
+class TraceContext;
+} // namespace troupe
+
 namespace troupe::wire {
 class Frame;
 } // namespace troupe::wire
@@ -33,6 +37,13 @@ const char* frame_kind_name(const wire::Frame& frame);
 /// `frame_too_large` (and leaves `out` as it was) if the frame exceeds
 /// `max_frame_size` bytes.
 caf::error append_frame(const wire::Frame& frame, uint32_t max_frame_size,
+                        std::string& out);
+
+/// Builds an error frame (`ErrorFrame{correlation_id, error, trace}`) and
+/// appends it, encoded, to `out`; without the error's text if the text makes
+/// it too large.
+void append_error_frame(const caf::error& err, uint64_t correlation_id,
+                        const troupe::TraceContext* trace, uint32_t max_frame_size,
                         std::string& out);
 
 /// Splits a byte stream into frames.

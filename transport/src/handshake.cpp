@@ -1,5 +1,3 @@
-#include <troupe/messages/error_category.hpp>
-
 #include "handshake.hpp"
 
 #include <openssl/crypto.h>
@@ -8,6 +6,8 @@
 #include <openssl/rand.h>
 
 #include <caf/message.hpp>
+
+#include <troupe/messages/error_category.hpp>
 
 #include "framing.hpp"
 #include "troupe/transport/transport_errc.hpp"

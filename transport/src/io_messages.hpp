@@ -13,6 +13,7 @@
 #include <caf/atom.hpp>
 
 #include "io.hpp"
+#include "troupe/transport/node_actor.hpp"
 #include "troupe/transport/node_config.hpp"
 #include "troupe/wire.pb.h"
 
@@ -24,25 +25,24 @@ using io_closed_atom = caf::atom_constant<caf::atom("trp_closed")>;
 using connected_atom = caf::atom_constant<caf::atom("trp_up")>;
 using accepted_atom = caf::atom_constant<caf::atom("trp_accept")>;
 // supervision -> node: the root supervisor, the connections supervisor
-using supervisor_atom = caf::atom_constant<caf::atom("trp_sup")>;
+using supervisor_atom = caf::atom_constant<caf::atom("trp_suprv")>;
 using connections_atom = caf::atom_constant<caf::atom("trp_conns")>;
 // connection <-> node
 using established_atom = caf::atom_constant<caf::atom("trp_estab")>;
 using proxy_atom = caf::atom_constant<caf::atom("trp_proxy")>;
 using close_atom = caf::atom_constant<caf::atom("trp_close")>;
-// timers
-using tick_atom = caf::atom_constant<caf::atom("trp_tick")>;
-using hs_timeout_atom = caf::atom_constant<caf::atom("trp_hs_to")>;
+// timers: `(timer_atom, <which>)` to oneself
+using timer_atom = caf::atom_constant<caf::atom("trp_timer")>;
 /// The proxy's deadline timer.
 using sweep_atom = caf::atom_constant<caf::atom("trp_sweep")>;
 using reconnect_atom = caf::atom_constant<caf::atom("trp_recon")>;
-using stop_atom = caf::atom_constant<caf::atom("trp_stop")>;
+using stop_atom = caf::atom_constant<caf::atom("trp_nstop")>;
 using stop_deadline_atom = caf::atom_constant<caf::atom("trp_stopdl")>;
 
 /// One published actor.
 struct route {
   caf::actor actor;
-  bool pass_envelope = false;
+  delivery how = delivery::payload;
 };
 
 /// Published name -> actor. Immutable once shared: the node replaces the

@@ -8,7 +8,7 @@
 
 #include <troupe/supervisors/atoms.hpp>
 
-#include "actors.hpp"
+#include "node_actor_impl.hpp"
 #include "troupe/transport/atoms.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
@@ -72,7 +72,7 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
     ptr->rt->shutdown(std::chrono::seconds{1});
     return std::move(handles.error());
   }
-  ptr->handle = std::move(handles->node);
+  ptr->handle = caf::actor_cast<caf::actor>(handles->node);
   ptr->supervisor = std::move(handles->supervisor);
   // Started means serving: wait (bounded) until the tree started the
   // connections' supervisor and the listener, so a peer that connects right
@@ -124,22 +124,20 @@ const std::string& node::id() const noexcept {
   return impl_->id;
 }
 
-caf::actor node::handle() const noexcept {
-  return impl_->handle;
+node_actor node::handle() const noexcept {
+  return caf::actor_cast<node_actor>(impl_->handle);
 }
 
 caf::actor node::supervisor() const noexcept {
   return impl_->supervisor;
 }
 
-caf::error node::publish(const caf::actor& actor, const std::string& name,
-                         bool pass_envelope) {
+caf::error node::publish(const caf::actor& actor, const std::string& name, delivery how) {
   if (!impl_ || !impl_->handle)
     return caf::make_error(transport_errc::node_stopped);
   caf::scoped_actor self{*impl_->sys};
   caf::error result;
-  self->request(impl_->handle, std::chrono::seconds{5}, publish_atom::value, name, actor,
-                pass_envelope)
+  self->request(impl_->handle, std::chrono::seconds{5}, publish_atom::value, actor, name, how)
     .receive([](caf::ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
   return result;
 }
@@ -189,6 +187,11 @@ caf::expected<caf::actor> node::remote_actor(const std::string& address) {
 void node::subscribe(const caf::actor& observer) {
   if (impl_ && impl_->handle)
     caf::anon_send(impl_->handle, subscribe_atom::value, observer);
+}
+
+void node::unsubscribe(const caf::actor& observer) {
+  if (impl_ && impl_->handle)
+    caf::anon_send(impl_->handle, unsubscribe_atom::value, observer);
 }
 
 void node::stop() {

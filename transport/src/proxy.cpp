@@ -3,8 +3,6 @@
 // reply / error frames back into responses. See proxy.hpp for why it is not
 // a scheduled actor.
 
-#include <troupe/messages/error_category.hpp>
-
 #include "proxy.hpp"
 
 #include <algorithm>
@@ -22,8 +20,9 @@
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/message_errc.hpp>
 #include <troupe/messages/type_registry.hpp>
+#include <troupe/messages/error_category.hpp>
 
-#include "actors.hpp"
+#include "framing.hpp"
 #include "payload.hpp"
 #include "troupe/transport/call_options.hpp"
 #include "envelope_writer.hpp"

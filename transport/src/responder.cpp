@@ -1,5 +1,3 @@
-#include <troupe/messages/error_category.hpp>
-
 #include "responder.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -14,8 +12,9 @@
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/message_errc.hpp>
 #include <troupe/messages/type_registry.hpp>
+#include <troupe/messages/error_category.hpp>
 
-#include "actors.hpp"
+#include "framing.hpp"
 #include "payload.hpp"
 #include "troupe/envelope.pb.h"
 #include "envelope_writer.hpp"

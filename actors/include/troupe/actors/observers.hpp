@@ -15,12 +15,15 @@
 /// what `add` accepted and passes its down messages to `remove`.
 
 #include <algorithm>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
 #include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 namespace troupe::actors {
 
@@ -54,11 +57,17 @@ public:
                        [&](const caf::actor& x) { return x.address() == observer; });
   }
 
-  /// Sends `event` to every observer, from `self` (any actor that can send).
+  /// Sends `event` to every observer, from `self`. A statically typed
+  /// actor may not `send` to a dynamically typed one in CAF 0.17: its events
+  /// go out anonymously (observers need no reply address).
   template <class Self, class Event>
   void notify(Self* self, const Event& event) const {
-    for (auto& x : members_)
-      self->send(x, event);
+    for (auto& x : members_) {
+      if constexpr (std::is_base_of_v<caf::event_based_actor, Self>)
+        self->send(x, event);
+      else
+        caf::anon_send(x, event);
+    }
   }
 
   const std::vector<caf::actor>& members() const noexcept {

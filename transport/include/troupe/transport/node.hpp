@@ -36,8 +36,8 @@
 ///
 /// Thread safety: the member functions block the calling thread (bounded by
 /// the config's timeouts) and may be called from any non-actor thread; from
-/// inside an actor, send the node actor (`handle()`) the messages in
-/// `atoms.hpp` instead.
+/// inside an actor, send the node actor (`handle()`) the messages of its
+/// typed protocol (`node_actor.hpp`) instead.
 
 #include <cstdint>
 #include <memory>
@@ -47,6 +47,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "troupe/transport/node_actor.hpp"
 #include "troupe/transport/node_config.hpp"
 
 namespace troupe::transport {
@@ -77,22 +78,23 @@ public:
   /// This node's id.
   const std::string& id() const noexcept;
 
-  /// The node actor, for use from inside actors (see `atoms.hpp`).
-  caf::actor handle() const noexcept;
+  /// The node actor, for use from inside actors (see `node_actor.hpp`).
+  node_actor handle() const noexcept;
 
   /// The root of the node's supervisor tree (see above): send it
-  /// `troupe::supervisors::which_children_atom` or `subscribe_atom` like any
-  /// supervisor.
+  /// `troupe::supervisors::which_children_atom` or
+  /// `(troupe::actors::subscribe_atom, observer)` like any supervisor.
   caf::actor supervisor() const noexcept;
 
   // -- publishing -------------------------------------------------------------
 
-  /// Makes `actor` reachable as `name@<host>:<port>`. With `pass_envelope`,
-  /// the actor receives `(troupe::Envelope, payload)` (the envelope without
-  /// its payload bytes: sender, trace context, deadline, attempt) instead of
-  /// the payload alone. A published actor that terminates is unpublished.
+  /// Makes `actor` reachable as `name@<host>:<port>`. With
+  /// `delivery::with_envelope`, the actor receives `(troupe::Envelope,
+  /// payload)` (the envelope without its payload bytes: sender, trace
+  /// context, deadline, attempt) instead of the payload alone. A published
+  /// actor that terminates is unpublished.
   caf::error publish(const caf::actor& actor, const std::string& name,
-                     bool pass_envelope = false);
+                     delivery how = delivery::payload);
 
   /// Removes `name`. Later envelopes for it get `unknown_actor`.
   caf::error unpublish(const std::string& name);
@@ -111,9 +113,12 @@ public:
   /// Same, from "name@host:port".
   caf::expected<caf::actor> remote_actor(const std::string& address);
 
-  /// Sends `observer` `(peer_up_atom, node_id, address)` and
-  /// `(peer_down_atom, node_id, address, caf::error)` events.
+  /// Sends `observer` a `peer_event` whenever a peer comes up or goes down,
+  /// until it unsubscribes or terminates.
   void subscribe(const caf::actor& observer);
+
+  /// Stops sending `observer` peer events.
+  void unsubscribe(const caf::actor& observer);
 
   // -- shutdown ---------------------------------------------------------------
 

@@ -1,0 +1,360 @@
+#include "connection_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <troupe/actors/log.hpp>
+#include <troupe/messages/error_category.hpp>
+
+#include "framing.hpp"
+#include "proxy.hpp"
+#include "responder.hpp"
+#include "troupe/transport/transport_errc.hpp"
+#include "troupe/transport/wire_error.hpp"
+
+namespace troupe::transport::internal {
+
+namespace {
+
+bool is_protocol_error(const caf::error& err) {
+  if (err.category() != transport_errc_category)
+    return false;
+  switch (static_cast<transport_errc>(err.code())) {
+    case transport_errc::frame_too_large:
+    case transport_errc::malformed_frame:
+    case transport_errc::truncated_frame:
+    case transport_errc::unexpected_frame:
+    case transport_errc::handshake_timeout:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t micros_since_epoch(caf::actor_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+} // namespace
+
+connection_actor::connection_actor(caf::actor_config& cfg, connection_args args,
+                                   caf::actor parent)
+  : caf::event_based_actor(cfg),
+    args_(std::move(args)),
+    parent_(std::move(parent)),
+    hs_(args_.role,
+        handshake::params{args_.node_id, args_.cfg->secret, args_.listen_host,
+                          args_.listen_port, protocol_version},
+        random_nonce()),
+    log_(actors::logger("troupe.transport")) {
+  // nop
+}
+
+connection_actor::~connection_actor() = default;
+
+const char* connection_actor::name() const {
+  return "troupe.connection";
+}
+
+caf::behavior connection_actor::make_behavior() {
+  // The node stopping: say goodbye.
+  set_exit_handler([this](caf::exit_msg&) {
+    close(caf::make_error(transport_errc::node_stopped), close_mode::goodbye);
+  });
+  set_down_handler([this](caf::down_msg& msg) { on_proxy_down(msg); });
+  // However the actor ends (even killed), its socket closes (a graceful
+  // close already under way, e.g. an error frame or goodbye, still
+  // finishes), and its proxies fail pending requests with its reason. Then
+  // it lets go of the node and the data plane (the dispatcher holds this
+  // actor): a terminated actor that holds an actor that holds it would
+  // never be freed.
+  attach_functor([this](const caf::error& reason) {
+    args_.io->close();
+    shut_down_children(reason);
+    parent_ = nullptr;
+    dsp_ = nullptr;
+    responder_ = nullptr;
+    args_.routes = nullptr;
+  });
+  start_io();
+  return {
+    [this](connected_atom) { on_connected(); },
+    [this](frame_atom, std::vector<wire::Frame>& frames) { on_frames(frames); },
+    [this](io_closed_atom, caf::error& err) { close(std::move(err), close_mode::lost); },
+    [this](timer_atom, connection_timer which) { on_timer(which); },
+    [this](proxy_atom, const std::string& name) { return make_proxy_for(name); },
+    [this](close_atom, caf::error& reason) { close(std::move(reason), close_mode::goodbye); },
+  };
+}
+
+// -- starting -----------------------------------------------------------------
+
+void connection_actor::start_io() {
+  // The data plane: requests in go out through the responder; frames in are
+  // dispatched on the I/O thread.
+  responder_ = make_responder(system(), args_.io, args_.cfg);
+  dsp_ = std::make_shared<dispatcher>(args_.cfg, args_.io, caf::actor_cast<caf::actor>(this),
+                                      responder_, args_.routes);
+  if (args_.role == handshake_role::initiator) {
+    args_.io->connect(dsp_, args_.host, args_.port);
+    arm(connection_timer::connect, settings().connect_timeout);
+  } else {
+    state_ = phase::handshaking;
+    args_.io->start(dsp_);
+    arm(connection_timer::handshake, settings().handshake_timeout);
+  }
+}
+
+void connection_actor::arm(connection_timer which, caf::timespan delay) {
+  delayed_send(this, delay, timer_atom::value, which);
+}
+
+// -- handshake ----------------------------------------------------------------
+
+void connection_actor::on_connected() {
+  if (state_ != phase::connecting)
+    return;
+  state_ = phase::handshaking;
+  wire::Frame hello;
+  if (hs_.start(hello)) {
+    send_frame(hello);
+    hs_sent_ = clock().now();
+    hs_pending_ = true;
+  }
+  arm(connection_timer::handshake, settings().handshake_timeout);
+}
+
+void connection_actor::on_handshake_frame(const wire::Frame& frame) {
+  auto now = clock().now();
+  if (hs_pending_) {
+    hs_pending_ = false;
+    update_rtt(caf::timespan{now - hs_sent_});
+  }
+  wire::Frame reply;
+  caf::error err;
+  auto has_reply = hs_.handle(frame, reply, err);
+  if (err)
+    return fail_handshake(std::move(err), has_reply ? &reply : nullptr);
+  if (has_reply) {
+    send_frame(reply);
+    hs_sent_ = now;
+    hs_pending_ = !hs_.done();
+  }
+  if (hs_.done())
+    on_established();
+  // The dispatcher paused after this frame; the next may be read.
+  args_.io->resume();
+}
+
+void connection_actor::fail_handshake(caf::error err, const wire::Frame* refusal) {
+  state_ = phase::closed;
+  log_->warn("{}: handshake failed: {}", label(), messages::describe(err));
+  if (refusal != nullptr) {
+    std::string bytes;
+    (void) append_frame(*refusal, settings().max_frame_size, bytes);
+    args_.io->send_and_close(std::move(bytes));
+  } else {
+    args_.io->close();
+  }
+  quit(std::move(err));
+}
+
+void connection_actor::on_established() {
+  state_ = phase::established;
+  last_seen_ = clock().now();
+  dsp_->established(label());
+  responder_of(responder_).label(label());
+  auto dialed = hs_.role() == handshake_role::initiator;
+  log_->info("{}: connected ({})", label(), dialed ? "dialed" : "accepted");
+  auto initiator = dialed ? args_.node_id : hs_.peer_id();
+  send(parent_, established_atom::value, hs_.peer_id(), hs_.peer_listen_address(),
+       initiator);
+  on_heartbeat_due();
+}
+
+// -- established --------------------------------------------------------------
+
+void connection_actor::on_frames(std::vector<wire::Frame>& frames) {
+  for (auto& frame : frames) {
+    switch (state_) {
+      case phase::established:
+        on_established_frame(frame);
+        break;
+      case phase::handshaking:
+        on_handshake_frame(frame);
+        break;
+      default:
+        return; // closed (or not yet connected): nothing more to handle
+    }
+  }
+}
+
+void connection_actor::on_established_frame(const wire::Frame& frame) {
+  switch (frame.kind_case()) {
+    case wire::Frame::kHeartbeat:
+      return on_heartbeat(frame.heartbeat());
+    case wire::Frame::kGoodbye: {
+      auto why = from_wire_error(frame.goodbye().reason());
+      return close(caf::make_error(transport_errc::peer_lost,
+                                   "peer said goodbye: " + messages::describe(why)),
+                   close_mode::peer_left);
+    }
+    case wire::Frame::kReply:
+      // Replies for live proxies never get here (the dispatcher routes them).
+      log_->debug("{}: dropping a late reply", label());
+      return;
+    case wire::Frame::kError:
+      if (frame.error().correlation_id() == 0)
+        log_->warn("{}: peer reports: {}", label(),
+                   messages::describe(from_wire_error(frame.error().error())));
+      else
+        log_->debug("{}: dropping a late reply", label());
+      return;
+    case wire::Frame::KIND_NOT_SET:
+      return close(caf::make_error(transport_errc::unexpected_frame, "a frame of unknown kind"),
+                   close_mode::protocol_error);
+    default:
+      return close(caf::make_error(transport_errc::unexpected_frame,
+                                   std::string{"a "} + frame_kind_name(frame)
+                                     + " frame after the handshake"),
+                   close_mode::protocol_error);
+  }
+}
+
+void connection_actor::on_heartbeat(const wire::Heartbeat& hb) {
+  last_seen_ = clock().now();
+  if (hb.reply()) {
+    auto rtt = std::chrono::microseconds{micros_since_epoch(last_seen_) - hb.timestamp_us()};
+    if (rtt >= caf::timespan{0})
+      update_rtt(rtt);
+    return;
+  }
+  wire::Frame pong;
+  pong.mutable_heartbeat()->set_timestamp_us(hb.timestamp_us());
+  pong.mutable_heartbeat()->set_reply(true);
+  send_frame(pong);
+}
+
+void connection_actor::on_timer(connection_timer which) {
+  switch (which) {
+    case connection_timer::connect:
+      if (state_ == phase::connecting)
+        close(caf::make_error(transport_errc::connect_failed, args_.io->remote_address(),
+                              "timed out"),
+              close_mode::lost);
+      return;
+    case connection_timer::handshake:
+      if (state_ == phase::handshaking)
+        close(caf::make_error(transport_errc::handshake_timeout,
+                              "no handshake within the handshake timeout"),
+              close_mode::protocol_error);
+      return;
+    case connection_timer::heartbeat:
+      if (state_ == phase::established)
+        on_heartbeat_due();
+      return;
+  }
+}
+
+void connection_actor::on_heartbeat_due() {
+  auto now = clock().now();
+  if (now - last_seen_ > settings().peer_timeout) {
+    close(caf::make_error(transport_errc::peer_timeout, "no heartbeat within the peer timeout"),
+          close_mode::lost);
+    return;
+  }
+  wire::Frame ping;
+  ping.mutable_heartbeat()->set_timestamp_us(micros_since_epoch(now));
+  send_frame(ping);
+  arm(connection_timer::heartbeat, settings().heartbeat_interval);
+}
+
+caf::result<caf::actor> connection_actor::make_proxy_for(const std::string& name) {
+  if (state_ != phase::established)
+    return caf::make_error(transport_errc::peer_lost, "connection not established");
+  if (auto i = proxies_.find(name); i != proxies_.end())
+    return i->second;
+  auto index = next_proxy_++;
+  auto proxy = make_proxy(system(), proxy_args{args_.cfg, args_.io, index, args_.node_id,
+                                               hs_.peer_id(), name});
+  monitor(proxy);
+  dsp_->add_proxy(index, proxy);
+  proxies_.emplace(name, proxy);
+  proxy_names_.emplace(proxy.address(), std::make_pair(name, index));
+  return proxy;
+}
+
+void connection_actor::on_proxy_down(const caf::down_msg& msg) {
+  // A proxy went away on its own (someone sent it an exit): forget it.
+  auto i = proxy_names_.find(msg.source);
+  if (i == proxy_names_.end())
+    return;
+  proxies_.erase(i->second.first);
+  dsp_->remove_proxy(i->second.second);
+  proxy_names_.erase(i);
+}
+
+// -- ending -------------------------------------------------------------------
+
+void connection_actor::close(caf::error reason, close_mode mode) {
+  if (state_ == phase::closed)
+    return;
+  auto was = state_;
+  state_ = phase::closed;
+  if (mode == close_mode::protocol_error || is_protocol_error(reason)) {
+    log_->warn("{}: closing: {}", label(), messages::describe(reason));
+    std::string bytes;
+    append_error_frame(reason, 0, nullptr, settings().max_frame_size, bytes);
+    args_.io->send_and_close(std::move(bytes));
+  } else if (mode == close_mode::goodbye) {
+    log_->info("{}: closing: {}", label(), messages::describe(reason));
+    wire::Frame frame;
+    to_wire_error(reason, messages::describe(reason), *frame.mutable_goodbye()->mutable_reason());
+    std::string bytes;
+    (void) append_frame(frame, settings().max_frame_size, bytes);
+    args_.io->send_and_close(std::move(bytes));
+  } else {
+    if (mode == close_mode::peer_left) // an orderly close: not a failure here
+      log_->info("{}: closed: {}", label(), messages::describe(reason));
+    else if (was == phase::established)
+      log_->warn("{}: connection lost: {}", label(), messages::describe(reason));
+    else
+      log_->info("{}: connection failed: {}", label(), messages::describe(reason));
+    args_.io->close();
+  }
+  quit(std::move(reason));
+}
+
+void connection_actor::shut_down_children(const caf::error& reason) {
+  auto why = reason ? reason : caf::make_error(transport_errc::node_stopped);
+  for (auto& kvp : proxies_)
+    proxy_of(kvp.second).kill(why);
+  proxies_.clear();
+  proxy_names_.clear();
+  if (responder_)
+    responder_of(responder_).close(why);
+}
+
+// -- helpers ------------------------------------------------------------------
+
+void connection_actor::send_frame(const wire::Frame& frame) {
+  auto err = args_.io->write(
+    [&](std::string& buf) { return append_frame(frame, settings().max_frame_size, buf); });
+  if (err && err != transport_errc::node_stopped)
+    log_->error("{}: cannot send a frame: {}", label(), messages::describe(err));
+}
+
+std::string connection_actor::label() const {
+  auto result = "peer " + args_.io->remote_address();
+  if (!hs_.peer_id().empty())
+    result += " [" + hs_.peer_id() + "]";
+  return result;
+}
+
+void connection_actor::update_rtt(caf::timespan rtt) {
+  if (rtt < min_rtt_) {
+    min_rtt_ = rtt;
+    dsp_->one_way(min_rtt_ / 2);
+  }
+}
+
+} // namespace troupe::transport::internal
