@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include <troupe/actors/flow_errc.hpp>
 #include <troupe/messages/message_errc.hpp>
 #include <troupe/transport/transport_errc.hpp>
 #include <troupe/transport/wire_error.hpp>
@@ -239,4 +240,75 @@ TEST_CASE_METHOD(serving_node, "an envelope before the handshake is refused",
   CHECK(next_error(peer) == transport_errc::unexpected_frame);
   CHECK(peer.wait_closed());
   check_still_serving();
+}
+
+TEST_CASE_METHOD(serving_node,
+                 "a request whose deadline already passed (negative remaining time) is "
+                 "refused with deadline_exceeded and never started",
+                 "[transport][bad_input][deadline]") {
+  auto peer = handshaken();
+  Frame frame;
+  auto* env = frame.mutable_envelope();
+  env->mutable_receiver()->set_name("echo");
+  env->set_type("transport_test.v1.Call");
+  env->set_payload(troupe::testing::full_call().SerializeAsString());
+  env->set_correlation_id(13);
+  env->set_deadline_remaining_us(-1);
+  REQUIRE(peer->write_frame(frame));
+  auto reply = peer->read_frame();
+  REQUIRE(reply);
+  REQUIRE(reply->has_error());
+  CHECK(reply->error().correlation_id() == 13);
+  CHECK(from_wire_error(reply->error().error())
+        == troupe::actors::flow_errc::deadline_exceeded);
+  // The echo service never saw the call: it handled nothing.
+  Frame count;
+  auto* cenv = count.mutable_envelope();
+  cenv->mutable_receiver()->set_name("echo");
+  cenv->set_type("transport_test.v1.Count");
+  cenv->set_correlation_id(14);
+  REQUIRE(peer->write_frame(count));
+  auto tally = peer->read_frame();
+  REQUIRE(tally);
+  REQUIRE(tally->has_reply());
+  troupe::testing::Tally t;
+  REQUIRE(t.ParseFromString(tally->reply().payload()));
+  CHECK(t.handled() == 0);
+}
+
+TEST_CASE_METHOD(serving_node,
+                 "a failed one-way message gets an error frame that does not close the "
+                 "connection, unlike a protocol violation",
+                 "[transport][bad_input]") {
+  auto peer = handshaken();
+  Frame note;
+  auto* env = note.mutable_envelope();
+  env->mutable_receiver()->set_name("nobody");
+  env->set_type("transport_test.v1.Note");
+  env->set_correlation_id(0); // one-way
+  REQUIRE(peer->write_frame(note));
+  auto reply = peer->read_frame();
+  REQUIRE(reply);
+  REQUIRE(reply->has_error());
+  CHECK(reply->error().correlation_id() == 0);
+  CHECK_FALSE(reply->error().closing());
+  CHECK(from_wire_error(reply->error().error()) == transport_errc::unknown_actor);
+  // The same connection still serves requests.
+  Frame call;
+  auto* cenv = call.mutable_envelope();
+  cenv->mutable_receiver()->set_name("echo");
+  cenv->set_type("transport_test.v1.Call");
+  cenv->set_payload(troupe::testing::full_call().SerializeAsString());
+  cenv->set_correlation_id(15);
+  REQUIRE(peer->write_frame(call));
+  auto answer = peer->read_frame();
+  REQUIRE(answer);
+  CHECK(answer->has_reply());
+  // A frame of unknown kind is a protocol violation: closing, then closed.
+  REQUIRE(peer->write_frame(Frame{}));
+  auto fatal = peer->read_frame();
+  REQUIRE(fatal);
+  REQUIRE(fatal->has_error());
+  CHECK(fatal->error().closing());
+  CHECK(peer->wait_closed());
 }

@@ -140,6 +140,7 @@ TEST_CASE_METHOD(connection_fixture,
   REQUIRE(frames[0].kind_case() == Frame::kError);
   CHECK(troupe::transport::from_wire_error(frames[0].error().error())
         == transport_errc::handshake_timeout);
+  CHECK(frames[0].error().closing()); // not about one message: the connection ends
   CHECK(io->closed());
 }
 
@@ -251,4 +252,49 @@ TEST_CASE_METHOD(connection_fixture,
   REQUIRE(reason);
   CHECK(*reason == transport_errc::peer_lost);
   CHECK(now() < settings.heartbeat_interval); // no timer was needed
+}
+
+TEST_CASE_METHOD(connection_fixture,
+                 "a node that stops says goodbye only on established connections: during "
+                 "the handshake it just closes",
+                 "[transport][connection][virtual_time]") {
+  SECTION("in the handshake") {
+    spawn(internal::handshake_role::acceptor);
+    self->send_exit(conn, caf::exit_reason::user_shutdown);
+    auto reason = ended();
+    REQUIRE(reason);
+    CHECK(*reason == transport_errc::node_stopped);
+    CHECK(written().empty()); // the protocol allows no goodbye before Welcome
+    CHECK(io->closed());
+  }
+  SECTION("established") {
+    spawn(internal::handshake_role::acceptor);
+    REQUIRE(handshake_as_initiator());
+    written(); // the first heartbeat
+    self->send_exit(conn, caf::exit_reason::user_shutdown);
+    auto reason = ended();
+    REQUIRE(reason);
+    auto frames = written();
+    REQUIRE(frames.size() == 1);
+    REQUIRE(frames[0].kind_case() == Frame::kGoodbye);
+    CHECK(troupe::transport::from_wire_error(frames[0].goodbye().reason())
+          == transport_errc::node_stopped);
+  }
+}
+
+TEST_CASE_METHOD(connection_fixture,
+                 "a connection that gives up on a silent peer tells it why in a goodbye",
+                 "[transport][connection][virtual_time]") {
+  spawn(internal::handshake_role::acceptor);
+  REQUIRE(handshake_as_initiator());
+  advance_time(settings.peer_timeout + settings.heartbeat_interval);
+  auto reason = ended();
+  REQUIRE(reason);
+  CHECK(*reason == transport_errc::peer_timeout);
+  Frame last;
+  for (auto& frame : written())
+    last = frame;
+  REQUIRE(last.kind_case() == Frame::kGoodbye);
+  CHECK(troupe::transport::from_wire_error(last.goodbye().reason())
+        == transport_errc::peer_timeout);
 }

@@ -203,11 +203,14 @@ void connection_actor::on_established_frame(const wire::Frame& frame) {
       log_->debug("{}: dropping a late reply", label());
       return;
     case wire::Frame::kError:
-      if (frame.error().correlation_id() == 0)
-        log_->warn("{}: peer reports: {}", label(),
+      if (frame.error().correlation_id() != 0)
+        log_->debug("{}: dropping a late reply", label());
+      else if (frame.error().closing())
+        log_->warn("{}: peer closes on a protocol violation: {}", label(),
                    messages::describe(from_wire_error(frame.error().error())));
       else
-        log_->debug("{}: dropping a late reply", label());
+        log_->warn("{}: peer rejected a one-way message: {}", label(),
+                   messages::describe(from_wire_error(frame.error().error())));
       return;
     case wire::Frame::KIND_NOT_SET:
       return close(caf::make_error(transport_errc::unexpected_frame, "a frame of unknown kind"),
@@ -258,8 +261,10 @@ void connection_actor::on_timer(connection_timer which) {
 void connection_actor::on_heartbeat_due() {
   auto now = clock().now();
   if (now - last_seen_ > settings().peer_timeout) {
+    // A goodbye: if the peer still reads, it learns why (a peer that went
+    // silent may only have a stalled writer).
     close(caf::make_error(transport_errc::peer_timeout, "no heartbeat within the peer timeout"),
-          close_mode::lost);
+          close_mode::goodbye);
     return;
   }
   wire::Frame ping;
@@ -303,10 +308,14 @@ void connection_actor::close(caf::error reason, close_mode mode) {
   if (mode == close_mode::protocol_error || is_protocol_error(reason)) {
     log_->warn("{}: closing: {}", label(), messages::describe(reason));
     std::string bytes;
-    append_error_frame(reason, 0, nullptr, settings().max_frame_size, bytes);
+    append_error_frame(reason, 0, nullptr, error_scope::connection, settings().max_frame_size,
+                       bytes);
     args_.io->send_and_close(std::move(bytes));
-  } else if (mode == close_mode::goodbye) {
-    log_->info("{}: closing: {}", label(), messages::describe(reason));
+  } else if (mode == close_mode::goodbye && was == phase::established) {
+    if (reason == transport_errc::peer_timeout)
+      log_->warn("{}: closing: {}", label(), messages::describe(reason));
+    else
+      log_->info("{}: closing: {}", label(), messages::describe(reason));
     wire::Frame frame;
     to_wire_error(reason, messages::describe(reason), *frame.mutable_goodbye()->mutable_reason());
     std::string bytes;

@@ -74,12 +74,13 @@ enum class close_mode : uint8_t {
   /// We violated nothing but the peer did (bad frame, handshake timeout):
   /// an error frame, then close.
   protocol_error,
-  /// We close on purpose (the node stops, a duplicate connection): a
-  /// goodbye, then close.
+  /// We close on purpose (the node stops, a duplicate connection, the peer
+  /// fell silent): a goodbye if the connection is established (the protocol
+  /// allows none during the handshake), then close.
   goodbye,
   /// The peer said goodbye: an orderly close, nothing to send.
   peer_left,
-  /// The socket broke, the dial failed or the peer fell silent: close.
+  /// The socket broke or the dial failed: close.
   lost,
 };
 

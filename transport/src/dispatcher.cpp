@@ -218,7 +218,7 @@ void dispatcher::complete_reply(const envelope_fields& env) {
 void dispatcher::send_error(const caf::error& err, uint64_t corr,
                             const troupe::TraceContext* trace) {
   (void) io_->write([&](std::string& buf) {
-    append_error_frame(err, corr, trace, cfg_->max_frame_size, buf);
+    append_error_frame(err, corr, trace, error_scope::message, cfg_->max_frame_size, buf);
     return caf::error{};
   });
 }
@@ -246,8 +246,10 @@ void dispatcher::deliver(const envelope_fields& env) {
                messages::describe(err));
     return send_error(err, env);
   }
-  // Deadline: remaining time at send, minus the estimated transit time.
-  if (env.deadline_remaining_us > 0) {
+  // Deadline: remaining time at send, minus the estimated transit time. A
+  // negative remaining time passed before the request was sent: the work
+  // is not started either (0 alone means "no deadline").
+  if (env.deadline_remaining_us != 0) {
     auto remaining = caf::timespan{std::chrono::microseconds{env.deadline_remaining_us}}
                      - caf::timespan{one_way_ns_.load()};
     if (remaining <= caf::timespan{0}) {

@@ -155,11 +155,12 @@ caf::error frame_decoder::finish() const {
 }
 
 void append_error_frame(const caf::error& err, uint64_t correlation_id,
-                        const troupe::TraceContext* trace, uint32_t max_frame_size,
-                        std::string& out) {
+                        const troupe::TraceContext* trace, error_scope scope,
+                        uint32_t max_frame_size, std::string& out) {
   wire::Frame frame;
   auto* ef = frame.mutable_error();
   ef->set_correlation_id(correlation_id);
+  ef->set_closing(scope == error_scope::connection);
   to_wire_error(err, messages::describe(err), *ef->mutable_error());
   if (trace != nullptr)
     *ef->mutable_trace() = *trace;

@@ -39,12 +39,20 @@ const char* frame_kind_name(const wire::Frame& frame);
 caf::error append_frame(const wire::Frame& frame, uint32_t max_frame_size,
                         std::string& out);
 
-/// Builds an error frame (`ErrorFrame{correlation_id, error, trace}`) and
-/// appends it, encoded, to `out`; without the error's text if the text makes
-/// it too large.
+/// What an error frame is about (`ErrorFrame.closing`).
+enum class error_scope : uint8_t {
+  /// One request or one-way message failed; the connection goes on.
+  message,
+  /// A protocol violation: the sender closes the connection after it.
+  connection,
+};
+
+/// Builds an error frame (`ErrorFrame{correlation_id, error, trace,
+/// closing}`) and appends it, encoded, to `out`; without the error's text if
+/// the text makes it too large.
 void append_error_frame(const caf::error& err, uint64_t correlation_id,
-                        const troupe::TraceContext* trace, uint32_t max_frame_size,
-                        std::string& out);
+                        const troupe::TraceContext* trace, error_scope scope,
+                        uint32_t max_frame_size, std::string& out);
 
 /// Splits a byte stream into frames.
 ///

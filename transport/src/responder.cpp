@@ -158,7 +158,8 @@ void responder::send_error(const caf::error& err, const inbound& req,
   auto trace = trace_of(req.echo, req.split);
   (void) io_->write(
     [&](std::string& buf) {
-      append_error_frame(err, req.correlation_id, &trace, cfg_->max_frame_size, buf);
+      append_error_frame(err, req.correlation_id, &trace, error_scope::message,
+                         cfg_->max_frame_size, buf);
       return caf::error{};
     },
     host);
