@@ -53,6 +53,7 @@ TEST_CASE("registering the same class again changes nothing",
   auto& registry = type_registry::instance();
   auto before = registry.size();
   auto* entry = registry.find("test.v1.Ping");
+  REQUIRE(entry != nullptr); // "again": it is registered already
   troupe::messages::register_type<test::v1::Ping>("test.v1.Ping");
   CHECK(registry.size() == before);
   CHECK(registry.find("test.v1.Ping") == entry);

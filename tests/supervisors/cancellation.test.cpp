@@ -62,7 +62,9 @@ TEST_CASE_METHOD(fixture, "a shutdown request is carried to the hooks as shutdow
   run();
   request_shutdown(a);
   CHECK(take_log() == strings{"hook3:shutdown", "hook2:shutdown", "hook1:shutdown"});
-  CHECK(is(*down_reason(a), stop_reason::shutdown));
+  auto reason = down_reason(a);
+  REQUIRE(reason);
+  CHECK(is(*reason, stop_reason::shutdown));
 }
 
 TEST_CASE_METHOD(fixture, "finishing runs the hooks without a reason and exits normally",
@@ -89,7 +91,9 @@ TEST_CASE_METHOD(fixture, "finishing during a pending cancellation still exits c
   CHECK(ask<int>(a, 0) == 1);  // but the actor knows it is cancelled
   self->send(a, go_atom::value);
   CHECK(take_log() == strings{"hook3:cancelled", "hook2:cancelled", "hook1:cancelled"});
-  CHECK(is(*down_reason(a), stop_reason::cancelled));
+  auto reason = down_reason(a);
+  REQUIRE(reason);
+  CHECK(is(*reason, stop_reason::cancelled));
 }
 
 TEST_CASE_METHOD(fixture, "an exception in a handler becomes a typed error and runs the hooks",
@@ -114,7 +118,9 @@ TEST_CASE_METHOD(fixture, "a killed actor still runs its hooks as it terminates"
   run();
   caf::anon_send_exit(a, caf::exit_reason::kill);
   CHECK(take_log() == strings{"hook3:kill", "hook2:kill", "hook1:kill"});
-  CHECK(*down_reason(a) == caf::exit_reason::kill);
+  auto reason = down_reason(a);
+  REQUIRE(reason);
+  CHECK(*reason == caf::exit_reason::kill);
 }
 
 TEST_CASE_METHOD(fixture, "hooks run exactly once even when the actor quits by itself",
@@ -124,6 +130,9 @@ TEST_CASE_METHOD(fixture, "hooks run exactly once even when the actor quits by i
   run();
   self->send(a, quit_atom::value);
   CHECK(take_log() == strings{"hook3:none", "hook2:none", "hook1:none"});
+  auto reason = down_reason(a);
+  REQUIRE(reason); // it did terminate, by itself and normally
+  CHECK(!*reason);
   request_shutdown(a); // too late: nothing runs twice
   CHECK(take_log().empty());
 }
@@ -131,16 +140,41 @@ TEST_CASE_METHOD(fixture, "hooks run exactly once even when the actor quits by i
 TEST_CASE_METHOD(fixture, "a normal exit of a linked actor is not a cancellation",
                  "[supervisors][cancellation]") {
   auto a = sys.spawn(hooked, tester());
-  auto b = sys.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+  watch(a);
+  // Two actors linked to `a` that exit with the reason they are sent.
+  auto linked_to_a = [a](caf::event_based_actor* s) -> caf::behavior {
+    s->link_to(a);
+    return {[s](caf::error& reason) { s->quit(std::move(reason)); }};
+  };
+  auto b = sys.spawn(linked_to_a);
+  auto c = sys.spawn(linked_to_a);
+  watch(b);
+  watch(c);
   run();
-  caf::anon_send(a, probe::enter_atom::value); // keep it busy in a section
+  self->send(a, probe::enter_atom::value); // keep it busy in a section
   run();
+  // b exits normally: the link delivers an exit message with no error to a
+  self->send(b, caf::error{});
+  run();
+  auto b_reason = down_reason(b);
+  REQUIRE(b_reason);
+  CHECK(!*b_reason);
+  CHECK(ask<int>(a, 0) == 0); // not cancelled, and still alive
+  CHECK(take_log().empty());
+  CHECK(!down_reason(a));
+  // an exit message with reason `normal` sent directly is none either
   request_shutdown(a, caf::exit_reason::normal);
-  CHECK(ask<int>(a, 0) == 0); // not cancelled
-  request_shutdown(a, make_cancelled("test"));
-  self->send(a, probe::leave_atom::value);
-  CHECK(take_log().size() == 3);
-  caf::anon_send_exit(b, caf::exit_reason::kill);
+  CHECK(ask<int>(a, 0) == 0);
+  CHECK(take_log().empty());
+  // the same link does carry a real stop reason: c stops cancelled, so is a
+  self->send(c, make_cancelled("c"));
   run();
+  CHECK(ask<int>(a, 0) == 1); // pending: the section is still open
+  CHECK(take_log().empty());
+  self->send(a, probe::leave_atom::value);
+  CHECK(take_log() == strings{"hook3:cancelled", "hook2:cancelled", "hook1:cancelled"});
+  auto a_reason = down_reason(a);
+  REQUIRE(a_reason);
+  CHECK(is(*a_reason, stop_reason::cancelled));
   CHECK(alive() == 0);
 }

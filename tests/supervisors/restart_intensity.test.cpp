@@ -117,17 +117,36 @@ TEST_CASE_METHOD(fixture, "the parent sees intensity_exceeded as the nested supe
   sub.name = "sub";
   sub.intensity = {1, 10s};
   sub.children = {{"a", probe::start(tester())}};
-  auto s = spawn_supervisor(sys, sub);
-  REQUIRE(s);
-  watch(*s);
+  supervisor_config parent;
+  parent.name = "parent";
+  parent.children = {supervisor_child("sub", sub)};
+  parent.children[0].restart = restart_type::temporary; // not restarted: one exit to see
+  parent.observers = {tester()};
+  auto p = spawn_supervisor(sys, parent);
+  REQUIRE(p);
   REQUIRE(take_log() == strings{"start:a"});
+  auto children = ask<std::vector<child_info>>(*p, which_children_atom::value);
+  REQUIRE(children);
+  REQUIRE(children->size() == 1);
+  auto s = children->front().handle;
+  REQUIRE(s);
+  watch(s);
+  take_events();
   fail("a");
   fail("a");
   CHECK(take_log() == strings{"stop:a", "start:a", "stop:a"});
-  auto reason = down_reason(*s);
+  auto reason = down_reason(s);
   REQUIRE(reason);
   CHECK(is(*reason, supervisor_errc::intensity_exceeded));
   CHECK(sys.render(*reason).find("sub") != std::string::npos);
+  // The parent's own view of its child's exit carries that same reason.
+  auto exited = std::find_if(events.begin(), events.end(), [](const supervision_event& ev) {
+    return ev.supervisor == "parent" && ev.child == "sub" && ev.kind == event_kind::exited;
+  });
+  REQUIRE(exited != events.end());
+  CHECK(exited->reason == *reason);
+  request_shutdown(*p);
+  run();
   CHECK(alive() == 0);
 }
 

@@ -23,6 +23,7 @@ using troupe::testing::Note;
 using troupe::testing::Tally;
 using troupe::testing::delay_relay;
 using troupe::testing::fast_config;
+using troupe::testing::hang_bound;
 using troupe::testing::node_fixture;
 using troupe::testing::service_stats;
 using troupe::transport::call_options;
@@ -163,15 +164,15 @@ TEST_CASE_METHOD(two_nodes,
   auto slow = troupe::testing::full_call();
   slow.set_sleep_ms(10000);
   auto pending = client->request(*proxy, 20s, slow); // stays pending
-  auto stopped_at = std::chrono::steady_clock::now();
   b->stop();
   caf::error pending_error;
   caf::error down_reason;
   pending.receive([](Answer&) { FAIL("the sleeping request was answered"); },
                   [&](caf::error& err) { pending_error = err; });
   client->receive([&](caf::down_msg& dm) { down_reason = dm.reason; },
-                  caf::after(3s) >> [] {});
-  CHECK(std::chrono::steady_clock::now() - stopped_at < 2s);
+                  caf::after(hang_bound) >> [] {});
+  // Failed at once, by the closed connection: not by the request's own
+  // deadline (request_timeout) nor by the heartbeats (peer_timeout).
   CHECK(down_reason == transport_errc::peer_lost);
   CHECK(pending_error == transport_errc::peer_lost);
   events->receive([](const troupe::transport::peer_event& e) { CHECK(e.status == troupe::transport::peer_status::down); },
@@ -196,24 +197,54 @@ TEST_CASE_METHOD(two_nodes,
   CHECK(r.value);
 }
 
-TEST_CASE_METHOD(two_nodes, "a silent peer is declared down within the peer timeout",
+namespace {
+
+/// b never gives up on a silent a: it keeps sending heartbeats every 50 ms,
+/// a clock the test reads through the relay.
+struct patient_peer : two_nodes {
+  static troupe::transport::node_config patient() {
+    auto cfg = fast_config();
+    cfg.peer_timeout = 10min;
+    return cfg;
+  }
+  patient_peer() : two_nodes(fast_config(), patient()) {
+    // nop
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(patient_peer, "a silent peer is declared down within the peer timeout",
                  "[transport][node][failure]") {
+  auto cfg = fast_config(); // a's: heartbeats every 50 ms, down after 400 ms
   delay_relay link{b->port(), 0ms};
   auto proxy = a->remote_actor("echo", "127.0.0.1", link.port());
   REQUIRE(proxy);
+  REQUIRE(link.wait_heartbeat_to_dialer(hang_bound)); // b's heartbeats reach a
   caf::scoped_actor client{sys};
   client->monitor(*proxy);
-  auto frozen_at = std::chrono::steady_clock::now();
   link.freeze(true);
   caf::error reason;
   client->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                  caf::after(3s) >> [] {});
-  auto took = std::chrono::steady_clock::now() - frozen_at;
+                  caf::after(hang_bound) >> [] {});
+  auto down_seen = std::chrono::steady_clock::now();
   CHECK(reason == transport_errc::peer_timeout);
-  // Bound: peer_timeout (400 ms) plus one heartbeat interval, plus slack
-  // for a loaded machine.
-  CHECK(took < 1500ms);
-  CHECK(took >= 300ms);
+  // Not too early. a got b's last heartbeat after the relay sent it on, and
+  // a loaded machine only delays a's verdict: at least the peer timeout
+  // passed since (less one heartbeat interval of margin, for a heartbeat
+  // still unread in a's socket).
+  auto quiet = down_seen - link.last_heartbeat_to_dialer();
+  INFO("ms from b's last heartbeat through to a's verdict: "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count());
+  CHECK(quiet >= cfg.peer_timeout - cfg.heartbeat_interval);
+  // Not too late, measured on b's clock instead of the test's: b sends a
+  // heartbeat every 50 ms, and the frozen link swallowed those it sent until
+  // a gave up (closed the connection). Within the timeout that is about
+  // peer_timeout / heartbeat_interval = 8; more than twice that means a
+  // waited more than twice the timeout. A loaded machine makes b send fewer.
+  auto swallowed = link.heartbeats_dropped_to_dialer();
+  INFO("heartbeats b sent while a waited: " << swallowed);
+  CHECK(swallowed <= 2 * static_cast<size_t>(cfg.peer_timeout / cfg.heartbeat_interval));
 }
 
 TEST_CASE_METHOD(node_fixture, "nodes with the same secret connect; others are refused",

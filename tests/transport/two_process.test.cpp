@@ -18,6 +18,7 @@ using troupe::testing::Answer;
 using troupe::testing::child_node;
 using troupe::testing::Count;
 using troupe::testing::delay_relay;
+using troupe::testing::hang_bound;
 using troupe::testing::Tally;
 using troupe::transport::call_options;
 using troupe::transport::transport_errc;
@@ -93,19 +94,18 @@ TEST_CASE_METHOD(local_node,
   auto pending = client->request(*proxy, 20s, slow);
   for (int i = 0; i < 20; ++i)
     caf::anon_send(*proxy, troupe::testing::full_call());
-  auto killed_at = std::chrono::steady_clock::now();
   child->kill();
   caf::error pending_error;
   caf::error down_reason;
   pending.receive([](Answer&) { FAIL("answered by a dead process"); },
                   [&](caf::error& err) { pending_error = err; });
   client->receive([&](caf::down_msg& dm) { down_reason = dm.reason; },
-                  caf::after(3s) >> [] {});
-  auto took = std::chrono::steady_clock::now() - killed_at;
+                  caf::after(hang_bound) >> [] {});
+  // The closed socket is seen at once: the failure is peer_lost, not the
+  // request's own deadline (request_timeout) nor a silent peer found by the
+  // heartbeats (peer_timeout).
   CHECK(pending_error == transport_errc::peer_lost);
   CHECK(down_reason == transport_errc::peer_lost);
-  // Bound: a closed socket is seen at once; a silent one within peer_timeout.
-  CHECK(took < 2s);
   // The peer comes back on the same port: the node reconnects by itself.
   std::vector<std::string> args = fast_child;
   args.push_back("--port=" + std::to_string(port));

@@ -7,7 +7,9 @@ client does, then pulls the whole stream with a capacity of 64 and checks:
 every item arrives exactly once, the exporter never sends more than the
 credit granted, the stream ends with `done` and no error, the session errors
 (stream_conflict, unknown_stream, invalid_config) come as the spec says, and
-the item held by a session whose connection closed is redelivered. Exits 0 only if every check holds; every wait is bounded.
+the item held by a session whose connection closed is redelivered, and that
+the node exits with 0 on SIGTERM. Exits 0 only if every check holds, and
+only then prints "stream client: OK"; every wait is bounded.
 """
 
 import argparse
@@ -184,9 +186,11 @@ def main():
         bye.goodbye.reason.message = "python importer done"
         conn.send(bye)
         conn.sock.close()
-        print("stream client: OK")
     finally:
-        stop_node(node)
+        code = stop_node(node)
+    # The node stops cleanly on SIGTERM: a crash after the import fails too.
+    check(code == 0, "the node exited with %s after SIGTERM" % code)
+    print("stream client: OK")
 
 
 if __name__ == "__main__":

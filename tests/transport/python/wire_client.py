@@ -5,7 +5,9 @@ node using nothing but protobuf (python3-protobuf + protoc --python_out).
 Starts troupe-transport-test-node (with a shared secret), connects to
 127.0.0.1, runs the handshake with HMAC-SHA256 authentication, calls the
 published C++ actor "echo", checks the reply, checks the typed error for an
-unknown actor, and prints "wire client: OK". Every wait is bounded.
+unknown actor, stops the node with SIGTERM and checks it exits with 0, and
+only then prints "wire client: OK". A failed check exits non-zero (an
+uncaught exception). Every wait is bounded.
 """
 
 import argparse
@@ -142,12 +144,15 @@ def handshake(conn, wire_pb2, my_id=b"python-client"):
 
 
 def stop_node(node):
+    """Stops the node with SIGTERM (a kill if it does not exit in time);
+    returns its exit code, 0 for a clean stop."""
     node.send_signal(signal.SIGTERM)
     try:
         node.wait(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         node.kill()
         node.wait()
+    return node.returncode
 
 
 def main():
@@ -216,9 +221,11 @@ def main():
         bye.goodbye.reason.message = "python client done"
         conn.send(bye)
         conn.sock.close()
-        print("wire client: OK")
     finally:
-        stop_node(node)
+        code = stop_node(node)
+    # The node stops cleanly on SIGTERM: a crash after the exchange fails too.
+    check(code == 0, "the node exited with %s after SIGTERM" % code)
+    print("wire client: OK")
 
 
 if __name__ == "__main__":

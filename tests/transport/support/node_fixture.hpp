@@ -29,6 +29,11 @@ inline transport::node_config fast_config() {
   return cfg;
 }
 
+/// Bounds a wait that only a hung implementation reaches, never a slow
+/// machine. Tests assert typed outcomes and orderings, not how long a step
+/// took.
+inline constexpr std::chrono::seconds hang_bound{30};
+
 struct node_fixture {
   transport::system_config cfg;
   caf::actor_system sys{cfg};
