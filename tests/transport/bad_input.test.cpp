@@ -62,12 +62,7 @@ struct serving_node : troupe::testing::node_fixture {
     auto welcome = good.handshake("good-client");
     REQUIRE(welcome);
     REQUIRE(welcome->has_welcome());
-    Frame frame;
-    auto* env = frame.mutable_envelope();
-    env->mutable_receiver()->set_name("echo");
-    env->set_type("transport_test.v1.Call");
-    env->set_payload(troupe::testing::full_call().SerializeAsString());
-    env->set_correlation_id(7);
+    auto frame = envelope("echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 7);
     REQUIRE(good.write_frame(frame));
     auto reply = good.read_frame();
     REQUIRE(reply);
@@ -75,6 +70,20 @@ struct serving_node : troupe::testing::node_fixture {
     CHECK(reply->reply().correlation_id() == 7);
     Answer answer;
     CHECK(answer.ParseFromString(reply->reply().payload()));
+  }
+
+  /// An envelope frame for `receiver`; `correlation_id` 0 is one-way.
+  static Frame envelope(const std::string& receiver, const std::string& type,
+                        const std::string& payload, uint64_t correlation_id,
+                        int64_t deadline_remaining_us = 0) {
+    Frame frame;
+    auto* env = frame.mutable_envelope();
+    env->mutable_receiver()->set_name(receiver);
+    env->set_type(type);
+    env->set_payload(payload);
+    env->set_correlation_id(correlation_id);
+    env->set_deadline_remaining_us(deadline_remaining_us);
+    return frame;
   }
 
   /// A connection that finished the handshake.
@@ -197,12 +206,7 @@ TEST_CASE_METHOD(serving_node, "a frame of unknown kind closes the connection",
 TEST_CASE_METHOD(serving_node, "an unknown message type gets a typed error frame",
                  "[transport][bad_input]") {
   auto peer = handshaken();
-  Frame frame;
-  auto* env = frame.mutable_envelope();
-  env->mutable_receiver()->set_name("echo");
-  env->set_type("no.such.Type");
-  env->set_payload("whatever");
-  env->set_correlation_id(11);
+  auto frame = envelope("echo", "no.such.Type", "whatever", 11);
   REQUIRE(peer->write_frame(frame));
   auto reply = peer->read_frame();
   REQUIRE(reply);
@@ -216,12 +220,7 @@ TEST_CASE_METHOD(serving_node, "an unknown message type gets a typed error frame
 TEST_CASE_METHOD(serving_node, "a valid frame for a nonexistent actor gets unknown_actor",
                  "[transport][bad_input]") {
   auto peer = handshaken();
-  Frame frame;
-  auto* env = frame.mutable_envelope();
-  env->mutable_receiver()->set_name("nobody");
-  env->set_type("transport_test.v1.Call");
-  env->set_payload(troupe::testing::full_call().SerializeAsString());
-  env->set_correlation_id(12);
+  auto frame = envelope("nobody", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 12);
   REQUIRE(peer->write_frame(frame));
   auto reply = peer->read_frame();
   REQUIRE(reply);
@@ -247,13 +246,7 @@ TEST_CASE_METHOD(serving_node,
                  "refused with deadline_exceeded and never started",
                  "[transport][bad_input][deadline]") {
   auto peer = handshaken();
-  Frame frame;
-  auto* env = frame.mutable_envelope();
-  env->mutable_receiver()->set_name("echo");
-  env->set_type("transport_test.v1.Call");
-  env->set_payload(troupe::testing::full_call().SerializeAsString());
-  env->set_correlation_id(13);
-  env->set_deadline_remaining_us(-1);
+  auto frame = envelope("echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 13, -1);
   REQUIRE(peer->write_frame(frame));
   auto reply = peer->read_frame();
   REQUIRE(reply);
@@ -262,11 +255,7 @@ TEST_CASE_METHOD(serving_node,
   CHECK(from_wire_error(reply->error().error())
         == troupe::actors::flow_errc::deadline_exceeded);
   // The echo service never saw the call: it handled nothing.
-  Frame count;
-  auto* cenv = count.mutable_envelope();
-  cenv->mutable_receiver()->set_name("echo");
-  cenv->set_type("transport_test.v1.Count");
-  cenv->set_correlation_id(14);
+  auto count = envelope("echo", "transport_test.v1.Count", std::string{}, 14);
   REQUIRE(peer->write_frame(count));
   auto tally = peer->read_frame();
   REQUIRE(tally);
@@ -281,11 +270,7 @@ TEST_CASE_METHOD(serving_node,
                  "connection, unlike a protocol violation",
                  "[transport][bad_input]") {
   auto peer = handshaken();
-  Frame note;
-  auto* env = note.mutable_envelope();
-  env->mutable_receiver()->set_name("nobody");
-  env->set_type("transport_test.v1.Note");
-  env->set_correlation_id(0); // one-way
+  auto note = envelope("nobody", "transport_test.v1.Note", std::string{}, 0);
   REQUIRE(peer->write_frame(note));
   auto reply = peer->read_frame();
   REQUIRE(reply);
@@ -294,12 +279,7 @@ TEST_CASE_METHOD(serving_node,
   CHECK_FALSE(reply->error().closing());
   CHECK(from_wire_error(reply->error().error()) == transport_errc::unknown_actor);
   // The same connection still serves requests.
-  Frame call;
-  auto* cenv = call.mutable_envelope();
-  cenv->mutable_receiver()->set_name("echo");
-  cenv->set_type("transport_test.v1.Call");
-  cenv->set_payload(troupe::testing::full_call().SerializeAsString());
-  cenv->set_correlation_id(15);
+  auto call = envelope("echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 15);
   REQUIRE(peer->write_frame(call));
   auto answer = peer->read_frame();
   REQUIRE(answer);

@@ -70,6 +70,17 @@ struct connection_fixture
     return std::nullopt;
   }
 
+  /// Checks that the connection is alive one tick before `bound` (virtual
+  /// time from now) and ends with `code` at `bound`.
+  void expect_end_at(caf::timespan bound, transport_errc code) {
+    advance_time(bound - 1ms);
+    CHECK_FALSE(ended());
+    advance_time(1ms);
+    auto reason = ended();
+    REQUIRE(reason);
+    CHECK(*reason == code);
+  }
+
   /// Plays the initiating peer through the handshake of an accepted
   /// connection; true once both sides are done.
   bool handshake_as_initiator() {
@@ -128,12 +139,7 @@ TEST_CASE_METHOD(connection_fixture,
                  "exactly at the handshake timeout, and tells the peer",
                  "[transport][connection][virtual_time]") {
   spawn(internal::handshake_role::acceptor);
-  advance_time(settings.handshake_timeout - 1ms);
-  CHECK_FALSE(ended());
-  advance_time(1ms);
-  auto reason = ended();
-  REQUIRE(reason);
-  CHECK(*reason == transport_errc::handshake_timeout);
+  expect_end_at(settings.handshake_timeout, transport_errc::handshake_timeout);
   // A protocol error is reported to the peer before the socket closes.
   auto frames = written();
   REQUIRE(frames.size() == 1);
@@ -149,12 +155,7 @@ TEST_CASE_METHOD(connection_fixture,
                  "timeout",
                  "[transport][connection][virtual_time]") {
   spawn(internal::handshake_role::initiator);
-  advance_time(settings.connect_timeout - 1ms);
-  CHECK_FALSE(ended());
-  advance_time(1ms);
-  auto reason = ended();
-  REQUIRE(reason);
-  CHECK(*reason == transport_errc::connect_failed);
+  expect_end_at(settings.connect_timeout, transport_errc::connect_failed);
   CHECK(written().empty()); // nothing to tell a peer never reached
 }
 
@@ -170,12 +171,7 @@ TEST_CASE_METHOD(connection_fixture,
   REQUIRE(frames.size() == 1);
   CHECK(frames[0].kind_case() == Frame::kHello);
   // The connect timer no longer counts; the handshake timer does.
-  advance_time(settings.handshake_timeout - 1ms);
-  CHECK_FALSE(ended());
-  advance_time(1ms);
-  auto reason = ended();
-  REQUIRE(reason);
-  CHECK(*reason == transport_errc::handshake_timeout);
+  expect_end_at(settings.handshake_timeout, transport_errc::handshake_timeout);
 }
 
 TEST_CASE_METHOD(connection_fixture,

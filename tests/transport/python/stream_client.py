@@ -180,12 +180,7 @@ def main():
               "every item exactly once")
         print("imported %d items in %d Pulls (capacity %d)" % (len(received), pulls, CAPACITY))
 
-        bye = wire_pb2.Frame()
-        bye.goodbye.reason.category = "trp_net"
-        bye.goodbye.reason.code = 15
-        bye.goodbye.reason.message = "python importer done"
-        conn.send(bye)
-        conn.sock.close()
+        conn.goodbye("python importer done")
     finally:
         code = stop_node(node)
     # The node stops cleanly on SIGTERM: a crash after the import fails too.

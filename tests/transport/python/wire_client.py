@@ -43,6 +43,15 @@ class Connection:
         self.buf = b""
         self.wire = wire_pb2
 
+    def goodbye(self, text):
+        """Says Goodbye{trp_net/15 node_stopped} and closes."""
+        bye = self.wire.Frame()
+        bye.goodbye.reason.category = "trp_net"
+        bye.goodbye.reason.code = 15
+        bye.goodbye.reason.message = text
+        self.send(bye)
+        self.sock.close()
+
     def send(self, frame):
         body = frame.SerializeToString()
         self.sock.sendall(encode_varint(len(body)) + body)
@@ -215,12 +224,7 @@ def main():
         print("typed error:", e.error.category, e.error.code, e.error.message)
 
         # 5. Goodbye.
-        bye = wire_pb2.Frame()
-        bye.goodbye.reason.category = "trp_net"
-        bye.goodbye.reason.code = 15
-        bye.goodbye.reason.message = "python client done"
-        conn.send(bye)
-        conn.sock.close()
+        conn.goodbye("python client done")
     finally:
         code = stop_node(node)
     # The node stops cleanly on SIGTERM: a crash after the exchange fails too.
