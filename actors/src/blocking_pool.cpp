@@ -4,7 +4,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/spawn_options.hpp>
 
-#include "troupe/actors/producer.hpp" // detail::error_from_exception
+#include "troupe/actors/flow/flow_actor.hpp" // error_from_exception
 
 namespace troupe::actors {
 

@@ -12,19 +12,4 @@ caf::error producer_config::validate() const {
   return caf::none;
 }
 
-namespace detail {
-
-caf::error error_from_exception(std::exception_ptr ep, flow_errc code,
-                                const std::string& where) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    return caf::make_error(code, where + " threw: " + e.what());
-  } catch (...) {
-    return caf::make_error(code, where + " threw a non-standard exception");
-  }
-}
-
-} // namespace detail
-
 } // namespace troupe::actors

@@ -37,10 +37,9 @@
 #include <caf/span.hpp>
 
 #include "troupe/actors/credit.hpp"
-#include "troupe/actors/detail/inbound.hpp"
+#include "troupe/actors/flow/flow_sink.hpp"
 #include "troupe/actors/flow_errc.hpp"
 #include "troupe/actors/flow_stats.hpp"
-#include "troupe/actors/producer.hpp" // detail::error_from_exception
 
 namespace troupe::actors {
 
@@ -95,50 +94,23 @@ struct consumer_handlers {
 };
 
 template <class T>
-class consumer_actor final : public caf::event_based_actor, private inbound_owner {
+class consumer_actor final : public flow_sink<T> {
 public:
   consumer_actor(caf::actor_config& cfg, caf::actor upstream, consumer_config ccfg,
                  consumer_handlers<T> handlers,
                  std::function<void(const caf::error&)> on_done)
-    : caf::event_based_actor(cfg),
-      upstream_(std::move(upstream)),
+    : flow_sink<T>(cfg, std::move(upstream), ccfg.capacity),
       concurrency_(ccfg.concurrency),
       sync_(std::move(handlers.item)),
       batch_(std::move(handlers.batch)),
       async_(std::move(handlers.async)),
-      on_done_(std::move(on_done)),
-      in_(this, this, ccfg.capacity) {
+      on_done_(std::move(on_done)) {
     // nop
   }
 
-  caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg& dm) { in_.on_down(dm); });
-    in_.subscribe(upstream_);
-    upstream_ = nullptr; // `in_` holds it; no second strong reference
-    // Items first: CAF tries the cases in order.
-    return caf::message_handler{
-      [this](flow_item_atom, seq_t seq, const T& item) {
-        on_batch(seq, caf::span<const T>{&item, 1});
-      },
-      [this](flow_batch_atom, seq_t first_seq, const std::vector<T>& items) {
-        on_batch(first_seq, caf::span<const T>{items.data(), items.size()});
-      }}
-      .or_else(in_.handlers())
-      .or_else(
-      [this](item_done_atom, uint64_t ordinal, seq_t seq, caf::error& err) {
-        --in_flight_;
-        if (err) {
-          fail(caf::make_error(flow_errc::handler_failed, render(err), seq));
-          return;
-        }
-        in_.finished(ordinal);
-        start_pending();
-      },
-      [this](flow_cancel_atom) { in_.cancel(); },
-      [this](flow_stats_atom) { return in_.stats(); });
-  }
-
 private:
+  using flow_sink<T>::input;
+
   struct pending_item {
     caf::message batch; // keeps the item alive
     const T* item;
@@ -146,10 +118,22 @@ private:
     uint64_t ordinal;
   };
 
-  void on_batch(seq_t first_seq, caf::span<const T> items) {
-    if (in_.upstream_ended() || items.empty())
-      return; // cancelled or upstream gone: upstream redelivers elsewhere
-    auto ordinal = in_.received(static_cast<uint32_t>(items.size()));
+  caf::message_handler handlers() override {
+    return {
+      [this](item_done_atom, uint64_t ordinal, seq_t seq, caf::error& err) {
+        --in_flight_;
+        if (err) {
+          fail(caf::make_error(flow_errc::handler_failed, this->system().render(err), seq));
+          return;
+        }
+        input().finished(ordinal);
+        start_pending();
+      },
+      [this](flow_cancel_atom) { input().cancel(); },
+    };
+  }
+
+  void on_input(caf::span<const T> items, seq_t first_seq, uint64_t ordinal) override {
     if (batch_) {
       try {
         batch_(items, first_seq);
@@ -158,7 +142,7 @@ private:
                                   "batch handler at seq " + std::to_string(first_seq)));
         return;
       }
-      in_.finished(ordinal, items.size());
+      input().finished(ordinal, items.size());
       return;
     }
     if (sync_) {
@@ -172,11 +156,11 @@ private:
           return;
         }
       }
-      in_.finished(ordinal, items.size());
+      input().finished(ordinal, items.size());
       return;
     }
     // Moving the content keeps the items where they are; `items` stays valid.
-    auto batch = current_mailbox_element()->move_content_to_message();
+    auto batch = this->current_batch();
     for (size_t i = 0; i < items.size(); ++i)
       pending_.push_back(pending_item{batch, &items[i], first_seq + i, ordinal});
     start_pending();
@@ -199,38 +183,29 @@ private:
     }
   }
 
-  std::string render(const caf::error& err) {
-    return system().render(err);
-  }
-
   void fail(caf::error err) {
     failed_ = true;
     pending_.clear();
     if (on_done_)
       on_done_(err);
     on_done_ = nullptr;
-    quit(std::move(err));
+    this->quit(std::move(err));
   }
 
-  void on_inbound_finished(const caf::error& err) override {
+  void on_input_finished(const caf::error& err) override {
     if (failed_)
       return;
     if (on_done_)
       on_done_(err);
     on_done_ = nullptr;
-    if (!err || err == flow_errc::cancelled)
-      quit();
-    else
-      quit(err);
+    flow_sink<T>::on_input_finished(err); // quits
   }
 
-  caf::actor upstream_;
   uint32_t concurrency_;
   item_handler<T> sync_;
   batch_handler<T> batch_;
   async_item_handler<T> async_;
   std::function<void(const caf::error&)> on_done_;
-  inbound in_;
   std::deque<pending_item> pending_;
   uint32_t in_flight_ = 0;
   bool failed_ = false;

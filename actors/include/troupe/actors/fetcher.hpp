@@ -33,7 +33,6 @@
 #include <vector>
 
 #include <caf/actor.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/send.hpp>
 #include <caf/span.hpp>
@@ -41,11 +40,9 @@
 #include "troupe/actors/async_operation.hpp"
 #include "troupe/actors/circuit_breaker.hpp"
 #include "troupe/actors/credit.hpp"
-#include "troupe/actors/detail/batch.hpp"
-#include "troupe/actors/detail/inbound.hpp"
-#include "troupe/actors/detail/outbound.hpp"
 #include "troupe/actors/fetch_errc.hpp"
 #include "troupe/actors/fetch_result.hpp"
+#include "troupe/actors/flow/flow_stage.hpp"
 #include "troupe/actors/flow_errc.hpp"
 #include "troupe/actors/retry_policy.hpp"
 
@@ -101,34 +98,49 @@ using fetch_retry_atom = caf::atom_constant<caf::atom("trp_fxretr")>;
 namespace detail {
 
 template <class Request, class Response>
-class fetcher_actor final : public caf::event_based_actor,
-                            private inbound_owner,
-                            private outbound_owner {
+class fetcher_actor final
+  : public flow_stage<Request, fetch_result<Request, Response>> {
 public:
   using result_type = fetch_result<Request, Response>;
+  using super = flow_stage<Request, result_type>;
   using operation_ptr = std::unique_ptr<async_operation<Request, Response>>;
 
   fetcher_actor(caf::actor_config& cfg, caf::actor upstream, fetcher_config fcfg,
                 operation_ptr op)
-    : caf::event_based_actor(cfg),
-      upstream_(std::move(upstream)),
+    : super(cfg, std::move(upstream), fcfg.capacity, {fcfg.batch_size, caf::timespan{0}}),
       cfg_(std::move(fcfg)),
       op_(std::move(op)),
       breaker_(cfg_.breaker),
-      rng_(cfg_.seed),
-      in_(this, this, cfg_.capacity),
-      out_(this, this, {cfg_.batch_size, caf::timespan{0}}) {
+      rng_(cfg_.seed) {
     // nop
   }
 
-  caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg& dm) {
-      if (!out_.on_down(dm))
-        in_.on_down(dm);
-    });
-    in_.subscribe(upstream_);
-    upstream_ = nullptr;
-    return caf::message_handler{
+  void on_exit() override {
+    // Stop what is running before the operation goes away; its destructor
+    // waits for its own threads, so no callback outlives it.
+    for (auto& kvp : running_)
+      op_->cancel(kvp.first);
+    running_.clear();
+    op_.reset();
+    super::on_exit();
+  }
+
+private:
+  /// One request on its way through attempts.
+  struct job {
+    Request request;
+    seq_t seq;
+    uint64_t ordinal; // input batch, for the credit protocol
+    uint32_t attempts = 0;
+    caf::timespan last_delay{0};
+    caf::error last_error;
+  };
+
+  using super::input;
+  using super::output;
+
+  caf::message_handler handlers() override {
+    return {
       [this](fetch_done_atom, uint64_t id, Response& res) { on_done(id, std::move(res)); },
       [this](fetch_done_atom, uint64_t id, caf::error& err) { on_failed(id, std::move(err)); },
       [this](fetch_timeout_atom, uint64_t id) {
@@ -146,43 +158,11 @@ public:
         waiting_.erase(i);
         start_ready();
       },
-      [this](flow_item_atom, seq_t seq, const Request& req) {
-        on_input(seq, caf::span<const Request>{&req, 1});
-      },
-      [this](flow_batch_atom, seq_t first, const std::vector<Request>& reqs) {
-        on_input(first, caf::span<const Request>{reqs.data(), reqs.size()});
-      },
       [this](fetch_stats_atom) { return stats_; },
-      [this](flow_stats_atom) { return with_inbound(out_.stats(), in_); }}
-      .or_else(out_.handlers())
-      .or_else(in_.handlers());
+    };
   }
 
-  void on_exit() override {
-    // Stop what is running before the operation goes away; its destructor
-    // waits for its own threads, so no callback outlives it.
-    for (auto& kvp : running_)
-      op_->cancel(kvp.first);
-    running_.clear();
-    op_.reset();
-    caf::event_based_actor::on_exit();
-  }
-
-private:
-  /// One request on its way through attempts.
-  struct job {
-    Request request;
-    seq_t seq;
-    uint64_t ordinal; // input batch, for the credit protocol
-    uint32_t attempts = 0;
-    caf::timespan last_delay{0};
-    caf::error last_error;
-  };
-
-  void on_input(seq_t first, caf::span<const Request> reqs) {
-    if (in_.upstream_ended() || reqs.empty())
-      return;
-    auto ordinal = in_.received(static_cast<uint32_t>(reqs.size()));
+  void on_input(caf::span<const Request> reqs, seq_t first, uint64_t ordinal) override {
     for (size_t i = 0; i < reqs.size(); ++i)
       ready_.push_back(job{reqs[i], first + i, ordinal, 0, caf::timespan{0}, caf::error{}});
     start_ready();
@@ -192,7 +172,7 @@ private:
     while (running_.size() < cfg_.max_in_flight && !ready_.empty()) {
       auto j = std::move(ready_.front());
       ready_.pop_front();
-      auto now = clock().now();
+      auto now = this->clock().now();
       if (!breaker_.allow(now)) {
         ++stats_.short_circuited;
         auto wait = breaker_.retry_after(now);
@@ -207,7 +187,7 @@ private:
       auto& running = running_.emplace(id, std::move(j)).first->second;
       stats_.max_in_flight_seen = std::max<uint64_t>(stats_.max_in_flight_seen,
                                                       running_.size());
-      delayed_send(this, cfg_.attempt_timeout, fetch_timeout_atom::value, id);
+      this->delayed_send(this, cfg_.attempt_timeout, fetch_timeout_atom::value, id);
       op_->start(id, running.request, [me, id](caf::expected<Response> x) {
         // Any thread: back into the actor by message only.
         if (x)
@@ -235,9 +215,10 @@ private:
       return;
     auto j = std::move(i->second);
     running_.erase(i);
-    auto was_open = breaker_.current(clock().now()) == circuit_breaker::state::open;
-    breaker_.on_failure(clock().now());
-    if (!was_open && breaker_.current(clock().now()) == circuit_breaker::state::open)
+    auto was_open = breaker_.current(this->clock().now()) == circuit_breaker::state::open;
+    breaker_.on_failure(this->clock().now());
+    if (!was_open
+        && breaker_.current(this->clock().now()) == circuit_breaker::state::open)
       ++stats_.breaker_opened;
     if (cfg_.retry.should_retry(j.attempts, err)) {
       j.last_error = std::move(err);
@@ -245,11 +226,11 @@ private:
       j.last_delay = delay;
       auto key = next_attempt_++;
       waiting_.emplace(key, std::move(j));
-      delayed_send(this, delay, fetch_retry_atom::value, key);
+      this->delayed_send(this, delay, fetch_retry_atom::value, key);
     } else if (j.attempts > 1 && cfg_.retry.should_retry(0, err)) {
       // It would have been retried, but ran out of attempts.
       finish(std::move(j), caf::make_error(fetch_errc::retries_exhausted,
-                                           system().render(err)));
+                                           this->system().render(err)));
     } else {
       finish(std::move(j), std::move(err));
     }
@@ -260,70 +241,35 @@ private:
     ++stats_.succeeded;
     done_.push_back({std::move(j.request), j.seq, std::move(res), caf::error{}, j.attempts});
     done_ordinals_.push_back(j.ordinal);
-    out_.resume();
+    output().resume();
   }
 
   void finish(job j, caf::error err) {
     ++stats_.failed;
     done_.push_back({std::move(j.request), j.seq, Response{}, std::move(err), j.attempts});
     done_ordinals_.push_back(j.ordinal);
-    out_.resume();
+    output().resume();
   }
 
-  // -- outbound_owner -------------------------------------------------------
+  // -- output ---------------------------------------------------------------
 
-  pulled_batch pull(size_t n, seq_t first_seq) override {
-    pulled_batch result;
-    std::vector<result_type> items;
+  caf::expected<pull_status> pull(size_t n, std::vector<result_type>& items) override {
     while (items.size() < n && !done_.empty()) {
       items.push_back(std::move(done_.front()));
       done_.pop_front();
-      in_.finished(done_ordinals_.front());
+      input().finished(done_ordinals_.front());
       done_ordinals_.pop_front();
     }
-    result.count = items.size();
-    if (!items.empty())
-      result.items = make_batch(first_seq, std::move(items));
     bool idle = done_.empty() && ready_.empty() && running_.empty() && waiting_.empty();
-    if (idle && in_.upstream_ended())
-      result.status = pulled_batch::done;
-    else
-      result.status = result.count > 0 ? pulled_batch::more : pulled_batch::wait;
-    return result;
+    if (idle && input().upstream_ended())
+      return pull_status::done;
+    return items.empty() ? pull_status::wait : pull_status::more;
   }
 
-  caf::message slice(const caf::message& batch, size_t offset, size_t n) override {
-    return slice_batch<result_type>(batch, offset, n);
-  }
-
-  void on_outbound_finished(const caf::error& err) override {
-    if (err == flow_errc::cancelled) {
-      in_.cancel();
-      quit();
-    } else if (err) {
-      quit(err);
-    } else {
-      quit();
-    }
-  }
-
-  // -- inbound_owner --------------------------------------------------------
-
-  void on_inbound_finished(const caf::error& err) override {
-    if (err && err != flow_errc::cancelled) {
-      out_.fail(err);
-      return;
-    }
-    out_.resume(); // lets `pull` report done once everything is out
-  }
-
-  caf::actor upstream_;
   fetcher_config cfg_;
   operation_ptr op_;
   circuit_breaker breaker_;
   std::mt19937_64 rng_;
-  inbound in_;
-  outbound out_;
   std::deque<job> ready_;
   std::unordered_map<uint64_t, job> running_; // by attempt id
   std::unordered_map<uint64_t, job> waiting_; // for a retry, by key

@@ -25,33 +25,21 @@
 /// `no_consumer_grace`): nothing is lost silently.
 
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <vector>
 
 #include <caf/actor.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
-#include <caf/make_message.hpp>
 #include <caf/timespan.hpp>
 
 #include "troupe/actors/credit.hpp"
-#include "troupe/actors/detail/batch.hpp"
-#include "troupe/actors/detail/outbound.hpp"
+#include "troupe/actors/flow/flow_source.hpp"
 #include "troupe/actors/flow_errc.hpp"
 #include "troupe/actors/flow_stats.hpp"
 
 namespace troupe::actors {
 
-/// What a source reports each time it is pulled.
-enum class pull_status : uint8_t {
-  /// Items were appended (or none yet); call again while there is demand.
-  more,
-  /// No more items after the ones appended now.
-  done,
-  /// Nothing now; the producer waits for `flow_resume_atom`. No polling.
-  wait,
-};
+// `pull_status` (more, done, wait) is declared in flow/flow_output.hpp.
 
 /// A pull source (like an async generator): appends at most `demand` items.
 template <class T>
@@ -73,71 +61,31 @@ struct producer_config {
 
 namespace detail {
 
-/// Turns an exception escaping user code into a typed error.
-caf::error error_from_exception(std::exception_ptr ep, flow_errc code,
-                                const std::string& where);
-
 template <class T>
-class producer_actor final : public caf::event_based_actor, private outbound_owner {
+class producer_actor final : public flow_source<T> {
 public:
   producer_actor(caf::actor_config& cfg, producer_config pcfg, source_fn<T> source)
-    : caf::event_based_actor(cfg),
-      source_(std::move(source)),
-      out_(this, this, {pcfg.batch_size, pcfg.no_consumer_grace}) {
+    : flow_source<T>(cfg, {pcfg.batch_size, pcfg.no_consumer_grace}),
+      source_(std::move(source)) {
     // nop
   }
 
-  caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg& dm) { out_.on_down(dm); });
-    return out_.handlers().or_else(
-      [this](flow_stats_atom) { return out_.stats(); });
-  }
-
 private:
-  pulled_batch pull(size_t n, seq_t first_seq) override {
-    pulled_batch result;
-    // One-item pulls reuse a vector: no allocation per item.
-    std::vector<T> fresh;
-    auto& items = n == 1 ? scratch_ : fresh;
-    items.clear();
-    items.reserve(n);
+  caf::expected<pull_status> pull(size_t n, std::vector<T>& out) override {
     try {
-      auto status = source_(n, items);
-      result.status = status == pull_status::more   ? pulled_batch::more
-                      : status == pull_status::done ? pulled_batch::done
-                                                    : pulled_batch::wait;
+      return source_(n, out);
     } catch (...) {
-      result.status = pulled_batch::failed;
-      result.error = error_from_exception(std::current_exception(),
-                                          flow_errc::source_failed, "source");
-      return result;
+      return error_from_exception(std::current_exception(), flow_errc::source_failed,
+                                  "source");
     }
-    result.count = items.size();
-    if (result.count == 1) {
-      result.items = caf::make_message(flow_item_atom::value, first_seq,
-                                       std::move(items.front()));
-      items.clear();
-    } else if (result.count > 1) {
-      result.items = make_batch(first_seq, std::move(items));
-    }
-    return result;
   }
 
-  caf::message slice(const caf::message& batch, size_t offset, size_t n) override {
-    return slice_batch<T>(batch, offset, n);
-  }
-
-  void on_outbound_finished(const caf::error& err) override {
+  void on_output_finished(const caf::error& err) override {
     source_ = nullptr; // release what the source holds now, not at destruction
-    if (!err || err == flow_errc::cancelled)
-      quit();
-    else
-      quit(err);
+    flow_source<T>::on_output_finished(err);
   }
 
   source_fn<T> source_;
-  std::vector<T> scratch_;
-  outbound out_;
 };
 
 } // namespace detail

@@ -23,11 +23,10 @@
 #include <vector>
 
 #include <caf/actor.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
-#include <caf/make_message.hpp>
 
 #include "troupe/actors/consumer.hpp"
+#include "troupe/actors/flow/flow_stage.hpp"
 #include "troupe/actors/producer.hpp"
 
 namespace troupe::actors {
@@ -50,39 +49,19 @@ template <class In, class Out>
 using transform_fn = std::function<void(const In&, std::vector<Out>&)>;
 
 template <class In, class Out>
-class stage_actor final : public caf::event_based_actor,
-                          private inbound_owner,
-                          private outbound_owner {
+class stage_actor final : public flow_stage<In, Out> {
 public:
   stage_actor(caf::actor_config& cfg, caf::actor upstream, stage_config scfg,
               transform_fn<In, Out> fn)
-    : caf::event_based_actor(cfg),
-      upstream_(std::move(upstream)),
-      fn_(std::move(fn)),
-      in_(this, this, scfg.capacity),
-      out_(this, this, {scfg.batch_size, scfg.no_consumer_grace}) {
+    : flow_stage<In, Out>(cfg, std::move(upstream), scfg.capacity,
+                          {scfg.batch_size, scfg.no_consumer_grace}),
+      fn_(std::move(fn)) {
     // nop
   }
 
-  caf::behavior make_behavior() override {
-    set_down_handler([this](caf::down_msg& dm) {
-      if (!out_.on_down(dm))
-        in_.on_down(dm);
-    });
-    in_.subscribe(upstream_);
-    upstream_ = nullptr;
-    return caf::message_handler{
-      [this](flow_item_atom, seq_t, const In&) { on_input(1); },
-      [this](flow_batch_atom, seq_t, const std::vector<In>& items) {
-        on_input(items.size());
-      }}
-      .or_else(out_.handlers())
-      .or_else(in_.handlers())
-      .or_else(
-      [this](flow_stats_atom) { return with_inbound(out_.stats(), in_); });
-  }
-
 private:
+  using flow_stage<In, Out>::input;
+
   struct input_batch {
     caf::message msg;
     caf::span<const In> items; // inside `msg`
@@ -90,27 +69,19 @@ private:
     uint64_t ordinal;
   };
 
-  void on_input(size_t count) {
-    if (in_.upstream_ended() || count == 0)
-      return; // cancelled or upstream gone: it redelivers elsewhere
-    auto ordinal = in_.received(static_cast<uint32_t>(count));
-    auto msg = current_mailbox_element()->move_content_to_message();
-    auto items = items_of<In>(msg);
-    inputs_.push_back(input_batch{std::move(msg), items, 0, ordinal});
-    out_.resume();
+  void on_input(caf::span<const In> items, seq_t, uint64_t ordinal) override {
+    inputs_.push_back(input_batch{this->current_batch(), items, 0, ordinal});
+    this->output().resume();
   }
 
-  pulled_batch pull(size_t n, seq_t first_seq) override {
-    pulled_batch result;
-    std::vector<Out> outs;
-    outs.reserve(n);
+  caf::expected<pull_status> pull(size_t n, std::vector<Out>& outs) override {
     // Leftovers of an input whose outputs did not all fit last time.
     while (outs.size() < n && !leftover_.empty()) {
       outs.push_back(std::move(leftover_.front()));
       leftover_.pop_front();
     }
     if (leftover_.empty() && leftover_ordinal_ != 0) {
-      in_.finished(leftover_ordinal_);
+      input().finished(leftover_ordinal_);
       leftover_ordinal_ = 0;
     }
     while (outs.size() < n && leftover_.empty() && !inputs_.empty()) {
@@ -120,10 +91,8 @@ private:
       try {
         fn_(items[batch.next], produced);
       } catch (...) {
-        result.status = pulled_batch::failed;
-        result.error = error_from_exception(std::current_exception(),
-                                            flow_errc::handler_failed, "stage transform");
-        return result;
+        return error_from_exception(std::current_exception(), flow_errc::handler_failed,
+                                    "stage transform");
       }
       auto ordinal = batch.ordinal;
       if (++batch.next == items.size())
@@ -136,55 +105,19 @@ private:
           leftover_.push_back(std::move(produced[i]));
         leftover_ordinal_ = ordinal; // finished once its leftovers are out
       } else {
-        in_.finished(ordinal);
+        input().finished(ordinal);
       }
     }
-    result.count = outs.size();
-    if (!outs.empty())
-      result.items = make_batch(first_seq, std::move(outs));
     bool drained = inputs_.empty() && leftover_.empty();
-    if (drained && in_.upstream_ended())
-      result.status = pulled_batch::done;
-    else if (result.count > 0)
-      result.status = pulled_batch::more;
-    else
-      result.status = pulled_batch::wait;
-    return result;
+    if (drained && input().upstream_ended())
+      return pull_status::done;
+    return outs.empty() ? pull_status::wait : pull_status::more;
   }
 
-  caf::message slice(const caf::message& batch, size_t offset, size_t n) override {
-    return slice_batch<Out>(batch, offset, n);
-  }
-
-  void on_inbound_finished(const caf::error& err) override {
-    if (err && err != flow_errc::cancelled) {
-      out_.fail(err); // errors flow downstream at once
-      return;
-    }
-    upstream_done_ = true;
-    out_.resume(); // lets the source report `done`
-  }
-
-  void on_outbound_finished(const caf::error& err) override {
-    if (err == flow_errc::cancelled) {
-      in_.cancel(); // all our consumers left: cancellation flows upstream
-      quit();
-      return;
-    }
-    if (!err)
-      quit();
-    else
-      quit(err);
-  }
-
-  caf::actor upstream_;
   transform_fn<In, Out> fn_;
-  inbound in_;
-  outbound out_;
   std::deque<input_batch> inputs_;
   std::deque<Out> leftover_;
   uint64_t leftover_ordinal_ = 0;
-  bool upstream_done_ = false;
 };
 
 } // namespace detail

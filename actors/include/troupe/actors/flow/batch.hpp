@@ -1,23 +1,30 @@
 #pragma once
 
-/// How items travel between flow actors: one message per batch.
+/// How items travel between flow actors: one message per batch
+/// (docs/flow-control.md, "Writing a flow actor").
 ///
 /// A batch of one item travels as `(flow_item_atom, seq, T)`, every other
 /// batch as `(flow_batch_atom, first_seq, std::vector<T>)`: the single-item
 /// form saves the vector's allocation, which dominates the cost of
 /// one-message-per-item flows. Receivers see both forms as a `caf::span`.
+///
+/// `flow_source`, `flow_sink` and `flow_stage` use these for you; a flow
+/// actor that derives from `flow_actor` itself (with item types known only
+/// at run time) builds and reads its batches with them.
 
 #include <cstddef>
+#include <iterator>
 #include <utility>
 #include <vector>
 
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
+#include <caf/message_handler.hpp>
 #include <caf/span.hpp>
 
 #include "troupe/actors/credit.hpp"
 
-namespace troupe::actors::detail {
+namespace troupe::actors {
 
 /// Builds the message for `items`, numbered from `first`.
 template <class T>
@@ -50,4 +57,30 @@ caf::message slice_batch(const caf::message& batch, size_t offset, size_t n) {
   return make_batch(first_seq_of(batch) + offset, std::move(part));
 }
 
-} // namespace troupe::actors::detail
+/// Moves items [offset, offset + n) out of a batch message into a new one.
+/// The items left behind are moved-from; use it on a batch nobody else
+/// holds (else the message copies its items first: copy on write).
+template <class T>
+caf::message take_batch(caf::message& batch, size_t offset, size_t n) {
+  if (batch.match_element<flow_item_atom>(0))
+    return batch; // one item: the whole batch
+  auto& xs = batch.get_mutable_as<std::vector<T>>(2);
+  auto first = xs.begin() + static_cast<ptrdiff_t>(offset);
+  std::vector<T> part(std::make_move_iterator(first),
+                      std::make_move_iterator(first + static_cast<ptrdiff_t>(n)));
+  return make_batch(first_seq_of(batch) + offset, std::move(part));
+}
+
+/// Handlers for both forms of a batch of `T`: each calls
+/// `f(caf::span<const T> items, seq_t first_seq)`.
+template <class T, class F>
+caf::message_handler batch_handlers(F f) {
+  return {
+    [f](flow_item_atom, seq_t seq, const T& item) { f(caf::span<const T>{&item, 1}, seq); },
+    [f](flow_batch_atom, seq_t first, const std::vector<T>& items) {
+      f(caf::span<const T>{items.data(), items.size()}, first);
+    },
+  };
+}
+
+} // namespace troupe::actors

@@ -1,4 +1,4 @@
-#include "troupe/actors/detail/inbound.hpp"
+#include "troupe/actors/flow/flow_input.hpp"
 
 #include <algorithm>
 
@@ -6,35 +6,35 @@
 #include <caf/message_handler.hpp>
 #include <caf/message_priority.hpp>
 
+#include "troupe/actors/flow/flow_actor.hpp"
 #include "troupe/actors/flow_errc.hpp"
 
-namespace troupe::actors::detail {
+namespace troupe::actors {
 
-inbound::inbound(caf::event_based_actor* self, inbound_owner* owner, uint32_t capacity)
+flow_input::flow_input(flow_actor* self, uint32_t capacity)
   : self_(self),
-    owner_(owner),
     capacity_(capacity),
     flush_threshold_(std::max<uint32_t>(1, capacity / 2)) {
   // Let go of upstream when the actor terminates: a killed upstream may
-  // still hold us (see outbound's constructor), and the cycle would leak.
+  // still hold us (see flow_output's constructor), and the cycle would leak.
   self_->attach_functor([this] { upstream_ = nullptr; });
 }
 
-void inbound::subscribe(caf::actor upstream) {
+void flow_input::subscribe(caf::actor upstream) {
   upstream_ = std::move(upstream);
   self_->monitor(upstream_);
   self_->send<caf::message_priority::high>(upstream_, flow_subscribe_atom::value,
                                            capacity_);
 }
 
-uint64_t inbound::received(uint32_t count) {
+uint64_t flow_input::received(uint32_t count) {
   stats_.received += count;
   stats_.max_buffered = std::max(stats_.max_buffered, buffered());
   open_batches_.push_back(count);
   return next_ordinal_++;
 }
 
-void inbound::finished(uint64_t ordinal, uint64_t items) {
+void flow_input::finished(uint64_t ordinal, uint64_t items) {
   if (ordinal < first_open_ || ordinal - first_open_ >= open_batches_.size())
     return; // a batch we already gave up on (cancel) or never had
   auto& open = open_batches_[ordinal - first_open_];
@@ -51,7 +51,7 @@ void inbound::finished(uint64_t ordinal, uint64_t items) {
   check_finished();
 }
 
-void inbound::maybe_flush() {
+void flow_input::maybe_flush() {
   if (cancelled_ || !upstream_ || pending_credit_ == 0)
     return;
   // Coalesce credit into chunks of half the capacity. The producer never
@@ -63,7 +63,7 @@ void inbound::maybe_flush() {
   }
 }
 
-void inbound::flush() {
+void flow_input::flush() {
   if (cancelled_ || upstream_ended_ || pending_credit_ == 0)
     return;
   self_->send<caf::message_priority::high>(upstream_, flow_demand_atom::value,
@@ -72,7 +72,7 @@ void inbound::flush() {
   pending_credit_ = 0;
 }
 
-caf::message_handler inbound::handlers() {
+caf::message_handler flow_input::handlers() {
   return {
     [this](flow_flush_atom) {
       // Queued behind the batches before it, so those are handled already.
@@ -93,7 +93,7 @@ caf::message_handler inbound::handlers() {
   };
 }
 
-bool inbound::on_down(const caf::down_msg& dm) {
+bool flow_input::on_down(const caf::down_msg& dm) {
   if (!upstream_ || dm.source != upstream_.address())
     return false;
   if (!upstream_ended_) {
@@ -110,7 +110,7 @@ bool inbound::on_down(const caf::down_msg& dm) {
   return true;
 }
 
-void inbound::cancel() {
+void flow_input::cancel() {
   if (cancelled_ || upstream_ended_ || !upstream_)
     return;
   cancelled_ = true;
@@ -123,16 +123,16 @@ void inbound::cancel() {
   check_finished();
 }
 
-void inbound::abandon() {
+void flow_input::abandon() {
   stats_.abandoned += buffered();
   open_batches_.clear();
 }
 
-void inbound::check_finished() {
+void flow_input::check_finished() {
   if (reported_ || !upstream_ended_ || buffered() > 0)
     return;
   reported_ = true;
-  owner_->on_inbound_finished(upstream_error_);
+  self_->on_input_finished(upstream_error_);
 }
 
-} // namespace troupe::actors::detail
+} // namespace troupe::actors

@@ -1,7 +1,11 @@
 #pragma once
 
-/// The producer side of the credit protocol, shared by producers, stages and
-/// fetchers. Not a public API: use `spawn_producer`, `spawn_stage`, ….
+/// The output side of a flow actor: the producer half of the credit protocol
+/// (`credit.hpp`). A `flow_actor` with consumers owns one and drives it: it
+/// handles subscribe, demand, cancel and the consumers' down messages, pulls
+/// the actor's items (`flow_actor::pull_batch`) only while a consumer has
+/// credit, keeps every batch until it is acknowledged and redelivers the
+/// batches of a consumer that leaves.
 ///
 /// Thread safety: owned by one actor; every member runs in that actor.
 
@@ -19,52 +23,34 @@
 #include "troupe/actors/credit.hpp"
 #include "troupe/actors/flow_stats.hpp"
 
-namespace troupe::actors::detail {
+namespace troupe::actors {
 
-/// What the owner's source returned for one pull.
+class flow_actor;
+
+/// What a source reports each time it is pulled.
+enum class pull_status : uint8_t {
+  /// Items were appended (or none yet); call again while there is demand.
+  more,
+  /// No more items after the ones appended now.
+  done,
+  /// Nothing now; the producer waits for `flow_resume_atom`. No polling.
+  wait,
+};
+
+/// What one pull produced, as a message (`flow_actor::pull_batch`).
 struct pulled_batch {
-  enum status_t : uint8_t {
-    /// `items` holds 1..n items; pull again while there is demand.
-    more,
-    /// `items` holds 0..n items, and there will be no more.
-    done,
-    /// No items now; pull again after `outbound::resume()`.
-    wait,
-    /// The source failed with `error`; `items` is ignored.
-    failed,
-  };
-  status_t status = wait;
-  /// `(flow_batch_atom, first_seq, std::vector<T>)`, built by the owner.
+  /// `more` with no items counts as `wait`: the output pulls again only
+  /// after `flow_output::resume()`.
+  pull_status status = pull_status::wait;
+  /// `make_batch(first_seq, items)`; empty when `count` is 0.
   caf::message items;
   /// Number of items in `items`.
   size_t count = 0;
+  /// Set: the source failed, and the output fails with this error.
   caf::error error;
 };
 
-/// The owner supplies the typed parts.
-class outbound_owner {
-public:
-  virtual ~outbound_owner() = default;
-
-  /// Pulls at most `n` (>= 1) items, numbering them from `first_seq`.
-  virtual pulled_batch pull(size_t n, seq_t first_seq) = 0;
-
-  /// Copies items [offset, offset + n) of a batch built by `pull` into a new
-  /// batch (to redeliver part of it to a consumer with less credit).
-  virtual caf::message slice(const caf::message& batch, size_t offset, size_t n) = 0;
-
-  /// Called when a consumer acknowledged items [first_seq, first_seq + n).
-  virtual void on_acknowledged(seq_t first_seq, uint32_t n) {
-    (void) first_seq;
-    (void) n;
-  }
-
-  /// Called once when the outbound side is finished: every item was
-  /// acknowledged and `done` went out (`err` empty), or it failed (`err`).
-  virtual void on_outbound_finished(const caf::error& err) = 0;
-};
-
-class outbound {
+class flow_output {
 public:
   struct config {
     /// Most items per batch message.
@@ -75,16 +61,13 @@ public:
     caf::timespan no_consumer_grace{0};
   };
 
-  outbound(caf::event_based_actor* self, outbound_owner* owner, config cfg);
+  flow_output(flow_actor* self, config cfg);
 
-  /// Handlers for the protocol messages (subscribe, demand, cancel).
-  /// The owner adds them to its behavior.
-  caf::message_handler handlers();
+  flow_output(const flow_output&) = delete;
+  flow_output& operator=(const flow_output&) = delete;
 
-  /// Handles a down message if it came from one of our consumers.
-  bool on_down(const caf::down_msg& dm);
-
-  /// Pulls the source again after it returned `wait`.
+  /// Pulls again after the source returned `wait` (or `more` with nothing):
+  /// call it when the actor has new items.
   void resume();
 
   /// Stops at once with `err`: tells every consumer `done(err)`.
@@ -97,9 +80,10 @@ public:
   size_t consumers() const noexcept { return links_.size(); }
 
   const flow_stats& stats() const noexcept { return stats_; }
-  flow_stats& stats() noexcept { return stats_; }
 
 private:
+  friend class flow_actor;
+
   struct sent_batch {
     caf::message msg;
     seq_t first_seq;
@@ -121,6 +105,12 @@ private:
     bool flush_requested = false;
   };
 
+  /// Handlers for the protocol messages (subscribe, demand, cancel, resume).
+  caf::message_handler handlers();
+
+  /// Handles a down message if it came from one of our consumers.
+  bool on_down(const caf::down_msg& dm);
+
   link* find(const caf::actor_addr& addr);
   void subscribe(const caf::actor& consumer, uint32_t capacity);
   void demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through);
@@ -140,8 +130,7 @@ private:
   void check_consumers_left();
   void finish(const caf::error& err);
 
-  caf::event_based_actor* self_;
-  outbound_owner* owner_;
+  flow_actor* self_;
   config cfg_;
   std::vector<link> links_;
   size_t next_link_ = 0;
@@ -159,4 +148,4 @@ private:
   flow_stats stats_;
 };
 
-} // namespace troupe::actors::detail
+} // namespace troupe::actors

@@ -1,7 +1,10 @@
 #pragma once
 
-/// The consumer side of the credit protocol, shared by consumers, stages and
-/// fetchers. Not a public API: use `spawn_consumer`, `spawn_stage`, ….
+/// The input side of a flow actor: the consumer half of the credit protocol
+/// (`credit.hpp`). A `flow_actor` with an upstream owns one and drives it:
+/// it subscribes, handles `done`, `flush` and the upstream's down message.
+/// The actor's own code records what it received (`flow_actor::accept`) and
+/// marks items finished; credit and acknowledgements follow from that.
 ///
 /// Thread safety: owned by one actor; every member runs in that actor.
 
@@ -15,37 +18,25 @@
 #include "troupe/actors/credit.hpp"
 #include "troupe/actors/flow_stats.hpp"
 
-namespace troupe::actors::detail {
+namespace troupe::actors {
 
-class inbound_owner {
+class flow_actor;
+
+class flow_input {
 public:
-  virtual ~inbound_owner() = default;
+  flow_input(flow_actor* self, uint32_t capacity);
 
-  /// Upstream is finished (`err` empty) or failed, and every received item
-  /// was finished. Called once.
-  virtual void on_inbound_finished(const caf::error& err) = 0;
-};
-
-class inbound {
-public:
-  inbound(caf::event_based_actor* self, inbound_owner* owner, uint32_t capacity);
-
-  /// Monitors `upstream` and grants it `capacity` credits.
-  void subscribe(caf::actor upstream);
+  flow_input(const flow_input&) = delete;
+  flow_input& operator=(const flow_input&) = delete;
 
   /// Records a received batch of `count` items; returns its ordinal, which
   /// `finished` takes for each of the batch's items.
   uint64_t received(uint32_t count);
 
-  /// Marks one item of batch `ordinal` finished: its credit goes back to
-  /// upstream, coalesced (see `credit.hpp`).
+  /// Marks `items` items of batch `ordinal` finished: their credit goes back
+  /// to upstream, coalesced (see `credit.hpp`), and the batch counts as
+  /// acknowledged once all of its items and those before it are finished.
   void finished(uint64_t ordinal, uint64_t items = 1);
-
-  /// Handles `(flow_done_atom, error)` and `(flow_flush_atom)`.
-  caf::message_handler handlers();
-
-  /// Handles a down message if it came from upstream.
-  bool on_down(const caf::down_msg& dm);
 
   /// Tells upstream we want nothing more; unfinished items go back to it
   /// for redelivery to other consumers.
@@ -56,7 +47,7 @@ public:
     return stats_.received - stats_.processed - stats_.abandoned;
   }
 
-  /// True once upstream sent `done` or went down.
+  /// True once upstream sent `done` or went down, or we cancelled.
   bool upstream_ended() const noexcept { return upstream_ended_; }
 
   const caf::actor& upstream() const noexcept { return upstream_; }
@@ -67,13 +58,23 @@ public:
   const flow_stats& stats() const noexcept { return stats_; }
 
 private:
+  friend class flow_actor;
+
+  /// Monitors `upstream` and grants it `capacity` credits.
+  void subscribe(caf::actor upstream);
+
+  /// Handles `(flow_done_atom, error)` and `(flow_flush_atom)`.
+  caf::message_handler handlers();
+
+  /// Handles a down message if it came from upstream.
+  bool on_down(const caf::down_msg& dm);
+
   void flush();
   void maybe_flush();
   void check_finished();
   void abandon();
 
-  caf::event_based_actor* self_;
-  inbound_owner* owner_;
+  flow_actor* self_;
   uint32_t capacity_;
   /// Return credit at once when half the capacity is pending.
   uint32_t flush_threshold_;
@@ -95,15 +96,4 @@ private:
   flow_stats stats_;
 };
 
-/// The stats of an actor with both sides (a stage, a fetcher): its outbound
-/// counters plus the inbound ones of `in`.
-inline flow_stats with_inbound(flow_stats outbound_stats, const inbound& in) {
-  auto& x = in.stats();
-  outbound_stats.received = x.received;
-  outbound_stats.processed = x.processed;
-  outbound_stats.abandoned = x.abandoned;
-  outbound_stats.max_buffered = x.max_buffered;
-  return outbound_stats;
-}
-
-} // namespace troupe::actors::detail
+} // namespace troupe::actors

@@ -1,4 +1,4 @@
-#include "troupe/actors/detail/outbound.hpp"
+#include "troupe/actors/flow/flow_output.hpp"
 
 #include <algorithm>
 
@@ -6,9 +6,10 @@
 #include <caf/message_handler.hpp>
 #include <caf/message_priority.hpp>
 
+#include "troupe/actors/flow/flow_actor.hpp"
 #include "troupe/actors/flow_errc.hpp"
 
-namespace troupe::actors::detail {
+namespace troupe::actors {
 
 namespace {
 
@@ -16,8 +17,7 @@ using grace_atom = caf::atom_constant<caf::atom("trp_fgrace")>;
 
 } // namespace
 
-outbound::outbound(caf::event_based_actor* self, outbound_owner* owner, config cfg)
-  : self_(self), owner_(owner), cfg_(cfg) {
+flow_output::flow_output(flow_actor* self, config cfg) : self_(self), cfg_(cfg) {
   // A dead actor's members live as long as someone holds a handle to it. A
   // consumer holds its upstream; if we kept holding our consumers after
   // dying (killed, so `finish` never ran), the two would keep each other's
@@ -28,7 +28,7 @@ outbound::outbound(caf::event_based_actor* self, outbound_owner* owner, config c
   });
 }
 
-caf::message_handler outbound::handlers() {
+caf::message_handler flow_output::handlers() {
   return {
     [this](flow_subscribe_atom, uint32_t capacity) {
       auto consumer = caf::actor_cast<caf::actor>(self_->current_sender());
@@ -49,14 +49,14 @@ caf::message_handler outbound::handlers() {
   };
 }
 
-outbound::link* outbound::find(const caf::actor_addr& addr) {
+flow_output::link* flow_output::find(const caf::actor_addr& addr) {
   for (auto& l : links_)
     if (l.consumer.address() == addr)
       return &l;
   return nullptr;
 }
 
-void outbound::subscribe(const caf::actor& consumer, uint32_t capacity) {
+void flow_output::subscribe(const caf::actor& consumer, uint32_t capacity) {
   if (finished_) {
     // Late subscriber: there is nothing left for it.
     self_->send(consumer, flow_done_atom::value, caf::error{});
@@ -75,7 +75,7 @@ void outbound::subscribe(const caf::actor& consumer, uint32_t capacity) {
   pump();
 }
 
-void outbound::demand(const caf::actor_addr& from, uint32_t credit,
+void flow_output::demand(const caf::actor_addr& from, uint32_t credit,
                       uint64_t acked_through) {
   auto* l = find(from);
   if (l == nullptr)
@@ -91,7 +91,7 @@ void outbound::demand(const caf::actor_addr& from, uint32_t credit,
   check_done();
 }
 
-void outbound::cancel(const caf::actor_addr& from, uint64_t acked_through) {
+void flow_output::cancel(const caf::actor_addr& from, uint64_t acked_through) {
   auto* l = find(from);
   if (l == nullptr)
     return;
@@ -109,17 +109,17 @@ void outbound::cancel(const caf::actor_addr& from, uint64_t acked_through) {
   check_done();
 }
 
-void outbound::acknowledge(link& l, uint64_t acked_through) {
+void flow_output::acknowledge(link& l, uint64_t acked_through) {
   while (l.acked_batches < acked_through && !l.unacked.empty()) {
     auto& front = l.unacked.front();
     l.unacked_items -= front.count;
-    owner_->on_acknowledged(front.first_seq, front.count);
+    self_->on_acknowledged(front.first_seq, front.count);
     l.unacked.pop_front();
     ++l.acked_batches;
   }
 }
 
-bool outbound::on_down(const caf::down_msg& dm) {
+bool flow_output::on_down(const caf::down_msg& dm) {
   if (find(dm.source) == nullptr)
     return false;
   drop_link(dm.source, true);
@@ -129,7 +129,7 @@ bool outbound::on_down(const caf::down_msg& dm) {
   return true;
 }
 
-void outbound::drop_link(const caf::actor_addr& addr, bool redeliver) {
+void flow_output::drop_link(const caf::actor_addr& addr, bool redeliver) {
   auto i = std::find_if(links_.begin(), links_.end(), [&](const link& l) {
     return l.consumer.address() == addr;
   });
@@ -146,7 +146,7 @@ void outbound::drop_link(const caf::actor_addr& addr, bool redeliver) {
     next_link_ = 0;
 }
 
-void outbound::check_consumers_left() {
+void flow_output::check_consumers_left() {
   if (finished_ || !links_.empty() || !had_consumer_)
     return;
   if (redeliver_.empty() && source_done_)
@@ -162,13 +162,13 @@ void outbound::check_consumers_left() {
                        std::to_string(pending) + " unacknowledged items"));
 }
 
-bool outbound::may_send(const link& l) const {
+bool flow_output::may_send(const link& l) const {
   // Retained (unacknowledged) items are capped too: a consumer whose oldest
   // batch is stuck cannot make the producer hoard newer ones without bound.
   return l.credit > 0 && l.unacked_items < 2 * l.capacity;
 }
 
-void outbound::pump() {
+void flow_output::pump() {
   if (pumping_ || finished_)
     return; // re-entered from a hook; the outer loop continues
   pumping_ = true;
@@ -188,7 +188,7 @@ void outbound::pump() {
   request_flushes();
 }
 
-void outbound::request_flushes() {
+void flow_output::request_flushes() {
   if (finished_)
     return;
   bool source_idle = source_done_ || source_waiting_;
@@ -205,15 +205,15 @@ void outbound::request_flushes() {
   }
 }
 
-bool outbound::send_next(link& l) {
+bool flow_output::send_next(link& l) {
   if (!redeliver_.empty()) {
     auto b = std::move(redeliver_.front());
     redeliver_.pop_front();
     if (b.count > l.credit) {
       // Split: send what fits now, keep the rest at the front.
       auto n = static_cast<uint32_t>(l.credit);
-      sent_batch rest{owner_->slice(b.msg, n, b.count - n), b.first_seq + n, b.count - n};
-      b.msg = owner_->slice(b.msg, 0, n);
+      sent_batch rest{self_->slice(b.msg, n, b.count - n), b.first_seq + n, b.count - n};
+      b.msg = self_->slice(b.msg, 0, n);
       b.count = n;
       redeliver_.push_front(std::move(rest));
     }
@@ -230,8 +230,10 @@ bool outbound::send_next(link& l) {
   }
   stats_.max_pull = std::max<uint64_t>(stats_.max_pull, n);
   auto first = next_seq_;
-  auto result = owner_->pull(n, first);
-  if (result.status == pulled_batch::failed) {
+  auto result = self_->pull_batch(n, first);
+  if (finished_)
+    return false; // the actor failed the output itself
+  if (result.error) {
     fail(result.error);
     return false;
   }
@@ -248,14 +250,14 @@ bool outbound::send_next(link& l) {
     send(l, std::move(result.items), first, static_cast<uint32_t>(result.count));
     sent = true;
   }
-  if (result.status == pulled_batch::done)
+  if (result.status == pull_status::done)
     source_done_ = true;
-  else if (result.status == pulled_batch::wait || result.count == 0)
+  else if (result.status == pull_status::wait || result.count == 0)
     source_waiting_ = true; // `more` with nothing is a wait, not a spin
   return sent;
 }
 
-void outbound::send(link& l, caf::message msg, seq_t first_seq, uint32_t count) {
+void flow_output::send(link& l, caf::message msg, seq_t first_seq, uint32_t count) {
   l.credit -= count;
   l.outstanding += count;
   l.unacked_items += count;
@@ -266,7 +268,7 @@ void outbound::send(link& l, caf::message msg, seq_t first_seq, uint32_t count) 
   self_->send(l.consumer, std::move(msg));
 }
 
-void outbound::resume() {
+void flow_output::resume() {
   if (!source_waiting_ || finished_)
     return;
   source_waiting_ = false;
@@ -274,7 +276,7 @@ void outbound::resume() {
   check_done();
 }
 
-void outbound::check_done() {
+void flow_output::check_done() {
   if (finished_ || !source_done_ || !redeliver_.empty())
     return;
   for (auto& l : links_)
@@ -285,7 +287,7 @@ void outbound::check_done() {
   finish(caf::error{});
 }
 
-void outbound::fail(const caf::error& err) {
+void flow_output::fail(const caf::error& err) {
   if (finished_)
     return;
   for (auto& l : links_)
@@ -293,13 +295,13 @@ void outbound::fail(const caf::error& err) {
   finish(err);
 }
 
-void outbound::finish(const caf::error& err) {
+void flow_output::finish(const caf::error& err) {
   finished_ = true;
   for (auto& l : links_)
     self_->demonitor(l.consumer);
   links_.clear();
   redeliver_.clear();
-  owner_->on_outbound_finished(err);
+  self_->on_output_finished(err);
 }
 
-} // namespace troupe::actors::detail
+} // namespace troupe::actors

@@ -1,0 +1,80 @@
+#pragma once
+
+/// `flow_source<Out>`: the base of a flow actor that produces items of
+/// `Out` for consumers (a producer, a remote-stream importer), and of
+/// `flow_stage`. The subclass implements `pull`; the base builds the batch
+/// messages, slices them for redelivery, and finishes as `flow_actor` says.
+///
+///   class countdown final : public flow_source<int> {
+///   public:
+///     countdown(caf::actor_config& cfg, int from)
+///       : flow_source<int>(cfg, flow_output::config{}), left_(from) {}
+///   private:
+///     caf::expected<pull_status> pull(size_t n, std::vector<int>& out) override {
+///       while (out.size() < n && left_ > 0) out.push_back(left_--);
+///       return left_ > 0 ? pull_status::more : pull_status::done;
+///     }
+///     int left_;
+///   };
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "troupe/actors/flow/batch.hpp"
+#include "troupe/actors/flow/flow_actor.hpp"
+
+namespace troupe::actors {
+
+template <class Out>
+class flow_source : public flow_actor {
+protected:
+  /// A source: output only.
+  flow_source(caf::actor_config& cfg, flow_output::config out) : flow_actor(cfg, out) {
+    // nop
+  }
+
+  /// Input and output (for `flow_stage`).
+  flow_source(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity,
+              flow_output::config out)
+    : flow_actor(cfg, std::move(upstream), capacity, out) {
+    // nop
+  }
+
+  /// Appends at most `n` (>= 1) items to `out` (empty on entry). Called
+  /// only while a consumer has credit. `more`: call again while there is
+  /// demand (`more` with nothing appended waits like `wait`); `done`: no
+  /// more items after these; `wait`: nothing now, call
+  /// `output().resume()` when there is. An error fails the output: every
+  /// consumer gets `done(error)` and the actor quits with it.
+  virtual caf::expected<pull_status> pull(size_t n, std::vector<Out>& out) = 0;
+
+private:
+  pulled_batch pull_batch(size_t n, seq_t first_seq) final {
+    pulled_batch result;
+    // One vector, reused: a pull that yields one item (sent without a
+    // vector) allocates nothing.
+    scratch_.clear();
+    scratch_.reserve(n);
+    auto status = pull(n, scratch_);
+    if (!status) {
+      result.error = std::move(status.error());
+      return result;
+    }
+    result.status = *status;
+    result.count = scratch_.size();
+    if (result.count > 0)
+      result.items = make_batch(first_seq, std::move(scratch_));
+    return result;
+  }
+
+  caf::message slice(const caf::message& batch, size_t offset, size_t n) final {
+    return slice_batch<Out>(batch, offset, n);
+  }
+
+  std::vector<Out> scratch_;
+};
+
+} // namespace troupe::actors
