@@ -14,6 +14,7 @@
 
 #include <troupe/actors/consumer.hpp>
 #include <troupe/actors/producer.hpp>
+#include <troupe/flow.pb.h>
 #include <troupe/transport/remote_stream.hpp>
 
 #include "support/node_fixture.hpp"

@@ -1,10 +1,16 @@
+// The non-template parts of remote streams that both sides share: config
+// validation and the length-delimited item helpers. The exporting side is
+// stream_export.cpp, the importing side stream_import.cpp.
+
 #include "troupe/transport/remote_stream.hpp"
 
 #include <limits>
-#include <random>
+#include <stdexcept>
 
 #include <caf/actor_system.hpp>
 #include <google/protobuf/io/coded_stream.h>
+
+#include "troupe/transport/transport_errc.hpp"
 
 namespace troupe::transport {
 
@@ -70,14 +76,6 @@ bool next_delimited(const char*& pos, const char* end, const char*& item, int& s
   size = static_cast<int>(length);
   pos += length;
   return true;
-}
-
-uint64_t new_stream_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t id = 0;
-  while (id == 0)
-    id = rng();
-  return id;
 }
 
 } // namespace detail
