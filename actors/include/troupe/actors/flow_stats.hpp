@@ -11,7 +11,7 @@
 namespace troupe::actors {
 
 struct flow_stats {
-  // -- inbound side (consumers, stages) -------------------------------------
+  // -- input side (consumers, stages; flow_input) ---------------------------
 
   /// Items received from upstream (redeliveries included).
   uint64_t received = 0;
@@ -24,7 +24,7 @@ struct flow_stats {
   /// Never exceeds the capacity.
   uint64_t max_buffered = 0;
 
-  // -- outbound side (producers, stages) ------------------------------------
+  // -- output side (producers, stages; flow_output) -------------------------
 
   /// Items the source produced.
   uint64_t pulled = 0;
