@@ -15,11 +15,11 @@
 #include <spdlog/logger.h>
 
 #include <troupe/actors/log.hpp>
-
-#include "internal/child_control.hpp"
-#include "internal/deadline_timer.hpp"
 #include <troupe/messages/error_category.hpp>
-#include "internal/spec_check.hpp"
+
+#include "child_control.hpp"
+#include "deadline_timer.hpp"
+#include "spec_check.hpp"
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
 
