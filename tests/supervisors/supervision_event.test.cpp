@@ -88,8 +88,7 @@ TEST_CASE_METHOD(fixture, "a subscriber receives the events after subscribing",
   auto sup = spawn_supervisor(sys, cfg);
   REQUIRE(sup);
   CHECK(take_events().empty());
-  self->send(*sup, subscribe_atom::value);
-  run();
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::subscribe_atom::value, tester()));
   fail("a");
   CHECK(take_events() == strings{"a:exited", "a:restarting", "a:started"});
   request_shutdown(*sup);
