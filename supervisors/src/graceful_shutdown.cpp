@@ -21,7 +21,7 @@
 #include <troupe/actors/log.hpp>
 
 #include <troupe/messages/error_category.hpp>
-#include "internal/spec_check.hpp"
+#include "spec_check.hpp"
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervisor.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"

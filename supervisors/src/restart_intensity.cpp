@@ -2,7 +2,7 @@
 
 #include <caf/deep_to_string.hpp>
 
-#include "internal/spec_check.hpp"
+#include "spec_check.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
 
 namespace troupe::supervisors {

@@ -6,20 +6,21 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/deep_to_string.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
-#include <caf/typed_response_promise.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <spdlog/logger.h>
 
 #include <troupe/actors/log.hpp>
-
-#include "internal/child_control.hpp"
-#include "internal/deadline_timer.hpp"
 #include <troupe/messages/error_category.hpp>
-#include "internal/spec_check.hpp"
+
+#include "child_control.hpp"
+#include "deadline_timer.hpp"
+#include "spec_check.hpp"
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
 
@@ -63,6 +64,9 @@ using time_point = caf::actor_clock::time_point;
 
 using kill_timer_atom = caf::atom_constant<caf::atom("trp_killt")>;
 
+/// The public protocol plus the timer message a scope sends itself.
+using scope_impl_actor = scope_actor::extend<caf::reacts_to<kill_timer_atom, int64_t>>;
+
 struct task {
   caf::actor handle;
   bool running = false;
@@ -72,10 +76,10 @@ struct task {
   task_outcome outcome;
 };
 
-class scope_actor : public caf::event_based_actor {
+class scope_impl : public scope_impl_actor::base {
 public:
-  scope_actor(caf::actor_config& actor_cfg, scope_config cfg, std::string path)
-    : caf::event_based_actor(actor_cfg),
+  scope_impl(caf::actor_config& actor_cfg, scope_config cfg, std::string path)
+    : scope_impl_actor::base(actor_cfg),
       path_(std::move(path)),
       mode_(cfg.mode),
       cancel_timeout_(cfg.cancel_timeout),
@@ -89,7 +93,7 @@ public:
     return "troupe.scope";
   }
 
-  caf::behavior make_behavior() override {
+  behavior_type make_behavior() override {
     set_exit_handler([this](caf::exit_msg& msg) { on_exit_message(msg); });
     set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
     if (owner_)
@@ -293,7 +297,7 @@ private:
               report.count(task_status::succeeded), report.count(task_status::failed),
               report.count(task_status::cancelled));
     if (owner_)
-      send(owner_, report);
+      caf::unsafe_send_as(this, owner_, report); // a typed actor to a caf::actor
     for (auto& rp : awaiting_)
       rp.deliver(report);
     awaiting_.clear();
@@ -321,18 +325,18 @@ private:
 
 } // namespace
 
-caf::expected<caf::actor> spawn_scope(caf::actor_system& sys, scope_config cfg) {
+caf::expected<scope_actor> spawn_scope(caf::actor_system& sys, scope_config cfg) {
   auto path = cfg.name;
   return spawn_scope(sys, std::move(cfg), std::move(path));
 }
 
-caf::expected<caf::actor> spawn_scope(caf::actor_system& sys, scope_config cfg,
-                                      std::string path) {
+caf::expected<scope_actor> spawn_scope(caf::actor_system& sys, scope_config cfg,
+                                       std::string path) {
   if (auto err = cfg.validate())
     return err;
   if (path.empty())
     return caf::make_error(supervisor_errc::invalid_config, "path: must not be empty");
-  return sys.spawn<scope_actor>(std::move(cfg), std::move(path));
+  return sys.spawn<scope_impl>(std::move(cfg), std::move(path));
 }
 
 } // namespace troupe::supervisors

@@ -13,19 +13,19 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/deep_to_string.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include <spdlog/logger.h>
 
 #include <troupe/actors/log.hpp>
-
-#include "internal/child_control.hpp"
-#include "internal/deadline_timer.hpp"
+#include <troupe/actors/observers.hpp>
 #include <troupe/messages/error_category.hpp>
+
+#include "child_control.hpp"
+#include "deadline_timer.hpp"
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervision_event.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
@@ -38,6 +38,13 @@ using time_point = caf::actor_clock::time_point;
 
 using kill_timer_atom = caf::atom_constant<caf::atom("trp_killt")>;
 using restart_timer_atom = caf::atom_constant<caf::atom("trp_restt")>;
+
+/// The public protocol plus the timer messages a supervisor sends itself.
+/// Spawning the implementation yields this handle, which converts to
+/// `supervisor_actor`; nobody else ever sees the timer messages.
+using supervisor_impl_actor =
+  supervisor_actor::extend<caf::reacts_to<kill_timer_atom, int64_t>,
+                           caf::reacts_to<restart_timer_atom, int64_t>>;
 
 /// Where a child is in its life, as the supervisor sees it.
 enum class child_state : uint8_t {
@@ -94,11 +101,11 @@ struct queued_op {
   std::function<void()> abort;
 };
 
-class supervisor_actor : public caf::event_based_actor {
+class supervisor_impl : public supervisor_impl_actor::base {
 public:
-  supervisor_actor(caf::actor_config& actor_cfg, supervisor_config cfg, std::string path,
-                   std::vector<caf::actor> inherited_observers)
-    : caf::event_based_actor(actor_cfg),
+  supervisor_impl(caf::actor_config& actor_cfg, supervisor_config cfg, std::string path,
+                  std::vector<caf::actor> inherited_observers)
+    : supervisor_impl_actor::base(actor_cfg),
       path_(std::move(path)),
       strategy_(cfg.strategy),
       intensity_(cfg.intensity),
@@ -107,10 +114,10 @@ public:
       stable_period_(cfg.stable_period),
       seed_(cfg.seed != 0 || !has_backoff_ ? cfg.seed : std::random_device{}()),
       log_(actors::logger(path_)) {
-    observers_ = std::move(cfg.observers);
+    for (auto& x : cfg.observers)
+      observers_.add(std::move(x));
     for (auto& x : inherited_observers)
-      if (std::find(observers_.begin(), observers_.end(), x) == observers_.end())
-        observers_.push_back(std::move(x));
+      observers_.add(std::move(x));
     if (strategy_ == restart_strategy::dynamic) {
       template_ = std::make_shared<const child_spec>(std::move(cfg.children.front()));
     } else {
@@ -127,10 +134,10 @@ public:
     return "troupe.supervisor";
   }
 
-  caf::behavior make_behavior() override {
+  behavior_type make_behavior() override {
     set_exit_handler([this](caf::exit_msg& msg) { on_exit_message(msg); });
     set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
-    for (auto& obs : observers_)
+    for (auto& obs : observers_.members())
       monitor(obs);
     log_->debug("starting {} children ({})", children_.size(), to_string(strategy_));
     for (auto& kvp : children_) {
@@ -178,12 +185,17 @@ public:
         ready_promises_.push_back(rp);
         return rp;
       },
-      [this](subscribe_atom) {
-        auto who = caf::actor_cast<caf::actor>(current_sender());
-        if (who && std::find(observers_.begin(), observers_.end(), who) == observers_.end()) {
-          monitor(who);
-          observers_.push_back(std::move(who));
-        }
+      [this](actors::subscribe_atom, caf::actor& observer) {
+        if (observers_.add(observer))
+          monitor(observer);
+        return caf::ok_atom::value;
+      },
+      [this](actors::unsubscribe_atom, caf::actor& observer) {
+        // A child that is also an observer keeps its monitor (demonitor
+        // would remove both).
+        if (observers_.remove(observer.address()) && by_actor_.count(observer.id()) == 0)
+          demonitor(observer);
+        return caf::ok_atom::value;
       },
       [this](kill_timer_atom, int64_t t) {
         kill_timer_.fired(internal::decode(t));
@@ -292,8 +304,7 @@ private:
         text += " [restarts: " + std::to_string(ev.restarts) + "]";
       log_->log(level, "{}", text);
     }
-    for (auto& obs : observers_)
-      send(obs, ev);
+    observers_.notify(this, ev);
   }
 
   // -- starting ---------------------------------------------------------------
@@ -302,7 +313,7 @@ private:
   /// stopped).
   caf::error start(child& c) {
     start_context ctx{system(), c.id, path_ + "/" + c.id, c.args,
-                      caf::actor_cast<caf::actor>(this), observers_};
+                      caf::actor_cast<caf::actor>(this), observers_.members()};
     c.started_at = clock().now();
     auto res = internal::invoke_start(c.spec->start, ctx);
     if (!res) {
@@ -362,9 +373,7 @@ private:
     auto i = by_actor_.find(aid);
     if (i == by_actor_.end()) {
       // An observer went away (or a stale monitor fired).
-      observers_.erase(std::remove_if(observers_.begin(), observers_.end(),
-                                      [aid](const caf::actor& x) { return x.id() == aid; }),
-                       observers_.end());
+      observers_.remove(msg.source);
       return;
     }
     auto seq = i->second;
@@ -800,7 +809,7 @@ private:
   caf::timespan stable_period_;
   uint64_t seed_;
   std::shared_ptr<spdlog::logger> log_;
-  std::vector<caf::actor> observers_;
+  actors::observer_set observers_;
   std::shared_ptr<const child_spec> template_;
   uint64_t dynamic_count_ = 0;
 
@@ -825,22 +834,27 @@ private:
   caf::error shutdown_reason_;
 };
 
-} // namespace
-
-caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys, supervisor_config cfg) {
-  auto path = cfg.name;
-  return spawn_supervisor(sys, std::move(cfg), std::move(path), {});
-}
-
-caf::expected<caf::actor> spawn_supervisor(caf::actor_system& sys, supervisor_config cfg,
-                                           std::string path,
-                                           std::vector<caf::actor> inherited_observers) {
+/// Validates `cfg` and spawns a supervisor at `path`, adding
+/// `inherited_observers` to its own observers. Tree plumbing: only
+/// `spawn_supervisor` (a root) and `supervisor_child` (a nested supervisor,
+/// from its `start_context`) call it.
+caf::expected<supervisor_actor> spawn_at(caf::actor_system& sys, supervisor_config cfg,
+                                         std::string path,
+                                         std::vector<caf::actor> inherited_observers) {
   if (auto err = cfg.validate())
     return err;
   if (path.empty())
     return caf::make_error(supervisor_errc::invalid_config, "path: must not be empty");
-  return sys.spawn<supervisor_actor>(std::move(cfg), std::move(path),
-                                     std::move(inherited_observers));
+  return sys.spawn<supervisor_impl>(std::move(cfg), std::move(path),
+                                    std::move(inherited_observers));
+}
+
+} // namespace
+
+caf::expected<supervisor_actor> spawn_supervisor(caf::actor_system& sys,
+                                                 supervisor_config cfg) {
+  auto path = cfg.name;
+  return spawn_at(sys, std::move(cfg), std::move(path), {});
 }
 
 child_spec supervisor_child(std::string id, supervisor_config cfg) {
@@ -850,7 +864,11 @@ child_spec supervisor_child(std::string id, supervisor_config cfg) {
   result.shutdown = shutdown_policy::timeout(cfg.shutdown_bound());
   auto shared = std::make_shared<const supervisor_config>(std::move(cfg));
   result.start = [shared](const start_context& ctx) -> caf::expected<caf::actor> {
-    return spawn_supervisor(ctx.system, *shared, ctx.path, ctx.observers);
+    auto sup = spawn_at(ctx.system, *shared, ctx.path, ctx.observers);
+    if (!sup)
+      return std::move(sup.error());
+    // Children are dynamically typed handles.
+    return caf::actor_cast<caf::actor>(std::move(*sup));
   };
   return result;
 }

@@ -2,7 +2,7 @@
 
 #include <unordered_set>
 
-#include "internal/spec_check.hpp"
+#include "spec_check.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
 
 namespace troupe::supervisors {

@@ -170,8 +170,10 @@ public:
 
   /// Sends a request and runs until idle; returns the reply. The reply must
   /// arrive without advancing time (a blocking receive would dead-lock).
-  template <class T, class... Ts>
-  caf::expected<T> ask(const caf::actor& dest, Ts&&... xs) {
+  /// Through a typed handle (`supervisor_actor`, `scope_actor`) the message
+  /// and `T` are checked at compile time.
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> ask(const Handle& dest, Ts&&... xs) {
     collect();
     auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
     run();
@@ -181,13 +183,16 @@ public:
     return result;
   }
 
-  /// Monitors `a` from the test; `down_reason(a)` then tells how it ended.
-  void watch(const caf::actor& a) {
+  /// Monitors `a` (any handle) from the test; `down_reason(a)` then tells
+  /// how it ended.
+  template <class Handle>
+  void watch(const Handle& a) {
     self->monitor(a);
   }
 
   /// Returns the exit reason of a watched actor once it is down.
-  std::optional<caf::error> down_reason(const caf::actor& a) {
+  template <class Handle>
+  std::optional<caf::error> down_reason(const Handle& a) {
     collect();
     auto i = downs.find(a.id());
     if (i == downs.end())

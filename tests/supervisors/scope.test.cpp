@@ -281,8 +281,11 @@ TEST_CASE_METHOD(fixture, "a scope under a supervisor starts with the tree and s
   group.owner = nullptr;
   supervisor_config root;
   root.name = "root";
-  child_spec spec{"group", [group](const start_context& ctx) {
-                    return spawn_scope(ctx.system, group, ctx.path);
+  child_spec spec{"group", [group](const start_context& ctx) -> caf::expected<caf::actor> {
+                    auto s = spawn_scope(ctx.system, group, ctx.path);
+                    if (!s)
+                      return std::move(s.error());
+                    return caf::actor_cast<caf::actor>(*s); // children are caf::actor
                   }};
   spec.kind = child_kind::supervisor; // answers ready_atom
   root.children = {spec, {"after", probe::start(tester())}};

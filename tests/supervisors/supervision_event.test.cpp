@@ -46,6 +46,17 @@ caf::timespan fail_and_get_delay(fixture& f) {
   return {};
 }
 
+/// An observer that is not the test: forwards every event to `test`.
+caf::behavior forwarder(caf::event_based_actor*, caf::actor test) {
+  return {[test](const supervision_event& ev) { caf::anon_send(test, ev); }};
+}
+
+/// True while somebody still holds a strong reference to the actor at `addr`
+/// (a supervisor keeping a dead observer would).
+bool referenced(const caf::actor_addr& addr) {
+  return caf::actor_cast<caf::actor>(addr) != nullptr;
+}
+
 /// Advances to just before `delay` (nothing starts), then to it (a starts).
 void expect_restart_after(fixture& f, caf::timespan delay) {
   REQUIRE(f.take_log() == strings{"stop:a"});
@@ -88,12 +99,90 @@ TEST_CASE_METHOD(fixture, "a subscriber receives the events after subscribing",
   auto sup = spawn_supervisor(sys, cfg);
   REQUIRE(sup);
   CHECK(take_events().empty());
-  self->send(*sup, subscribe_atom::value);
-  run();
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::subscribe_atom::value, tester()));
   fail("a");
   CHECK(take_events() == strings{"a:exited", "a:restarting", "a:started"});
   request_shutdown(*sup);
   run();
+}
+
+TEST_CASE_METHOD(fixture, "subscribing twice is one subscription; unsubscribing ends it",
+                 "[supervisors][events][observers]") {
+  auto cfg = one_child(tester(), backoff::none());
+  cfg.observers.clear();
+  auto sup = spawn_supervisor(sys, cfg);
+  REQUIRE(sup);
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::subscribe_atom::value, tester()));
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::subscribe_atom::value, tester()));
+  fail("a");
+  CHECK(take_events() == strings{"a:exited", "a:restarting", "a:started"});
+  CHECK(take_log() == strings{"start:a", "stop:a", "start:a"});
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::unsubscribe_atom::value, tester()));
+  fail("a");
+  CHECK(take_log() == strings{"stop:a", "start:a"}); // restarted, unobserved
+  CHECK(take_events().empty());
+  // Unsubscribing a stranger is harmless.
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::unsubscribe_atom::value, tester()));
+  request_shutdown(*sup);
+  run();
+  CHECK(take_events().empty());
+  CHECK(alive() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "an unsubscribed observer is no longer referenced",
+                 "[supervisors][events][observers]") {
+  auto cfg = one_child(tester(), backoff::none());
+  cfg.observers.clear();
+  auto sup = spawn_supervisor(sys, cfg);
+  REQUIRE(sup);
+  auto obs = sys.spawn(forwarder, tester());
+  auto addr = obs.address();
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::subscribe_atom::value, obs));
+  fail("a");
+  CHECK(take_events() == strings{"a:exited", "a:restarting", "a:started"});
+  CHECK(ask<caf::ok_atom>(*sup, troupe::actors::unsubscribe_atom::value, obs));
+  caf::anon_send_exit(obs, caf::exit_reason::user_shutdown);
+  obs = nullptr;
+  run();
+  CHECK_FALSE(referenced(addr));
+  request_shutdown(*sup);
+  run();
+  CHECK(alive() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a dead observer is dropped by every supervisor of the tree",
+                 "[supervisors][events][observers]") {
+  auto obs = sys.spawn(forwarder, tester());
+  auto addr = obs.address();
+  supervisor_config inner;
+  inner.name = "inner";
+  inner.children = {{"w", probe::start(tester())}};
+  auto root = one_child(tester(), backoff::none());
+  root.observers = {obs}; // inner inherits it
+  root.children.push_back(supervisor_child("inner", inner));
+  auto sup = spawn_supervisor(sys, root);
+  REQUIRE(sup);
+  root.observers.clear(); // the test keeps no reference but `obs`
+  CHECK(take_events() == strings{"a:started", "inner:started", "w:started"});
+  SECTION("it is dropped when it terminates") {
+    caf::anon_send_exit(obs, caf::exit_reason::user_shutdown);
+  }
+  SECTION("it is dropped when it is killed") {
+    caf::anon_send_exit(obs, caf::exit_reason::kill);
+  }
+  obs = nullptr;
+  run();
+  CHECK_FALSE(referenced(addr));
+  // The tree carries on without it.
+  fail("w");
+  CHECK(take_log() == strings{"start:a", "start:w", "stop:w", "start:w"});
+  CHECK(take_events().empty());
+  auto a = ask<std::vector<child_info>>(*sup, which_children_atom::value);
+  REQUIRE(a);
+  CHECK(a->size() == 2);
+  request_shutdown(*sup);
+  run();
+  CHECK(alive() == 0);
 }
 
 TEST_CASE_METHOD(fixture, "lifecycle events are logged with the supervisor path",

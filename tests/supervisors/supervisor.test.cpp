@@ -26,13 +26,13 @@ supervisor_config three_children(caf::actor test, restart_strategy strategy,
   return cfg;
 }
 
-caf::actor spawn_ok(caf::actor_system& sys, supervisor_config cfg) {
+supervisor_actor spawn_ok(caf::actor_system& sys, supervisor_config cfg) {
   auto sup = spawn_supervisor(sys, std::move(cfg));
   REQUIRE(sup);
   return *sup;
 }
 
-std::vector<child_info> which_children(fixture& f, const caf::actor& sup) {
+std::vector<child_info> which_children(fixture& f, const supervisor_actor& sup) {
   auto reply = f.ask<std::vector<child_info>>(sup, which_children_atom::value);
   REQUIRE(reply);
   return *reply;

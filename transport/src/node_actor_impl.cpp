@@ -57,13 +57,10 @@ supervisors::child_spec connections_spec(const config_ptr& cfg, const caf::actor
   conns.name = "connections";
   conns.strategy = supervisors::restart_strategy::dynamic;
   conns.children = {conn};
-  supervisors::child_spec result;
-  result.id = "connections";
-  result.kind = supervisors::child_kind::supervisor;
-  result.shutdown = supervisors::shutdown_policy::timeout(conns.shutdown_bound());
-  result.start = [conns, node](const supervisors::start_context& ctx)
+  auto result = supervisors::supervisor_child("connections", conns);
+  result.start = [start = result.start, node](const supervisors::start_context& ctx)
     -> caf::expected<caf::actor> {
-    auto sup = supervisors::spawn_supervisor(ctx.system, conns, ctx.path, ctx.observers);
+    auto sup = start(ctx);
     if (sup)
       caf::anon_send(node, connections_atom::value, *sup);
     return sup;
@@ -508,8 +505,9 @@ caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr 
     caf::anon_send_exit(node, caf::exit_reason::kill);
     return std::move(sup.error());
   }
-  caf::anon_send(node, supervisor_atom::value, *sup);
-  return node_handles{caf::actor_cast<node_actor>(node), std::move(*sup)};
+  auto root = caf::actor_cast<caf::actor>(std::move(*sup));
+  caf::anon_send(node, supervisor_atom::value, root);
+  return node_handles{caf::actor_cast<node_actor>(node), std::move(root)};
 }
 
 } // namespace troupe::transport::internal

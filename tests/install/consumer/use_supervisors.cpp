@@ -23,9 +23,10 @@ bool use_supervisors(caf::actor_system& sys, caf::actor& root, caf::actor& shop)
     std::cerr << "consumer: spawn_supervisor failed: " << sys.render(sup.error()) << "\n";
     return false;
   }
-  root = *sup;
+  root = caf::actor_cast<caf::actor>(*sup);
   caf::scoped_actor self{sys};
-  self->request(root, std::chrono::seconds{5}, which_children_atom::value)
+  // Through the typed handle: the request is checked against supervisor_actor.
+  self->request(*sup, std::chrono::seconds{5}, which_children_atom::value)
     .receive(
       [&](const std::vector<child_info>& children) {
         if (children.size() == 1 && children[0].id == "shop")

@@ -1,25 +1,26 @@
 #pragma once
 
-/// The atoms of the supervisor and scope protocols (see `supervisor.hpp` and
-/// `scope.hpp` for the messages).
+/// The atoms of the supervisor and scope protocols. The protocols themselves
+/// are types: `supervisor_actor` (`supervisor_actor.hpp`) and `scope_actor`
+/// (`scope_actor.hpp`). Subscribing to a supervisor's events uses the one
+/// subscribe vocabulary of every event-reporting actor,
+/// `troupe::actors::subscribe_atom` / `unsubscribe_atom`
+/// (`troupe/actors/observers.hpp`).
 
 #include <caf/atom.hpp>
 
 namespace troupe::supervisors {
 
-/// `(start_child_atom, child_spec)`, `(start_child_atom, caf::message args)`
-/// or `(start_child_atom, task_spec)` -> the new child's `caf::actor`.
+/// Starts a child: `(start_child_atom, child_spec)` or
+/// `(start_child_atom, caf::message args)` to a supervisor,
+/// `(start_child_atom, task_spec)` to a scope.
 using start_child_atom = caf::atom_constant<caf::atom("trp_startc")>;
 
-/// `(stop_child_atom, std::string id)` or `(stop_child_atom, caf::actor)`
-/// -> `caf::ok_atom` once the child stopped.
+/// Stops and removes a child of a supervisor, by id or by handle.
 using stop_child_atom = caf::atom_constant<caf::atom("trp_stopc")>;
 
-/// `(which_children_atom)` -> `std::vector<child_info>`.
+/// Lists a supervisor's children.
 using which_children_atom = caf::atom_constant<caf::atom("trp_which")>;
-
-/// `(subscribe_atom)`: the sender receives every later `supervision_event`.
-using subscribe_atom = caf::atom_constant<caf::atom("trp_subscr")>;
 
 /// `(ready_atom)` -> `caf::ok_atom` once the receiver finished starting its
 /// own children. A supervisor sends it to each child of kind `supervisor`
@@ -28,7 +29,7 @@ using subscribe_atom = caf::atom_constant<caf::atom("trp_subscr")>;
 /// it; a custom actor used with kind `supervisor` must answer it too.
 using ready_atom = caf::atom_constant<caf::atom("trp_ready")>;
 
-/// `(await_atom)` to a scope -> its `scope_report` once every task stopped.
+/// Awaits a scope's report.
 using await_atom = caf::atom_constant<caf::atom("trp_await")>;
 
 } // namespace troupe::supervisors

@@ -29,7 +29,10 @@
 
 #include <chrono>
 #include <functional>
+#include <utility>
 
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
@@ -63,5 +66,13 @@ struct graceful_shutdown_config {
 /// (see above). An invalid config returns `failure_exit_code` at once.
 int run_with_graceful_shutdown(caf::actor_system& sys, const caf::actor& root,
                                graceful_shutdown_config cfg = {});
+
+/// Same for a typed root: a `supervisor_actor` (what `spawn_supervisor`
+/// returns), a `scope_actor`, any `caf::typed_actor`.
+template <class... Sigs>
+int run_with_graceful_shutdown(caf::actor_system& sys, const caf::typed_actor<Sigs...>& root,
+                               graceful_shutdown_config cfg = {}) {
+  return run_with_graceful_shutdown(sys, caf::actor_cast<caf::actor>(root), std::move(cfg));
+}
 
 } // namespace troupe::supervisors

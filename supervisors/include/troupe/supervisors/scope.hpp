@@ -10,9 +10,11 @@
 ///   cfg.owner = caf::actor_cast<caf::actor>(self);
 ///   for (auto& url : urls)
 ///     cfg.tasks.push_back({url, spawn_with(fetch_task, url)});
-///   auto s = spawn_scope(self->system(), cfg);
+///   auto s = spawn_scope(self->system(), cfg); // expected<scope_actor>
 ///   // later, in self's behavior:
 ///   [=](const scope_report& r) { if (!r.ok()) for (auto& f : r.failures()) … }
+///
+/// Protocol: `scope_actor` (`scope_actor.hpp`), a typed interface.
 ///
 /// Semantics:
 /// - Tasks start in order when the scope starts; more may join with
@@ -38,15 +40,14 @@
 #include <vector>
 
 #include <caf/actor.hpp>
-#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
-#include "troupe/supervisors/atoms.hpp"
+#include "troupe/supervisors/scope_actor.hpp"
 #include "troupe/supervisors/scope_report.hpp"
-#include "troupe/supervisors/start_function.hpp"
+#include "troupe/supervisors/task_spec.hpp"
 
 namespace troupe::supervisors {
 
@@ -60,18 +61,6 @@ enum class scope_mode : uint8_t {
 
 /// Returns "cancel_on_failure" or "isolate".
 std::string to_string(scope_mode x);
-
-/// One task of a scope.
-struct task_spec {
-  /// Unique within the scope; part of the task's path. Must not be empty or
-  /// contain '/'.
-  std::string id;
-  /// Spawns the task. Required.
-  start_function start;
-
-  /// Returns `invalid_config` naming the bad field, or none.
-  caf::error validate() const;
-};
 
 struct scope_config {
   /// The scope's name and path (and logger name). Must not be empty or
@@ -96,14 +85,11 @@ struct scope_config {
 
 /// Validates `cfg` and spawns the scope; returns the typed validation error
 /// instead of spawning when `cfg` is invalid.
-caf::expected<caf::actor> spawn_scope(caf::actor_system& sys, scope_config cfg);
+caf::expected<scope_actor> spawn_scope(caf::actor_system& sys, scope_config cfg);
 
 /// Same, with the scope at `path` (e.g. `start_context::path` when a
 /// supervisor starts the scope) instead of `cfg.name`.
-caf::expected<caf::actor> spawn_scope(caf::actor_system& sys, scope_config cfg,
-                                      std::string path);
+caf::expected<scope_actor> spawn_scope(caf::actor_system& sys, scope_config cfg,
+                                       std::string path);
 
 } // namespace troupe::supervisors
-
-// Task specs travel in local messages; they hold a function.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::supervisors::task_spec)
