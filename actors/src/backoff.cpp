@@ -61,8 +61,7 @@ caf::timespan backoff::nominal(uint32_t n) const {
   return caf::timespan{static_cast<caf::timespan::rep>(capped)};
 }
 
-caf::timespan backoff::draw(uint32_t n, caf::timespan previous,
-                            std::mt19937_64& rng) const {
+caf::timespan backoff::draw(uint32_t n, caf::timespan previous, std::mt19937_64& rng) const {
   auto d = nominal(n);
   switch (jitter_) {
     case jitter::none:
@@ -73,9 +72,9 @@ caf::timespan backoff::draw(uint32_t n, caf::timespan previous,
       return uniform(d / 2, d, rng);
     case jitter::decorrelated: {
       auto prev = std::max(previous, base_);
-      auto hi = std::min(cap_, caf::timespan{prev.count() >= cap_.count() / 3
-                                               ? cap_.count()
-                                               : prev.count() * 3});
+      auto hi = std::min(
+        cap_,
+        caf::timespan{prev.count() >= cap_.count() / 3 ? cap_.count() : prev.count() * 3});
       return uniform(base_, hi, rng);
     }
   }
@@ -90,14 +89,13 @@ std::string to_string(const backoff& x) {
     result = "constant(" + caf::deep_to_string(x.base()) + ")";
   else
     result = "exponential(" + caf::deep_to_string(x.base()) + ".."
-             + caf::deep_to_string(x.cap()) + ", x" + std::to_string(x.multiplier()) + ")";
+      + caf::deep_to_string(x.cap()) + ", x" + std::to_string(x.multiplier()) + ")";
   if (x.jitter_kind() != jitter::none)
     result += " with " + to_string(x.jitter_kind()) + " jitter";
   return result;
 }
 
-backoff_state::backoff_state(backoff policy, uint64_t seed)
-  : policy_(policy), rng_(seed) {
+backoff_state::backoff_state(backoff policy, uint64_t seed) : policy_(policy), rng_(seed) {
   // nop
 }
 

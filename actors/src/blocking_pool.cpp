@@ -15,8 +15,7 @@ caf::message run_job(const blocking_job& job) {
     return job.call();
   } catch (...) {
     return caf::make_message(error_from_exception(std::current_exception(),
-                                                  flow_errc::handler_failed,
-                                                  "blocking job"));
+                                                  flow_errc::handler_failed, "blocking job"));
   }
 }
 

@@ -78,11 +78,11 @@ public:
     worker_ = factory_(caf::actor_cast<caf::actor>(this));
     factory_ = nullptr;
     link_to(worker_);
-    set_default_handler([this](caf::scheduled_actor*, caf::message_view& view)
-                          -> caf::result<caf::message> {
-      on_message(view);
-      return caf::delegated<caf::message>();
-    });
+    set_default_handler(
+      [this](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
+        on_message(view);
+        return caf::delegated<caf::message>();
+      });
     return {
       [this](ack_atom, uint64_t n) {
         in_worker_ -= std::min(in_worker_, n);
@@ -120,13 +120,14 @@ private:
   size_t policy_of(const caf::message& msg) const {
     if (!msg.empty()) {
       auto rtti = msg.type(0);
-      std::type_index type = rtti.second != nullptr ? std::type_index{*rtti.second}
-                                                    : std::type_index{typeid(void)};
+      std::type_index type =
+        rtti.second != nullptr ? std::type_index{*rtti.second} : std::type_index{typeid(void)};
       bool is_atom = rtti.first == caf::type_nr<caf::atom_value>::value;
       for (size_t i = 0; i < cfg_.per_type.size(); ++i) {
         auto& key = cfg_.per_type[i].key;
         if (is_atom) {
-          if (key.type == typeid(caf::atom_value) && key.atom == msg.get_as<caf::atom_value>(0))
+          if (key.type == typeid(caf::atom_value)
+              && key.atom == msg.get_as<caf::atom_value>(0))
             return i;
         } else if (key.type == type) {
           return i;
@@ -224,13 +225,13 @@ private:
   }
 
   void expire(uint64_t id) {
-    auto i = std::find_if(parked_.begin(), parked_.end(),
-                          [&](const entry& e) { return e.id == id; });
+    auto i =
+      std::find_if(parked_.begin(), parked_.end(), [&](const entry& e) { return e.id == id; });
     if (i == parked_.end())
       return; // admitted in time
     ++stats_.expired;
-    i->promise.deliver(caf::make_error(flow_errc::mailbox_wait_expired,
-                                       policy_at(i->policy_index).max_wait()));
+    i->promise.deliver(
+      caf::make_error(flow_errc::mailbox_wait_expired, policy_at(i->policy_index).max_wait()));
     parked_.erase(i);
   }
 
@@ -275,9 +276,8 @@ caf::actor spawn_gate(caf::actor_system& sys, mailbox_config cfg,
 
 caf::behavior with_gate_acks(caf::event_based_actor* self, caf::actor gate,
                              caf::behavior user) {
-  caf::message_handler acks{[self, gate](ack_request_atom, uint64_t n) {
-    self->send(gate, ack_atom::value, n);
-  }};
+  caf::message_handler acks{
+    [self, gate](ack_request_atom, uint64_t n) { self->send(gate, ack_atom::value, n); }};
   // Acknowledgement requests first: a user catch-all must not swallow them.
   return acks.or_else(user);
 }

@@ -6,8 +6,7 @@ namespace troupe::actors {
 
 caf::error circuit_breaker::config::validate() const {
   auto fail = [](std::string why) {
-    return caf::make_error(flow_errc::invalid_config,
-                           "circuit_breaker: " + std::move(why));
+    return caf::make_error(flow_errc::invalid_config, "circuit_breaker: " + std::move(why));
   };
   if (failure_threshold == 0)
     return fail("failure_threshold must be >= 1 (got 0)");

@@ -11,8 +11,8 @@ caf::error consumer_config::validate() const {
   if (concurrency == 0)
     return fail("concurrency must be >= 1 (got 0)");
   if (concurrency > capacity)
-    return fail("concurrency must be <= capacity (got " + std::to_string(concurrency)
-                + " > " + std::to_string(capacity) + ")");
+    return fail("concurrency must be <= capacity (got " + std::to_string(concurrency) + " > "
+                + std::to_string(capacity) + ")");
   return caf::none;
 }
 

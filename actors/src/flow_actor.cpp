@@ -48,8 +48,7 @@ caf::behavior flow_actor::make_behavior() {
     result = result.or_else(out_->handlers());
   if (in_)
     result = result.or_else(in_->handlers());
-  return result.or_else(handlers()).or_else(
-    [this](flow_stats_atom) { return stats(); });
+  return result.or_else(handlers()).or_else([this](flow_stats_atom) { return stats(); });
 }
 
 caf::message flow_actor::current_batch() {

@@ -12,9 +12,7 @@
 namespace troupe::actors {
 
 flow_input::flow_input(flow_actor* self, uint32_t capacity)
-  : self_(self),
-    capacity_(capacity),
-    flush_threshold_(std::max<uint32_t>(1, capacity / 2)) {
+  : self_(self), capacity_(capacity), flush_threshold_(std::max<uint32_t>(1, capacity / 2)) {
   // Let go of upstream when the actor terminates: a killed upstream may
   // still hold us (see flow_output's constructor), and the cycle would leak.
   self_->attach_functor([this] { upstream_ = nullptr; });
@@ -23,8 +21,7 @@ flow_input::flow_input(flow_actor* self, uint32_t capacity)
 void flow_input::subscribe(caf::actor upstream) {
   upstream_ = std::move(upstream);
   self_->monitor(upstream_);
-  self_->send<caf::message_priority::high>(upstream_, flow_subscribe_atom::value,
-                                           capacity_);
+  self_->send<caf::message_priority::high>(upstream_, flow_subscribe_atom::value, capacity_);
 }
 
 uint64_t flow_input::received(uint32_t count) {
@@ -114,8 +111,7 @@ void flow_input::cancel() {
   if (cancelled_ || upstream_ended_ || !upstream_)
     return;
   cancelled_ = true;
-  self_->send<caf::message_priority::high>(upstream_, flow_cancel_atom::value,
-                                           acked_through_);
+  self_->send<caf::message_priority::high>(upstream_, flow_cancel_atom::value, acked_through_);
   self_->demonitor(upstream_);
   upstream_ended_ = true;
   upstream_error_ = caf::make_error(flow_errc::cancelled);

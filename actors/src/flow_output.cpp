@@ -76,7 +76,7 @@ void flow_output::subscribe(const caf::actor& consumer, uint32_t capacity) {
 }
 
 void flow_output::demand(const caf::actor_addr& from, uint32_t credit,
-                      uint64_t acked_through) {
+                         uint64_t acked_through) {
   auto* l = find(from);
   if (l == nullptr)
     return;
@@ -130,9 +130,8 @@ bool flow_output::on_down(const caf::down_msg& dm) {
 }
 
 void flow_output::drop_link(const caf::actor_addr& addr, bool redeliver) {
-  auto i = std::find_if(links_.begin(), links_.end(), [&](const link& l) {
-    return l.consumer.address() == addr;
-  });
+  auto i = std::find_if(links_.begin(), links_.end(),
+                        [&](const link& l) { return l.consumer.address() == addr; });
   if (i == links_.end())
     return;
   if (redeliver) {

@@ -33,10 +33,9 @@ bool retry_policy::should_retry(uint32_t attempts_made, const caf::error& err) c
   if (retryable_.empty())
     return true;
   // caf::error's operator== compares code and category, not the context.
-  return std::any_of(retryable_.begin(), retryable_.end(),
-                     [&](const caf::error& x) {
-                       return x.code() == err.code() && x.category() == err.category();
-                     });
+  return std::any_of(retryable_.begin(), retryable_.end(), [&](const caf::error& x) {
+    return x.code() == err.code() && x.category() == err.category();
+  });
 }
 
 } // namespace troupe::actors

@@ -84,26 +84,28 @@ double run_troupe(caf::actor_system& sys, int64_t n, uint32_t batch, uint32_t ca
   finish_line line;
   int64_t next = 1;
   auto t0 = steady_clock::now();
-  auto p = spawn_producer<int64_t>(sys, producer_config{batch, {}},
-                                   [&next, n](size_t demand, std::vector<int64_t>& out) {
-                                     auto last = std::min<int64_t>(n, next + int64_t(demand) - 1);
-                                     for (; next <= last; ++next)
-                                       out.push_back(next);
-                                     return next > n ? pull_status::done : pull_status::more;
-                                   });
+  auto p = spawn_producer<int64_t>(
+    sys, producer_config{batch, {}}, [&next, n](size_t demand, std::vector<int64_t>& out) {
+      auto last = std::min<int64_t>(n, next + int64_t(demand) - 1);
+      for (; next <= last; ++next)
+        out.push_back(next);
+      return next > n ? pull_status::done : pull_status::more;
+    });
   for (int i = 0; i < consumers; ++i) {
     auto partial = std::make_shared<int64_t>(0);
     auto on_done = [partial, &line](const caf::error&) { line.arrive(*partial); };
     if (form == handler_form::per_item)
-      spawn_consumer<int64_t>(sys, *p, consumer_config{capacity, 1},
-                              [partial](const int64_t& x) { *partial += x; }, on_done);
+      spawn_consumer<int64_t>(
+        sys, *p, consumer_config{capacity, 1}, [partial](const int64_t& x) { *partial += x; },
+        on_done);
     else
-      spawn_consumer<int64_t>(sys, *p, consumer_config{capacity, 1},
-                              [partial](caf::span<const int64_t> xs, seq_t) {
-                                for (auto x : xs)
-                                  *partial += x;
-                              },
-                              on_done);
+      spawn_consumer<int64_t>(
+        sys, *p, consumer_config{capacity, 1},
+        [partial](caf::span<const int64_t> xs, seq_t) {
+          for (auto x : xs)
+            *partial += x;
+        },
+        on_done);
   }
   line.wait(consumers);
   auto elapsed = seconds_since(t0);
@@ -244,8 +246,7 @@ int main(int argc, char** argv) {
   auto troupe_10m = run_troupe(sys, 10'000'000, batch, capacity, handler_form::per_batch);
   auto rss_10m = rss_high_water_mb();
   auto raw_10m = run_raw(sys, 10'000'000, batch, capacity);
-  auto troupe_10m_items = run_troupe(sys, 10'000'000, batch, capacity,
-                                     handler_form::per_item);
+  auto troupe_10m_items = run_troupe(sys, 10'000'000, batch, capacity, handler_form::per_item);
   std::printf("batched/i  n=10M  troupe %.1f M/s (per-item handler)\n",
               10.0 / troupe_10m_items);
   std::printf("batched    n=1M   troupe %.1f M/s  raw %.1f M/s\n", 1.0 / troupe_1m,

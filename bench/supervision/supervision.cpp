@@ -52,7 +52,7 @@ double rss_mb() {
   long resident = 0;
   in >> pages >> resident;
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE))
-         / (1024.0 * 1024.0);
+    / (1024.0 * 1024.0);
 }
 
 caf::behavior idle_worker(caf::event_based_actor*) {
@@ -82,8 +82,9 @@ double troupe_restarts(caf::actor_system& sys) {
   auto restarts = [&] {
     uint32_t result = 0;
     self->request(*sup, caf::infinite, which_children_atom::value)
-      .receive([&](std::vector<child_info>& xs) { result = xs.at(0).restarts; },
-               [&](caf::error& err) { std::fprintf(stderr, "%s\n", sys.render(err).c_str()); });
+      .receive(
+        [&](std::vector<child_info>& xs) { result = xs.at(0).restarts; },
+        [&](caf::error& err) { std::fprintf(stderr, "%s\n", sys.render(err).c_str()); });
     return result;
   };
   auto t0 = clock_type::now();
@@ -163,9 +164,10 @@ tree_result troupe_tree(caf::actor_system& sys) {
     return result;
   }
   self->request(*sup, caf::infinite, ready_atom::value)
-    .receive([](caf::ok_atom) {}, [&](caf::error& err) {
-      std::fprintf(stderr, "not ready: %s\n", sys.render(err).c_str());
-    });
+    .receive([](caf::ok_atom) {},
+             [&](caf::error& err) {
+               std::fprintf(stderr, "not ready: %s\n", sys.render(err).c_str());
+             });
   result.start_s = seconds_since(t0);
   result.rss_mb = rss_mb();
   auto running = sys.registry().running() - baseline;

@@ -27,15 +27,14 @@ double remote_pipeline_items_per_s(uint64_t items) {
   if (!a || !b)
     return 0;
   uint64_t next = 1;
-  auto producer = spawn_producer<Blob>(sys, producer_config{1024, {}},
-                                       [&next, items](size_t demand, std::vector<Blob>& out) {
-                                         while (out.size() < demand && next <= items) {
-                                           out.emplace_back();
-                                           out.back().set_seq(next++);
-                                         }
-                                         return next > items ? pull_status::done
-                                                             : pull_status::more;
-                                       });
+  auto producer = spawn_producer<Blob>(
+    sys, producer_config{1024, {}}, [&next, items](size_t demand, std::vector<Blob>& out) {
+      while (out.size() < demand && next <= items) {
+        out.emplace_back();
+        out.back().set_seq(next++);
+      }
+      return next > items ? pull_status::done : pull_status::more;
+    });
   stream_export_config ecfg;
   ecfg.max_batch = 8192;
   if (!producer || !export_stream<Blob>(*a, *producer, "blobs", ecfg))
@@ -48,8 +47,8 @@ double remote_pipeline_items_per_s(uint64_t items) {
   stream_import_config icfg;
   icfg.capacity = 32768;
   icfg.batch_size = 1024;
-  auto stream = import_stream<Blob>(sys, *b, "blobs@127.0.0.1:" + std::to_string(a->port()),
-                                    icfg);
+  auto stream =
+    import_stream<Blob>(sys, *b, "blobs@127.0.0.1:" + std::to_string(a->port()), icfg);
   if (!stream)
     return 0;
   auto consumer = spawn_consumer<Blob>(

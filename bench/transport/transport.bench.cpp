@@ -97,8 +97,9 @@ caf::behavior troupe_client(caf::stateful_actor<client_state>* self, caf::actor 
     auto& st = self->state;
     auto seq = st.next++;
     st.sent[seq % st.sent.size()] = clock_type::now();
-    auto timeout = caf_timeout_ms > 0 ? caf::duration{std::chrono::milliseconds{caf_timeout_ms}}
-                                      : caf::infinite;
+    auto timeout = caf_timeout_ms > 0
+      ? caf::duration{std::chrono::milliseconds{caf_timeout_ms}}
+      : caf::infinite;
     self->request(proxy, timeout, make_blob(seq))
       .then(
         [self, fire, warmup_end, seq](const Blob&) {
@@ -249,12 +250,13 @@ struct pipe_end : std::enable_shared_from_this<pipe_end> {
     busy = true;
     writing.swap(out);
     out.clear();
-    asio::async_write(sock, asio::buffer(writing), [self = shared_from_this()](auto ec, size_t) {
-      self->busy = false;
-      self->writing.clear();
-      if (!ec)
-        self->flush();
-    });
+    asio::async_write(sock, asio::buffer(writing),
+                      [self = shared_from_this()](auto ec, size_t) {
+                        self->busy = false;
+                        self->writing.clear();
+                        if (!ec)
+                          self->flush();
+                      });
   }
 };
 

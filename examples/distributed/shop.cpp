@@ -105,7 +105,8 @@ bool ask(caf::actor_system& sys, const caf::actor& pricing, shop::v1::QuoteReque
   opts.deadline = deadline;
   std::printf("shop -> pricing : QuoteRequest{%s} deadline=%lldms\n",
               req.ShortDebugString().c_str(),
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline).count()));
+              static_cast<long long>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline).count()));
   bool ok = false;
   self->request(pricing, deadline + 1s, opts, req)
     .receive(
@@ -188,8 +189,8 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
               static_cast<unsigned long long>(cfg.orders));
   transport::stream_import_config icfg;
   icfg.capacity = 64;
-  auto orders = transport::import_stream<shop::v1::Order>(sys, *n, "orders@127.0.0.1:" + port,
-                                                          icfg);
+  auto orders =
+    transport::import_stream<shop::v1::Order>(sys, *n, "orders@127.0.0.1:" + port, icfg);
   std::mutex mtx;
   std::condition_variable cv;
   bool done = false;

@@ -63,7 +63,8 @@ int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
   supervisors::supervisor_config root;
   root.name = "warehouse";
   root.intensity = {3, 10s};
-  root.restart_backoff = actors::backoff::exponential(50ms, 1s).with_jitter(actors::jitter::full);
+  root.restart_backoff =
+    actors::backoff::exponential(50ms, 1s).with_jitter(actors::jitter::full);
   root.children.push_back(supervisors::child_spec{
     "pricing", [=](const supervisors::start_context& ctx) -> caf::expected<caf::actor> {
       auto a = ctx.system.spawn(pricing, ++*incarnations);

@@ -36,8 +36,7 @@ caf::behavior greeter(caf::stateful_actor<greeter_state>* self) {
       if (g.think_ms() == 0)
         return reply_to(g);
       self->state.thinking.emplace(g.seq(), self->make_response_promise());
-      self->delayed_send(self, std::chrono::milliseconds{g.think_ms()},
-                         answer_atom::value, g);
+      self->delayed_send(self, std::chrono::milliseconds{g.think_ms()}, answer_atom::value, g);
       return caf::delegated<hello::Reply>();
     },
     [=](answer_atom, const hello::Greeting& g) {
@@ -62,24 +61,25 @@ caf::behavior client(caf::event_based_actor* self, caf::actor greeter) {
     g.set_think_ms(think_ms);
     caf::aout(self) << "client  -> greeter: Greeting{" << g.ShortDebugString()
                     << "} deadline=200ms" << std::endl;
-    self->request(greeter, deadline, g).then(
-      [=](const hello::Reply& r) {
-        caf::aout(self) << "greeter -> client : Reply{" << r.ShortDebugString()
-                        << "}" << std::endl;
-        if (g.seq() == 1)
-          *replied = true;
-        else
-          stop(caf::make_error(caf::sec::runtime_error,
-                               std::string{"request 2 should have timed out"}));
-      },
-      [=](const caf::error& err) {
-        caf::aout(self) << "client: request " << g.seq() << " failed: "
-                        << self->system().render(err) << std::endl;
-        if (g.seq() == 2 && *replied && err == caf::sec::request_timeout)
-          stop(caf::error{}); // the story as told above
-        else
-          stop(err);
-      });
+    self->request(greeter, deadline, g)
+      .then(
+        [=](const hello::Reply& r) {
+          caf::aout(self) << "greeter -> client : Reply{" << r.ShortDebugString() << "}"
+                          << std::endl;
+          if (g.seq() == 1)
+            *replied = true;
+          else
+            stop(caf::make_error(caf::sec::runtime_error,
+                                 std::string{"request 2 should have timed out"}));
+        },
+        [=](const caf::error& err) {
+          caf::aout(self) << "client: request " << g.seq()
+                          << " failed: " << self->system().render(err) << std::endl;
+          if (g.seq() == 2 && *replied && err == caf::sec::request_timeout)
+            stop(caf::error{}); // the story as told above
+          else
+            stop(err);
+        });
   }
   return {};
 }

@@ -49,8 +49,7 @@ public:
   }
 
   bool Generate(const pb::FileDescriptor* file, const std::string& parameter,
-                pb::compiler::GeneratorContext* context,
-                std::string* error) const override {
+                pb::compiler::GeneratorContext* context, std::string* error) const override {
     if (!parameter.empty()) {
       *error = "protoc-gen-troupe takes no parameters (got \"" + parameter + "\")";
       return false;

@@ -10,8 +10,7 @@ caf::error parse_or_error(google::protobuf::Message& x, const std::string& bytes
   if (x.ParseFromString(bytes))
     return caf::none;
   x.Clear();
-  return caf::make_error(message_errc::malformed_payload,
-                         x.GetDescriptor()->full_name());
+  return caf::make_error(message_errc::malformed_payload, x.GetDescriptor()->full_name());
 }
 
 } // namespace troupe::messages::detail

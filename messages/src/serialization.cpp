@@ -22,8 +22,7 @@ caf::error check_serializable(caf::actor_system& sys, const caf::message& msg) {
   return caf::none;
 }
 
-caf::error serialize(caf::actor_system& sys, const caf::message& msg,
-                     std::vector<char>& buf) {
+caf::error serialize(caf::actor_system& sys, const caf::message& msg, std::vector<char>& buf) {
   if (auto err = check_serializable(sys, msg))
     return err;
   auto old_size = buf.size();

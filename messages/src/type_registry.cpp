@@ -6,7 +6,6 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/message.hpp>
 
-
 namespace troupe::messages {
 
 type_registry& type_registry::instance() {

@@ -12,8 +12,8 @@
 
 #include <troupe/actors/log.hpp>
 
-#include <troupe/messages/error_category.hpp>
 #include "troupe/supervisors/supervisor_errc.hpp"
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::supervisors {
 
@@ -41,7 +41,8 @@ caf::error to_error(const std::exception_ptr& ep) {
 
 std::shared_ptr<cancellation> cancellation::install(caf::event_based_actor* self) {
   std::shared_ptr<cancellation> c{new cancellation(self)};
-  self->set_exit_handler([c](caf::exit_msg& msg) { c->on_exit_message(msg.source, msg.reason); });
+  self->set_exit_handler(
+    [c](caf::exit_msg& msg) { c->on_exit_message(msg.source, msg.reason); });
   self->set_exception_handler([c](std::exception_ptr& ep) -> caf::error {
     auto err = to_error(ep);
     c->stopping_ = true;
@@ -61,9 +62,10 @@ void cancellation::on_cleanup(hook f) {
 cancellation::shield_id cancellation::shield(caf::timespan bound) {
   auto id = next_shield_++;
   open_.push_back(id);
-  self_->delayed_send(self_, bound,
-                      caf::exit_msg{self_->address(),
-                                    caf::error{1, shield_timer_category, caf::make_message(id)}});
+  self_->delayed_send(
+    self_, bound,
+    caf::exit_msg{self_->address(),
+                  caf::error{1, shield_timer_category, caf::make_message(id)}});
   return id;
 }
 
@@ -126,8 +128,8 @@ void cancellation::on_exit_message(const caf::actor_addr& source, const caf::err
       if (std::find(open_.begin(), open_.end(), id) != open_.end()) {
         if (cancelled_)
           actors::logger("troupe.cancellation")
-            ->warn("actor {}: critical section {} reached its bound; cancelling",
-                   self_->id(), id);
+            ->warn("actor {}: critical section {} reached its bound; cancelling", self_->id(),
+                   id);
         unshield(id);
       }
     }

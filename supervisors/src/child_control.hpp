@@ -28,13 +28,13 @@ inline caf::expected<caf::actor> invoke_start(const start_function& f,
   try {
     result = f(ctx);
   } catch (const std::exception& e) {
-    return caf::make_error(supervisor_errc::start_failed, ctx.id,
-                           caf::make_error(supervisor_errc::exception_thrown,
-                                           std::string{e.what()}));
+    return caf::make_error(
+      supervisor_errc::start_failed, ctx.id,
+      caf::make_error(supervisor_errc::exception_thrown, std::string{e.what()}));
   } catch (...) {
-    return caf::make_error(supervisor_errc::start_failed, ctx.id,
-                           caf::make_error(supervisor_errc::exception_thrown,
-                                           std::string{"unknown exception"}));
+    return caf::make_error(
+      supervisor_errc::start_failed, ctx.id,
+      caf::make_error(supervisor_errc::exception_thrown, std::string{"unknown exception"}));
   }
   if (!result)
     return caf::make_error(supervisor_errc::start_failed, ctx.id, result.error());
@@ -57,10 +57,9 @@ inline void send_exit_urgent(const caf::actor& dest, const caf::actor_addr& sour
 inline void send_exit_urgent(caf::local_actor* self, const caf::actor& dest,
                              caf::error reason) {
   if (dest)
-    dest->enqueue(caf::strong_actor_ptr{self->ctrl()},
-                  caf::make_message_id(caf::message_priority::high),
-                  caf::make_message(caf::exit_msg{self->address(), std::move(reason)}),
-                  self->context());
+    dest->enqueue(
+      caf::strong_actor_ptr{self->ctrl()}, caf::make_message_id(caf::message_priority::high),
+      caf::make_message(caf::exit_msg{self->address(), std::move(reason)}), self->context());
 }
 
 } // namespace troupe::supervisors::internal

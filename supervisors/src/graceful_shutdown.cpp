@@ -20,11 +20,11 @@
 
 #include <troupe/actors/log.hpp>
 
-#include <troupe/messages/error_category.hpp>
 #include "spec_check.hpp"
 #include "troupe/supervisors/stop_reason.hpp"
 #include "troupe/supervisors/supervisor.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
+#include <troupe/messages/error_category.hpp>
 
 namespace troupe::supervisors {
 
@@ -145,7 +145,8 @@ int run_with_graceful_shutdown(caf::actor_system& sys, const caf::actor& root,
   for (;;) {
     int timeout_ms = -1;
     if (stopping) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+      auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
       timeout_ms = left.count() > 0 ? static_cast<int>(left.count()) + 1 : 0;
     }
     pollfd pfd{pipe->fds[0], POLLIN, 0};

@@ -153,8 +153,12 @@ private:
       tasks_[index].outcome.reason = cancel_reason_;
       return tasks_[index];
     }
-    start_context ctx{system(), spec.id, path_ + "/" + spec.id, caf::message{},
-                      caf::actor_cast<caf::actor>(this), {}};
+    start_context ctx{system(),
+                      spec.id,
+                      path_ + "/" + spec.id,
+                      caf::message{},
+                      caf::actor_cast<caf::actor>(this),
+                      {}};
     auto res = internal::invoke_start(spec.start, ctx);
     auto& t = tasks_[index];
     if (!res) {
@@ -177,18 +181,17 @@ private:
     auto level = status == task_status::failed ? spdlog::level::warn : spdlog::level::debug;
     if (log_->should_log(level))
       log_->log(level, "{} {}{}", t.outcome.id, to_string(status),
-                t.outcome.reason
-                  ? " (" + messages::describe(t.outcome.reason) + ")"
-                  : std::string{});
+                t.outcome.reason ? " (" + messages::describe(t.outcome.reason) + ")"
+                                 : std::string{});
   }
 
   void on_down(caf::down_msg& msg) {
     if (owner_ && msg.source == owner_.address()) {
       owner_ = nullptr;
       log_->info("owner is gone; cancelling");
-      external_cancel(make_cancelled(path_, caf::make_error(caf::sec::runtime_error,
-                                                            std::string{"owner down"},
-                                                            msg.reason)));
+      external_cancel(make_cancelled(
+        path_,
+        caf::make_error(caf::sec::runtime_error, std::string{"owner down"}, msg.reason)));
       return;
     }
     auto i = by_actor_.find(msg.source.id());
@@ -202,8 +205,7 @@ private:
     auto& reason = msg.reason;
     if (!reason || reason == caf::exit_reason::normal) {
       record(t, task_status::succeeded, caf::error{});
-    } else if (t.cancel_sent
-               && (is_normal_stop(reason) || reason == caf::exit_reason::kill)) {
+    } else if (t.cancel_sent && (is_normal_stop(reason) || reason == caf::exit_reason::kill)) {
       record(t, task_status::cancelled, std::move(reason));
     } else if (is(reason, stop_reason::cancelled)) {
       record(t, task_status::cancelled, std::move(reason));
@@ -241,8 +243,7 @@ private:
       return;
     cancelling_ = true;
     cancel_reason_ = reason;
-    log_->info("cancelling {} running tasks ({})", running_,
-               messages::describe(reason));
+    log_->info("cancelling {} running tasks ({})", running_, messages::describe(reason));
     auto now = clock().now();
     for (auto& t : tasks_) {
       if (!t.running)

@@ -154,8 +154,8 @@ public:
       },
       [this](stop_child_atom, std::string& id) -> caf::result<caf::ok_atom> {
         if (strategy_ == restart_strategy::dynamic)
-          return caf::make_error(supervisor_errc::unsupported_operation,
-                                 "stop_child by id", to_string(strategy_));
+          return caf::make_error(supervisor_errc::unsupported_operation, "stop_child by id",
+                                 to_string(strategy_));
         auto i = by_id_.find(id);
         if (i == by_id_.end())
           return caf::make_error(supervisor_errc::unknown_child, std::move(id));
@@ -173,8 +173,8 @@ public:
         result.reserve(children_.size());
         for (auto& kvp : children_) {
           auto& c = kvp.second;
-          result.push_back(child_info{c.id, c.handle, c.spec->kind, c.spec->restart,
-                                      c.restarts});
+          result.push_back(
+            child_info{c.id, c.handle, c.spec->kind, c.spec->restart, c.restarts});
         }
         return result;
       },
@@ -227,8 +227,7 @@ public:
 private:
   // -- bookkeeping ------------------------------------------------------------
 
-  child& add_child(std::string id, std::shared_ptr<const child_spec> spec,
-                   caf::message args) {
+  child& add_child(std::string id, std::shared_ptr<const child_spec> spec, caf::message args) {
     auto seq = next_seq_++;
     auto& c = children_[seq];
     c.seq = seq;
@@ -312,8 +311,12 @@ private:
   /// Starts `c` now; returns the start error, if any (the child then stays
   /// stopped).
   caf::error start(child& c) {
-    start_context ctx{system(), c.id, path_ + "/" + c.id, c.args,
-                      caf::actor_cast<caf::actor>(this), observers_.members()};
+    start_context ctx{system(),
+                      c.id,
+                      path_ + "/" + c.id,
+                      c.args,
+                      caf::actor_cast<caf::actor>(this),
+                      observers_.members()};
     c.started_at = clock().now();
     auto res = internal::invoke_start(c.spec->start, ctx);
     if (!res) {
@@ -343,7 +346,8 @@ private:
     if (by_id_.count(spec.id) > 0)
       return caf::make_error(supervisor_errc::duplicate_child_id, spec.id);
     auto id = spec.id;
-    auto& c = add_child(std::move(id), std::make_shared<const child_spec>(std::move(spec)), {});
+    auto& c =
+      add_child(std::move(id), std::make_shared<const child_spec>(std::move(spec)), {});
     if (auto err = start(c)) {
       erase(c.seq);
       return err;
@@ -429,8 +433,7 @@ private:
     if (shutting_down_)
       return;
     if (!should_restart(c, reason)) {
-      if (c.spec->restart == restart_type::temporary
-          || strategy_ == restart_strategy::dynamic)
+      if (c.spec->restart == restart_type::temporary || strategy_ == restart_strategy::dynamic)
         erase(c.seq);
       return;
     }
@@ -493,22 +496,25 @@ private:
     std::deque<std::vector<uint64_t>> waves;
     for (auto i = members.rbegin(); i != members.rend(); ++i)
       waves.push_back({*i});
-    begin_job(std::move(waves), [this, members, delay] {
-      auto due = clock().now() + delay;
-      for (auto seq : members) {
-        auto c = find(seq);
-        if (c == nullptr || c->state == child_state::running)
-          continue;
-        if (c->spec->restart == restart_type::temporary) {
-          erase(seq); // OTP: temporary children are not restarted with a group
-          continue;
+    begin_job(
+      std::move(waves),
+      [this, members, delay] {
+        auto due = clock().now() + delay;
+        for (auto seq : members) {
+          auto c = find(seq);
+          if (c == nullptr || c->state == child_state::running)
+            continue;
+          if (c->spec->restart == restart_type::temporary) {
+            erase(seq); // OTP: temporary children are not restarted with a group
+            continue;
+          }
+          if (c->state == child_state::pending)
+            pending_.erase({c->due, seq});
+          make_pending(*c, due);
         }
-        if (c->state == child_state::pending)
-          pending_.erase({c->due, seq});
-        make_pending(*c, due);
-      }
-      start_due();
-    }, [] {});
+        start_due();
+      },
+      [] {});
   }
 
   // -- restarting -------------------------------------------------------------
@@ -614,28 +620,28 @@ private:
     if (shutting_down_)
       return caf::make_error(supervisor_errc::shutting_down, path_);
     auto rp = make_response_promise<caf::ok_atom>();
-    schedule_op({[this, seq, rp]() mutable {
-               auto c = find(seq);
-               if (c == nullptr) {
-                 rp.deliver(caf::ok_atom::value);
-                 return;
-               }
-               c->removing = true;
-               if (c->state != child_state::running && c->state != child_state::stopping) {
-                 erase(seq);
-                 rp.deliver(caf::ok_atom::value);
-                 return;
-               }
-               begin_job({{seq}},
-                         [this, seq, rp]() mutable {
-                           erase(seq);
-                           rp.deliver(caf::ok_atom::value);
-                         },
-                         [rp]() mutable {
-                           rp.deliver(caf::make_error(supervisor_errc::shutting_down));
-                         });
-             },
-             [rp]() mutable { rp.deliver(caf::make_error(supervisor_errc::shutting_down)); }});
+    schedule_op(
+      {[this, seq, rp]() mutable {
+         auto c = find(seq);
+         if (c == nullptr) {
+           rp.deliver(caf::ok_atom::value);
+           return;
+         }
+         c->removing = true;
+         if (c->state != child_state::running && c->state != child_state::stopping) {
+           erase(seq);
+           rp.deliver(caf::ok_atom::value);
+           return;
+         }
+         begin_job(
+           {{seq}},
+           [this, seq, rp]() mutable {
+             erase(seq);
+             rp.deliver(caf::ok_atom::value);
+           },
+           [rp]() mutable { rp.deliver(caf::make_error(supervisor_errc::shutting_down)); });
+       },
+       [rp]() mutable { rp.deliver(caf::make_error(supervisor_errc::shutting_down)); }});
     return rp;
   }
 

@@ -63,7 +63,7 @@ TEST_CASE("jittered delays stay within their bounds", "[actors][policy][backoff]
       previous = d;
     }
     REQUIRE(first_capped); // the draws did reach the cap
-    CHECK(varied); // it is random, not a constant
+    CHECK(varied);         // it is random, not a constant
   }
 }
 

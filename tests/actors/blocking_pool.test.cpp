@@ -39,8 +39,7 @@ struct latch {
 
 } // namespace
 
-TEST_CASE("a blocking job does not stall a one-thread scheduler",
-          "[actors][blocking]") {
+TEST_CASE("a blocking job does not stall a one-thread scheduler", "[actors][blocking]") {
   system_config cfg;
   cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{cfg};
@@ -54,11 +53,13 @@ TEST_CASE("a blocking job does not stall a one-thread scheduler",
     return {[&](go_atom) { gate.release(); }};
   });
   sys.spawn([&](caf::event_based_actor* self) {
-    run_blocking(self, *pool, 10s, [&] {
-      caf::anon_send(opener, go_atom::value);
-      return gate.wait(std::chrono::seconds{5}) ? std::string{"opened"}
-                                                : std::string{"stuck"};
-    }).then([&](std::string& s) { outcome.set_value(s); },
+    run_blocking(self, *pool, 10s,
+                 [&] {
+                   caf::anon_send(opener, go_atom::value);
+                   return gate.wait(std::chrono::seconds{5}) ? std::string{"opened"}
+                                                             : std::string{"stuck"};
+                 })
+      .then([&](std::string& s) { outcome.set_value(s); },
             [&](caf::error& err) { outcome.set_value(sys.render(err)); });
   });
   auto f = outcome.get_future();
@@ -68,17 +69,15 @@ TEST_CASE("a blocking job does not stall a one-thread scheduler",
   caf::anon_send_exit(opener, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a blocking job that throws answers with handler_failed",
-          "[actors][blocking]") {
+TEST_CASE("a blocking job that throws answers with handler_failed", "[actors][blocking]") {
   system_config cfg;
   caf::actor_system sys{cfg};
   auto pool = spawn_blocking_pool(sys, 1);
   REQUIRE(pool);
   std::promise<caf::error> outcome;
   sys.spawn([&](caf::event_based_actor* self) {
-    run_blocking(self, *pool, 10s, []() -> int {
-      throw std::runtime_error("disk unplugged");
-    }).then([&](int) { outcome.set_value(caf::error{}); },
+    run_blocking(self, *pool, 10s, []() -> int { throw std::runtime_error("disk unplugged"); })
+      .then([&](int) { outcome.set_value(caf::error{}); },
             [&](caf::error& err) { outcome.set_value(err); });
   });
   auto f = outcome.get_future();

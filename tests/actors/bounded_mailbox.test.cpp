@@ -229,8 +229,8 @@ TEST_CASE_METHOD(flow_fixture,
   cfg.capacity = 4;
   cfg.worker_window = 1;
   cfg.policy = overflow::reject();
-  cfg.per_type.push_back(mailbox_config::for_atom(sample_atom::value,
-                                                  overflow::drop_oldest(), 2));
+  cfg.per_type.push_back(
+    mailbox_config::for_atom(sample_atom::value, overflow::drop_oldest(), 2));
   auto gate = spawn_bounded(sys, cfg, recording_worker, &handled);
   REQUIRE(gate);
   run();

@@ -62,12 +62,11 @@ TEST_CASE_METHOD(flow_fixture,
   REQUIRE(p);
   held_items held;
   size_t max_in_flight = 0;
-  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{16, 3},
-                                   [&](const int64_t& x, seq_t seq, item_done done) {
-                                     held.items.push_back({x, seq, std::move(done)});
-                                     max_in_flight = std::max(max_in_flight,
-                                                              held.items.size());
-                                   });
+  auto c = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{16, 3}, [&](const int64_t& x, seq_t seq, item_done done) {
+      held.items.push_back({x, seq, std::move(done)});
+      max_in_flight = std::max(max_in_flight, held.items.size());
+    });
   REQUIRE(c);
   run();
   CHECK(held.items.size() == 3);
@@ -123,7 +122,7 @@ TEST_CASE_METHOD(flow_fixture,
   CHECK(seen == caf::make_error(flow_errc::cancelled)); // the cleanup hook saw why
   auto reason = exit_reason(*this, p->address());
   REQUIRE(reason);
-  CHECK(!*reason); // cancellation is not a failure
+  CHECK(!*reason);           // cancellation is not a failure
   CHECK(src.next - 1 < 100); // the source stopped being pulled
   held.items.clear();
   run();

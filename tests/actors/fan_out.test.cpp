@@ -47,10 +47,9 @@ caf::behavior replica(caf::event_based_actor* self, int32_t value, caf::timespan
 TEST_CASE_METHOD(flow_fixture,
                  "gather returns every result and error side by side in target order",
                  "[actors][fan_out]") {
-  std::vector<caf::actor> targets{sys.spawn(replica, 1, 30ms, false),
-                                  sys.spawn(replica, -1, 10ms, false),
-                                  sys.spawn(replica, 3, 0ms, false),
-                                  sys.spawn(replica, 4, 0ms, true)};
+  std::vector<caf::actor> targets{
+    sys.spawn(replica, 1, 30ms, false), sys.spawn(replica, -1, 10ms, false),
+    sys.spawn(replica, 3, 0ms, false), sys.spawn(replica, 4, 0ms, true)};
   std::optional<std::vector<caf::expected<int32_t>>> got;
   sys.spawn([&](caf::event_based_actor* self) {
     gather<int32_t>(self, targets, 100ms, caf::make_message(ask_atom::value),

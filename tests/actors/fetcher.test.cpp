@@ -108,8 +108,8 @@ struct fetcher_fixture : flow_fixture {
       });
     REQUIRE(p);
     producer = *p;
-    auto f = spawn_fetcher<int64_t, std::string>(sys, *p, cfg,
-                                                 std::make_unique<fake_operation>(st));
+    auto f =
+      spawn_fetcher<int64_t, std::string>(sys, *p, cfg, std::make_unique<fake_operation>(st));
     REQUIRE(f);
     fetcher = *f;
     auto c = spawn_consumer<result_t>(sys, fetcher, consumer_config{sink_capacity, 1},
@@ -215,8 +215,8 @@ TEST_CASE_METHOD(fetcher_fixture,
 TEST_CASE_METHOD(fetcher_fixture, "errors the policy does not list are not retried",
                  "[actors][fetcher][retry]") {
   auto cfg = no_retry();
-  cfg.retry = retry_policy::up_to(5, backoff::constant(10ms))
-                .retry_on({fetch_errc::attempt_timeout});
+  cfg.retry =
+    retry_policy::up_to(5, backoff::constant(10ms)).retry_on({fetch_errc::attempt_timeout});
   st->auto_reply = [](int64_t) -> caf::expected<std::string> {
     return caf::make_error(fetch_errc::http_status, 404, "http://x");
   };
@@ -271,8 +271,7 @@ TEST_CASE_METHOD(fetcher_fixture,
   CHECK(st->started.size() == 1);
 }
 
-TEST_CASE_METHOD(fetcher_fixture,
-                 "a half-open breaker probes once and closes on success",
+TEST_CASE_METHOD(fetcher_fixture, "a half-open breaker probes once and closes on success",
                  "[actors][fetcher][breaker]") {
   auto cfg = no_retry();
   cfg.max_in_flight = 1;
@@ -300,17 +299,14 @@ TEST_CASE_METHOD(fetcher_fixture,
   auto cfg = no_retry();
   cfg.capacity = 4;
   cfg.max_in_flight = 2;
-  st->auto_reply = [](int64_t x) -> caf::expected<std::string> {
-    return std::to_string(x);
-  };
+  st->auto_reply = [](int64_t x) -> caf::expected<std::string> { return std::to_string(x); };
   // A sink that holds what it gets until the test finishes it.
   auto src = std::make_shared<counting_source>(counting_source{50});
-  auto p = spawn_producer<int64_t>(sys, producer_config{8, {}},
-                                   [src](size_t d, std::vector<int64_t>& out) {
-                                     return (*src)(d, out);
-                                   });
-  auto f = spawn_fetcher<int64_t, std::string>(sys, *p, cfg,
-                                               std::make_unique<fake_operation>(st));
+  auto p = spawn_producer<int64_t>(
+    sys, producer_config{8, {}},
+    [src](size_t d, std::vector<int64_t>& out) { return (*src)(d, out); });
+  auto f =
+    spawn_fetcher<int64_t, std::string>(sys, *p, cfg, std::make_unique<fake_operation>(st));
   REQUIRE(f);
   held_items held;
   std::vector<std::pair<result_t, item_done>> sink_held;

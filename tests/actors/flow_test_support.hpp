@@ -36,8 +36,7 @@ struct counting_source {
     max_demand = std::max(max_demand, demand);
     while (out.size() < demand && next <= n)
       out.push_back(next++);
-    return next > n ? troupe::actors::pull_status::done
-                    : troupe::actors::pull_status::more;
+    return next > n ? troupe::actors::pull_status::done : troupe::actors::pull_status::more;
   }
 };
 
@@ -64,8 +63,7 @@ struct held_items {
 /// Asks a flow actor for its stats through the deterministic scheduler;
 /// std::nullopt if it has exited.
 template <class Fixture>
-std::optional<troupe::actors::flow_stats> maybe_stats_of(Fixture& fx,
-                                                         const caf::actor& who) {
+std::optional<troupe::actors::flow_stats> maybe_stats_of(Fixture& fx, const caf::actor& who) {
   fx.self->send(who, troupe::actors::flow_stats_atom::value);
   fx.run();
   std::optional<troupe::actors::flow_stats> result;
@@ -86,10 +84,12 @@ troupe::actors::flow_stats stats_of(Fixture& fx, const caf::actor& who) {
 template <class Fixture>
 std::optional<caf::error> exit_reason(Fixture& fx, const caf::actor_addr& who) {
   std::optional<caf::error> result;
-  fx.self->receive([&](caf::down_msg& dm) {
-    if (dm.source == who)
-      result = dm.reason;
-  }, caf::after(std::chrono::seconds{0}) >> [] {});
+  fx.self->receive(
+    [&](caf::down_msg& dm) {
+      if (dm.source == who)
+        result = dm.reason;
+    },
+    caf::after(std::chrono::seconds{0}) >> [] {});
   return result;
 }
 

@@ -6,9 +6,9 @@
 #include "flow_test_support.hpp"
 
 #include <atomic>
-#include <optional>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 
 using namespace troupe::actors;
 using namespace troupe::testing;
@@ -22,8 +22,8 @@ struct recorder {
   size_t handled = 0;
 };
 
-caf::actor spawn_recording_consumer(flow_fixture& fx, caf::actor producer,
-                                    uint32_t capacity, recorder& rec) {
+caf::actor spawn_recording_consumer(flow_fixture& fx, caf::actor producer, uint32_t capacity,
+                                    recorder& rec) {
   auto c = spawn_consumer<int64_t>(fx.sys, producer, consumer_config{capacity, 1},
                                    [&rec](const int64_t& x, seq_t seq) {
                                      rec.seqs.insert(seq);
@@ -214,8 +214,8 @@ TEST_CASE_METHOD(flow_fixture,
                  "unacknowledged items",
                  "[actors][flow][producer][redelivery]") {
   counting_source src{10};
-  auto p = spawn_producer<int64_t>(sys, producer_config{4, std::chrono::seconds{1}},
-                                   std::ref(src));
+  auto p =
+    spawn_producer<int64_t>(sys, producer_config{4, std::chrono::seconds{1}}, std::ref(src));
   REQUIRE(p);
   held_items held;
   auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4},
@@ -254,9 +254,9 @@ TEST_CASE_METHOD(flow_fixture,
   self->monitor(*p);
   caf::error consumer_saw;
   size_t handled = 0;
-  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{16, 1},
-                                   [&](const int64_t&) { ++handled; },
-                                   [&](const caf::error& err) { consumer_saw = err; });
+  auto c = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{16, 1}, [&](const int64_t&) { ++handled; },
+    [&](const caf::error& err) { consumer_saw = err; });
   REQUIRE(c);
   run();
   CHECK(handled == 8); // items before the failure were delivered
@@ -268,24 +268,22 @@ TEST_CASE_METHOD(flow_fixture,
   CHECK(running_actors() == 0);
 }
 
-TEST_CASE_METHOD(flow_fixture,
-                 "a waiting source is pulled again only after resume",
+TEST_CASE_METHOD(flow_fixture, "a waiting source is pulled again only after resume",
                  "[actors][flow][producer]") {
   std::deque<int64_t> ready;
   bool finished = false;
   size_t calls = 0;
-  auto p = spawn_producer<int64_t>(sys, producer_config{8, {}},
-                                   [&](size_t demand, std::vector<int64_t>& out) {
-                                     ++calls;
-                                     while (out.size() < demand && !ready.empty()) {
-                                       out.push_back(ready.front());
-                                       ready.pop_front();
-                                     }
-                                     if (finished && ready.empty())
-                                       return pull_status::done;
-                                     return out.empty() ? pull_status::wait
-                                                        : pull_status::more;
-                                   });
+  auto p = spawn_producer<int64_t>(
+    sys, producer_config{8, {}}, [&](size_t demand, std::vector<int64_t>& out) {
+      ++calls;
+      while (out.size() < demand && !ready.empty()) {
+        out.push_back(ready.front());
+        ready.pop_front();
+      }
+      if (finished && ready.empty())
+        return pull_status::done;
+      return out.empty() ? pull_status::wait : pull_status::more;
+    });
   REQUIRE(p);
   std::vector<int64_t> got;
   spawn_consumer<int64_t>(sys, *p, consumer_config{8, 1},
@@ -332,14 +330,15 @@ TEST_CASE_METHOD(flow_fixture,
 TEST_CASE_METHOD(flow_fixture,
                  "a consumer whose producer is killed fails with the kill reason",
                  "[actors][flow][producer][errors]") {
-  auto p = spawn_producer<int64_t>(sys, producer_config{4, {}},
-                                   [](size_t, std::vector<int64_t>&) {
-                                     return pull_status::wait; // never produces
-                                   });
+  auto p =
+    spawn_producer<int64_t>(sys, producer_config{4, {}}, [](size_t, std::vector<int64_t>&) {
+      return pull_status::wait; // never produces
+    });
   REQUIRE(p);
   std::optional<caf::error> result;
-  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{8, 1}, [](const int64_t&) {},
-                                   [&](const caf::error& err) { result = err; });
+  auto c = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{8, 1}, [](const int64_t&) {},
+    [&](const caf::error& err) { result = err; });
   REQUIRE(c);
   run();
   caf::anon_send_exit(*p, caf::exit_reason::kill);
@@ -363,8 +362,7 @@ TEST_CASE_METHOD(flow_fixture, "invalid producer settings are refused",
   auto src = [](size_t, std::vector<int64_t>&) { return pull_status::done; };
   CHECK(spawn_producer<int64_t>(sys, producer_config{0, {}}, src).error()
         == caf::make_error(flow_errc::invalid_config));
-  CHECK(spawn_producer<int64_t>(sys, producer_config{1, std::chrono::seconds{-1}}, src)
-          .error()
+  CHECK(spawn_producer<int64_t>(sys, producer_config{1, std::chrono::seconds{-1}}, src).error()
         == caf::make_error(flow_errc::invalid_config));
   CHECK(spawn_producer<int64_t>(sys, producer_config{}, source_fn<int64_t>{}).error()
         == caf::make_error(flow_errc::invalid_config));
@@ -389,8 +387,7 @@ TEST_CASE("under the real scheduler, 4 consumers process every item exactly "
                                    [&](size_t demand, std::vector<int64_t>& out) {
                                      while (out.size() < demand && next <= n)
                                        out.push_back(next++);
-                                     return next > n ? pull_status::done
-                                                     : pull_status::more;
+                                     return next > n ? pull_status::done : pull_status::more;
                                    });
   REQUIRE(p);
   for (int i = 0; i < 4; ++i) {
@@ -412,8 +409,8 @@ TEST_CASE("under the real scheduler, 4 consumers process every item exactly "
   }
   {
     std::unique_lock<std::mutex> guard{mtx};
-    auto all_finished = cv.wait_for(guard, std::chrono::seconds{30},
-                                    [&] { return finished == 4; });
+    auto all_finished =
+      cv.wait_for(guard, std::chrono::seconds{30}, [&] { return finished == 4; });
     INFO("finished " << finished << ", processed " << count << " of " << n);
     REQUIRE(all_finished);
     for (auto& err : errors)

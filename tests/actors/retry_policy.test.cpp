@@ -14,8 +14,7 @@ using troupe::actors::fetch_errc;
 using troupe::actors::flow_errc;
 using troupe::actors::retry_policy;
 
-TEST_CASE("a retry policy allows at most max_attempts attempts",
-          "[actors][policy][retry]") {
+TEST_CASE("a retry policy allows at most max_attempts attempts", "[actors][policy][retry]") {
   auto p = retry_policy::up_to(3, backoff::constant(10ms));
   auto err = caf::make_error(fetch_errc::attempt_timeout);
   CHECK(p.should_retry(1, err));

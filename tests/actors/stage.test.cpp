@@ -63,8 +63,7 @@ TEST_CASE_METHOD(flow_fixture,
   CHECK(running_actors() == 0);
 }
 
-TEST_CASE_METHOD(flow_fixture,
-                 "every stage's buffered count stays within its capacity",
+TEST_CASE_METHOD(flow_fixture, "every stage's buffered count stays within its capacity",
                  "[actors][flow][stage][backpressure]") {
   counting_source src{200};
   auto p = spawn_producer<int64_t>(sys, producer_config{16, {}}, std::ref(src));
@@ -76,9 +75,10 @@ TEST_CASE_METHOD(flow_fixture,
     sys, *s1, stage_config{7, 3, {}}, [](const int64_t& x) { return std::to_string(x); });
   REQUIRE(s2);
   std::vector<std::pair<std::string, troupe::actors::item_done>> held;
-  auto sink = spawn_consumer<std::string>(
-    sys, *s2, consumer_config{4, 4},
-    [&](const std::string& x, seq_t, item_done done) { held.emplace_back(x, std::move(done)); });
+  auto sink = spawn_consumer<std::string>(sys, *s2, consumer_config{4, 4},
+                                          [&](const std::string& x, seq_t, item_done done) {
+                                            held.emplace_back(x, std::move(done));
+                                          });
   REQUIRE(sink);
   run();
   size_t total = 0;
@@ -122,9 +122,9 @@ TEST_CASE_METHOD(flow_fixture,
   REQUIRE(s);
   caf::error sink_saw;
   size_t handled = 0;
-  auto sink = spawn_consumer<int64_t>(sys, *s, consumer_config{8, 1},
-                                      [&](const int64_t&) { ++handled; },
-                                      [&](const caf::error& err) { sink_saw = err; });
+  auto sink = spawn_consumer<int64_t>(
+    sys, *s, consumer_config{8, 1}, [&](const int64_t&) { ++handled; },
+    [&](const caf::error& err) { sink_saw = err; });
   REQUIRE(sink);
   run();
   CHECK(sink_saw == caf::make_error(flow_errc::handler_failed));

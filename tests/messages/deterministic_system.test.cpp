@@ -27,18 +27,16 @@ caf::behavior silent(caf::event_based_actor*) {
   }};
 }
 
-caf::behavior asker(caf::event_based_actor* self, caf::actor target,
-                    caf::actor report_to) {
-  self->request(target, 250ms, test::v1::Ping{}).then(
-    [](const test::v1::Ping&) {},
-    [=](const caf::error& err) { self->send(report_to, err); });
+caf::behavior asker(caf::event_based_actor* self, caf::actor target, caf::actor report_to) {
+  self->request(target, 250ms, test::v1::Ping{})
+    .then([](const test::v1::Ping&) {},
+          [=](const caf::error& err) { self->send(report_to, err); });
   return {[](caf::ok_atom) {}};
 }
 
 } // namespace
 
-TEST_CASE_METHOD(deterministic_system,
-                 "nothing runs until the test runs the scheduler",
+TEST_CASE_METHOD(deterministic_system, "nothing runs until the test runs the scheduler",
                  "[testing]") {
   auto echo = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
     return {[](int32_t x) { return x + 1; }};
@@ -52,8 +50,7 @@ TEST_CASE_METHOD(deterministic_system,
 }
 
 TEST_CASE_METHOD(deterministic_system,
-                 "delayed messages fire exactly when virtual time reaches them",
-                 "[testing]") {
+                 "delayed messages fire exactly when virtual time reaches them", "[testing]") {
   sys.spawn(ticker, caf::actor{self});
   run();
   CHECK(advance_time(99ms) == 0);

@@ -18,16 +18,17 @@ using troupe::messages::message_errc;
 TEST_CASE("an error renders as category:name with its context in parentheses",
           "[messages][errors]") {
   CHECK(describe(caf::error{}) == "none");
-  CHECK(describe(caf::make_error(message_errc::malformed_payload)) == "trp_msg:malformed_payload");
+  CHECK(describe(caf::make_error(message_errc::malformed_payload))
+        == "trp_msg:malformed_payload");
   CHECK(describe(caf::make_error(message_errc::unknown_message_type, "a.B", 42))
         == "trp_msg:unknown_message_type (a.B, 42)");
   // Nested errors are described the same way.
   auto outer = caf::make_error(message_errc::malformed_message, "inner",
                                caf::make_error(message_errc::unregistered_type, "T"));
-  CHECK(describe(outer)
-        == "trp_msg:malformed_message (inner, trp_msg:unregistered_type (T))");
+  CHECK(describe(outer) == "trp_msg:malformed_message (inner, trp_msg:unregistered_type (T))");
   // CAF's own categories are known too.
-  CHECK(describe(caf::make_error(caf::sec::unexpected_message)) == "system:unexpected_message");
+  CHECK(describe(caf::make_error(caf::sec::unexpected_message))
+        == "system:unexpected_message");
   CHECK(describe(caf::make_error(caf::exit_reason::user_shutdown)) == "exit:user_shutdown");
 }
 
@@ -40,7 +41,8 @@ TEST_CASE("an unregistered category renders by its code, an unknown code by its 
 TEST_CASE("an error that crossed the wire is described once", "[messages][errors]") {
   auto original = caf::make_error(message_errc::malformed_payload, "a.B");
   // What a receiving node rebuilds: the same code, the sender's text as context.
-  caf::error rebuilt{original.code(), original.category(), caf::make_message(describe(original))};
+  caf::error rebuilt{original.code(), original.category(),
+                     caf::make_message(describe(original))};
   CHECK(describe(rebuilt) == describe(original));
 }
 

@@ -51,8 +51,7 @@ TEST_CASE_METHOD(deterministic_system,
   CHECK(MessageDifferencer::Equals(std::get<0>(*reply), expected));
 }
 
-TEST_CASE("a protobuf message prints as its one-line text format",
-          "[messages][bridge]") {
+TEST_CASE("a protobuf message prints as its one-line text format", "[messages][bridge]") {
   test::v1::Ping ping;
   ping.set_seq(7);
   CHECK(caf::to_string(caf::make_message(ping)) == R"__((test.v1.Ping("seq: 7")))__");

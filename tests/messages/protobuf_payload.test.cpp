@@ -56,8 +56,7 @@ TEST_CASE("encode_payload refuses anything but one registered protobuf message",
   CHECK(payload.type == "unchanged");
 }
 
-TEST_CASE("decode_payload names what it cannot decode",
-          "[messages][payload]") {
+TEST_CASE("decode_payload names what it cannot decode", "[messages][payload]") {
   auto out = caf::make_message(caf::ok_atom::value);
   SECTION("an unknown type name") {
     CHECK(decode_payload({"no.such.Type", ""}, out)

@@ -20,7 +20,9 @@ using troupe::testing::everything_sample;
 
 namespace {
 
-struct local_only { int value = 0; };
+struct local_only {
+  int value = 0;
+};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, local_only& x) {

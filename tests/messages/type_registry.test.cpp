@@ -37,8 +37,7 @@ TEST_CASE("generated code registers every linked message class, nested ones "
   CHECK_FALSE(contains(names, "test.v1.Stranger"));
 }
 
-TEST_CASE("the registry finds a class by full name and by C++ type",
-          "[messages][registry]") {
+TEST_CASE("the registry finds a class by full name and by C++ type", "[messages][registry]") {
   auto& registry = type_registry::instance();
   auto* by_name = registry.find("test.v1.Everything.Inner");
   REQUIRE(by_name != nullptr);
@@ -48,8 +47,7 @@ TEST_CASE("the registry finds a class by full name and by C++ type",
   CHECK(registry.find(std::type_index{typeid(test::v1::Stranger)}) == nullptr);
 }
 
-TEST_CASE("registering the same class again changes nothing",
-          "[messages][registry]") {
+TEST_CASE("registering the same class again changes nothing", "[messages][registry]") {
   auto& registry = type_registry::instance();
   auto before = registry.size();
   auto* entry = registry.find("test.v1.Ping");
@@ -71,6 +69,5 @@ TEST_CASE_METHOD(deterministic_system,
   CHECK(types.portable_name(0, &typeid(test::v1::Ping)) == "test.v1.Ping");
   CHECK(types.portable_name(0, &typeid(test::v1::Everything_Inner))
         == "test.v1.Everything.Inner");
-  CHECK(types.portable_name(0, &typeid(test::v1::Stranger))
-        == types.default_type_name());
+  CHECK(types.portable_name(0, &typeid(test::v1::Stranger)) == types.default_type_name());
 }

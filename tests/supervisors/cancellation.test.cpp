@@ -20,14 +20,13 @@ caf::behavior hooked(caf::event_based_actor* self, caf::actor test) {
   auto c = cancellation::install(self);
   for (int i = 1; i <= 3; ++i)
     c->on_cleanup([test, i](const caf::error& reason) {
-      auto what = !reason ? std::string{"none"}
-                  : is(reason, stop_reason::cancelled) ? std::string{"cancelled"}
-                  : is(reason, stop_reason::shutdown) ? std::string{"shutdown"}
-                  : is(reason, supervisor_errc::exception_thrown) ? std::string{"exception"}
-                  : reason == caf::exit_reason::kill ? std::string{"kill"}
-                  : std::string{"other"};
-      caf::anon_send(test, probe::note_atom::value,
-                     "hook" + std::to_string(i) + ":" + what);
+      auto what = !reason                               ? std::string{"none"}
+        : is(reason, stop_reason::cancelled)            ? std::string{"cancelled"}
+        : is(reason, stop_reason::shutdown)             ? std::string{"shutdown"}
+        : is(reason, supervisor_errc::exception_thrown) ? std::string{"exception"}
+        : reason == caf::exit_reason::kill              ? std::string{"kill"}
+                                                        : std::string{"other"};
+      caf::anon_send(test, probe::note_atom::value, "hook" + std::to_string(i) + ":" + what);
     });
   c->on_cleanup([](const caf::error&) { throw std::runtime_error("a broken hook"); });
   return {
@@ -87,8 +86,8 @@ TEST_CASE_METHOD(fixture, "finishing during a pending cancellation still exits c
   self->send(a, probe::enter_atom::value);
   run();
   request_shutdown(a, make_cancelled("owner"));
-  CHECK(take_log().empty()); // shielded: nothing ran yet
-  CHECK(ask<int>(a, 0) == 1);  // but the actor knows it is cancelled
+  CHECK(take_log().empty());  // shielded: nothing ran yet
+  CHECK(ask<int>(a, 0) == 1); // but the actor knows it is cancelled
   self->send(a, go_atom::value);
   CHECK(take_log() == strings{"hook3:cancelled", "hook2:cancelled", "hook1:cancelled"});
   auto reason = down_reason(a);

@@ -108,7 +108,8 @@ public:
         status_ = st;
         break;
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_type::now());
+      auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_type::now());
       if (left.count() <= 0)
         break;
       if (pidfd >= 0) {

@@ -71,10 +71,10 @@ inline caf::behavior worker(caf::event_based_actor* self, caf::actor test, std::
 
 /// Returns a start function that spawns a probe named after the child id.
 inline troupe::supervisors::start_function start(caf::actor test, options opts = {}) {
-  return [test, opts](const troupe::supervisors::start_context& ctx)
-           -> caf::expected<caf::actor> {
-    return ctx.system.spawn(worker, test, ctx.id, opts);
-  };
+  return
+    [test, opts](const troupe::supervisors::start_context& ctx) -> caf::expected<caf::actor> {
+      return ctx.system.spawn(worker, test, ctx.id, opts);
+    };
 }
 
 /// A start function that always fails.
@@ -85,7 +85,8 @@ inline troupe::supervisors::start_function failing_start() {
 }
 
 /// The deterministic system plus a recorder for everything sent to `self`.
-class fixture : public troupe::testing::deterministic_system<troupe::supervisors::system_config> {
+class fixture
+  : public troupe::testing::deterministic_system<troupe::supervisors::system_config> {
 public:
   fixture() : baseline(sys.registry().running()) {
     // nop
@@ -154,8 +155,9 @@ public:
   }
 
   /// Tells probe `id` to fail with `reason`.
-  void fail(const std::string& id, caf::error reason = caf::make_error(caf::sec::runtime_error,
-                                                                       std::string{"boom"})) {
+  void fail(const std::string& id,
+            caf::error reason = caf::make_error(caf::sec::runtime_error,
+                                                std::string{"boom"})) {
     collect();
     REQUIRE(handles.count(id) == 1);
     self->send(handles[id], die_atom::value, std::move(reason));

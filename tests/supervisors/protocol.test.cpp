@@ -43,13 +43,13 @@ using ready_only = caf::typed_actor<caf::replies_to<ready_atom>::with<caf::ok_at
 /// std::is_convertible: typed_actor's converting constructor is not
 /// constrained in CAF 0.17, it fails in its body.)
 template <class Handle, class Interface>
-constexpr bool offers
-  = caf::detail::tl_subset_of<typename Interface::signatures, typename Handle::signatures>::value;
+constexpr bool offers = caf::detail::tl_subset_of<typename Interface::signatures,
+                                                  typename Handle::signatures>::value;
 
 // -- the supervisor -----------------------------------------------------------
 
-static_assert(std::is_same_v<reply_of<supervisor_actor, start_child_atom, child_spec>,
-                             reply<caf::actor>>);
+static_assert(
+  std::is_same_v<reply_of<supervisor_actor, start_child_atom, child_spec>, reply<caf::actor>>);
 static_assert(std::is_same_v<reply_of<supervisor_actor, start_child_atom, caf::message>,
                              reply<caf::actor>>);
 static_assert(std::is_same_v<reply_of<supervisor_actor, stop_child_atom, std::string>,
@@ -58,12 +58,13 @@ static_assert(std::is_same_v<reply_of<supervisor_actor, stop_child_atom, caf::ac
                              reply<caf::ok_atom>>);
 static_assert(std::is_same_v<reply_of<supervisor_actor, which_children_atom>,
                              reply<std::vector<child_info>>>);
-static_assert(std::is_same_v<reply_of<supervisor_actor, subscribe_atom, caf::actor>,
-                             reply<caf::ok_atom>>);
+static_assert(
+  std::is_same_v<reply_of<supervisor_actor, subscribe_atom, caf::actor>, reply<caf::ok_atom>>);
 static_assert(std::is_same_v<reply_of<supervisor_actor, unsubscribe_atom, caf::actor>,
                              reply<caf::ok_atom>>);
 static_assert(std::is_same_v<reply_of<supervisor_actor, ready_atom>, reply<caf::ok_atom>>);
-static_assert(offers<supervisor_actor, ready_only>, "a supervisor can be a supervisor-kind child");
+static_assert(offers<supervisor_actor, ready_only>,
+              "a supervisor can be a supervisor-kind child");
 
 // Wrong messages: each would fail `send`/`request` with "receiver does not
 // accept given message".
@@ -75,8 +76,8 @@ static_assert(!accepts<supervisor_actor, which_children_atom, std::string>);
 
 // -- the scope ----------------------------------------------------------------
 
-static_assert(std::is_same_v<reply_of<scope_actor, start_child_atom, task_spec>,
-                             reply<caf::actor>>);
+static_assert(
+  std::is_same_v<reply_of<scope_actor, start_child_atom, task_spec>, reply<caf::actor>>);
 static_assert(std::is_same_v<reply_of<scope_actor, await_atom>, reply<scope_report>>);
 static_assert(std::is_same_v<reply_of<scope_actor, ready_atom>, reply<caf::ok_atom>>);
 static_assert(offers<scope_actor, ready_only>, "a scope can be a supervisor-kind child");
@@ -90,9 +91,9 @@ static_assert(!accepts<scope_actor, subscribe_atom, caf::actor>, "a scope report
 static_assert(std::is_same_v<decltype(spawn_supervisor(std::declval<caf::actor_system&>(),
                                                        supervisor_config{})),
                              caf::expected<supervisor_actor>>);
-static_assert(std::is_same_v<decltype(spawn_scope(std::declval<caf::actor_system&>(),
-                                                  scope_config{})),
-                             caf::expected<scope_actor>>);
+static_assert(
+  std::is_same_v<decltype(spawn_scope(std::declval<caf::actor_system&>(), scope_config{})),
+                 caf::expected<scope_actor>>);
 
 } // namespace
 
@@ -107,7 +108,8 @@ TEST_CASE_METHOD(fixture, "a supervisor answers every message of its interface",
   REQUIRE(take_log() == strings{"start:a"});
   CHECK(ask<caf::ok_atom>(*sup, ready_atom::value));
   CHECK(ask<caf::ok_atom>(*sup, subscribe_atom::value, tester()));
-  auto b = ask<caf::actor>(*sup, start_child_atom::value, child_spec{"b", probe::start(tester())});
+  auto b =
+    ask<caf::actor>(*sup, start_child_atom::value, child_spec{"b", probe::start(tester())});
   REQUIRE(b);
   CHECK(take_log() == strings{"start:b"});
   CHECK(take_events() == strings{"b:started"});

@@ -13,8 +13,7 @@ using probe::fixture;
 using strings = std::vector<std::string>;
 using time_point = caf::actor_clock::time_point;
 
-TEST_CASE("the window allows max_restarts and refuses one more",
-          "[supervisors][intensity]") {
+TEST_CASE("the window allows max_restarts and refuses one more", "[supervisors][intensity]") {
   restart_intensity_window w{{2, 10s}};
   time_point t0{};
   CHECK(w.record(t0));
@@ -102,16 +101,17 @@ TEST_CASE_METHOD(fixture, "R+1 failures within T fail the supervisor and its par
   auto has = [&](const std::string& x) {
     return std::find(kinds.begin(), kinds.end(), x) != kinds.end();
   };
-  CHECK(has("b:intensity_exceeded"));   // reported by sub (inherited observer)
-  CHECK(has("parent/sub:escalated"));   // sub gives up
-  CHECK(has("sub:exited"));             // the parent sees it
+  CHECK(has("b:intensity_exceeded")); // reported by sub (inherited observer)
+  CHECK(has("parent/sub:escalated")); // sub gives up
+  CHECK(has("sub:exited"));           // the parent sees it
   CHECK(has("sub:restarting"));
   request_shutdown(*root);
   run();
   CHECK(alive() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "the parent sees intensity_exceeded as the nested supervisor's reason",
+TEST_CASE_METHOD(fixture,
+                 "the parent sees intensity_exceeded as the nested supervisor's reason",
                  "[supervisors][intensity][escalation]") {
   supervisor_config sub;
   sub.name = "sub";

@@ -31,7 +31,8 @@ std::string context_text(caf::actor_system& sys, const caf::error& err) {
 
 } // namespace
 
-TEST_CASE_METHOD(fixture, "the first failure cancels the other nine and the owner gets all ten",
+TEST_CASE_METHOD(fixture,
+                 "the first failure cancels the other nine and the owner gets all ten",
                  "[supervisors][scope]") {
   auto s = spawn_scope(sys, ten_tasks(tester()));
   REQUIRE(s);
@@ -132,7 +133,8 @@ TEST_CASE_METHOD(fixture, "a shield that outlives its bound no longer holds the 
   CHECK(alive() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "a task that ignores cancellation is killed after the cancel timeout",
+TEST_CASE_METHOD(fixture,
+                 "a task that ignores cancellation is killed after the cancel timeout",
                  "[supervisors][scope]") {
   auto cfg = ten_tasks(tester());
   cfg.tasks[9].start = probe::start(tester(), probe::options{true});
@@ -174,7 +176,8 @@ TEST_CASE_METHOD(fixture, "in isolate mode a failure cancels nothing",
   CHECK(alive() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "cancelling the scope from outside cancels every task with that reason",
+TEST_CASE_METHOD(fixture,
+                 "cancelling the scope from outside cancels every task with that reason",
                  "[supervisors][scope]") {
   auto s = spawn_scope(sys, ten_tasks(tester()));
   REQUIRE(s);
@@ -194,9 +197,8 @@ TEST_CASE_METHOD(fixture, "cancelling the scope from outside cancels every task 
 
 TEST_CASE_METHOD(fixture, "the tasks of a scope whose owner dies are cancelled",
                  "[supervisors][scope]") {
-  auto owner = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](int) {}};
-  });
+  auto owner =
+    sys.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
   auto cfg = ten_tasks(tester());
   cfg.owner = owner;
   auto s = spawn_scope(sys, cfg);
@@ -212,7 +214,8 @@ TEST_CASE_METHOD(fixture, "the tasks of a scope whose owner dies are cancelled",
   CHECK(alive() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "a task that fails to start counts as a failure and cancels the rest",
+TEST_CASE_METHOD(fixture,
+                 "a task that fails to start counts as a failure and cancels the rest",
                  "[supervisors][scope]") {
   auto cfg = ten_tasks(tester());
   cfg.tasks[4].start = [](const start_context&) -> caf::expected<caf::actor> {
@@ -240,11 +243,11 @@ TEST_CASE_METHOD(fixture, "tasks can join a running scope and the report can be 
   auto s = spawn_scope(sys, cfg);
   REQUIRE(s);
   collect();
-  auto joined = ask<caf::actor>(*s, start_child_atom::value,
-                                task_spec{"second", probe::start(tester())});
+  auto joined =
+    ask<caf::actor>(*s, start_child_atom::value, task_spec{"second", probe::start(tester())});
   CHECK(joined);
-  auto dup = ask<caf::actor>(*s, start_child_atom::value,
-                             task_spec{"second", probe::start(tester())});
+  auto dup =
+    ask<caf::actor>(*s, start_child_atom::value, task_spec{"second", probe::start(tester())});
   CHECK(is(dup.error(), supervisor_errc::duplicate_child_id));
   auto handle = self->request(*s, caf::infinite, await_atom::value);
   finish("first");

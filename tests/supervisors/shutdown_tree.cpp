@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   mid.children[1].shutdown = shutdown_policy::timeout(1s);
   supervisor_config root;
   root.name = "root";
-  root.children = {{"w1", start_worker()}, supervisor_child("mid", mid), {"w2", start_worker()}};
+  root.children = {
+    {"w1", start_worker()}, supervisor_child("mid", mid), {"w2", start_worker()}};
   root.children[0].shutdown = shutdown_policy::timeout(1s);
   root.children[2].shutdown = shutdown_policy::timeout(1s);
 
@@ -120,8 +121,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (mode == "blocked"
-      && blocking.get_future().wait_for(10s) != std::future_status::ready) {
+  if (mode == "blocked" && blocking.get_future().wait_for(10s) != std::future_status::ready) {
     std::cerr << "the blocker did not block\n";
     return 2;
   }

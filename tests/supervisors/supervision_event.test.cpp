@@ -287,7 +287,8 @@ TEST_CASE_METHOD(fixture, "jittered restart delays stay within the policy bounds
         break;
       default:
         CHECK(delay >= 10ms);
-        CHECK(delay <= std::min<caf::timespan>(500ms, std::max<caf::timespan>(previous, 10ms) * 3));
+        CHECK(delay
+              <= std::min<caf::timespan>(500ms, std::max<caf::timespan>(previous, 10ms) * 3));
         break;
     }
     expect_restart_after(*this, delay);

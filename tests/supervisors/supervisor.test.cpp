@@ -15,13 +15,13 @@ using strings = std::vector<std::string>;
 namespace {
 
 supervisor_config three_children(caf::actor test, restart_strategy strategy,
-                                  restart_type b_restart = restart_type::permanent) {
+                                 restart_type b_restart = restart_type::permanent) {
   supervisor_config cfg;
   cfg.name = "sup";
   cfg.strategy = strategy;
   cfg.intensity = {10, 1s};
-  cfg.children = {{"a", probe::start(test)}, {"b", probe::start(test)},
-                  {"c", probe::start(test)}};
+  cfg.children = {
+    {"a", probe::start(test)}, {"b", probe::start(test)}, {"c", probe::start(test)}};
   cfg.children[1].restart = b_restart;
   return cfg;
 }
@@ -62,8 +62,8 @@ TEST_CASE_METHOD(fixture, "each strategy and restart type restarts exactly the r
                  "[supervisors][supervisor][strategy]") {
   auto strategy = GENERATE(restart_strategy::one_for_one, restart_strategy::one_for_all,
                            restart_strategy::rest_for_one);
-  auto restart = GENERATE(restart_type::permanent, restart_type::transient,
-                          restart_type::temporary);
+  auto restart =
+    GENERATE(restart_type::permanent, restart_type::transient, restart_type::temporary);
   auto abnormal = GENERATE(true, false);
   CAPTURE(to_string(strategy), to_string(restart), abnormal);
   auto sup = spawn_ok(sys, three_children(tester(), strategy, restart));
@@ -72,8 +72,8 @@ TEST_CASE_METHOD(fixture, "each strategy and restart type restarts exactly the r
     fail("b");
   else
     finish("b");
-  auto restarts = restart == restart_type::permanent
-                  || (restart == restart_type::transient && abnormal);
+  auto restarts =
+    restart == restart_type::permanent || (restart == restart_type::transient && abnormal);
   strings expected{"stop:b"};
   if (restarts) {
     switch (strategy) {
@@ -163,7 +163,8 @@ TEST_CASE_METHOD(fixture, "a tree with stuck children stops within the sum of it
   probe::options stuck{true};
   supervisor_config leaf;
   leaf.name = "leaf";
-  leaf.children = {{"l1", probe::start(tester(), stuck)}, {"l2", probe::start(tester(), stuck)}};
+  leaf.children = {{"l1", probe::start(tester(), stuck)},
+                   {"l2", probe::start(tester(), stuck)}};
   leaf.children[0].shutdown = shutdown_policy::timeout(1s);
   leaf.children[1].shutdown = shutdown_policy::timeout(3s);
   supervisor_config mid;
@@ -278,7 +279,8 @@ TEST_CASE_METHOD(fixture, "a dynamic supervisor starts children of one spec at r
     CHECK(now() - t0 == 2s);
   }
   SECTION("static requests are refused") {
-    auto reply = ask<caf::actor>(sup, start_child_atom::value, child_spec{"s", probe::start(tester())});
+    auto reply =
+      ask<caf::actor>(sup, start_child_atom::value, child_spec{"s", probe::start(tester())});
     CHECK(is(reply.error(), supervisor_errc::unsupported_operation));
   }
   request_shutdown(sup);
@@ -290,20 +292,24 @@ TEST_CASE_METHOD(fixture, "children can be added and removed at run time",
                  "[supervisors][supervisor][protocol]") {
   auto sup = spawn_ok(sys, three_children(tester(), restart_strategy::rest_for_one));
   REQUIRE(take_log() == strings{"start:a", "start:b", "start:c"});
-  auto d = ask<caf::actor>(sup, start_child_atom::value, child_spec{"d", probe::start(tester())});
+  auto d =
+    ask<caf::actor>(sup, start_child_atom::value, child_spec{"d", probe::start(tester())});
   CHECK(d);
   CHECK(take_log() == strings{"start:d"});
   SECTION("a duplicate id is refused") {
-    auto reply = ask<caf::actor>(sup, start_child_atom::value, child_spec{"d", probe::start(tester())});
+    auto reply =
+      ask<caf::actor>(sup, start_child_atom::value, child_spec{"d", probe::start(tester())});
     CHECK(is(reply.error(), supervisor_errc::duplicate_child_id));
   }
   SECTION("an invalid spec is refused") {
-    auto reply = ask<caf::actor>(sup, start_child_atom::value, child_spec{"", probe::start(tester())});
+    auto reply =
+      ask<caf::actor>(sup, start_child_atom::value, child_spec{"", probe::start(tester())});
     CHECK(is(reply.error(), supervisor_errc::invalid_config));
   }
   SECTION("the added child takes part in rest_for_one") {
     fail("b");
-    CHECK(take_log() == strings{"stop:b", "stop:d", "stop:c", "start:b", "start:c", "start:d"});
+    CHECK(take_log()
+          == strings{"stop:b", "stop:d", "stop:c", "start:b", "start:c", "start:d"});
   }
   SECTION("stop_child stops and removes one child") {
     CHECK(ask<caf::ok_atom>(sup, stop_child_atom::value, std::string{"b"}));
@@ -324,8 +330,8 @@ TEST_CASE_METHOD(fixture, "spawn_with starts a function-based actor with fixed a
                  "[supervisors][supervisor][protocol]") {
   supervisor_config cfg;
   cfg.name = "sup";
-  cfg.children = {{"x", spawn_with(probe::worker, tester(), std::string{"fixed"},
-                                   probe::options{})}};
+  cfg.children = {
+    {"x", spawn_with(probe::worker, tester(), std::string{"fixed"}, probe::options{})}};
   auto sup = spawn_ok(sys, cfg);
   CHECK(take_log() == strings{"start:fixed"});
   auto children = which_children(*this, sup);

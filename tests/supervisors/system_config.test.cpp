@@ -11,12 +11,12 @@ using probe::fixture;
 
 TEST_CASE_METHOD(fixture, "supervision errors and stop reasons render by name",
                  "[supervisors][system_config]") {
-  auto text = sys.render(caf::make_error(supervisor_errc::intensity_exceeded, "root/db",
-                                         "3 restarts in 10s"));
+  auto text = sys.render(
+    caf::make_error(supervisor_errc::intensity_exceeded, "root/db", "3 restarts in 10s"));
   CHECK(text == "trp_sup:intensity_exceeded (root/db, 3 restarts in 10s)");
   CHECK(sys.render(make_shutdown("root")) == "trp_stop:shutdown (root)");
-  auto nested = make_cancelled("t3", caf::make_error(supervisor_errc::exception_thrown,
-                                                     std::string{"boom"}));
+  auto nested = make_cancelled(
+    "t3", caf::make_error(supervisor_errc::exception_thrown, std::string{"boom"}));
   CHECK(sys.render(nested) == "trp_stop:cancelled (t3, trp_sup:exception_thrown (boom))");
   CHECK(sys.render(caf::make_error(static_cast<stop_reason>(130))) == "trp_stop:user(130)");
 }

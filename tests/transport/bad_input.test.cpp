@@ -62,7 +62,8 @@ struct serving_node : troupe::testing::node_fixture {
     auto welcome = good.handshake("good-client");
     REQUIRE(welcome);
     REQUIRE(welcome->has_welcome());
-    auto frame = envelope("echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 7);
+    auto frame = envelope("echo", "transport_test.v1.Call",
+                          troupe::testing::full_call().SerializeAsString(), 7);
     REQUIRE(good.write_frame(frame));
     auto reply = good.read_frame();
     REQUIRE(reply);
@@ -220,7 +221,8 @@ TEST_CASE_METHOD(serving_node, "an unknown message type gets a typed error frame
 TEST_CASE_METHOD(serving_node, "a valid frame for a nonexistent actor gets unknown_actor",
                  "[transport][bad_input]") {
   auto peer = handshaken();
-  auto frame = envelope("nobody", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 12);
+  auto frame = envelope("nobody", "transport_test.v1.Call",
+                        troupe::testing::full_call().SerializeAsString(), 12);
   REQUIRE(peer->write_frame(frame));
   auto reply = peer->read_frame();
   REQUIRE(reply);
@@ -246,7 +248,8 @@ TEST_CASE_METHOD(serving_node,
                  "refused with deadline_exceeded and never started",
                  "[transport][bad_input][deadline]") {
   auto peer = handshaken();
-  auto frame = envelope("echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 13, -1);
+  auto frame = envelope("echo", "transport_test.v1.Call",
+                        troupe::testing::full_call().SerializeAsString(), 13, -1);
   REQUIRE(peer->write_frame(frame));
   auto reply = peer->read_frame();
   REQUIRE(reply);
@@ -279,7 +282,8 @@ TEST_CASE_METHOD(serving_node,
   CHECK_FALSE(reply->error().closing());
   CHECK(from_wire_error(reply->error().error()) == transport_errc::unknown_actor);
   // The same connection still serves requests.
-  auto call = envelope("echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 15);
+  auto call = envelope("echo", "transport_test.v1.Call",
+                       troupe::testing::full_call().SerializeAsString(), 15);
   REQUIRE(peer->write_frame(call));
   auto answer = peer->read_frame();
   REQUIRE(answer);

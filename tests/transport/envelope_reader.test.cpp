@@ -45,16 +45,13 @@ std::string body_of(const troupe::wire::Frame& frame) {
 
 /// True if `fields` holds exactly what protobuf parsed into `env`.
 bool same(const envelope_fields& fields, const troupe::Envelope& env) {
-  return fields.sender_node == env.sender().node()
-         && fields.sender_name == env.sender().name()
-         && fields.receiver_node == env.receiver().node()
-         && fields.receiver_name == env.receiver().name() && fields.type == env.type()
-         && fields.payload == env.payload()
-         && fields.correlation_id == env.correlation_id()
-         && fields.deadline_remaining_us == env.deadline_remaining_us()
-         && fields.trace_id == env.trace().trace_id()
-         && fields.request_id == env.trace().request_id()
-         && fields.attempt == env.attempt();
+  return fields.sender_node == env.sender().node() && fields.sender_name == env.sender().name()
+    && fields.receiver_node == env.receiver().node()
+    && fields.receiver_name == env.receiver().name() && fields.type == env.type()
+    && fields.payload == env.payload() && fields.correlation_id == env.correlation_id()
+    && fields.deadline_remaining_us == env.deadline_remaining_us()
+    && fields.trace_id == env.trace().trace_id()
+    && fields.request_id == env.trace().request_id() && fields.attempt == env.attempt();
 }
 
 } // namespace
@@ -97,7 +94,7 @@ TEST_CASE("frames outside the canonical form are left to protobuf",
     // Envelope field 100 (a varint 1) appended inside the envelope.
     auto env = frame.envelope().SerializeAsString() + std::string{"\xa0\x06\x01", 3};
     std::string bytes = "\x32"; // Frame.envelope, length-delimited
-    for (auto n = env.size(); ; n >>= 7) {
+    for (auto n = env.size();; n >>= 7) {
       bytes += static_cast<char>((n & 0x7F) | (n >= 0x80 ? 0x80 : 0));
       if (n < 0x80)
         break;
@@ -110,7 +107,8 @@ TEST_CASE("frames outside the canonical form are left to protobuf",
   }
   SECTION("text that is not ASCII") {
     auto frame = sample();
-    frame.mutable_envelope()->mutable_receiver()->set_name("\xc3\xa9" "cho"); // "écho"
+    frame.mutable_envelope()->mutable_receiver()->set_name("\xc3\xa9"
+                                                           "cho"); // "écho"
     CHECK(!read_envelope_frame(body_of(frame), kind, fields));
   }
   SECTION("a truncated frame") {

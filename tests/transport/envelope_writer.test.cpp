@@ -12,13 +12,13 @@
 #include "support/services.hpp"
 #include "troupe/wire.pb.h"
 
+using troupe::transport::transport_errc;
 using troupe::transport::internal::append_address_fields;
 using troupe::transport::internal::append_envelope_frame;
 using troupe::transport::internal::append_frame;
 using troupe::transport::internal::append_trace_fields;
 using troupe::transport::internal::envelope_kind;
 using troupe::transport::internal::envelope_view;
-using troupe::transport::transport_errc;
 
 namespace {
 
@@ -27,8 +27,8 @@ std::string with_protobuf(envelope_kind kind, const troupe::testing::Call* paylo
                           uint64_t corr, int64_t deadline, const std::string& trace_id,
                           const std::string& request_id, uint32_t attempt) {
   troupe::wire::Frame frame;
-  auto* env = kind == envelope_kind::request ? frame.mutable_envelope()
-                                             : frame.mutable_reply();
+  auto* env =
+    kind == envelope_kind::request ? frame.mutable_envelope() : frame.mutable_reply();
   env->mutable_sender()->set_node("node-a:1:ab");
   env->mutable_receiver()->set_node("node-b:2:cd");
   env->mutable_receiver()->set_name("echo");

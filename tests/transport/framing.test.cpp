@@ -10,9 +10,9 @@
 
 #include "troupe/wire.pb.h"
 
+using troupe::transport::transport_errc;
 using troupe::transport::internal::append_frame;
 using troupe::transport::internal::frame_decoder;
-using troupe::transport::transport_errc;
 using status = frame_decoder::status;
 
 namespace {
@@ -29,8 +29,7 @@ troupe::wire::Frame sample_frame(size_t payload_size = 100) {
 
 } // namespace
 
-TEST_CASE("a frame is a varint length followed by the frame bytes",
-          "[transport][framing]") {
+TEST_CASE("a frame is a varint length followed by the frame bytes", "[transport][framing]") {
   auto frame = sample_frame(50);
   std::string bytes;
   REQUIRE(!append_frame(frame, 1024, bytes));
@@ -42,8 +41,7 @@ TEST_CASE("a frame is a varint length followed by the frame bytes",
   CHECK(bytes.substr(1) == body);
 }
 
-TEST_CASE("the decoder reassembles frames split at every byte",
-          "[transport][framing]") {
+TEST_CASE("the decoder reassembles frames split at every byte", "[transport][framing]") {
   std::string stream;
   for (int i = 0; i < 3; ++i)
     REQUIRE(!append_frame(sample_frame(200 + i), 4096, stream));

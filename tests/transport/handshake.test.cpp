@@ -70,8 +70,7 @@ TEST_CASE("two sides without a secret establish a connection", "[transport][hand
   CHECK(r.acceptor_saw_listen == "127.0.0.1:4711");
 }
 
-TEST_CASE("two sides with the same secret authenticate each other",
-          "[transport][handshake]") {
+TEST_CASE("two sides with the same secret authenticate each other", "[transport][handshake]") {
   auto r = run(side("a", "s3cret"), side("b", "s3cret"));
   CHECK(r.initiator_done);
   CHECK(r.acceptor_done);

@@ -19,13 +19,13 @@ using google::protobuf::util::MessageDifferencer;
 using troupe::testing::Answer;
 using troupe::testing::Call;
 using troupe::testing::Count;
-using troupe::testing::Note;
-using troupe::testing::Tally;
 using troupe::testing::delay_relay;
 using troupe::testing::fast_config;
 using troupe::testing::hang_bound;
 using troupe::testing::node_fixture;
+using troupe::testing::Note;
 using troupe::testing::service_stats;
+using troupe::testing::Tally;
 using troupe::transport::call_options;
 using troupe::transport::node;
 using troupe::transport::transport_errc;
@@ -138,8 +138,8 @@ TEST_CASE_METHOD(two_nodes,
   delay_relay slow{b->port(), 150ms};
   auto proxy = a->remote_actor("recorder", "127.0.0.1", slow.port());
   REQUIRE(proxy);
-  auto r = call<Answer>(*proxy, 5000ms, call_options{60ms, "", "", 1},
-                        troupe::testing::full_call());
+  auto r =
+    call<Answer>(*proxy, 5000ms, call_options{60ms, "", "", 1}, troupe::testing::full_call());
   CHECK(r.error == transport_errc::request_timeout);
   // Frames on one connection arrive in order: once Count is answered, the
   // expired request was seen and dropped.
@@ -157,8 +157,11 @@ TEST_CASE_METHOD(two_nodes,
   auto port = b->port();
   auto proxy = a->remote_actor("echo", "127.0.0.1", port);
   REQUIRE(proxy);
-  events->receive([](const troupe::transport::peer_event& e) { CHECK(e.status == troupe::transport::peer_status::up); },
-                  caf::after(3s) >> [] { FAIL("no peer_up"); });
+  events->receive(
+    [](const troupe::transport::peer_event& e) {
+      CHECK(e.status == troupe::transport::peer_status::up);
+    },
+    caf::after(3s) >> [] { FAIL("no peer_up"); });
   caf::scoped_actor client{sys};
   client->monitor(*proxy);
   auto slow = troupe::testing::full_call();
@@ -175,8 +178,11 @@ TEST_CASE_METHOD(two_nodes,
   // deadline (request_timeout) nor by the heartbeats (peer_timeout).
   CHECK(down_reason == transport_errc::peer_lost);
   CHECK(pending_error == transport_errc::peer_lost);
-  events->receive([](const troupe::transport::peer_event& e) { CHECK(e.status == troupe::transport::peer_status::down); },
-                  caf::after(3s) >> [] { FAIL("no peer_down"); });
+  events->receive(
+    [](const troupe::transport::peer_event& e) {
+      CHECK(e.status == troupe::transport::peer_status::down);
+    },
+    caf::after(3s) >> [] { FAIL("no peer_down"); });
   // The peer comes back on the same port: the node reconnects by itself.
   auto cfg_b = fast_config();
   cfg_b.port = port;
@@ -186,10 +192,11 @@ TEST_CASE_METHOD(two_nodes,
   b.emplace(std::move(*nb));
   REQUIRE(!b->publish(echo, "echo"));
   bool up = false;
-  events->receive([&](const troupe::transport::peer_event& e) {
-                    up = e.status == troupe::transport::peer_status::up && e.node_id == b->id();
-                  },
-                  caf::after(5s) >> [] {});
+  events->receive(
+    [&](const troupe::transport::peer_event& e) {
+      up = e.status == troupe::transport::peer_status::up && e.node_id == b->id();
+    },
+    caf::after(5s) >> [] {});
   CHECK(up);
   auto again = a->remote_actor("echo", "127.0.0.1", port);
   REQUIRE(again);

@@ -62,7 +62,7 @@ TEST_CASE("addresses are name@host:port", "[transport][config]") {
   CHECK(name == "calc");
   CHECK(host == "127.0.0.1");
   CHECK(port == 4711);
-  for (auto bad : {"calc", "@h:1", "calc@:1", "calc@h:", "calc@h:0", "calc@h:70000",
-                   "calc@h:1x"})
+  for (auto bad :
+       {"calc", "@h:1", "calc@:1", "calc@h:", "calc@h:0", "calc@h:70000", "calc@h:1x"})
     CHECK(parse_address(bad, name, host, port) == transport_errc::invalid_address);
 }

@@ -21,9 +21,9 @@
 
 using namespace std::chrono_literals;
 using namespace troupe::actors;
-using troupe::testing::Tally;
 using troupe::testing::fast_config;
 using troupe::testing::node_fixture;
+using troupe::testing::Tally;
 using troupe::transport::export_stream;
 using troupe::transport::import_stream;
 using troupe::transport::node;
@@ -100,19 +100,19 @@ counter make_counter() {
 caf::actor tally_producer(caf::actor_system& sys, uint64_t n, counter pulled,
                           std::function<void(uint64_t)> hook = {}) {
   auto next = std::make_shared<uint64_t>(1);
-  auto p = spawn_producer<Tally>(sys, producer_config{64, 5s},
-                                 [next, n, pulled, hook](size_t demand,
-                                                          std::vector<Tally>& out) {
-                                   while (out.size() < demand && *next <= n) {
-                                     if (hook)
-                                       hook(*next);
-                                     Tally t;
-                                     t.set_handled((*next)++);
-                                     out.push_back(std::move(t));
-                                   }
-                                   *pulled = *next - 1;
-                                   return *next > n ? pull_status::done : pull_status::more;
-                                 });
+  auto p =
+    spawn_producer<Tally>(sys, producer_config{64, 5s},
+                          [next, n, pulled, hook](size_t demand, std::vector<Tally>& out) {
+                            while (out.size() < demand && *next <= n) {
+                              if (hook)
+                                hook(*next);
+                              Tally t;
+                              t.set_handled((*next)++);
+                              out.push_back(std::move(t));
+                            }
+                            *pulled = *next - 1;
+                            return *next > n ? pull_status::done : pull_status::more;
+                          });
   REQUIRE(p);
   return *p;
 }
@@ -415,9 +415,9 @@ TEST_CASE_METHOD(streaming_nodes,
   REQUIRE(export_stream<Tally>(*a, producer, "nosession"));
   auto hub = b->remote_actor(address("nosession"));
   REQUIRE(hub);
-  auto r = call<troupe::flow::Batch>(*hub, 5000ms,
-                                     troupe::transport::call_options{3s, "", "", 1},
-                                     make_pull(1234, 8, 0, false));
+  auto r =
+    call<troupe::flow::Batch>(*hub, 5000ms, troupe::transport::call_options{3s, "", "", 1},
+                              make_pull(1234, 8, 0, false));
   CHECK_FALSE(r.value);
   CHECK(r.error == caf::make_error(troupe::transport::transport_errc::unknown_stream));
   caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);

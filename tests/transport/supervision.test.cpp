@@ -65,7 +65,7 @@ struct supervised_nodes : node_fixture {
         caf::after(std::chrono::milliseconds{200}) >> [&] { timed_out = true; });
       if (found)
         return found;
-      (void) timed_out;
+      (void)timed_out;
     }
     return std::nullopt;
   }
@@ -145,8 +145,7 @@ TEST_CASE_METHOD(supervised_nodes,
   CHECK(serves(*again));
 }
 
-TEST_CASE_METHOD(supervised_nodes,
-                 "a crashed listener is restarted on the same socket",
+TEST_CASE_METHOD(supervised_nodes, "a crashed listener is restarted on the same socket",
                  "[transport][supervision]") {
   auto listener = child(a->supervisor(), "listener");
   REQUIRE(listener);

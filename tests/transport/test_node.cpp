@@ -40,7 +40,8 @@ caf::expected<caf::actor> tally_stream(caf::actor_system& sys, uint64_t n) {
   // Importers come and go: a session that ends with items held must not
   // fail the producer before the next importer subscribes.
   return spawn_producer<troupe::testing::Tally>(
-    sys, producer_config{64, std::chrono::seconds{30}}, [next, n](size_t demand, std::vector<troupe::testing::Tally>& out) {
+    sys, producer_config{64, std::chrono::seconds{30}},
+    [next, n](size_t demand, std::vector<troupe::testing::Tally>& out) {
       while (out.size() < demand && *next <= n) {
         out.emplace_back();
         out.back().set_handled((*next)++);
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
   auto echo = sys.spawn(troupe::testing::echo_service, node->id(), stats);
   auto recorder_stats = std::make_shared<troupe::testing::service_stats>();
   auto recorder = sys.spawn(troupe::testing::recorder_service, node->id(), recorder_stats);
-  if (node->publish(echo, "echo") || node->publish(recorder, "recorder", troupe::transport::delivery::with_envelope)) {
+  if (node->publish(echo, "echo")
+      || node->publish(recorder, "recorder", troupe::transport::delivery::with_envelope)) {
     std::fprintf(stderr, "cannot publish\n");
     return 1;
   }

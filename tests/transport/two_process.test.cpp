@@ -65,8 +65,8 @@ TEST_CASE_METHOD(local_node,
   delay_relay slow{child.port(), 150ms};
   auto proxy = a->remote_actor("recorder", "127.0.0.1", slow.port());
   REQUIRE(proxy);
-  auto r = call<Answer>(*proxy, 5000ms, call_options{60ms, "", "", 1},
-                        troupe::testing::full_call());
+  auto r =
+    call<Answer>(*proxy, 5000ms, call_options{60ms, "", "", 1}, troupe::testing::full_call());
   CHECK(r.error == transport_errc::request_timeout);
   auto tally = call<Tally>(*proxy, 5000ms, call_options{3s, "", "", 1}, Count{});
   REQUIRE(tally.value);
@@ -84,8 +84,11 @@ TEST_CASE_METHOD(local_node,
   REQUIRE(port != 0);
   auto proxy = a->remote_actor("echo", "127.0.0.1", port);
   REQUIRE(proxy);
-  events->receive([](const troupe::transport::peer_event& e) { CHECK(e.status == troupe::transport::peer_status::up); },
-                  caf::after(3s) >> [] { FAIL("no peer_up"); });
+  events->receive(
+    [](const troupe::transport::peer_event& e) {
+      CHECK(e.status == troupe::transport::peer_status::up);
+    },
+    caf::after(3s) >> [] { FAIL("no peer_up"); });
   caf::scoped_actor client{sys};
   client->monitor(*proxy);
   // Mid-stream: a request the peer is still working on, and a stream of quick ones.
@@ -113,10 +116,11 @@ TEST_CASE_METHOD(local_node,
   REQUIRE(child->port() == port);
   bool up = false;
   for (int i = 0; i < 3 && !up; ++i)
-    events->receive([&](const troupe::transport::peer_event& e) {
-                      up = e.status == troupe::transport::peer_status::up;
-                    },
-                    caf::after(5s) >> [] {});
+    events->receive(
+      [&](const troupe::transport::peer_event& e) {
+        up = e.status == troupe::transport::peer_status::up;
+      },
+      caf::after(5s) >> [] {});
   CHECK(up);
   auto again = a->remote_actor("echo", "127.0.0.1", port);
   REQUIRE(again);

@@ -6,9 +6,9 @@
 
 #include <troupe/actors/fetch_errc.hpp>
 #include <troupe/actors/flow_errc.hpp>
+#include <troupe/messages/message_errc.hpp>
 #include <troupe/supervisors/stop_reason.hpp>
 #include <troupe/supervisors/supervisor_errc.hpp>
-#include <troupe/messages/message_errc.hpp>
 #include <troupe/transport/system_config.hpp>
 #include <troupe/transport/transport_errc.hpp>
 #include <troupe/transport/wire_error.hpp>
@@ -56,8 +56,7 @@ TEST_CASE("transport errors render by name", "[transport][errors]") {
   CHECK(describe(caf::make_error(transport_errc::peer_timeout)) == "trp_net:peer_timeout");
 }
 
-TEST_CASE("an error that crossed the wire describes itself once",
-          "[transport][errors]") {
+TEST_CASE("an error that crossed the wire describes itself once", "[transport][errors]") {
   auto plain = caf::make_error(transport_errc::node_stopped);
   CHECK(describe(round_trip(plain)) == "trp_net:node_stopped");
   auto with_context = caf::make_error(transport_errc::frame_too_large, "2147483648");

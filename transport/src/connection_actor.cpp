@@ -150,7 +150,7 @@ void connection_actor::fail_handshake(caf::error err, const wire::Frame* refusal
   log_->warn("{}: handshake failed: {}", label(), messages::describe(err));
   if (refusal != nullptr) {
     std::string bytes;
-    (void) append_frame(*refusal, settings().max_frame_size, bytes);
+    (void)append_frame(*refusal, settings().max_frame_size, bytes);
     args_.io->send_and_close(std::move(bytes));
   } else {
     args_.io->close();
@@ -166,8 +166,7 @@ void connection_actor::on_established() {
   auto dialed = hs_.role() == handshake_role::initiator;
   log_->info("{}: connected ({})", label(), dialed ? "dialed" : "accepted");
   auto initiator = dialed ? args_.node_id : hs_.peer_id();
-  send(parent_, established_atom::value, hs_.peer_id(), hs_.peer_listen_address(),
-       initiator);
+  send(parent_, established_atom::value, hs_.peer_id(), hs_.peer_listen_address(), initiator);
   on_heartbeat_due();
 }
 
@@ -213,8 +212,9 @@ void connection_actor::on_established_frame(const wire::Frame& frame) {
                    messages::describe(from_wire_error(frame.error().error())));
       return;
     case wire::Frame::KIND_NOT_SET:
-      return close(caf::make_error(transport_errc::unexpected_frame, "a frame of unknown kind"),
-                   close_mode::protocol_error);
+      return close(
+        caf::make_error(transport_errc::unexpected_frame, "a frame of unknown kind"),
+        close_mode::protocol_error);
     default:
       return close(caf::make_error(transport_errc::unexpected_frame,
                                    std::string{"a "} + frame_kind_name(frame)
@@ -263,8 +263,9 @@ void connection_actor::on_heartbeat_due() {
   if (now - last_seen_ > settings().peer_timeout) {
     // A goodbye: if the peer still reads, it learns why (a peer that went
     // silent may only have a stalled writer).
-    close(caf::make_error(transport_errc::peer_timeout, "no heartbeat within the peer timeout"),
-          close_mode::goodbye);
+    close(
+      caf::make_error(transport_errc::peer_timeout, "no heartbeat within the peer timeout"),
+      close_mode::goodbye);
     return;
   }
   wire::Frame ping;
@@ -279,8 +280,8 @@ caf::result<caf::actor> connection_actor::make_proxy_for(const std::string& name
   if (auto i = proxies_.find(name); i != proxies_.end())
     return i->second;
   auto index = next_proxy_++;
-  auto proxy = make_proxy(system(), proxy_args{args_.cfg, args_.io, index, args_.node_id,
-                                               hs_.peer_id(), name});
+  auto proxy = make_proxy(
+    system(), proxy_args{args_.cfg, args_.io, index, args_.node_id, hs_.peer_id(), name});
   monitor(proxy);
   dsp_->add_proxy(index, proxy);
   proxies_.emplace(name, proxy);
@@ -317,9 +318,10 @@ void connection_actor::close(caf::error reason, close_mode mode) {
     else
       log_->info("{}: closing: {}", label(), messages::describe(reason));
     wire::Frame frame;
-    to_wire_error(reason, messages::describe(reason), *frame.mutable_goodbye()->mutable_reason());
+    to_wire_error(reason, messages::describe(reason),
+                  *frame.mutable_goodbye()->mutable_reason());
     std::string bytes;
-    (void) append_frame(frame, settings().max_frame_size, bytes);
+    (void)append_frame(frame, settings().max_frame_size, bytes);
     args_.io->send_and_close(std::move(bytes));
   } else {
     if (mode == close_mode::peer_left) // an orderly close: not a failure here

@@ -217,7 +217,7 @@ void dispatcher::complete_reply(const envelope_fields& env) {
 
 void dispatcher::send_error(const caf::error& err, uint64_t corr,
                             const troupe::TraceContext* trace) {
-  (void) io_->write([&](std::string& buf) {
+  (void)io_->write([&](std::string& buf) {
     append_error_frame(err, corr, trace, error_scope::message, cfg_->max_frame_size, buf);
     return caf::error{};
   });
@@ -251,13 +251,12 @@ void dispatcher::deliver(const envelope_fields& env) {
   // is not started either (0 alone means "no deadline").
   if (env.deadline_remaining_us != 0) {
     auto remaining = caf::timespan{std::chrono::microseconds{env.deadline_remaining_us}}
-                     - caf::timespan{one_way_ns_.load()};
+      - caf::timespan{one_way_ns_.load()};
     if (remaining <= caf::timespan{0}) {
       log_->info("{}: not starting '{}' for '{}' (request {}): deadline passed in transit",
                  label_, env.type, env.receiver_name, env.request_id);
-      return send_error(caf::make_error(actors::flow_errc::deadline_exceeded,
-                                        std::string{env.type}),
-                        env);
+      return send_error(
+        caf::make_error(actors::flow_errc::deadline_exceeded, std::string{env.type}), env);
     }
   }
   const auto& target = i->second;

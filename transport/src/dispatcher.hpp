@@ -36,9 +36,9 @@
 #include <caf/timespan.hpp>
 
 #include "adaptive_mutex.hpp"
+#include "envelope_reader.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
-#include "envelope_reader.hpp"
 
 namespace spdlog {
 class logger;

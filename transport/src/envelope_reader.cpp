@@ -117,9 +117,9 @@ bool read_envelope(std::string_view bytes, envelope_fields& out) {
         std::string_view sub;
         if (wt != length_type || !in.bytes(sub))
           return false;
-        auto ok = field == 1   ? read_pair(sub, out.sender_node, out.sender_name)
-                  : field == 2 ? read_pair(sub, out.receiver_node, out.receiver_name)
-                               : read_pair(sub, out.trace_id, out.request_id);
+        auto ok = field == 1 ? read_pair(sub, out.sender_node, out.sender_name)
+          : field == 2       ? read_pair(sub, out.receiver_node, out.receiver_name)
+                             : read_pair(sub, out.trace_id, out.request_id);
         if (!ok)
           return false;
         break;
@@ -155,15 +155,14 @@ bool read_envelope(std::string_view bytes, envelope_fields& out) {
 
 } // namespace
 
-bool read_envelope_frame(std::string_view frame, envelope_kind& kind,
-                         envelope_fields& out) {
+bool read_envelope_frame(std::string_view frame, envelope_kind& kind, envelope_fields& out) {
   wire_cursor in{frame};
   uint32_t field = 0;
   uint32_t wt = 0;
   std::string_view body;
   // Exactly one field: Frame.envelope (6) or Frame.reply (7).
-  if (!in.tag(field, wt) || wt != length_type || (field != 6 && field != 7)
-      || !in.bytes(body) || !in.done())
+  if (!in.tag(field, wt) || wt != length_type || (field != 6 && field != 7) || !in.bytes(body)
+      || !in.done())
     return false;
   envelope_fields result;
   if (!read_envelope(body, result))

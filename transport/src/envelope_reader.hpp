@@ -46,7 +46,6 @@ struct envelope_fields {
 /// prefix) if it is an envelope or reply frame in canonical form; fills
 /// `kind` and `out` and returns true. Returns false for every other frame,
 /// valid or not: parse those with protobuf.
-bool read_envelope_frame(std::string_view frame, envelope_kind& kind,
-                         envelope_fields& out);
+bool read_envelope_frame(std::string_view frame, envelope_kind& kind, envelope_fields& out);
 
 } // namespace troupe::transport::internal

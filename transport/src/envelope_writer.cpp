@@ -101,8 +101,8 @@ void append_pair(uint32_t field, std::string_view first, std::string_view second
 } // namespace
 
 void append_address_fields(std::string_view sender_node, std::string_view sender_name,
-                           std::string_view receiver_node,
-                           std::string_view receiver_name, std::string& out) {
+                           std::string_view receiver_node, std::string_view receiver_name,
+                           std::string& out) {
   static_assert(addr_node == 1 && addr_name == 2);
   append_pair(env_sender, sender_node, sender_name, out);
   append_pair(env_receiver, receiver_node, receiver_name, out);
@@ -119,14 +119,13 @@ void append_trace_fields(std::string_view trace_id, std::string_view request_id,
 
 caf::error append_envelope_frame(envelope_kind kind, const envelope_view& env,
                                  uint32_t max_frame_size, std::string& out) {
-  size_t payload_size = env.payload != nullptr ? env.payload->ByteSizeLong()
-                                               : env.payload_bytes.size();
+  size_t payload_size =
+    env.payload != nullptr ? env.payload->ByteSizeLong() : env.payload_bytes.size();
   size_t body = env.addresses.size() + string_field_size(env_type, env.type)
-                + (payload_size == 0 ? 0 : field_size(env_payload, payload_size))
-                + varint_field_size(env_correlation_id, env.correlation_id)
-                + varint_field_size(env_deadline,
-                                    static_cast<uint64_t>(env.deadline_remaining_us))
-                + env.trace.size();
+    + (payload_size == 0 ? 0 : field_size(env_payload, payload_size))
+    + varint_field_size(env_correlation_id, env.correlation_id)
+    + varint_field_size(env_deadline, static_cast<uint64_t>(env.deadline_remaining_us))
+    + env.trace.size();
   auto field = kind == envelope_kind::request ? frame_envelope : frame_reply;
   auto frame_size = field_size(field, body);
   if (frame_size > max_frame_size)

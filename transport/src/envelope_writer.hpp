@@ -72,8 +72,8 @@ struct envelope_view {
 /// Appends `sender {node, name}` and `receiver {node, name}` (Envelope fields
 /// 1 and 2, both present even when empty) to `out`.
 void append_address_fields(std::string_view sender_node, std::string_view sender_name,
-                           std::string_view receiver_node,
-                           std::string_view receiver_name, std::string& out);
+                           std::string_view receiver_node, std::string_view receiver_name,
+                           std::string& out);
 
 /// Appends `trace {trace_id, request_id}` (present even when empty) and
 /// `attempt` (omitted when 0) — Envelope fields 7 and 8 — to `out`.

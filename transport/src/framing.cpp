@@ -51,8 +51,7 @@ const char* frame_kind_name(const wire::Frame& f) {
   return "unknown";
 }
 
-caf::error append_frame(const wire::Frame& frame, uint32_t max_frame_size,
-                        std::string& out) {
+caf::error append_frame(const wire::Frame& frame, uint32_t max_frame_size, std::string& out) {
   auto size = frame.ByteSizeLong();
   if (size > max_frame_size)
     return caf::make_error(transport_errc::frame_too_large,
@@ -122,8 +121,7 @@ frame_decoder::status frame_decoder::next(std::string_view& out) {
   }
   if (length > max_) {
     err_ = caf::make_error(transport_errc::frame_too_large,
-                           "length prefix " + std::to_string(length)
-                             + (complete ? "" : "+")
+                           "length prefix " + std::to_string(length) + (complete ? "" : "+")
                              + " exceeds max_frame_size " + std::to_string(max_));
     return status::failed;
   }
@@ -167,7 +165,7 @@ void append_error_frame(const caf::error& err, uint64_t correlation_id,
   if (append_frame(frame, max_frame_size, out)) {
     // The text made it too large: send the code without it.
     ef->mutable_error()->clear_message();
-    (void) append_frame(frame, max_frame_size, out);
+    (void)append_frame(frame, max_frame_size, out);
   }
 }
 

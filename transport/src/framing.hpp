@@ -36,8 +36,7 @@ const char* frame_kind_name(const wire::Frame& frame);
 /// Appends `frame` to `out` as varint length + frame bytes. Returns
 /// `frame_too_large` (and leaves `out` as it was) if the frame exceeds
 /// `max_frame_size` bytes.
-caf::error append_frame(const wire::Frame& frame, uint32_t max_frame_size,
-                        std::string& out);
+caf::error append_frame(const wire::Frame& frame, uint32_t max_frame_size, std::string& out);
 
 /// What an error frame is about (`ErrorFrame.closing`).
 enum class error_scope : uint8_t {
@@ -88,13 +87,19 @@ public:
   status next(std::string_view& out);
 
   /// Returns the error after `status::failed`, else none.
-  const caf::error& error() const noexcept { return err_; }
+  const caf::error& error() const noexcept {
+    return err_;
+  }
 
   /// Whether decoding failed.
-  bool failed() const noexcept { return static_cast<bool>(err_); }
+  bool failed() const noexcept {
+    return static_cast<bool>(err_);
+  }
 
   /// Number of buffered bytes that do not form a complete frame yet.
-  size_t buffered() const noexcept { return buf_.size() - pos_; }
+  size_t buffered() const noexcept {
+    return buf_.size() - pos_;
+  }
 
   /// Returns `truncated_frame` if the stream ended (EOF) inside a frame.
   caf::error finish() const;

@@ -32,17 +32,14 @@ void append_field(std::string& out, std::string_view x) {
 
 bool equal_proofs(const std::string& x, const std::string& y) {
   return x.size() == y.size() && !x.empty()
-         && CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
+    && CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
 }
-
 
 } // namespace
 
 std::string handshake_proof(std::string_view secret, std::string_view label,
-                            std::string_view hello_nonce,
-                            std::string_view challenge_nonce,
-                            std::string_view initiator_id,
-                            std::string_view acceptor_id) {
+                            std::string_view hello_nonce, std::string_view challenge_nonce,
+                            std::string_view initiator_id, std::string_view acceptor_id) {
   std::string input{label};
   append_field(input, hello_nonce);
   append_field(input, challenge_nonce);
@@ -51,16 +48,13 @@ std::string handshake_proof(std::string_view secret, std::string_view label,
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
-       &mac_len);
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &mac_len);
   return std::string{reinterpret_cast<const char*>(mac), mac_len};
 }
 
 std::string random_nonce(size_t n) {
   std::string result(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(result.data()),
-                 static_cast<int>(n))
-      != 1)
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(result.data()), static_cast<int>(n)) != 1)
     // Never continue with a predictable nonce.
     std::abort();
   return result;
@@ -70,8 +64,7 @@ handshake::handshake(handshake_role role, params self, std::string nonce)
   : role_(role),
     self_(std::move(self)),
     nonce_(std::move(nonce)),
-    state_(role == handshake_role::initiator ? state::await_challenge
-                                             : state::await_hello) {
+    state_(role == handshake_role::initiator ? state::await_challenge : state::await_hello) {
   // nop
 }
 
@@ -105,8 +98,7 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
   if (in.kind_case() == wire::Frame::kRefusal) {
     auto reason = from_wire_error(in.refusal().error());
     if (!reason)
-      reason = caf::make_error(transport_errc::unexpected_frame,
-                               "refusal without a reason");
+      reason = caf::make_error(transport_errc::unexpected_frame, "refusal without a reason");
     return fail(std::move(reason), err);
   }
   switch (state_) {
@@ -115,23 +107,22 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
         break;
       const auto& hello = in.hello();
       if (hello.protocol_version() != self_.version)
-        return refuse(caf::make_error(transport_errc::version_mismatch,
-                                      "peer speaks version "
-                                        + std::to_string(hello.protocol_version())
-                                        + ", this node speaks "
-                                        + std::to_string(self_.version)),
-                      reply, err);
+        return refuse(
+          caf::make_error(transport_errc::version_mismatch,
+                          "peer speaks version " + std::to_string(hello.protocol_version())
+                            + ", this node speaks " + std::to_string(self_.version)),
+          reply, err);
       if (hello.node_id().empty())
-        return refuse(caf::make_error(transport_errc::unexpected_frame,
-                                      "hello without a node id"),
-                      reply, err);
+        return refuse(
+          caf::make_error(transport_errc::unexpected_frame, "hello without a node id"), reply,
+          err);
       if (hello.node_id() == self_.node_id)
-        return refuse(caf::make_error(transport_errc::self_connection, hello.node_id()),
-                      reply, err);
+        return refuse(caf::make_error(transport_errc::self_connection, hello.node_id()), reply,
+                      err);
       if (hello.nonce().size() < 16)
-        return refuse(caf::make_error(transport_errc::auth_failed,
-                                      "hello nonce shorter than 16 bytes"),
-                      reply, err);
+        return refuse(
+          caf::make_error(transport_errc::auth_failed, "hello nonce shorter than 16 bytes"),
+          reply, err);
       peer_id_ = hello.node_id();
       peer_nonce_ = hello.nonce();
       if (!hello.listen_host().empty() && hello.listen_port() != 0
@@ -143,8 +134,8 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
       ch->set_node_id(self_.node_id);
       ch->set_nonce(nonce_);
       if (!self_.secret.empty())
-        ch->set_proof(handshake_proof(self_.secret, acceptor_label, peer_nonce_,
-                                      nonce_, peer_id_, self_.node_id));
+        ch->set_proof(handshake_proof(self_.secret, acceptor_label, peer_nonce_, nonce_,
+                                      peer_id_, self_.node_id));
       state_ = state::await_auth;
       return true;
     }
@@ -153,19 +144,18 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
         break;
       const auto& ch = in.challenge();
       if (ch.protocol_version() != self_.version)
-        return refuse(caf::make_error(transport_errc::version_mismatch,
-                                      "peer speaks version "
-                                        + std::to_string(ch.protocol_version())
-                                        + ", this node speaks "
-                                        + std::to_string(self_.version)),
-                      reply, err);
+        return refuse(
+          caf::make_error(transport_errc::version_mismatch,
+                          "peer speaks version " + std::to_string(ch.protocol_version())
+                            + ", this node speaks " + std::to_string(self_.version)),
+          reply, err);
       if (ch.node_id().empty())
-        return refuse(caf::make_error(transport_errc::unexpected_frame,
-                                      "challenge without a node id"),
-                      reply, err);
+        return refuse(
+          caf::make_error(transport_errc::unexpected_frame, "challenge without a node id"),
+          reply, err);
       if (ch.node_id() == self_.node_id)
-        return refuse(caf::make_error(transport_errc::self_connection, ch.node_id()),
-                      reply, err);
+        return refuse(caf::make_error(transport_errc::self_connection, ch.node_id()), reply,
+                      err);
       peer_id_ = ch.node_id();
       peer_nonce_ = ch.nonce();
       if (!self_.secret.empty()) {
@@ -174,8 +164,8 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
                                         "this node requires a shared secret; the "
                                         "peer does not authenticate"),
                         reply, err);
-        auto expected = handshake_proof(self_.secret, acceptor_label, nonce_,
-                                        peer_nonce_, self_.node_id, peer_id_);
+        auto expected = handshake_proof(self_.secret, acceptor_label, nonce_, peer_nonce_,
+                                        self_.node_id, peer_id_);
         if (!equal_proofs(expected, ch.proof()))
           return refuse(caf::make_error(transport_errc::auth_failed,
                                         "the peer's proof does not match the "
@@ -185,8 +175,8 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
       reply.Clear();
       auto* auth = reply.mutable_auth();
       if (!self_.secret.empty())
-        auth->set_proof(handshake_proof(self_.secret, initiator_label, nonce_,
-                                        peer_nonce_, self_.node_id, peer_id_));
+        auth->set_proof(handshake_proof(self_.secret, initiator_label, nonce_, peer_nonce_,
+                                        self_.node_id, peer_id_));
       state_ = state::await_welcome;
       return true;
     }
@@ -199,12 +189,12 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
                                         "the peer requires a shared secret; "
                                         "none was presented"),
                         reply, err);
-        auto expected = handshake_proof(self_.secret, initiator_label, peer_nonce_,
-                                        nonce_, peer_id_, self_.node_id);
+        auto expected = handshake_proof(self_.secret, initiator_label, peer_nonce_, nonce_,
+                                        peer_id_, self_.node_id);
         if (!equal_proofs(expected, in.auth().proof()))
-          return refuse(caf::make_error(transport_errc::auth_failed,
-                                        "wrong authentication proof"),
-                        reply, err);
+          return refuse(
+            caf::make_error(transport_errc::auth_failed, "wrong authentication proof"), reply,
+            err);
       }
       reply.Clear();
       reply.mutable_welcome()->set_node_id(self_.node_id);
@@ -221,10 +211,10 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
     case state::failed:
       break;
   }
-  return refuse(caf::make_error(transport_errc::unexpected_frame,
-                                std::string{"a "} + frame_kind_name(in)
-                                  + " frame during the handshake"),
-                reply, err);
+  return refuse(
+    caf::make_error(transport_errc::unexpected_frame,
+                    std::string{"a "} + frame_kind_name(in) + " frame during the handshake"),
+    reply, err);
 }
 
 } // namespace troupe::transport::internal

@@ -38,10 +38,8 @@ namespace troupe::transport::internal {
 /// as 4 bytes big-endian and `label` is "troupe-v1/acceptor" (the
 /// acceptor's proof) or "troupe-v1/initiator". Returns 32 raw bytes.
 std::string handshake_proof(std::string_view secret, std::string_view label,
-                            std::string_view hello_nonce,
-                            std::string_view challenge_nonce,
-                            std::string_view initiator_id,
-                            std::string_view acceptor_id);
+                            std::string_view hello_nonce, std::string_view challenge_nonce,
+                            std::string_view initiator_id, std::string_view acceptor_id);
 
 /// Returns `n` bytes from OpenSSL's CSPRNG.
 std::string random_nonce(size_t n = 16);
@@ -80,18 +78,33 @@ public:
   bool handle(const wire::Frame& in, wire::Frame& reply, caf::error& err);
 
   /// Whether the connection is established.
-  bool done() const noexcept { return state_ == state::done; }
+  bool done() const noexcept {
+    return state_ == state::done;
+  }
 
-  handshake_role role() const noexcept { return role_; }
+  handshake_role role() const noexcept {
+    return role_;
+  }
 
   // -- what we learned about the peer (valid once `done()`) ----------------
 
-  const std::string& peer_id() const noexcept { return peer_id_; }
+  const std::string& peer_id() const noexcept {
+    return peer_id_;
+  }
   /// The peer's advertised listen address, "host:port"; empty if unknown.
-  const std::string& peer_listen_address() const noexcept { return peer_listen_; }
+  const std::string& peer_listen_address() const noexcept {
+    return peer_listen_;
+  }
 
 private:
-  enum class state : uint8_t { await_hello, await_challenge, await_auth, await_welcome, done, failed };
+  enum class state : uint8_t {
+    await_hello,
+    await_challenge,
+    await_auth,
+    await_welcome,
+    done,
+    failed
+  };
 
   bool refuse(caf::error reason, wire::Frame& reply, caf::error& err);
   bool fail(caf::error reason, caf::error& err);

@@ -214,8 +214,7 @@ using listener_io_ptr = std::shared_ptr<listener_io>;
 
 /// Binds and listens on `host:port` (synchronously). Error: `listen_failed`.
 caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
-                                                 const std::string& host,
-                                                 uint16_t port,
+                                                 const std::string& host, uint16_t port,
                                                  uint32_t max_frame_size);
 
 } // namespace troupe::transport::internal

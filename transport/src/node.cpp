@@ -29,7 +29,7 @@ std::string generate_node_id() {
     suffix += hex[static_cast<unsigned char>(c) & 0xF];
   }
   return std::string{host[0] != '\0' ? host : "node"} + ":" + std::to_string(getpid()) + ":"
-         + suffix;
+    + suffix;
 }
 
 } // namespace
@@ -163,8 +163,8 @@ caf::expected<std::string> node::connect(const std::string& host, uint16_t port)
   return result;
 }
 
-caf::expected<caf::actor> node::remote_actor(const std::string& name,
-                                             const std::string& host, uint16_t port) {
+caf::expected<caf::actor> node::remote_actor(const std::string& name, const std::string& host,
+                                             uint16_t port) {
   if (!impl_ || !impl_->handle)
     return caf::make_error(transport_errc::node_stopped);
   caf::scoped_actor self{*impl_->sys};
@@ -203,8 +203,8 @@ void node::stop() {
     self->send(impl_->handle, internal::stop_atom::value);
     // The node ends after its supervisor's shutdown (1.5 x stop_timeout at
     // most) or its own last-resort deadline half a second later.
-    auto bound = impl_->cfg->stop_timeout + impl_->cfg->stop_timeout / 2
-                 + std::chrono::seconds{1};
+    auto bound =
+      impl_->cfg->stop_timeout + impl_->cfg->stop_timeout / 2 + std::chrono::seconds{1};
     bool down = false;
     self->receive([&](caf::down_msg&) { down = true; }, caf::after(bound) >> [] {});
     if (!down) {
@@ -219,8 +219,8 @@ void node::stop() {
   actors::logger("troupe.transport")->info("node {} stopped", impl_->id);
 }
 
-caf::error parse_address(const std::string& address, std::string& name,
-                         std::string& host, uint16_t& port) {
+caf::error parse_address(const std::string& address, std::string& name, std::string& host,
+                         uint16_t& port) {
   auto bad = [&] { return caf::make_error(transport_errc::invalid_address, address); };
   auto at = address.find('@');
   auto colon = address.rfind(':');

@@ -23,8 +23,7 @@ std::string address_of(const std::string& host, uint16_t port) {
 /// A connection that ended for one of these reasons is not re-dialed.
 bool is_permanent(const caf::error& reason) {
   return reason == transport_errc::duplicate_connection
-         || reason == transport_errc::self_connection
-         || reason == transport_errc::node_stopped;
+    || reason == transport_errc::self_connection || reason == transport_errc::node_stopped;
 }
 
 /// A supervisor name is a path segment: no '/'.
@@ -58,8 +57,8 @@ supervisors::child_spec connections_spec(const config_ptr& cfg, const caf::actor
   conns.strategy = supervisors::restart_strategy::dynamic;
   conns.children = {conn};
   auto result = supervisors::supervisor_child("connections", conns);
-  result.start = [start = result.start, node](const supervisors::start_context& ctx)
-    -> caf::expected<caf::actor> {
+  result.start = [start = result.start,
+                  node](const supervisors::start_context& ctx) -> caf::expected<caf::actor> {
     auto sup = start(ctx);
     if (sup)
       caf::anon_send(node, connections_atom::value, *sup);
@@ -74,8 +73,10 @@ supervisors::child_spec listener_spec(const config_ptr& cfg, listener_io_ptr lis
   supervisors::child_spec result;
   result.id = "listener";
   result.shutdown = supervisors::shutdown_policy::timeout(cfg->stop_timeout / 2);
-  result.start = [listener, node](const supervisors::start_context& ctx)
-    -> caf::expected<caf::actor> { return ctx.system.spawn<listener_actor>(listener, node); };
+  result.start = [listener,
+                  node](const supervisors::start_context& ctx) -> caf::expected<caf::actor> {
+    return ctx.system.spawn<listener_actor>(listener, node);
+  };
   return result;
 }
 
@@ -136,14 +137,14 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
     [this](unpublish_atom, const std::string& name) { return unpublish(name); },
     [this](connect_atom, const std::string& host, uint16_t port) -> caf::result<std::string> {
       auto rp = make_response_promise<std::string>();
-      with_connection(host, port,
-                      [rp](const caf::error& err, const caf::actor&,
-                           const std::string& peer) mutable {
-                        if (err)
-                          rp.deliver(err);
-                        else
-                          rp.deliver(peer);
-                      });
+      with_connection(
+        host, port,
+        [rp](const caf::error& err, const caf::actor&, const std::string& peer) mutable {
+          if (err)
+            rp.deliver(err);
+          else
+            rp.deliver(peer);
+        });
       return rp;
     },
     [this](remote_atom, const std::string& name, const std::string& host,
@@ -206,7 +207,8 @@ void node_actor_impl::release_all() {
 caf::result<caf::ok_atom> node_actor_impl::publish(caf::actor actor, const std::string& name,
                                                    delivery how) {
   if (name.empty() || !actor)
-    return caf::make_error(transport_errc::invalid_config, "publish needs a name and an actor");
+    return caf::make_error(transport_errc::invalid_config,
+                           "publish needs a name and an actor");
   auto table = std::make_shared<route_table>(*routes_);
   monitor(actor);
   (*table)[name] = route{std::move(actor), how};
@@ -256,8 +258,8 @@ void node_actor_impl::add_connection(connection_io_ptr io, handshake_role role,
 }
 
 void node_actor_impl::start_connection(pending_start req) {
-  auto addr = req.role == handshake_role::initiator ? address_of(req.host, req.port)
-                                                    : std::string{};
+  auto addr =
+    req.role == handshake_role::initiator ? address_of(req.host, req.port) : std::string{};
   connection_args args{cfg_,
                        id_,
                        req.io,
@@ -334,8 +336,7 @@ void node_actor_impl::resolve_all(const caf::error& err) {
     resolve(addr, err, caf::actor{}, "");
 }
 
-void node_actor_impl::on_established(const std::string& peer_id,
-                                     const std::string& peer_addr,
+void node_actor_impl::on_established(const std::string& peer_id, const std::string& peer_addr,
                                      const std::string& initiator) {
   auto i = conns_.find(caf::actor_cast<caf::actor_addr>(current_sender()));
   if (i == conns_.end())
@@ -361,8 +362,10 @@ void node_actor_impl::on_established(const std::string& peer_id,
     caf::anon_send(loser, close_atom::value,
                    caf::make_error(transport_errc::duplicate_connection, peer_id));
   } else {
-    observers_.notify(this, peer_event{peer_status::up, peer_id,
-                                       peer_addr.empty() ? entry.dial_addr : peer_addr, {}});
+    observers_.notify(
+      this,
+      peer_event{
+        peer_status::up, peer_id, peer_addr.empty() ? entry.dial_addr : peer_addr, {}});
   }
   by_id_[peer_id] = winner;
   auto& won = conns_[winner.address()];
@@ -386,10 +389,10 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
     auto j = by_id_.find(entry.peer_id);
     if (j != by_id_.end() && j->second == entry.actor) {
       by_id_.erase(j);
-      observers_.notify(this, peer_event{peer_status::down, entry.peer_id,
-                                         entry.peer_addr.empty() ? entry.dial_addr
-                                                                 : entry.peer_addr,
-                                         reason});
+      observers_.notify(this,
+                        peer_event{peer_status::down, entry.peer_id,
+                                   entry.peer_addr.empty() ? entry.dial_addr : entry.peer_addr,
+                                   reason});
     }
   }
   std::vector<std::string> lost;

@@ -46,14 +46,13 @@ namespace troupe::transport::internal {
 
 /// The node's full protocol: the public one plus what its own tree, its
 /// connections and its timers tell it.
-using node_actor_internal = node_actor::extend<
-  caf::reacts_to<supervisor_atom, caf::actor>,
-  caf::reacts_to<connections_atom, caf::actor>,
-  caf::reacts_to<accepted_atom, connection_io_ptr>,
-  caf::reacts_to<established_atom, std::string, std::string, std::string>,
-  caf::reacts_to<reconnect_atom, std::string>,
-  caf::reacts_to<stop_atom>,
-  caf::reacts_to<stop_deadline_atom>>;
+using node_actor_internal =
+  node_actor::extend<caf::reacts_to<supervisor_atom, caf::actor>,
+                     caf::reacts_to<connections_atom, caf::actor>,
+                     caf::reacts_to<accepted_atom, connection_io_ptr>,
+                     caf::reacts_to<established_atom, std::string, std::string, std::string>,
+                     caf::reacts_to<reconnect_atom, std::string>, caf::reacts_to<stop_atom>,
+                     caf::reacts_to<stop_deadline_atom>>;
 
 class node_actor_impl final : public node_actor_internal::base {
 public:

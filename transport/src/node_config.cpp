@@ -13,9 +13,8 @@ caf::error bad(std::string what) {
 }
 
 std::string ms(caf::timespan x) {
-  return std::to_string(
-           std::chrono::duration_cast<std::chrono::milliseconds>(x).count())
-         + "ms";
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(x).count())
+    + "ms";
 }
 
 } // namespace
@@ -24,11 +23,9 @@ caf::error node_config::validate() const {
   if (listen && host.empty())
     return bad("host must not be empty when listen is true");
   if (max_frame_size < 64)
-    return bad("max_frame_size must be >= 64 (got " + std::to_string(max_frame_size)
-               + ")");
+    return bad("max_frame_size must be >= 64 (got " + std::to_string(max_frame_size) + ")");
   if (max_frame_size > (1u << 30))
-    return bad("max_frame_size must be <= 1 GiB (got "
-               + std::to_string(max_frame_size) + ")");
+    return bad("max_frame_size must be <= 1 GiB (got " + std::to_string(max_frame_size) + ")");
   if (handshake_timeout <= caf::timespan{0})
     return bad("handshake_timeout must be > 0");
   if (connect_timeout <= caf::timespan{0})

@@ -48,8 +48,7 @@ caf::error view_payload(const caf::type_erased_tuple& x, size_t pos, payload_ref
   auto rtti = x.type(pos);
   if (rtti.second == nullptr)
     // Built-in CAF types (integers, strings, atoms) carry no RTTI here.
-    return caf::make_error(messages::message_errc::not_a_protobuf_message,
-                           x.stringify());
+    return caf::make_error(messages::message_errc::not_a_protobuf_message, x.stringify());
   auto* entry = find_cached(*rtti.second);
   if (entry == nullptr)
     return caf::make_error(messages::message_errc::unregistered_type,
@@ -59,12 +58,10 @@ caf::error view_payload(const caf::type_erased_tuple& x, size_t pos, payload_ref
   return caf::none;
 }
 
-caf::error decode_payload(std::string_view type, std::string_view bytes,
-                          caf::message& out) {
+caf::error decode_payload(std::string_view type, std::string_view bytes, caf::message& out) {
   auto* entry = find_cached(type);
   if (entry == nullptr)
-    return caf::make_error(messages::message_errc::unknown_message_type,
-                           std::string{type});
+    return caf::make_error(messages::message_errc::unknown_message_type, std::string{type});
   // The registry decodes from a std::string only. Decoding the empty string
   // yields a message holding a default instance (always valid protobuf);
   // parsing the bytes into that instance in place saves the copy.

@@ -36,7 +36,6 @@ caf::error view_payload(const caf::type_erased_tuple& x, size_t pos, payload_ref
 /// Parses `bytes` as the registered message `type` into a one-element
 /// message, straight from the bytes (no copy into a string first). Errors:
 /// `unknown_message_type`, `malformed_payload` (then `out` is untouched).
-caf::error decode_payload(std::string_view type, std::string_view bytes,
-                          caf::message& out);
+caf::error decode_payload(std::string_view type, std::string_view bytes, caf::message& out);
 
 } // namespace troupe::transport::internal

@@ -18,15 +18,14 @@
 #include <google/protobuf/message.h>
 
 #include <troupe/actors/log.hpp>
+#include <troupe/messages/error_category.hpp>
 #include <troupe/messages/message_errc.hpp>
 #include <troupe/messages/type_registry.hpp>
-#include <troupe/messages/error_category.hpp>
 
+#include "envelope_writer.hpp"
 #include "framing.hpp"
 #include "payload.hpp"
 #include "troupe/transport/call_options.hpp"
-#include "envelope_writer.hpp"
-#include "framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 #include "troupe/wire.pb.h"
@@ -83,8 +82,7 @@ void remote_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* h
   if (handle_system_message(*what, host, false))
     return;
   auto& content = what->content();
-  if (what->sender == nullptr && content.size() == 1
-      && content.match_element<sweep_atom>(0)) {
+  if (what->sender == nullptr && content.size() == 1 && content.match_element<sweep_atom>(0)) {
     sweep();
     return;
   }
@@ -118,8 +116,8 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
     return err;
   }
   auto deadline = opts != nullptr && opts->deadline > caf::timespan{0}
-                    ? opts->deadline
-                    : args_.cfg->default_deadline;
+    ? opts->deadline
+    : args_.cfg->default_deadline;
   uint64_t corr = 0;
   if (is_request) {
     auto due = clock_->now() + deadline;
@@ -159,9 +157,8 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
     tmp.request_id.append(first, end);
     request_id = tmp.request_id;
   }
-  std::string_view trace_id = opts != nullptr && !opts->trace_id.empty()
-                                ? std::string_view{opts->trace_id}
-                                : request_id;
+  std::string_view trace_id =
+    opts != nullptr && !opts->trace_id.empty() ? std::string_view{opts->trace_id} : request_id;
   tmp.trace.clear();
   append_trace_fields(trace_id, request_id, opts != nullptr ? opts->attempt : 1, tmp.trace);
   envelope_view env;
@@ -222,8 +219,7 @@ void remote_proxy::respond(request& req, caf::message msg, caf::execution_unit* 
   }
   if (req.sender)
     req.sender->enqueue(caf::make_mailbox_element(caf::strong_actor_ptr{ctrl()},
-                                                  req.mid.response_id(), {},
-                                                  std::move(msg)),
+                                                  req.mid.response_id(), {}, std::move(msg)),
                         host);
 }
 
@@ -250,9 +246,9 @@ void remote_proxy::arm(time_point t) {
   if (t >= armed_)
     return;
   armed_ = t;
-  clock_->schedule_message(t, caf::strong_actor_ptr{ctrl()},
-                           caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
-                                                     sweep_atom::value));
+  clock_->schedule_message(
+    t, caf::strong_actor_ptr{ctrl()},
+    caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, sweep_atom::value));
 }
 
 void remote_proxy::sweep() {
@@ -310,8 +306,8 @@ void remote_proxy::on_cleanup(const caf::error& reason) {
 
 caf::actor make_proxy(caf::actor_system& sys, proxy_args args) {
   caf::actor_config cfg;
-  return caf::make_actor<remote_proxy, caf::actor>(sys.next_actor_id(), sys.node(), &sys,
-                                                   cfg, std::move(args));
+  return caf::make_actor<remote_proxy, caf::actor>(sys.next_actor_id(), sys.node(), &sys, cfg,
+                                                   std::move(args));
 }
 
 remote_proxy& proxy_of(const caf::actor& handle) {

@@ -10,14 +10,14 @@
 #include <google/protobuf/message.h>
 
 #include <troupe/actors/log.hpp>
+#include <troupe/messages/error_category.hpp>
 #include <troupe/messages/message_errc.hpp>
 #include <troupe/messages/type_registry.hpp>
-#include <troupe/messages/error_category.hpp>
 
+#include "envelope_writer.hpp"
 #include "framing.hpp"
 #include "payload.hpp"
 #include "troupe/envelope.pb.h"
-#include "envelope_writer.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 
@@ -88,8 +88,8 @@ caf::message_id responder::expect(const envelope_fields& env) {
   auto& req = node.mapped();
   req.correlation_id = env.correlation_id;
   req.echo.clear();
-  append_address_fields(env.receiver_node, env.receiver_name, env.sender_node,
-                        env.sender_name, req.echo);
+  append_address_fields(env.receiver_node, env.receiver_name, env.sender_node, env.sender_name,
+                        req.echo);
   req.split = req.echo.size();
   append_trace_fields(env.trace_id, env.request_id, env.attempt, req.echo);
   if (!closed_)
@@ -131,9 +131,8 @@ void responder::reply(inbound& req, caf::type_erased_tuple& content,
   if (content.size() > 0) {
     payload_ref payload;
     auto err = content.size() == 1
-                 ? view_payload(content, 0, payload)
-                 : caf::make_error(messages::message_errc::not_a_protobuf_message,
-                                   content.stringify());
+      ? view_payload(content, 0, payload)
+      : caf::make_error(messages::message_errc::not_a_protobuf_message, content.stringify());
     if (err) {
       auto trace = trace_of(req.echo, req.split);
       log_->warn("{}: reply to request {} is not a protobuf message: {}", label(),
@@ -156,7 +155,7 @@ void responder::reply(inbound& req, caf::type_erased_tuple& content,
 void responder::send_error(const caf::error& err, const inbound& req,
                            caf::execution_unit* host) {
   auto trace = trace_of(req.echo, req.split);
-  (void) io_->write(
+  (void)io_->write(
     [&](std::string& buf) {
       append_error_frame(err, req.correlation_id, &trace, error_scope::message,
                          cfg_->max_frame_size, buf);

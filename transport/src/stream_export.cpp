@@ -265,15 +265,16 @@ private:
       return caf::make_error(transport_errc::stream_conflict, id,
                              "the session belongs to another importer");
     } else if (pull.open()) {
-      return caf::make_error(transport_errc::stream_conflict, id, "the stream is already open");
+      return caf::make_error(transport_errc::stream_conflict, id,
+                             "the stream is already open");
     }
     delegate(i->second.session, pull);
     return caf::delegated<troupe::flow::Batch>();
   }
 
   caf::actor open_session(const troupe::flow::Pull& pull) {
-    auto session = spawn<export_session>(producer_, pull.stream_id(), pull.capacity(), cfg_,
-                                         codec_);
+    auto session =
+      spawn<export_session>(producer_, pull.stream_id(), pull.capacity(), cfg_, codec_);
     monitor(session);
     return session;
   }
@@ -291,8 +292,9 @@ private:
       owners_.erase(o);
       for (auto& [id, entry] : sessions_)
         if (entry.owner == dm.source)
-          send_exit(entry.session, caf::make_error(transport_errc::peer_lost,
-                                                   "the stream's importer is gone"));
+          send_exit(
+            entry.session,
+            caf::make_error(transport_errc::peer_lost, "the stream's importer is gone"));
       return;
     }
     for (auto i = sessions_.begin(); i != sessions_.end(); ++i) {
@@ -333,14 +335,14 @@ private:
 
 namespace troupe::transport::detail {
 
-caf::expected<caf::actor> export_stream(node& n, caf::actor producer,
-                                        const std::string& name,
+caf::expected<caf::actor> export_stream(node& n, caf::actor producer, const std::string& name,
                                         const stream_export_config& cfg,
                                         stream_codec_ptr codec) {
   if (auto err = cfg.validate())
     return err;
   if (!producer)
-    return caf::make_error(transport_errc::invalid_config, "export_stream: producer is invalid");
+    return caf::make_error(transport_errc::invalid_config,
+                           "export_stream: producer is invalid");
   auto& sys = producer->home_system();
   auto hub = sys.spawn<internal::export_hub>(producer, cfg, std::move(codec));
   if (auto err = n.publish(hub, name)) {

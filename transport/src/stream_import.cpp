@@ -118,8 +118,8 @@ private:
     // Parsed into local batches of at most `batch_size`: `pull_batch` hands
     // a whole one to a consumer without touching its items. Local sequence
     // numbers equal stream numbers: items are pulled in order.
-    if (auto err = codec_->decode(batch.items(), batch.count(), received_ + 1,
-                                  cfg_.batch_size, chunks_)) {
+    if (auto err = codec_->decode(batch.items(), batch.count(), received_ + 1, cfg_.batch_size,
+                                  chunks_)) {
       output().fail(err);
       return;
     }
@@ -199,9 +199,9 @@ private:
   stream_import_config cfg_;
   uint64_t stream_id_;
   stream_codec_ptr codec_;
-  std::deque<detail::stream_chunk> chunks_; // received, not yet pulled locally
-  size_t front_offset_ = 0;                 // items of chunks_.front() already pulled
-  size_t queued_ = 0;                       // items in chunks_
+  std::deque<detail::stream_chunk> chunks_;   // received, not yet pulled locally
+  size_t front_offset_ = 0;                   // items of chunks_.front() already pulled
+  size_t queued_ = 0;                         // items in chunks_
   std::map<uint64_t, uint64_t> acked_ranges_; // first -> last, beyond the prefix
   uint64_t acked_through_ = 0;
   uint64_t acked_sent_ = 0;

@@ -21,10 +21,10 @@
 
 #include <troupe/actors/log.hpp>
 
+#include "framing.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
 #include "troupe/transport/diagnostics.hpp"
-#include "framing.hpp"
 #include "troupe/transport/transport_errc.hpp"
 
 namespace troupe::transport::internal {
@@ -113,7 +113,10 @@ public:
   explicit asio_runtime(uint32_t threads) : guard_(asio::make_work_guard(ctx_)) {
     ++live_runtimes;
     for (uint32_t i = 0; i < threads; ++i)
-      threads_.emplace_back([this] { ctx_.run(); done_.fetch_add(1); });
+      threads_.emplace_back([this] {
+        ctx_.run();
+        done_.fetch_add(1);
+      });
   }
 
   ~asio_runtime() override {
@@ -224,26 +227,28 @@ public:
 
   void connect(frame_sink_ptr sink, std::string host, uint16_t port) override {
     set_address(host + ":" + std::to_string(port));
-    asio::post(strand_, [self = shared_from_this(), sink = std::move(sink),
-                         host = std::move(host), port]() mutable {
-      if (self->stopped_)
-        return;
-      self->sink_ = std::move(sink);
-      self->resolver_.async_resolve(
-        host, std::to_string(port),
-        [self](const asio::error_code& ec, tcp::resolver::results_type results) {
-          if (self->stopped_)
-            return;
-          if (ec)
-            return self->report(caf::make_error(transport_errc::connect_failed,
-                                                self->remote_address(),
-                                                "resolve: " + ec.message()));
-          asio::async_connect(self->socket_, results,
-                              [self](const asio::error_code& ec, const tcp::endpoint&) {
-                                self->on_connected(ec);
-                              });
-        });
-    });
+    asio::post(strand_,
+               [self = shared_from_this(), sink = std::move(sink), host = std::move(host),
+                port]() mutable {
+                 if (self->stopped_)
+                   return;
+                 self->sink_ = std::move(sink);
+                 self->resolver_.async_resolve(
+                   host, std::to_string(port),
+                   [self](const asio::error_code& ec, tcp::resolver::results_type results) {
+                     if (self->stopped_)
+                       return;
+                     if (ec)
+                       return self->report(caf::make_error(transport_errc::connect_failed,
+                                                           self->remote_address(),
+                                                           "resolve: " + ec.message()));
+                     asio::async_connect(
+                       self->socket_, results,
+                       [self](const asio::error_code& ec, const tcp::endpoint&) {
+                         self->on_connected(ec);
+                       });
+                   });
+               });
   }
 
   void start(frame_sink_ptr sink) override {
@@ -313,8 +318,8 @@ private:
     if (stopped_)
       return;
     if (ec)
-      return report(caf::make_error(transport_errc::connect_failed, remote_address(),
-                                    ec.message()));
+      return report(
+        caf::make_error(transport_errc::connect_failed, remote_address(), ec.message()));
     asio::error_code ignored;
     socket_.set_option(tcp::no_delay{true}, ignored);
     if (sink_)
@@ -325,8 +330,9 @@ private:
   void read_some() {
     reading_ = true;
     socket_.async_read_some(asio::buffer(read_buf_),
-                            [self = shared_from_this()](const asio::error_code& ec,
-                                                        size_t n) { self->on_read(ec, n); });
+                            [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                              self->on_read(ec, n);
+                            });
   }
 
   void on_read(const asio::error_code& ec, size_t n) {
@@ -396,8 +402,8 @@ private:
       return EPIPE;
     auto fd = socket_.native_handle();
     while (sent < bytes.size()) {
-      auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent,
-                      MSG_DONTWAIT | MSG_NOSIGNAL);
+      auto n =
+        ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
         sent += static_cast<size_t>(n);
         continue;
@@ -438,18 +444,18 @@ private:
   }
 
   void async_write_active() {
-    asio::async_write(socket_, asio::buffer(active_),
-                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
-                        if (self->stopped_)
-                          return;
-                        if (ec) {
-                          self->report(caf::make_error(transport_errc::peer_lost,
-                                                       "write: " + ec.message()));
-                          return self->shut();
-                        }
-                        self->active_.clear();
-                        self->write_some();
-                      });
+    asio::async_write(
+      socket_, asio::buffer(active_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+        if (self->stopped_)
+          return;
+        if (ec) {
+          self->report(caf::make_error(transport_errc::peer_lost, "write: " + ec.message()));
+          return self->shut();
+        }
+        self->active_.clear();
+        self->write_some();
+      });
   }
 
   /// Graceful close: everything queued is written; half-close so the peer
@@ -520,8 +526,7 @@ private:
 
 // -- listener ---------------------------------------------------------------------
 
-class tcp_listener : public listener_io,
-                     public std::enable_shared_from_this<tcp_listener> {
+class tcp_listener : public listener_io, public std::enable_shared_from_this<tcp_listener> {
 public:
   tcp_listener(io_runtime_ptr rt, tcp::acceptor acceptor, uint32_t max_frame_size)
     : rt_(std::move(rt)),
@@ -570,18 +575,19 @@ private:
   /// nobody holds is closed already.
   template <class F>
   void command(F f) {
-    asio::post(acceptor_.get_executor(), [weak = weak_from_this(), f = std::move(f)]() mutable {
-      if (auto self = weak.lock())
-        f(*self);
-    });
+    asio::post(acceptor_.get_executor(),
+               [weak = weak_from_this(), f = std::move(f)]() mutable {
+                 if (auto self = weak.lock())
+                   f(*self);
+               });
   }
 
   void accept() {
     if (stopped_)
       return;
     // Each connection gets its own strand; accept straight into its socket.
-    auto conn = std::make_shared<tcp_connection>(
-      rt_, asio::make_strand(native(rt_).context()), max_frame_size_);
+    auto conn = std::make_shared<tcp_connection>(rt_, asio::make_strand(native(rt_).context()),
+                                                 max_frame_size_);
     acceptor_.async_accept(conn->socket(),
                            [self = shared_from_this(), conn](const asio::error_code& ec) {
                              self->on_accept(ec, conn);
@@ -644,8 +650,7 @@ connection_io_ptr make_tcp_connection(const io_runtime_ptr& rt, uint32_t max_fra
 }
 
 caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
-                                                 const std::string& host,
-                                                 uint16_t port,
+                                                 const std::string& host, uint16_t port,
                                                  uint32_t max_frame_size) {
   auto where = host + ":" + std::to_string(port);
   asio::error_code ec;

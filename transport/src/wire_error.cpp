@@ -3,7 +3,6 @@
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
 
-
 #include "troupe/error.pb.h"
 #include "troupe/transport/transport_errc.hpp"
 

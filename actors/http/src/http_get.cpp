@@ -14,8 +14,8 @@
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <asio/post.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <curl/curl.h>
 
@@ -54,8 +54,7 @@ CURLcode curl_init_once() {
 }
 
 long to_ms(caf::timespan x) {
-  return static_cast<long>(
-    std::chrono::duration_cast<std::chrono::milliseconds>(x).count());
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(x).count());
 }
 
 bool has_crlf(std::string_view x) {
@@ -142,8 +141,7 @@ caf::expected<http_response> outcome(transfer& t, CURLcode rc) {
       curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
       t.response.status = status;
       if (status >= 400)
-        return caf::make_error(fetch_errc::http_status,
-                               static_cast<int64_t>(status), t.url);
+        return caf::make_error(fetch_errc::http_status, static_cast<int64_t>(status), t.url);
       return std::move(t.response);
     }
     case CURLE_COULDNT_CONNECT:
@@ -215,8 +213,7 @@ caf::error http_get::config::validate() const {
 // -- impl ---------------------------------------------------------------------
 
 struct http_get::impl {
-  explicit impl(config c)
-    : cfg(std::move(c)), guard(asio::make_work_guard(ioc)), timer(ioc) {
+  explicit impl(config c) : cfg(std::move(c)), guard(asio::make_work_guard(ioc)), timer(ioc) {
     init_error = cfg.validate();
     if (!init_error)
       init_curl();
@@ -225,8 +222,7 @@ struct http_get::impl {
     } catch (const std::system_error& e) {
       if (!init_error)
         init_error = caf::make_error(fetch_errc::transfer_failed,
-                                     std::string{"cannot start the loop thread: "}
-                                       + e.what());
+                                     std::string{"cannot start the loop thread: "} + e.what());
     }
   }
 
@@ -241,14 +237,12 @@ struct http_get::impl {
   void init_curl() {
     if (auto rc = curl_init_once(); rc != CURLE_OK) {
       init_error = caf::make_error(fetch_errc::transfer_failed,
-                                   std::string{"curl_global_init: "}
-                                     + curl_easy_strerror(rc));
+                                   std::string{"curl_global_init: "} + curl_easy_strerror(rc));
       return;
     }
     multi = curl_multi_init();
     if (multi == nullptr) {
-      init_error = caf::make_error(fetch_errc::transfer_failed,
-                                   "curl_multi_init failed");
+      init_error = caf::make_error(fetch_errc::transfer_failed, "curl_multi_init failed");
       return;
     }
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &impl::socket_callback);
@@ -315,10 +309,9 @@ struct http_get::impl {
     }
     if (auto rc = curl_multi_add_handle(multi, t->easy); rc != CURLM_OK) {
       auto fn = std::move(t->done);
-      auto err = caf::make_error(fetch_errc::transfer_failed,
-                                 std::string{"curl_multi_add_handle: "}
-                                   + curl_multi_strerror(rc),
-                                 t->url);
+      auto err = caf::make_error(
+        fetch_errc::transfer_failed,
+        std::string{"curl_multi_add_handle: "} + curl_multi_strerror(rc), t->url);
       t.reset();
       finish(id, std::move(fn), std::move(err));
       return;
@@ -339,14 +332,12 @@ struct http_get::impl {
       auto line = value.empty() ? name + ";" : name + ": " + value;
       auto* next = curl_slist_append(t.request_headers, line.c_str());
       if (next == nullptr)
-        return caf::make_error(fetch_errc::transfer_failed,
-                               "curl_slist_append failed", t.url);
+        return caf::make_error(fetch_errc::transfer_failed, "curl_slist_append failed", t.url);
       t.request_headers = next;
     }
     t.easy = curl_easy_init();
     if (t.easy == nullptr)
-      return caf::make_error(fetch_errc::transfer_failed, "curl_easy_init failed",
-                             t.url);
+      return caf::make_error(fetch_errc::transfer_failed, "curl_easy_init failed", t.url);
     auto* e = t.easy;
     CURLcode rc = CURLE_OK;
     auto check = [&rc](CURLcode x) {
@@ -514,12 +505,11 @@ struct http_get::impl {
 
   /// Waits for each direction curl is interested in and not yet waiting for.
   void arm(watched_socket& w) {
-    auto wait = [this, &w](asio::posix::stream_descriptor::wait_type type,
-                           int direction) {
-      w.descriptor.async_wait(type, [this, fd = w.fd, serial = w.serial,
-                                     direction](const asio::error_code& ec) {
-        on_ready(fd, serial, direction, ec);
-      });
+    auto wait = [this, &w](asio::posix::stream_descriptor::wait_type type, int direction) {
+      w.descriptor.async_wait(
+        type, [this, fd = w.fd, serial = w.serial, direction](const asio::error_code& ec) {
+          on_ready(fd, serial, direction, ec);
+        });
     };
     if ((w.interest & CURL_POLL_IN) != 0 && !w.read_pending) {
       w.read_pending = true;
@@ -531,8 +521,7 @@ struct http_get::impl {
     }
   }
 
-  void on_ready(curl_socket_t fd, uint64_t serial, int direction,
-                const asio::error_code& ec) {
+  void on_ready(curl_socket_t fd, uint64_t serial, int direction, const asio::error_code& ec) {
     auto i = sockets.find(fd);
     if (i == sockets.end() || i->second->serial != serial)
       return; // released or replaced meanwhile
@@ -607,8 +596,7 @@ caf::expected<std::unique_ptr<http_get>> http_get::make(config cfg) {
   return result;
 }
 
-void http_get::start(uint64_t id, const http_request& req,
-                     completion<http_response> done) {
+void http_get::start(uint64_t id, const http_request& req, completion<http_response> done) {
   auto& d = *impl_;
   ++d.started;
   ++d.in_flight;

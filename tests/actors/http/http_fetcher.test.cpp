@@ -32,16 +32,15 @@ std::vector<result_t> fetch_all(const std::vector<std::string>& urls, fetcher_co
   sys_cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{sys_cfg};
   size_t next = 0;
-  auto p = spawn_producer<http_request>(sys, producer_config{4, {}},
-                                        [&](size_t demand, std::vector<http_request>& out) {
-                                          while (out.size() < demand && next < urls.size())
-                                            out.push_back(http_request{urls[next++], {}});
-                                          return next == urls.size() ? pull_status::done
-                                                                     : pull_status::more;
-                                        });
+  auto p = spawn_producer<http_request>(
+    sys, producer_config{4, {}}, [&](size_t demand, std::vector<http_request>& out) {
+      while (out.size() < demand && next < urls.size())
+        out.push_back(http_request{urls[next++], {}});
+      return next == urls.size() ? pull_status::done : pull_status::more;
+    });
   REQUIRE(p);
-  auto f = spawn_fetcher<http_request, http_response>(sys, *p, cfg,
-                                                      std::make_unique<http_get>());
+  auto f =
+    spawn_fetcher<http_request, http_response>(sys, *p, cfg, std::make_unique<http_get>());
   REQUIRE(f);
   std::mutex mtx;
   std::condition_variable cv;
@@ -75,8 +74,7 @@ fetcher_config quick(uint32_t max_in_flight) {
 
 } // namespace
 
-TEST_CASE("concurrent GETs never exceed max_in_flight at the server",
-          "[http][fetcher]") {
+TEST_CASE("concurrent GETs never exceed max_in_flight at the server", "[http][fetcher]") {
   troupe::testing::http_test_server server;
   REQUIRE(server.port() != 0);
   std::vector<std::string> urls(24, server.url("/delay?ms=40"));
@@ -103,8 +101,7 @@ TEST_CASE("a 500 is retried and ends with retries_exhausted naming the status",
   CHECK(server.total_requests() == 3);
 }
 
-TEST_CASE("a hanging server fails the attempt with attempt_timeout",
-          "[http][fetcher]") {
+TEST_CASE("a hanging server fails the attempt with attempt_timeout", "[http][fetcher]") {
   troupe::testing::http_test_server server;
   auto cfg = quick(1);
   cfg.attempt_timeout = 200ms;
@@ -114,15 +111,14 @@ TEST_CASE("a hanging server fails the attempt with attempt_timeout",
   CHECK(results[1].ok()); // the fetcher carried on
 }
 
-TEST_CASE("a refused connection fails with connect_failed",
-          "[http][fetcher]") {
+TEST_CASE("a refused connection fails with connect_failed", "[http][fetcher]") {
   uint16_t closed_port;
   {
     troupe::testing::http_test_server server;
     closed_port = server.port();
   } // stopped: nothing listens there now
-  auto results = fetch_all({"http://127.0.0.1:" + std::to_string(closed_port) + "/ok"},
-                           quick(1));
+  auto results =
+    fetch_all({"http://127.0.0.1:" + std::to_string(closed_port) + "/ok"}, quick(1));
   REQUIRE(results.size() == 1);
   CHECK(results[0].error == caf::make_error(fetch_errc::connect_failed));
 }

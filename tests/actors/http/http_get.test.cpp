@@ -52,8 +52,7 @@ constexpr auto wait_limit = 10s;
 
 /// A `done` that fulfils a future, for tests waiting on one attempt.
 struct one_result {
-  std::shared_ptr<std::promise<result>> promise
-    = std::make_shared<std::promise<result>>();
+  std::shared_ptr<std::promise<result>> promise = std::make_shared<std::promise<result>>();
   std::future<result> future = promise->get_future();
 
   troupe::actors::completion<http_response> done() {
@@ -96,8 +95,7 @@ private:
 };
 
 /// Runs one GET and returns its outcome.
-result fetch(http_get& get, const std::string& url,
-             troupe::http::http_headers headers = {}) {
+result fetch(http_get& get, const std::string& url, troupe::http::http_headers headers = {}) {
   static std::atomic<uint64_t> next_id{1};
   one_result r;
   get.start(next_id++, http_request{url, std::move(headers)}, r.done());
@@ -166,8 +164,7 @@ bool returns_without_hanging(F f, G unblock) {
 
 } // namespace
 
-TEST_CASE("a GET of /ok completes with status 200, the body and the headers",
-          "[http]") {
+TEST_CASE("a GET of /ok completes with status 200, the body and the headers", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get get;
@@ -182,8 +179,7 @@ TEST_CASE("a GET of /ok completes with status 200, the body and the headers",
   CHECK(get.in_flight() == 0);
 }
 
-TEST_CASE("an error status fails with http_status carrying the status and the URL",
-          "[http]") {
+TEST_CASE("an error status fails with http_status carrying the status and the URL", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get get;
@@ -273,8 +269,7 @@ TEST_CASE("with max_redirects 0 the 3xx response itself is returned", "[http]") 
   CHECK(header(*r, "Location") == "/ok");
 }
 
-TEST_CASE("a body larger than max_body_size fails with transfer_failed",
-          "[http]") {
+TEST_CASE("a body larger than max_body_size fails with transfer_failed", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   http_get::config cfg;
@@ -341,8 +336,7 @@ TEST_CASE("curl's own timeout fails with attempt_timeout", "[http]") {
   CHECK(r.error() == caf::make_error(fetch_errc::attempt_timeout));
 }
 
-TEST_CASE("a cancelled /hang never completes and the destructor returns promptly",
-          "[http]") {
+TEST_CASE("a cancelled /hang never completes and the destructor returns promptly", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   std::atomic<int> hang_calls{0};
@@ -365,8 +359,7 @@ TEST_CASE("a cancelled /hang never completes and the destructor returns promptly
   CHECK(hang_calls == 0);
 }
 
-TEST_CASE("the destructor drops attempts in flight without calling done",
-          "[http]") {
+TEST_CASE("the destructor drops attempts in flight without calling done", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   std::atomic<int> calls{0};
@@ -381,8 +374,7 @@ TEST_CASE("the destructor drops attempts in flight without calling done",
   CHECK(calls == 0);
 }
 
-TEST_CASE("twenty concurrent GETs all complete and overlap at the server",
-          "[http]") {
+TEST_CASE("twenty concurrent GETs all complete and overlap at the server", "[http]") {
   http_test_server server;
   REQUIRE(server.port() != 0);
   many_results results;
@@ -443,8 +435,7 @@ TEST_CASE("the counters track started, completed, cancelled and in-flight attemp
   CHECK(results.take().count(3) == 0);
 }
 
-TEST_CASE("a duplicate attempt id fails without disturbing the first",
-          "[http]") {
+TEST_CASE("a duplicate attempt id fails without disturbing the first", "[http]") {
   http_test_server server;
   http_get get;
   many_results results;
@@ -494,8 +485,7 @@ TEST_CASE("make returns a working operation for a valid config", "[http]") {
   CHECK(r->body == "ok");
 }
 
-TEST_CASE("http messages travel in CAF messages and survive a binary round trip",
-          "[http]") {
+TEST_CASE("http messages travel in CAF messages and survive a binary round trip", "[http]") {
   http_request req{"http://example.invalid/x", {{"A", "1"}, {"B", ""}}};
   http_response res{200, "body", {{"Content-Type", "text/plain"}}};
   auto msg = caf::make_message(req, res);

@@ -22,7 +22,7 @@ int main() {
   caf::actor root;
   caf::actor shop;
   bool ok = use_supervisors(sys, root, shop) && use_messages(sys, shop)
-            && use_transport(sys, shop) && use_actors(sys) && use_http(sys);
+    && use_transport(sys, shop) && use_actors(sys) && use_http(sys);
   if (root) {
     // The actor system waits for every actor on destruction: stop the tree
     // and wait, bounded, for it to be gone.
@@ -30,11 +30,12 @@ int main() {
     self->monitor(root);
     troupe::supervisors::request_shutdown(root);
     self->receive([](const caf::down_msg&) {},
-                  caf::after(std::chrono::seconds{10}) >> [&] {
-                    std::cerr << "consumer: the supervisor did not stop within 10 s\n";
-                    caf::anon_send_exit(root, caf::exit_reason::kill);
-                    ok = false;
-                  });
+                  caf::after(std::chrono::seconds{10}) >>
+                    [&] {
+                      std::cerr << "consumer: the supervisor did not stop within 10 s\n";
+                      caf::anon_send_exit(root, caf::exit_reason::kill);
+                      ok = false;
+                    });
   }
   std::cout << "consumer: " << (ok ? "ok" : "FAILED") << "\n";
   return ok ? 0 : 1;

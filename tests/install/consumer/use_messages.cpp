@@ -27,14 +27,15 @@ bool use_messages(caf::actor_system& sys, const caf::actor& shop) {
   }
   bool ok = false;
   caf::scoped_actor self{sys};
-  self->request(shop, std::chrono::seconds{5}, copy.get_as<shop::Order>(0)).receive(
-    [&](const shop::Receipt& r) {
-      ok = r.total_cents() == 1000;
-      if (!ok)
-        std::cerr << "consumer: wrong receipt " << r.ShortDebugString() << "\n";
-    },
-    [&](const caf::error& err) {
-      std::cerr << "consumer: local order failed: " << sys.render(err) << "\n";
-    });
+  self->request(shop, std::chrono::seconds{5}, copy.get_as<shop::Order>(0))
+    .receive(
+      [&](const shop::Receipt& r) {
+        ok = r.total_cents() == 1000;
+        if (!ok)
+          std::cerr << "consumer: wrong receipt " << r.ShortDebugString() << "\n";
+      },
+      [&](const caf::error& err) {
+        std::cerr << "consumer: local order failed: " << sys.render(err) << "\n";
+      });
   return ok;
 }

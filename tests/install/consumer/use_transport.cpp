@@ -33,14 +33,15 @@ bool use_transport(caf::actor_system& sys, const caf::actor& shop) {
   order.set_quantity(2);
   bool ok = false;
   caf::scoped_actor self{sys};
-  self->request(*proxy, std::chrono::seconds{5}, order).receive(
-    [&](const shop::Receipt& r) {
-      ok = r.total_cents() == 500;
-      if (!ok)
-        std::cerr << "consumer: wrong remote receipt " << r.ShortDebugString() << "\n";
-    },
-    [&](const caf::error& err) {
-      std::cerr << "consumer: remote order failed: " << sys.render(err) << "\n";
-    });
+  self->request(*proxy, std::chrono::seconds{5}, order)
+    .receive(
+      [&](const shop::Receipt& r) {
+        ok = r.total_cents() == 500;
+        if (!ok)
+          std::cerr << "consumer: wrong remote receipt " << r.ShortDebugString() << "\n";
+      },
+      [&](const caf::error& err) {
+        std::cerr << "consumer: remote order failed: " << sys.render(err) << "\n";
+      });
   return ok;
 }

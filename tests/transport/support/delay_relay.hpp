@@ -82,9 +82,8 @@ public:
   /// most `limit`; returns whether one was.
   bool wait_heartbeat_to_dialer(std::chrono::milliseconds limit) {
     std::unique_lock<std::mutex> guard{mtx_};
-    return heartbeat_sent_.wait_for(guard, limit, [this] {
-      return last_heartbeat_to_dialer_.load() != 0;
-    });
+    return heartbeat_sent_.wait_for(guard, limit,
+                                    [this] { return last_heartbeat_to_dialer_.load() != 0; });
   }
 
   /// Number of heartbeat frames the upstream side sent toward the dialing

@@ -111,8 +111,8 @@ public:
                                        const std::string& secret = "",
                                        uint32_t version = transport::protocol_version) {
     transport::internal::handshake hs{transport::internal::handshake_role::initiator,
-                            {node_id, secret, "", 0, version},
-                            transport::internal::random_nonce()};
+                                      {node_id, secret, "", 0, version},
+                                      transport::internal::random_nonce()};
     wire::Frame out;
     hs.start(out);
     if (!write_frame(out))

@@ -53,8 +53,8 @@ inline caf::behavior echo_service(caf::event_based_actor* self, std::string node
         return answer;
       auto rp = self->make_response_promise<Answer>();
       sleeping->emplace(n, std::make_pair(rp, answer));
-      self->delayed_send(self, std::chrono::milliseconds{call.sleep_ms()},
-                         caf::ok_atom::value, n);
+      self->delayed_send(self, std::chrono::milliseconds{call.sleep_ms()}, caf::ok_atom::value,
+                         n);
       return rp;
     },
     [=](caf::ok_atom, uint64_t id) {

@@ -51,18 +51,25 @@ public:
   static backoff constant(caf::timespan delay);
 
   /// `base × multiplier^(attempt-1)`, capped at `cap`.
-  static backoff exponential(caf::timespan base, caf::timespan cap,
-                             double multiplier = 2.0);
+  static backoff exponential(caf::timespan base, caf::timespan cap, double multiplier = 2.0);
 
   /// Returns a copy that randomizes delays with `j`.
   backoff with_jitter(jitter j) const;
 
   // -- properties -----------------------------------------------------------
 
-  caf::timespan base() const noexcept { return base_; }
-  caf::timespan cap() const noexcept { return cap_; }
-  double multiplier() const noexcept { return multiplier_; }
-  jitter jitter_kind() const noexcept { return jitter_; }
+  caf::timespan base() const noexcept {
+    return base_;
+  }
+  caf::timespan cap() const noexcept {
+    return cap_;
+  }
+  double multiplier() const noexcept {
+    return multiplier_;
+  }
+  jitter jitter_kind() const noexcept {
+    return jitter_;
+  }
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
@@ -75,8 +82,8 @@ public:
   caf::timespan draw(uint32_t n, caf::timespan previous, std::mt19937_64& rng) const;
 
   friend bool operator==(const backoff& x, const backoff& y) noexcept {
-    return x.base_ == y.base_ && x.cap_ == y.cap_
-           && x.multiplier_ == y.multiplier_ && x.jitter_ == y.jitter_;
+    return x.base_ == y.base_ && x.cap_ == y.cap_ && x.multiplier_ == y.multiplier_
+      && x.jitter_ == y.jitter_;
   }
   friend bool operator!=(const backoff& x, const backoff& y) noexcept {
     return !(x == y);
@@ -108,9 +115,13 @@ public:
   void reset();
 
   /// Number of delays drawn since construction or the last reset.
-  uint32_t attempts() const noexcept { return attempts_; }
+  uint32_t attempts() const noexcept {
+    return attempts_;
+  }
 
-  const backoff& policy() const noexcept { return policy_; }
+  const backoff& policy() const noexcept {
+    return policy_;
+  }
 
 private:
   backoff policy_;

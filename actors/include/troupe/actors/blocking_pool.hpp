@@ -50,8 +50,8 @@ caf::message run_job(const blocking_job& job);
 /// Runs `f()` on `pool` and returns the request handle; its response is
 /// `f`'s result (nothing for `void`), or `handler_failed` if `f` threw.
 template <class F>
-auto run_blocking(caf::event_based_actor* self, const caf::actor& pool,
-                  caf::timespan timeout, F f) {
+auto run_blocking(caf::event_based_actor* self, const caf::actor& pool, caf::timespan timeout,
+                  F f) {
   blocking_job job{[f = std::move(f)]() mutable -> caf::message {
     if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
       f();

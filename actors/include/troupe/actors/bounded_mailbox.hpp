@@ -112,8 +112,8 @@ struct mailbox_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mailbox_stats& x) {
-  return f(caf::meta::type_name("troupe.mailbox_stats"), x.accepted, x.dropped,
-           x.rejected, x.parked, x.expired, x.processed, x.max_held);
+  return f(caf::meta::type_name("troupe.mailbox_stats"), x.accepted, x.dropped, x.rejected,
+           x.parked, x.expired, x.processed, x.max_held);
 }
 
 using mailbox_stats_atom = caf::atom_constant<caf::atom("trp_mbstat")>;
@@ -135,13 +135,13 @@ caf::behavior with_gate_acks(caf::event_based_actor* self, caf::actor gate,
 /// returns the gate's handle. The two are linked: either one's exit takes
 /// the other down; queued and parked requesters then get the exit reason.
 template <class Fun, class... Ts>
-caf::expected<caf::actor> spawn_bounded(caf::actor_system& sys, mailbox_config cfg,
-                                        Fun fun, Ts... args) {
+caf::expected<caf::actor> spawn_bounded(caf::actor_system& sys, mailbox_config cfg, Fun fun,
+                                        Ts... args) {
   if (auto err = cfg.validate())
     return err;
   // The worker's self type comes from `fun` (plain or stateful actor).
-  using self_ptr = caf::detail::tl_head_t<
-    typename caf::detail::get_callable_trait<Fun>::arg_types>;
+  using self_ptr =
+    caf::detail::tl_head_t<typename caf::detail::get_callable_trait<Fun>::arg_types>;
   auto factory = [&sys, fun, args...](caf::actor gate) mutable {
     return sys.spawn([fun, args..., gate](self_ptr self) mutable -> caf::behavior {
       return detail::with_gate_acks(self, gate, fun(self, args...));

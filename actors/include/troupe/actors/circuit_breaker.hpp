@@ -60,9 +60,13 @@ public:
   caf::timespan retry_after(time_point now) const;
 
   /// Consecutive failures counted while closed.
-  uint32_t failures() const noexcept { return failures_; }
+  uint32_t failures() const noexcept {
+    return failures_;
+  }
 
-  const config& settings() const noexcept { return cfg_; }
+  const config& settings() const noexcept {
+    return cfg_;
+  }
 
 private:
   config cfg_;

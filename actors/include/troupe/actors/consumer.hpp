@@ -97,8 +97,7 @@ template <class T>
 class consumer_actor final : public flow_sink<T> {
 public:
   consumer_actor(caf::actor_config& cfg, caf::actor upstream, consumer_config ccfg,
-                 consumer_handlers<T> handlers,
-                 std::function<void(const caf::error&)> on_done)
+                 consumer_handlers<T> handlers, std::function<void(const caf::error&)> on_done)
     : flow_sink<T>(cfg, std::move(upstream), ccfg.capacity),
       concurrency_(ccfg.concurrency),
       sync_(std::move(handlers.item)),
@@ -150,8 +149,7 @@ private:
         try {
           sync_(items[i], first_seq + i);
         } catch (...) {
-          fail(error_from_exception(std::current_exception(),
-                                    flow_errc::handler_failed,
+          fail(error_from_exception(std::current_exception(), flow_errc::handler_failed,
                                     "handler at seq " + std::to_string(first_seq + i)));
           return;
         }
@@ -217,9 +215,9 @@ private:
 /// stage), through `where` (an `actor_system` or an actor). Returns
 /// `invalid_config` for a bad config or a handler that fits no form.
 template <class T, class Spawner, class Handler>
-caf::expected<caf::actor>
-spawn_consumer(Spawner& where, caf::actor upstream, consumer_config cfg,
-               Handler handler, std::function<void(const caf::error&)> on_done = {}) {
+caf::expected<caf::actor> spawn_consumer(Spawner& where, caf::actor upstream,
+                                         consumer_config cfg, Handler handler,
+                                         std::function<void(const caf::error&)> on_done = {}) {
   if (auto err = cfg.validate())
     return err;
   if (!upstream)

@@ -33,8 +33,8 @@ struct fetch_result {
 
 template <class Inspector, class Request, class Response>
 typename Inspector::result_type inspect(Inspector& f, fetch_result<Request, Response>& x) {
-  return f(caf::meta::type_name("troupe.fetch_result"), x.request, x.seq, x.response,
-           x.error, x.attempts);
+  return f(caf::meta::type_name("troupe.fetch_result"), x.request, x.seq, x.response, x.error,
+           x.attempts);
 }
 
 } // namespace troupe::actors

@@ -58,8 +58,9 @@ struct fetcher_config {
   /// Attempts and delays. Default: 3 attempts, exponential backoff from
   /// 100 ms to 5 s with full jitter, every error retried.
   retry_policy retry = retry_policy::up_to(
-    3, backoff::exponential(std::chrono::milliseconds{100}, std::chrono::seconds{5})
-         .with_jitter(jitter::full));
+    3,
+    backoff::exponential(std::chrono::milliseconds{100}, std::chrono::seconds{5})
+      .with_jitter(jitter::full));
   /// Circuit breaker settings (threshold 5, open 30 s, 1 probe).
   circuit_breaker::config breaker;
   /// Most results per batch sent downstream. Default 16.
@@ -86,8 +87,7 @@ struct fetch_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_stats& x) {
   return f(caf::meta::type_name("troupe.fetch_stats"), x.attempts, x.succeeded, x.failed,
-           x.retries, x.timeouts, x.short_circuited, x.breaker_opened,
-           x.max_in_flight_seen);
+           x.retries, x.timeouts, x.short_circuited, x.breaker_opened, x.max_in_flight_seen);
 }
 
 using fetch_stats_atom = caf::atom_constant<caf::atom("trp_fxstat")>;
@@ -98,8 +98,7 @@ using fetch_retry_atom = caf::atom_constant<caf::atom("trp_fxretr")>;
 namespace detail {
 
 template <class Request, class Response>
-class fetcher_actor final
-  : public flow_stage<Request, fetch_result<Request, Response>> {
+class fetcher_actor final : public flow_stage<Request, fetch_result<Request, Response>> {
 public:
   using result_type = fetch_result<Request, Response>;
   using super = flow_stage<Request, result_type>;
@@ -185,8 +184,8 @@ private:
       ++stats_.attempts;
       auto me = caf::actor_cast<caf::actor>(this);
       auto& running = running_.emplace(id, std::move(j)).first->second;
-      stats_.max_in_flight_seen = std::max<uint64_t>(stats_.max_in_flight_seen,
-                                                      running_.size());
+      stats_.max_in_flight_seen =
+        std::max<uint64_t>(stats_.max_in_flight_seen, running_.size());
       this->delayed_send(this, cfg_.attempt_timeout, fetch_timeout_atom::value, id);
       op_->start(id, running.request, [me, id](caf::expected<Response> x) {
         // Any thread: back into the actor by message only.
@@ -217,8 +216,7 @@ private:
     running_.erase(i);
     auto was_open = breaker_.current(this->clock().now()) == circuit_breaker::state::open;
     breaker_.on_failure(this->clock().now());
-    if (!was_open
-        && breaker_.current(this->clock().now()) == circuit_breaker::state::open)
+    if (!was_open && breaker_.current(this->clock().now()) == circuit_breaker::state::open)
       ++stats_.breaker_opened;
     if (cfg_.retry.should_retry(j.attempts, err)) {
       j.last_error = std::move(err);
@@ -229,8 +227,8 @@ private:
       this->delayed_send(this, delay, fetch_retry_atom::value, key);
     } else if (j.attempts > 1 && cfg_.retry.should_retry(0, err)) {
       // It would have been retried, but ran out of attempts.
-      finish(std::move(j), caf::make_error(fetch_errc::retries_exhausted,
-                                           this->system().render(err)));
+      finish(std::move(j),
+             caf::make_error(fetch_errc::retries_exhausted, this->system().render(err)));
     } else {
       finish(std::move(j), std::move(err));
     }

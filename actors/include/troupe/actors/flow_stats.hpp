@@ -44,9 +44,9 @@ struct flow_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_stats& x) {
-  return f(caf::meta::type_name("troupe.flow_stats"), x.received, x.processed,
-           x.abandoned, x.max_buffered, x.pulled, x.sent, x.redelivered, x.max_outstanding,
-           x.max_pull, x.pulls_without_demand);
+  return f(caf::meta::type_name("troupe.flow_stats"), x.received, x.processed, x.abandoned,
+           x.max_buffered, x.pulled, x.sent, x.redelivered, x.max_outstanding, x.max_pull,
+           x.pulls_without_demand);
 }
 
 } // namespace troupe::actors

@@ -29,13 +29,25 @@ public:
     reject,
   };
 
-  static overflow wait(caf::timespan max_wait) { return overflow{kind::wait, max_wait}; }
-  static overflow drop_newest() { return overflow{kind::drop_newest, {}}; }
-  static overflow drop_oldest() { return overflow{kind::drop_oldest, {}}; }
-  static overflow reject() { return overflow{kind::reject, {}}; }
+  static overflow wait(caf::timespan max_wait) {
+    return overflow{kind::wait, max_wait};
+  }
+  static overflow drop_newest() {
+    return overflow{kind::drop_newest, {}};
+  }
+  static overflow drop_oldest() {
+    return overflow{kind::drop_oldest, {}};
+  }
+  static overflow reject() {
+    return overflow{kind::reject, {}};
+  }
 
-  kind what() const noexcept { return kind_; }
-  caf::timespan max_wait() const noexcept { return max_wait_; }
+  kind what() const noexcept {
+    return kind_;
+  }
+  caf::timespan max_wait() const noexcept {
+    return max_wait_;
+  }
 
   friend bool operator==(const overflow& x, const overflow& y) noexcept {
     return x.kind_ == y.kind_ && x.max_wait_ == y.max_wait_;

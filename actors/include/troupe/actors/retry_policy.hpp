@@ -32,9 +32,15 @@ public:
 
   // -- properties -----------------------------------------------------------
 
-  uint32_t max_attempts() const noexcept { return max_attempts_; }
-  const backoff& delays() const noexcept { return delays_; }
-  const std::vector<caf::error>& retryable() const noexcept { return retryable_; }
+  uint32_t max_attempts() const noexcept {
+    return max_attempts_;
+  }
+  const backoff& delays() const noexcept {
+    return delays_;
+  }
+  const std::vector<caf::error>& retryable() const noexcept {
+    return retryable_;
+  }
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
@@ -44,7 +50,7 @@ public:
 
   friend bool operator==(const retry_policy& x, const retry_policy& y) noexcept {
     return x.max_attempts_ == y.max_attempts_ && x.delays_ == y.delays_
-           && x.retryable_ == y.retryable_;
+      && x.retryable_ == y.retryable_;
   }
 
 private:

@@ -124,8 +124,8 @@ private:
 
 /// Spawns a stage subscribed to `upstream`, through `where`.
 template <class In, class Out, class Spawner, class Fn>
-caf::expected<caf::actor> spawn_stage(Spawner& where, caf::actor upstream,
-                                      stage_config cfg, Fn fn) {
+caf::expected<caf::actor> spawn_stage(Spawner& where, caf::actor upstream, stage_config cfg,
+                                      Fn fn) {
   if (auto err = cfg.validate())
     return err;
   if (!upstream)

@@ -55,20 +55,20 @@ constexpr caf::atom_value category_of() {
 /// Registers `Enum` (declared with CAF_ERROR_CODE_ENUM and a `to_string`).
 template <class Enum>
 bool register_error_category() {
-  return register_error_category(category_of<Enum>(), [](uint8_t code) {
-    return to_string(static_cast<Enum>(code));
-  });
+  return register_error_category(
+    category_of<Enum>(), [](uint8_t code) { return to_string(static_cast<Enum>(code)); });
 }
 
 /// True if `err` carries `code`, whatever its context. One predicate for
 /// every category: `is(err, transport_errc::peer_lost)`,
 /// `is(err, stop_reason::cancelled)`, `is(err, caf::sec::request_timeout)`.
-template <class Enum, class = std::enable_if_t<caf::detail::error_factory<Enum>::specialized
-                                               || caf::has_make_error<Enum>::value>>
+template <class Enum,
+          class = std::enable_if_t<caf::detail::error_factory<Enum>::specialized
+                                   || caf::has_make_error<Enum>::value>>
 bool is(const caf::error& err, Enum code) noexcept {
   if constexpr (caf::detail::error_factory<Enum>::specialized)
     return err && err.category() == category_of<Enum>()
-           && err.code() == static_cast<uint8_t>(code);
+      && err.code() == static_cast<uint8_t>(code);
   else
     return err && err == code; // CAF's own enums (sec, exit_reason)
 }
@@ -89,10 +89,10 @@ void add_error_renderers(caf::actor_system_config& cfg);
 
 /// Declares `ns::name` an error code enum of category `category` (at most 10
 /// characters) and registers it with `describe`. Use at global scope.
-#define TROUPE_ERROR_CODE_ENUM(ns, name, category)                                           \
-  CAF_ERROR_CODE_ENUM(ns::name, category)                                                    \
-  namespace ns {                                                                             \
-  inline const bool name##_category_registered                                               \
-    = ::troupe::messages::register_error_category<name>();                                   \
-  using ::troupe::messages::is;                                                              \
+#define TROUPE_ERROR_CODE_ENUM(ns, name, category)                                            \
+  CAF_ERROR_CODE_ENUM(ns::name, category)                                                     \
+  namespace ns {                                                                              \
+  inline const bool name##_category_registered =                                              \
+    ::troupe::messages::register_error_category<name>();                                      \
+  using ::troupe::messages::is;                                                               \
   }

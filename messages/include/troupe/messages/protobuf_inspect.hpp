@@ -33,8 +33,7 @@
 namespace troupe::messages::detail {
 
 template <class T>
-constexpr bool is_protobuf_message_v
-  = std::is_base_of_v<google::protobuf::Message, T>;
+constexpr bool is_protobuf_message_v = std::is_base_of_v<google::protobuf::Message, T>;
 
 /// Parses `bytes` into `x`; a typed error names the type when they don't parse.
 caf::error parse_or_error(google::protobuf::Message& x, const std::string& bytes);
@@ -45,10 +44,8 @@ namespace google::protobuf {
 
 /// Saving: the message's wire bytes.
 template <class Inspector, class T>
-std::enable_if_t<troupe::messages::detail::is_protobuf_message_v<T>
-                   && Inspector::reads_state
-                   && !std::is_same_v<Inspector,
-                                      caf::detail::stringification_inspector>,
+std::enable_if_t<troupe::messages::detail::is_protobuf_message_v<T> && Inspector::reads_state
+                   && !std::is_same_v<Inspector, caf::detail::stringification_inspector>,
                  typename Inspector::result_type>
 inspect(Inspector& f, T& x) {
   std::string bytes;
@@ -60,14 +57,12 @@ inspect(Inspector& f, T& x) {
 template <class T>
 std::enable_if_t<troupe::messages::detail::is_protobuf_message_v<T>>
 inspect(caf::detail::stringification_inspector& f, T& x) {
-  f(caf::meta::type_name(T::descriptor()->full_name().c_str()),
-    x.ShortDebugString());
+  f(caf::meta::type_name(T::descriptor()->full_name().c_str()), x.ShortDebugString());
 }
 
 /// Loading: bytes, then a parse that fails with a typed error.
 template <class Inspector, class T>
-std::enable_if_t<troupe::messages::detail::is_protobuf_message_v<T>
-                   && Inspector::writes_state,
+std::enable_if_t<troupe::messages::detail::is_protobuf_message_v<T> && Inspector::writes_state,
                  typename Inspector::result_type>
 inspect(Inspector& f, T& x) {
   std::string bytes;

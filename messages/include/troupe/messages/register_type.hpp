@@ -44,8 +44,7 @@ const google::protobuf::Message* view(const void* element) {
 template <class T>
 bool register_type(const char* full_name) {
   type_registry::instance().add(message_type{full_name, std::type_index{typeid(T)},
-                                             &detail::add_to_config<T>,
-                                             &detail::decode<T>,
+                                             &detail::add_to_config<T>, &detail::decode<T>,
                                              &detail::view<T>});
   return true;
 }

@@ -20,8 +20,7 @@ caf::error check_serializable(caf::actor_system& sys, const caf::message& msg);
 
 /// Appends the CAF binary encoding of `msg` to `buf`, after
 /// `check_serializable`. On error, `buf` is left as it was.
-caf::error serialize(caf::actor_system& sys, const caf::message& msg,
-                     std::vector<char>& buf);
+caf::error serialize(caf::actor_system& sys, const caf::message& msg, std::vector<char>& buf);
 
 /// Decodes a message written by `serialize`. On error, `out` is untouched:
 /// a message that did not fully decode is never handed on.

@@ -29,8 +29,8 @@ struct child_info {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
-  return f(caf::meta::type_name("troupe.child_info"), x.id, x.handle, x.kind,
-           x.restart, x.restarts);
+  return f(caf::meta::type_name("troupe.child_info"), x.id, x.handle, x.kind, x.restart,
+           x.restarts);
 }
 
 } // namespace troupe::supervisors

@@ -58,10 +58,14 @@ public:
   static shutdown_policy brutal_kill();
 
   /// True for `brutal_kill()`.
-  bool is_brutal_kill() const noexcept { return brutal_; }
+  bool is_brutal_kill() const noexcept {
+    return brutal_;
+  }
 
   /// How long the child may take to stop; 0 for `brutal_kill()`.
-  caf::timespan grace() const noexcept { return grace_; }
+  caf::timespan grace() const noexcept {
+    return grace_;
+  }
 
   /// Returns `invalid_config` for a negative timeout, or none.
   caf::error validate() const;

@@ -55,7 +55,9 @@ public:
   /// Returns the restarts counted within `(now - window, now]`.
   size_t count(time_point now);
 
-  const restart_intensity& limits() const noexcept { return limits_; }
+  const restart_intensity& limits() const noexcept {
+    return limits_;
+  }
 
 private:
   void expire(time_point now);

@@ -33,9 +33,9 @@
 namespace troupe::supervisors {
 
 /// The handle type of a scope (see above).
-using scope_actor = caf::typed_actor<
-  caf::replies_to<start_child_atom, task_spec>::with<caf::actor>,
-  caf::replies_to<await_atom>::with<scope_report>,
-  caf::replies_to<ready_atom>::with<caf::ok_atom>>;
+using scope_actor =
+  caf::typed_actor<caf::replies_to<start_child_atom, task_spec>::with<caf::actor>,
+                   caf::replies_to<await_atom>::with<scope_report>,
+                   caf::replies_to<ready_atom>::with<caf::ok_atom>>;
 
 } // namespace troupe::supervisors

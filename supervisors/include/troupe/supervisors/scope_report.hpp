@@ -70,8 +70,7 @@ struct scope_report {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scope_report& x) {
-  return f(caf::meta::type_name("troupe.scope_report"), x.scope, x.outcomes,
-           x.cancelled_by);
+  return f(caf::meta::type_name("troupe.scope_report"), x.scope, x.outcomes, x.cancelled_by);
 }
 
 } // namespace troupe::supervisors

@@ -65,8 +65,8 @@ std::string to_string(const supervision_event& x);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervision_event& x) {
-  return f(caf::meta::type_name("troupe.supervision_event"), x.kind, x.supervisor,
-           x.child, x.reason, x.delay, x.restarts);
+  return f(caf::meta::type_name("troupe.supervision_event"), x.kind, x.supervisor, x.child,
+           x.reason, x.delay, x.restarts);
 }
 
 } // namespace troupe::supervisors

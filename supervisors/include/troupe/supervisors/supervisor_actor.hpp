@@ -64,14 +64,14 @@
 namespace troupe::supervisors {
 
 /// The handle type of a supervisor (see above).
-using supervisor_actor = caf::typed_actor<
-  caf::replies_to<start_child_atom, child_spec>::with<caf::actor>,
-  caf::replies_to<start_child_atom, caf::message>::with<caf::actor>,
-  caf::replies_to<stop_child_atom, std::string>::with<caf::ok_atom>,
-  caf::replies_to<stop_child_atom, caf::actor>::with<caf::ok_atom>,
-  caf::replies_to<which_children_atom>::with<std::vector<child_info>>,
-  caf::replies_to<actors::subscribe_atom, caf::actor>::with<caf::ok_atom>,
-  caf::replies_to<actors::unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
-  caf::replies_to<ready_atom>::with<caf::ok_atom>>;
+using supervisor_actor =
+  caf::typed_actor<caf::replies_to<start_child_atom, child_spec>::with<caf::actor>,
+                   caf::replies_to<start_child_atom, caf::message>::with<caf::actor>,
+                   caf::replies_to<stop_child_atom, std::string>::with<caf::ok_atom>,
+                   caf::replies_to<stop_child_atom, caf::actor>::with<caf::ok_atom>,
+                   caf::replies_to<which_children_atom>::with<std::vector<child_info>>,
+                   caf::replies_to<actors::subscribe_atom, caf::actor>::with<caf::ok_atom>,
+                   caf::replies_to<actors::unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
+                   caf::replies_to<ready_atom>::with<caf::ok_atom>>;
 
 } // namespace troupe::supervisors

@@ -24,8 +24,8 @@ constexpr size_t handler_threads = 32;
 /// Longest wait `/delay` accepts; keeps a typo from stalling a test.
 constexpr long long max_delay_ms = 60'000;
 
-long long param(const httplib::Request& req, const char* key, long long fallback,
-                long long lo, long long hi) {
+long long param(const httplib::Request& req, const char* key, long long fallback, long long lo,
+                long long hi) {
   if (!req.has_param(key))
     return fallback;
   auto str = req.get_param_value(key);
@@ -109,42 +109,42 @@ struct http_test_server::impl {
     using httplib::Request;
     using httplib::Response;
     server.Get("/ok", counted([](const Request&, Response& res) {
-      res.set_header("X-Test", "ok");
-      res.set_content("ok", "text/plain");
-    }));
+                 res.set_header("X-Test", "ok");
+                 res.set_content("ok", "text/plain");
+               }));
     server.Get("/delay", counted([this](const Request& req, Response& res) {
-      auto ms = param(req, "ms", 0, 0, max_delay_ms);
-      if (wait(std::chrono::milliseconds{ms})) {
-        res.set_content("delayed", "text/plain");
-      } else {
-        res.status = 503;
-        res.set_content("stopping", "text/plain");
-      }
-    }));
+                 auto ms = param(req, "ms", 0, 0, max_delay_ms);
+                 if (wait(std::chrono::milliseconds{ms})) {
+                   res.set_content("delayed", "text/plain");
+                 } else {
+                   res.status = 503;
+                   res.set_content("stopping", "text/plain");
+                 }
+               }));
     server.Get("/status", counted([](const Request& req, Response& res) {
-      auto code = param(req, "code", 200, 200, 599);
-      res.status = static_cast<int>(code);
-      res.set_content("status " + std::to_string(code), "text/plain");
-    }));
+                 auto code = param(req, "code", 200, 200, 599);
+                 res.status = static_cast<int>(code);
+                 res.set_content("status " + std::to_string(code), "text/plain");
+               }));
     server.Get("/hang", counted([this](const Request&, Response& res) {
-      wait_for_stop();
-      res.status = 503;
-      res.set_content("stopping", "text/plain");
-    }));
+                 wait_for_stop();
+                 res.status = 503;
+                 res.set_content("stopping", "text/plain");
+               }));
     server.Get("/redirect", counted([](const Request& req, Response& res) {
-      auto n = param(req, "n", 1, 1, 1000);
-      res.set_redirect(n > 1 ? "/redirect?n=" + std::to_string(n - 1) : "/ok");
-    }));
+                 auto n = param(req, "n", 1, 1, 1000);
+                 res.set_redirect(n > 1 ? "/redirect?n=" + std::to_string(n - 1) : "/ok");
+               }));
     server.Get("/big", counted([](const Request& req, Response& res) {
-      auto bytes = param(req, "bytes", 0, 0, 1LL << 30);
-      auto text = param(req, "text", 0, 0, 1) == 1;
-      res.set_content(std::string(static_cast<size_t>(bytes), 'x'),
-                      text ? "text/plain" : "application/octet-stream");
-    }));
+                 auto bytes = param(req, "bytes", 0, 0, 1LL << 30);
+                 auto text = param(req, "text", 0, 0, 1) == 1;
+                 res.set_content(std::string(static_cast<size_t>(bytes), 'x'),
+                                 text ? "text/plain" : "application/octet-stream");
+               }));
     server.Get("/echo", counted([](const Request& req, Response& res) {
-      auto name = req.get_param_value("header");
-      res.set_content(req.get_header_value(name.c_str()), "text/plain");
-    }));
+                 auto name = req.get_param_value("header");
+                 res.set_content(req.get_header_value(name.c_str()), "text/plain");
+               }));
   }
 
   void serve() {
@@ -235,8 +235,7 @@ size_t http_test_server::connections() const {
 bool http_test_server::wait_for_concurrency(size_t n,
                                             std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock{impl_->mtx};
-  return impl_->changed.wait_for(lock, timeout,
-                                 [&] { return impl_->current >= n; });
+  return impl_->changed.wait_for(lock, timeout, [&] { return impl_->current >= n; });
 }
 
 } // namespace troupe::testing

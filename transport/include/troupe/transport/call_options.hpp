@@ -39,8 +39,8 @@ struct call_options {
 /// @relates call_options
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_options& x) {
-  return f(caf::meta::type_name("troupe.transport.call_options"), x.deadline,
-           x.trace_id, x.request_id, x.attempt);
+  return f(caf::meta::type_name("troupe.transport.call_options"), x.deadline, x.trace_id,
+           x.request_id, x.attempt);
 }
 
 } // namespace troupe::transport

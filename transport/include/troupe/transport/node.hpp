@@ -107,8 +107,8 @@ public:
   /// Returns a proxy for the actor published as `name` on `host:port`,
   /// connecting first if needed. The proxy does not check that the name is
   /// published: requests to an unknown name fail with `unknown_actor`.
-  caf::expected<caf::actor> remote_actor(const std::string& name,
-                                         const std::string& host, uint16_t port);
+  caf::expected<caf::actor> remote_actor(const std::string& name, const std::string& host,
+                                         uint16_t port);
 
   /// Same, from "name@host:port".
   caf::expected<caf::actor> remote_actor(const std::string& address);
@@ -136,7 +136,7 @@ private:
 };
 
 /// Splits "name@host:port" into its parts. Error: `invalid_address`.
-caf::error parse_address(const std::string& address, std::string& name,
-                         std::string& host, uint16_t& port);
+caf::error parse_address(const std::string& address, std::string& name, std::string& host,
+                         uint16_t& port);
 
 } // namespace troupe::transport

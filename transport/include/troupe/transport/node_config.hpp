@@ -71,8 +71,7 @@ struct node_config {
   /// Delays between reconnect attempts: the same value type supervisors use
   /// for restarts. Default exponential 100 ms .. 5 s, full jitter.
   actors::backoff reconnect_backoff =
-    actors::backoff::exponential(std::chrono::milliseconds{100},
-                                 std::chrono::seconds{5})
+    actors::backoff::exponential(std::chrono::milliseconds{100}, std::chrono::seconds{5})
       .with_jitter(actors::jitter::full);
 
   /// Threads running the node's Asio I/O. Default 1 (one thread serves many

@@ -67,8 +67,7 @@ typename Inspector::result_type inspect(Inspector& f, http_request& x) {
 /// @relates http_response
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_response& x) {
-  return f(caf::meta::type_name("troupe.http_response"), x.status, x.body,
-           x.headers);
+  return f(caf::meta::type_name("troupe.http_response"), x.status, x.body, x.headers);
 }
 
 } // namespace troupe::http

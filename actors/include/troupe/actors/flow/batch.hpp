@@ -76,7 +76,9 @@ caf::message take_batch(caf::message& batch, size_t offset, size_t n) {
 template <class T, class F>
 caf::message_handler batch_handlers(F f) {
   return {
-    [f](flow_item_atom, seq_t seq, const T& item) { f(caf::span<const T>{&item, 1}, seq); },
+    [f](flow_item_atom, seq_t seq, const T& item) {
+      f(caf::span<const T>{&item, 1}, seq);
+    },
     [f](flow_batch_atom, seq_t first, const std::vector<T>& items) {
       f(caf::span<const T>{items.data(), items.size()}, first);
     },

@@ -75,12 +75,20 @@ protected:
   // -- the two sides ----------------------------------------------------------
 
   /// The input side; only for an actor constructed with an upstream.
-  flow_input& input() noexcept { return *in_; }
-  const flow_input& input() const noexcept { return *in_; }
+  flow_input& input() noexcept {
+    return *in_;
+  }
+  const flow_input& input() const noexcept {
+    return *in_;
+  }
 
   /// The output side; only for an actor constructed with an output config.
-  flow_output& output() noexcept { return *out_; }
-  const flow_output& output() const noexcept { return *out_; }
+  flow_output& output() noexcept {
+    return *out_;
+  }
+  const flow_output& output() const noexcept {
+    return *out_;
+  }
 
   /// Records a received batch of `count` items on the input side and
   /// returns its ordinal (for `input().finished(ordinal, n)`), or 0 when

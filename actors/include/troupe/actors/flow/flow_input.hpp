@@ -48,14 +48,22 @@ public:
   }
 
   /// True once upstream sent `done` or went down, or we cancelled.
-  bool upstream_ended() const noexcept { return upstream_ended_; }
+  bool upstream_ended() const noexcept {
+    return upstream_ended_;
+  }
 
-  const caf::actor& upstream() const noexcept { return upstream_; }
+  const caf::actor& upstream() const noexcept {
+    return upstream_;
+  }
 
   /// Why upstream ended (empty on success); valid once `upstream_ended()`.
-  const caf::error& upstream_error() const noexcept { return upstream_error_; }
+  const caf::error& upstream_error() const noexcept {
+    return upstream_error_;
+  }
 
-  const flow_stats& stats() const noexcept { return stats_; }
+  const flow_stats& stats() const noexcept {
+    return stats_;
+  }
 
 private:
   friend class flow_actor;

@@ -74,12 +74,18 @@ public:
   void fail(const caf::error& err);
 
   /// True once finished or failed.
-  bool finished() const noexcept { return finished_; }
+  bool finished() const noexcept {
+    return finished_;
+  }
 
   /// Number of subscribed consumers.
-  size_t consumers() const noexcept { return links_.size(); }
+  size_t consumers() const noexcept {
+    return links_.size();
+  }
 
-  const flow_stats& stats() const noexcept { return stats_; }
+  const flow_stats& stats() const noexcept {
+    return stats_;
+  }
 
 private:
   friend class flow_actor;

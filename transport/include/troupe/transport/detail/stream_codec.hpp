@@ -71,9 +71,8 @@ public:
   /// Parses the `count` length-delimited items of `bytes` into local batches
   /// of at most `batch_size` items, numbered from `first_seq`, appended to
   /// `out`; `malformed_payload` if the bytes do not hold exactly that.
-  virtual caf::error decode(const std::string& bytes, uint32_t count,
-                            actors::seq_t first_seq, uint32_t batch_size,
-                            std::deque<stream_chunk>& out) const = 0;
+  virtual caf::error decode(const std::string& bytes, uint32_t count, actors::seq_t first_seq,
+                            uint32_t batch_size, std::deque<stream_chunk>& out) const = 0;
 
   /// `actors::take_batch<T>`.
   virtual caf::message take(caf::message& batch, size_t offset, size_t n) const = 0;
@@ -94,9 +93,7 @@ public:
   caf::message_handler
   input_handlers(std::function<void(size_t count)> on_items) const override {
     return actors::batch_handlers<T>(
-      [f = std::move(on_items)](caf::span<const T> items, actors::seq_t) {
-        f(items.size());
-      });
+      [f = std::move(on_items)](caf::span<const T> items, actors::seq_t) { f(items.size()); });
   }
 
   void encode(const caf::message& batch, size_t offset, size_t n,
@@ -138,8 +135,7 @@ public:
 };
 
 /// `export_stream` without the template: validates, spawns and publishes the hub.
-caf::expected<caf::actor> export_stream(node& n, caf::actor producer,
-                                        const std::string& name,
+caf::expected<caf::actor> export_stream(node& n, caf::actor producer, const std::string& name,
                                         const stream_export_config& cfg,
                                         stream_codec_ptr codec);
 
