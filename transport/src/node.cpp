@@ -49,6 +49,20 @@ struct node::impl {
   }
 };
 
+/// One blocking request to the node actor, bounded by `bound`: the shape of
+/// every blocking member function below.
+template <class Reply, class... Ts>
+caf::expected<Reply> node::ask(caf::timespan bound, Ts&&... xs) {
+  if (!impl_ || !impl_->handle)
+    return caf::make_error(transport_errc::node_stopped);
+  caf::scoped_actor self{*impl_->sys};
+  caf::expected<Reply> result{caf::make_error(transport_errc::node_stopped)};
+  self->request(impl_->handle, bound, std::forward<Ts>(xs)...)
+    .receive([&](Reply& x) { result = std::move(x); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
 caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
   if (auto err = cfg.validate())
     return err;
@@ -133,46 +147,24 @@ caf::actor node::supervisor() const noexcept {
 }
 
 caf::error node::publish(const caf::actor& actor, const std::string& name, delivery how) {
-  if (!impl_ || !impl_->handle)
-    return caf::make_error(transport_errc::node_stopped);
-  caf::scoped_actor self{*impl_->sys};
-  caf::error result;
-  self->request(impl_->handle, std::chrono::seconds{5}, publish_atom::value, actor, name, how)
-    .receive([](caf::ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
-  return result;
+  auto r = ask<caf::ok_atom>(std::chrono::seconds{5}, publish_atom::value, actor, name, how);
+  return r ? caf::none : std::move(r.error());
 }
 
 caf::error node::unpublish(const std::string& name) {
-  if (!impl_ || !impl_->handle)
-    return caf::make_error(transport_errc::node_stopped);
-  caf::scoped_actor self{*impl_->sys};
-  caf::error result;
-  self->request(impl_->handle, std::chrono::seconds{5}, unpublish_atom::value, name)
-    .receive([](caf::ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
-  return result;
+  auto r = ask<caf::ok_atom>(std::chrono::seconds{5}, unpublish_atom::value, name);
+  return r ? caf::none : std::move(r.error());
 }
 
 caf::expected<std::string> node::connect(const std::string& host, uint16_t port) {
-  if (!impl_ || !impl_->handle)
-    return caf::make_error(transport_errc::node_stopped);
-  caf::scoped_actor self{*impl_->sys};
-  caf::expected<std::string> result{caf::make_error(transport_errc::connect_failed)};
-  self->request(impl_->handle, impl_->call_bound(), connect_atom::value, host, port)
-    .receive([&](std::string& peer) { result = std::move(peer); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return ask<std::string>(impl_ ? impl_->call_bound() : caf::timespan{0}, connect_atom::value,
+                          host, port);
 }
 
 caf::expected<caf::actor> node::remote_actor(const std::string& name, const std::string& host,
                                              uint16_t port) {
-  if (!impl_ || !impl_->handle)
-    return caf::make_error(transport_errc::node_stopped);
-  caf::scoped_actor self{*impl_->sys};
-  caf::expected<caf::actor> result{caf::make_error(transport_errc::connect_failed)};
-  self->request(impl_->handle, impl_->call_bound(), remote_atom::value, name, host, port)
-    .receive([&](caf::actor& proxy) { result = std::move(proxy); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return ask<caf::actor>(impl_ ? impl_->call_bound() : caf::timespan{0}, remote_atom::value,
+                         name, host, port);
 }
 
 caf::expected<caf::actor> node::remote_actor(const std::string& address) {

@@ -30,6 +30,7 @@
 ///   auto gate = spawn_bounded(sys, cfg, my_behavior, arg1);
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <typeindex>
 #include <utility>

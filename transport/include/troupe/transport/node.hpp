@@ -132,6 +132,9 @@ public:
 private:
   struct impl;
   explicit node(std::unique_ptr<impl> ptr);
+
+  template <class Reply, class... Ts>
+  caf::expected<Reply> ask(caf::timespan bound, Ts&&... xs);
   std::unique_ptr<impl> impl_;
 };
 
