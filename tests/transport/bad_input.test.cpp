@@ -296,3 +296,30 @@ TEST_CASE_METHOD(serving_node,
   CHECK(fatal->error().closing());
   CHECK(peer->wait_closed());
 }
+
+TEST_CASE_METHOD(serving_node,
+                 "before the handshake a frame beyond max_handshake_frame_size is refused "
+                 "with frame_too_large; after it, full-size frames pass",
+                 "[transport][bad_input]") {
+  {
+    raw_peer peer{n->port()};
+    REQUIRE(peer.connected());
+    Frame hello;
+    hello.mutable_hello()->set_protocol_version(troupe::transport::protocol_version);
+    hello.mutable_hello()->set_node_id(std::string(5000, 'x')); // > 4 KiB
+    hello.mutable_hello()->set_nonce(troupe::transport::internal::random_nonce());
+    REQUIRE(peer.write_frame(hello));
+    CHECK(next_error(peer) == transport_errc::frame_too_large);
+    CHECK(peer.wait_closed());
+  }
+  // An authenticated peer may send frames up to max_frame_size (1 MiB here).
+  auto peer = handshaken();
+  auto call = troupe::testing::full_call();
+  call.set_blob(std::string(200 * 1024, 'b'));
+  REQUIRE(peer->write_frame(
+    envelope("echo", "transport_test.v1.Call", call.SerializeAsString(), 16)));
+  auto reply = peer->read_frame();
+  REQUIRE(reply);
+  REQUIRE(reply->has_reply());
+  CHECK(reply->reply().correlation_id() == 16);
+}

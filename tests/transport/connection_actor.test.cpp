@@ -179,7 +179,9 @@ TEST_CASE_METHOD(connection_fixture,
                  "answers the peer's",
                  "[transport][connection][virtual_time]") {
   spawn(internal::handshake_role::acceptor);
+  CHECK(io->frame_limit() == 0); // still the handshake's limit
   REQUIRE(handshake_as_initiator());
+  CHECK(io->frame_limit() == settings.max_frame_size); // authenticated: full size
   auto established = received<troupe::transport::internal::established_atom, std::string,
                               std::string, std::string>();
   REQUIRE(established);

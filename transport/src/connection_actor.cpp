@@ -160,6 +160,9 @@ void connection_actor::fail_handshake(caf::error err, const wire::Frame* refusal
 
 void connection_actor::on_established() {
   state_ = phase::established;
+  // Authenticated now: full-size frames may follow (before this, a frame
+  // beyond the small handshake limit closed the connection).
+  args_.io->raise_frame_limit(settings().max_frame_size);
   last_seen_ = clock().now();
   dsp_->established(label());
   responder_of(responder_).label(label());

@@ -75,6 +75,11 @@ public:
 
   explicit frame_decoder(uint32_t max_frame_size);
 
+  /// Changes the limit for the frames not yet taken out.
+  void set_max_frame_size(uint32_t max_frame_size) noexcept {
+    max_ = max_frame_size;
+  }
+
   /// Appends `size` received bytes.
   void feed(const char* data, size_t size);
 

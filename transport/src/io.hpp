@@ -100,6 +100,12 @@ public:
   /// Continues decoding after a `verdict::pause`.
   virtual void resume() = 0;
 
+  /// The handshake is done: frames up to `max_frame_size` may follow. A
+  /// connection starts with the (small) handshake limit. Call before the
+  /// `resume` that follows the last handshake frame: both run on the I/O
+  /// side in the order they were called.
+  virtual void raise_frame_limit(uint32_t max_frame_size) = 0;
+
   /// Appends bytes produced by `encode(std::string& buffer)` (which returns
   /// a `caf::error` and leaves the buffer as it was on error) and makes sure
   /// they get written: at the end of the current activation of `host` (up to
@@ -185,7 +191,8 @@ using connection_io_ptr = std::shared_ptr<connection_io>;
 /// A correlation id is `(proxy index << proxy_shift) | sequence number`.
 constexpr unsigned proxy_shift = 40;
 
-/// Returns an unconnected TCP connection (call `connect`).
+/// Returns an unconnected TCP connection (call `connect`) that accepts
+/// frames up to `max_frame_size` until `raise_frame_limit`.
 connection_io_ptr make_tcp_connection(const io_runtime_ptr& rt, uint32_t max_frame_size);
 
 /// A listening socket.

@@ -72,7 +72,8 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
   ptr->rt = internal::make_io_runtime(cfg.io_threads);
   internal::listener_io_ptr listener;
   if (cfg.listen) {
-    auto lio = internal::make_tcp_listener(ptr->rt, cfg.host, cfg.port, cfg.max_frame_size);
+    auto lio =
+      internal::make_tcp_listener(ptr->rt, cfg.host, cfg.port, cfg.max_handshake_frame_size);
     if (!lio) {
       ptr->rt->shutdown(std::chrono::seconds{1});
       return std::move(lio.error());

@@ -298,8 +298,8 @@ void node_actor_impl::start_connection(pending_start req) {
 }
 
 void node_actor_impl::dial(const std::string& host, uint16_t port) {
-  add_connection(make_tcp_connection(rt_, cfg_->max_frame_size), handshake_role::initiator,
-                 host, port);
+  add_connection(make_tcp_connection(rt_, cfg_->max_handshake_frame_size),
+                 handshake_role::initiator, host, port);
 }
 
 void node_actor_impl::with_connection(const std::string& host, uint16_t port, waiter w) {

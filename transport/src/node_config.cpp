@@ -26,6 +26,9 @@ caf::error node_config::validate() const {
     return bad("max_frame_size must be >= 64 (got " + std::to_string(max_frame_size) + ")");
   if (max_frame_size > (1u << 30))
     return bad("max_frame_size must be <= 1 GiB (got " + std::to_string(max_frame_size) + ")");
+  if (max_handshake_frame_size < 256 || max_handshake_frame_size > max_frame_size)
+    return bad("max_handshake_frame_size must be in [256, max_frame_size] (got "
+               + std::to_string(max_handshake_frame_size) + ")");
   if (handshake_timeout <= caf::timespan{0})
     return bad("handshake_timeout must be > 0");
   if (connect_timeout <= caf::timespan{0})

@@ -260,6 +260,12 @@ public:
     });
   }
 
+  void raise_frame_limit(uint32_t max_frame_size) override {
+    asio::post(strand_, [self = shared_from_this(), max_frame_size] {
+      self->decoder_.set_max_frame_size(max_frame_size);
+    });
+  }
+
   void resume() override {
     asio::post(strand_, [self = shared_from_this()] {
       if (self->stopped_ || self->lingering_ || !self->paused_)

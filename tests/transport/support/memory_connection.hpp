@@ -40,6 +40,18 @@ public:
     paused_ = false;
   }
 
+  void raise_frame_limit(uint32_t max_frame_size) override {
+    frame_limit_ = max_frame_size;
+  }
+
+  // -- what the connection did --------------------------------------------------
+
+  /// The frame limit the connection raised to after its handshake; 0 until
+  /// then.
+  uint32_t frame_limit() const {
+    return frame_limit_;
+  }
+
   // -- the test's side ----------------------------------------------------------
 
   /// The dial succeeded.
@@ -110,6 +122,7 @@ protected:
 
 private:
   frame_sink_ptr sink_;
+  uint32_t frame_limit_ = 0;
   bool paused_ = false;
   bool closed_ = false;
   std::string written_;

@@ -41,6 +41,12 @@ struct node_config {
   /// before anything of that size is allocated. Default 16 MiB.
   uint32_t max_frame_size = 16u * 1024u * 1024u;
 
+  /// Largest frame accepted before the handshake completes. Handshake
+  /// frames need a few hundred bytes: a peer that has not authenticated yet
+  /// cannot make the node buffer `max_frame_size` for the whole handshake
+  /// timeout. At least 256 and at most `max_frame_size`. Default 4 KiB.
+  uint32_t max_handshake_frame_size = 4096;
+
   /// Shared secret for the HMAC-SHA256 challenge-response. Empty (default) =
   /// no authentication. Both sides must use the same value; it never travels.
   std::string secret;
