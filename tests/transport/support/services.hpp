@@ -2,7 +2,8 @@
 
 // The test services published by test nodes (in-process and the
 // troupe-transport-test-node program): "echo" answers a Call with an Answer,
-// "recorder" does the same with the envelope (pass_envelope) and counts.
+// "recorder" does the same with the envelope (delivery::with_envelope) and
+// counts.
 
 #include <atomic>
 #include <memory>
@@ -73,7 +74,8 @@ inline caf::behavior echo_service(caf::event_based_actor* self, std::string node
   };
 }
 
-/// Like echo, published with pass_envelope: reports what the envelope said.
+/// Like echo, published with delivery::with_envelope: reports what the
+/// envelope said.
 inline caf::behavior recorder_service(caf::event_based_actor*, std::string node_id,
                                       service_stats_ptr stats) {
   return {
