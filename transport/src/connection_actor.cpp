@@ -74,6 +74,7 @@ caf::behavior connection_actor::make_behavior() {
     dsp_ = nullptr;
     responder_ = nullptr;
     args_.routes = nullptr;
+    args_.io = nullptr;
   });
   start_io();
   return {

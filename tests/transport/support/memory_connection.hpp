@@ -62,7 +62,7 @@ public:
   /// The peer sends `frame`; returns false if the connection stopped reading
   /// (it paused and was not resumed, or it failed the frame).
   bool deliver(const wire::Frame& frame) {
-    if (paused_ || closed_)
+    if (paused_ || closed_ || !sink_)
       return false;
     auto bytes = frame.SerializeAsString();
     caf::error err;
@@ -78,7 +78,9 @@ public:
 
   /// The socket broke.
   void break_off(caf::error reason) {
-    sink_->on_closed(std::move(reason));
+    auto sink = std::move(sink_);
+    closed_ = true;
+    sink->on_closed(std::move(reason));
   }
 
   /// Every frame the connection wrote since the last call, in order.
@@ -109,7 +111,7 @@ protected:
       out.clear();
     }
     if (close_after)
-      closed_ = true;
+      close_side();
   }
 
   void flush_later(caf::execution_unit*) override {
@@ -117,7 +119,14 @@ protected:
   }
 
   void start_closing() override {
+    close_side();
+  }
+
+  /// Like a closed socket, lets go of the sink (the dispatcher, which holds
+  /// the connection actor).
+  void close_side() {
     closed_ = true;
+    sink_ = nullptr;
   }
 
 private:
