@@ -70,7 +70,9 @@ caf::behavior pricing(caf::event_based_actor* self, uint32_t incarnation) {
 
 int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
   using namespace troupe;
-  auto n = transport::node::start(sys, transport::node_config{});
+  transport::node_config ncfg;
+  ncfg.port = cfg.port;
+  auto n = transport::node::start(sys, ncfg);
   if (!n) {
     std::cerr << "warehouse: " << sys.render(n.error()) << "\n";
     return 1;
