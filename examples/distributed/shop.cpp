@@ -213,9 +213,10 @@ bool ask(caf::actor_system& sys, const caf::actor& pricing, shop::v1::QuoteReque
 
 int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& self_path) {
   using namespace troupe;
-  stop_state stop;
-  signal_watcher watcher{stop}; // before the child exists: no signal is lost
+  auto stop = std::make_shared<stop_state>();
+  signal_watcher watcher{*stop}; // before the child exists: no signal is lost
   child_process warehouse;
+  bool warehouse_signalled = false; // a second SIGTERM would force its exit
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   if (!cfg.warehouse.empty()) {
@@ -256,7 +257,7 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
   }
   int rc = 0;
   // Steps 1 to 4 run only while no SIGTERM / SIGINT arrived.
-  auto go_on = [&] { return !stop.stopping(); };
+  auto go_on = [&] { return !stop->stopping(); };
 
   // 1. A remote request with a deadline.
   shop::v1::QuoteRequest tea;
@@ -305,7 +306,7 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
     bool recovered = false;
     for (int attempt = 1; attempt <= 6 && !recovered && go_on(); ++attempt) {
       auto d = std::chrono::duration_cast<std::chrono::milliseconds>(delays.next());
-      if (stop.pause(d))
+      if (stop->pause(d))
         recovered = ask(sys, *pricing, tea, 500ms);
     }
     if (!recovered && go_on())
@@ -329,39 +330,51 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
     transport::stream_import_config icfg;
     icfg.capacity = 64;
     auto orders = transport::import_stream<shop::v1::Order>(sys, *n, "orders@" + where, icfg);
-    bool done = false;
-    uint64_t count = 0;
-    uint64_t cents = 0;
+    // Shared with the consumer, which may outlive this block when the
+    // stream does not end in time.
+    struct tally {
+      bool done = false;
+      std::atomic<uint64_t> count{0};
+      std::atomic<uint64_t> cents{0};
+      caf::error outcome;
+    };
+    auto t = std::make_shared<tally>();
     caf::error outcome;
     if (orders) {
       actors::spawn_consumer<shop::v1::Order>(
         sys, *orders, actors::consumer_config{16},
-        [&](const shop::v1::Order& o) {
-          ++count;
-          cents += o.cents();
+        [t](const shop::v1::Order& o) {
+          ++t->count;
+          t->cents += o.cents();
         },
-        [&](const caf::error& err) {
-          std::lock_guard<std::mutex> guard{stop.mtx};
-          outcome = err;
-          done = true;
-          stop.cv.notify_all();
+        [t, stop](const caf::error& err) {
+          std::lock_guard<std::mutex> guard{stop->mtx};
+          t->outcome = err;
+          t->done = true;
+          stop->cv.notify_all();
         });
-      std::unique_lock<std::mutex> guard{stop.mtx};
-      if (!stop.cv.wait_for(guard, 60s, [&] { return done || stop.stopping(); }))
+      std::unique_lock<std::mutex> guard{stop->mtx};
+      if (!stop->cv.wait_for(guard, 60s, [&] { return t->done || stop->stopping(); }))
         outcome = caf::make_error(caf::sec::request_timeout, "order stream");
-      if (!done && stop.stopping()) {
-        // Stopping: the consumer still refers to these locals. Stop the
-        // source (the warehouse, below) and wait a bounded time for its end.
+      if (!t->done && stop->stopping()) {
+        // Stopping: stop the source (the warehouse, if ours) and give the
+        // stream a bounded time to end.
         guard.unlock();
-        if (warehouse.pid > 0)
+        if (warehouse.pid > 0) {
           ::kill(warehouse.pid, SIGTERM);
+          warehouse_signalled = true;
+        }
         guard.lock();
-        stop.cv.wait_for(guard, 10s, [&] { return done; });
+        stop->cv.wait_for(guard, 10s, [&] { return t->done; });
       }
+      if (t->done)
+        outcome = t->outcome;
     } else {
       outcome = orders.error();
     }
-    if (stop.stopping()) {
+    uint64_t count = t->count;
+    uint64_t cents = t->cents;
+    if (stop->stopping()) {
       std::printf("shop            : order stream interrupted after %llu orders\n",
                   static_cast<unsigned long long>(count));
     } else if (outcome || count != cfg.orders) {
@@ -375,13 +388,14 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
 
   // 5. Graceful shutdown of the warehouse we started (one given with
   //    --warehouse is not ours: it keeps running).
-  if (int sig = stop.signal.load(); sig != 0) {
+  if (int sig = stop->signal.load(); sig != 0) {
     std::printf("\n-- signal %d: stopping --\n", sig);
     rc = shop_signal_exit_base + sig;
   }
   if (warehouse.pid > 0) {
     std::printf("\n-- SIGTERM to the warehouse --\n");
-    ::kill(warehouse.pid, SIGTERM);
+    if (!warehouse_signalled)
+      ::kill(warehouse.pid, SIGTERM);
     auto code = warehouse.wait(10s);
     std::printf("shop            : warehouse exited with %d\n", code);
     if (code != 0 && rc == 0)
@@ -391,8 +405,8 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
   }
   n->stop();
   std::printf("shop            : %s\n",
-              rc == 0             ? "done"
-                : stop.stopping() ? "stopped by a signal"
-                                  : "FAILED");
+              rc == 0              ? "done"
+                : stop->stopping() ? "stopped by a signal"
+                                   : "FAILED");
   return rc;
 }
