@@ -1,5 +1,8 @@
 // troupe-demo: run `troupe-demo` for the whole story (it starts its own
-// warehouse process); `troupe-demo --role=warehouse` runs the warehouse alone.
+// warehouse process); `troupe-demo --role=warehouse [--port=N]` runs the
+// warehouse alone, and `troupe-demo --warehouse=host:port` runs the shop
+// against it. `--help` lists the options. A shop stopped by SIGTERM / SIGINT
+// exits with 128 + the signal number (143 for SIGTERM).
 
 #include <cstdio>
 #include <iostream>
@@ -11,7 +14,10 @@
 demo_config::demo_config() {
   opt_group{custom_options_, "global"}
     .add(role, "role", "shop (default) or warehouse")
-    .add(orders, "orders", "orders the warehouse streams (default 10000)");
+    .add(orders, "orders", "orders the warehouse streams (default 10000)")
+    .add(warehouse, "warehouse",
+         "shop: host:port of a running warehouse to use (default: start one)")
+    .add(port, "port", "warehouse: port to listen on (default 0 = ephemeral)");
 }
 
 int main(int argc, char** argv) {

@@ -1,5 +1,9 @@
-// The shop: starts the warehouse process, asks for quotes, streams orders,
-// and stops the warehouse with SIGTERM.
+// The shop: starts the warehouse process (or uses a running one, with
+// --warehouse=host:port), asks for quotes, streams orders, and stops the
+// warehouse with SIGTERM. The warehouse child stops with the shop: it asks the
+// kernel for SIGTERM when its parent dies (PR_SET_PDEATHSIG), so even a shop
+// killed by SIGKILL leaves no warehouse behind. SIGTERM / SIGINT to the shop
+// stop its work and its warehouse; it then exits with 128 + the signal.
 
 #include <chrono>
 #include <condition_variable>
@@ -8,9 +12,12 @@
 #include <mutex>
 #include <thread>
 
+#include <atomic>
+
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,8 +32,6 @@
 #include <troupe/transport/remote_stream.hpp>
 
 #include "demo.hpp"
-
-extern char** environ;
 
 using namespace std::chrono_literals;
 
@@ -79,23 +84,105 @@ struct child_process {
   }
 };
 
-bool start_warehouse(child_process& child, const std::string& self_path, uint64_t orders) {
+/// Starts `self_path --role=warehouse` with its stdout on a pipe. The child
+/// gets SIGTERM when the shop dies (PR_SET_PDEATHSIG). The kernel sends it
+/// when the *thread* that forked exits, so call this from the main thread,
+/// which lives as long as the shop. If the shop died between fork and prctl,
+/// the child sees another parent and exits at once.
+bool start_warehouse(child_process& child, const std::string& self_path, uint64_t orders,
+                     uint16_t port) {
   int fds[2];
-  if (::pipe(fds) != 0)
+  if (::pipe2(fds, O_CLOEXEC) != 0)
     return false;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  // Everything the child needs is prepared before fork: between fork and
+  // exec, only async-signal-safe calls (the shop has threads running).
   std::string orders_arg = "--orders=" + std::to_string(orders);
-  const char* argv[] = {self_path.c_str(), "--role=warehouse", orders_arg.c_str(), nullptr};
-  auto rc = posix_spawn(&child.pid, self_path.c_str(), &actions, nullptr,
-                        const_cast<char**>(argv), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  std::string port_arg = "--port=" + std::to_string(port);
+  const char* argv[] = {self_path.c_str(), "--role=warehouse", orders_arg.c_str(),
+                        port_arg.c_str(), nullptr};
+  auto parent = ::getpid();
+  auto pid = ::fork();
+  if (pid == 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent)
+      ::_exit(127);
+    if (::dup2(fds[1], STDOUT_FILENO) < 0) // dup2 clears O_CLOEXEC on stdout
+      ::_exit(127);
+    ::execv(self_path.c_str(), const_cast<char**>(argv));
+    ::_exit(127);
+  }
   ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    return false;
+  }
+  child.pid = pid;
   child.out = fds[0];
-  return rc == 0;
+  return true;
 }
+
+/// SIGTERM / SIGINT: the handler records the signal and wakes a watcher
+/// thread through a self-pipe; the watcher tells the shop's main thread.
+volatile sig_atomic_t received_signal = 0;
+int signal_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int sig) {
+  received_signal = sig;
+  char byte = 1;
+  [[maybe_unused]] auto n = ::write(signal_pipe[1], &byte, 1);
+}
+
+/// Whether the shop was asked to stop, and a condition variable to wait on
+/// that wakes when it is (or when `done` is set by other code).
+struct stop_state {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::atomic<int> signal{0};
+  bool stopping() const {
+    return signal.load() != 0;
+  }
+
+  /// Waits for `d`; returns early (false) when asked to stop.
+  bool pause(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return !cv.wait_for(guard, d, [&] { return stopping(); });
+  }
+};
+
+/// Installs the handlers and runs the watcher until destroyed.
+class signal_watcher {
+public:
+  explicit signal_watcher(stop_state& state) : state_(state) {
+    if (::pipe2(signal_pipe, O_CLOEXEC) != 0)
+      return;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGINT, &sa, nullptr);
+    thread_ = std::thread{[this] {
+      // Ends on a signal or when the destructor writes a byte (signal 0).
+      char byte;
+      while (::read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {}
+      if (int sig = received_signal; sig != 0) {
+        std::lock_guard<std::mutex> guard{state_.mtx};
+        state_.signal = sig;
+        state_.cv.notify_all();
+      }
+    }};
+  }
+
+  ~signal_watcher() {
+    if (thread_.joinable()) {
+      char byte = 0;
+      [[maybe_unused]] auto n = ::write(signal_pipe[1], &byte, 1);
+      thread_.join();
+    }
+  }
+
+private:
+  stop_state& state_;
+  std::thread thread_;
+};
 
 /// Sends one quote request and prints what came back.
 bool ask(caf::actor_system& sys, const caf::actor& pricing, shop::v1::QuoteRequest req,
@@ -126,20 +213,36 @@ bool ask(caf::actor_system& sys, const caf::actor& pricing, shop::v1::QuoteReque
 
 int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& self_path) {
   using namespace troupe;
+  auto stop = std::make_shared<stop_state>();
+  signal_watcher watcher{*stop}; // before the child exists: no signal is lost
   child_process warehouse;
-  if (!start_warehouse(warehouse, self_path, cfg.orders)) {
-    std::cerr << "shop: cannot start the warehouse process\n";
-    return 1;
+  bool warehouse_signalled = false; // a second SIGTERM would force its exit
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  if (!cfg.warehouse.empty()) {
+    std::string name;
+    if (auto err = transport::parse_address("pricing@" + cfg.warehouse, name, host, port)) {
+      std::cerr << "shop: --warehouse must be host:port (got '" << cfg.warehouse << "')\n";
+      return 2;
+    }
+    std::printf("shop            : using the warehouse at %s:%u\n", host.c_str(),
+                static_cast<unsigned>(port));
+  } else {
+    if (!start_warehouse(warehouse, self_path, cfg.orders, cfg.port)) {
+      std::cerr << "shop: cannot start the warehouse process\n";
+      return 1;
+    }
+    auto line = warehouse.read_line(10s);
+    auto colon = line.rfind(':');
+    if (line.rfind("warehouse listening on ", 0) != 0 || colon == std::string::npos) {
+      std::cerr << "shop: the warehouse did not start (said: '" << line << "')\n";
+      return 1;
+    }
+    port = static_cast<uint16_t>(std::stoul(line.substr(colon + 1)));
+    std::printf("shop            : warehouse process %d is listening on 127.0.0.1:%u\n",
+                static_cast<int>(warehouse.pid), static_cast<unsigned>(port));
   }
-  auto line = warehouse.read_line(10s);
-  auto colon = line.rfind(':');
-  if (line.rfind("warehouse listening on ", 0) != 0 || colon == std::string::npos) {
-    std::cerr << "shop: the warehouse did not start (said: '" << line << "')\n";
-    return 1;
-  }
-  auto port = line.substr(colon + 1);
-  std::printf("shop            : warehouse process %d is listening on 127.0.0.1:%s\n",
-              static_cast<int>(warehouse.pid), port.c_str());
+  auto where = host + ":" + std::to_string(port);
   transport::node_config ncfg;
   ncfg.listen = false; // the shop only dials out
   auto n = transport::node::start(sys, ncfg);
@@ -147,91 +250,163 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
     std::cerr << "shop: " << sys.render(n.error()) << "\n";
     return 1;
   }
-  auto pricing = n->remote_actor("pricing@127.0.0.1:" + port);
+  auto pricing = n->remote_actor("pricing@" + where);
   if (!pricing) {
     std::cerr << "shop: " << sys.render(pricing.error()) << "\n";
     return 1;
   }
   int rc = 0;
+  // Steps 1 to 4 run only while no SIGTERM / SIGINT arrived.
+  auto go_on = [&] { return !stop->stopping(); };
 
   // 1. A remote request with a deadline.
   shop::v1::QuoteRequest tea;
   tea.set_item("tea");
   tea.set_quantity(3);
-  if (!ask(sys, *pricing, tea, 500ms))
+  if (go_on() && !ask(sys, *pricing, tea, 500ms))
     rc = 1;
+
+  // 1b. Two slow requests at once: the pricing actor keeps serving requests
+  //     while a delayed reply is pending, so both are answered.
+  if (go_on()) {
+    std::printf("\n-- two slow requests at once --\n");
+    caf::scoped_actor self{sys};
+    troupe::transport::call_options opts;
+    opts.deadline = 2s;
+    auto slow_a = tea;
+    slow_a.set_think_ms(200);
+    auto slow_b = tea;
+    slow_b.set_item("coffee");
+    slow_b.set_think_ms(100);
+    auto first = self->request(*pricing, 3s, opts, slow_a);
+    auto second = self->request(*pricing, 3s, opts, slow_b);
+    int answered = 0;
+    auto on_quote = [&](const shop::v1::Quote& q) {
+      std::printf("pricing -> shop : Quote{%s}\n", q.ShortDebugString().c_str());
+      ++answered;
+    };
+    auto on_error = [&](caf::error& err) {
+      std::printf("shop            : request failed: %s\n", sys.render(err).c_str());
+    };
+    first.receive(on_quote, on_error);
+    second.receive(on_quote, on_error);
+    std::printf("shop            : %d of 2 concurrent slow quotes answered\n", answered);
+    if (answered != 2)
+      rc = 1;
+  }
 
   // 2. The pricing actor fails; its supervisor restarts it (with backoff),
   //    and the shop retries with backoff until the new incarnation answers.
-  std::printf("\n-- a request that makes the pricing actor fail --\n");
-  auto crash = tea;
-  crash.set_crash(true);
-  ask(sys, *pricing, crash, 500ms);
-  actors::backoff_state delays{actors::backoff::exponential(50ms, 1s), 7};
-  bool recovered = false;
-  for (int attempt = 1; attempt <= 6 && !recovered; ++attempt) {
-    std::this_thread::sleep_for(delays.next());
-    recovered = ask(sys, *pricing, tea, 500ms);
+  if (go_on()) {
+    std::printf("\n-- a request that makes the pricing actor fail --\n");
+    auto crash = tea;
+    crash.set_crash(true);
+    ask(sys, *pricing, crash, 500ms);
+    actors::backoff_state delays{actors::backoff::exponential(50ms, 1s), 7};
+    bool recovered = false;
+    for (int attempt = 1; attempt <= 6 && !recovered && go_on(); ++attempt) {
+      auto d = std::chrono::duration_cast<std::chrono::milliseconds>(delays.next());
+      if (stop->pause(d))
+        recovered = ask(sys, *pricing, tea, 500ms);
+    }
+    if (!recovered && go_on())
+      rc = 1;
   }
-  if (!recovered)
-    rc = 1;
 
   // 3. A deadline that passes: a typed timeout instead of waiting forever.
-  std::printf("\n-- a request slower than its deadline --\n");
-  auto slow = tea;
-  slow.set_think_ms(400);
-  caf::error timeout;
-  if (ask(sys, *pricing, slow, 100ms, &timeout))
-    rc = 1;
+  if (go_on()) {
+    std::printf("\n-- a request slower than its deadline --\n");
+    auto slow = tea;
+    slow.set_think_ms(400);
+    caf::error timeout;
+    if (ask(sys, *pricing, slow, 100ms, &timeout))
+      rc = 1;
+  }
 
   // 4. The order stream, bounded across the wire by the shop's capacity.
-  std::printf("\n-- streaming %llu orders, at most 64 on their way to the shop --\n",
-              static_cast<unsigned long long>(cfg.orders));
-  transport::stream_import_config icfg;
-  icfg.capacity = 64;
-  auto orders =
-    transport::import_stream<shop::v1::Order>(sys, *n, "orders@127.0.0.1:" + port, icfg);
-  std::mutex mtx;
-  std::condition_variable cv;
-  bool done = false;
-  uint64_t count = 0;
-  uint64_t cents = 0;
-  caf::error outcome;
-  if (orders) {
-    actors::spawn_consumer<shop::v1::Order>(
-      sys, *orders, actors::consumer_config{16},
-      [&](const shop::v1::Order& o) {
-        ++count;
-        cents += o.cents();
-      },
-      [&](const caf::error& err) {
-        std::lock_guard<std::mutex> guard{mtx};
-        outcome = err;
-        done = true;
-        cv.notify_all();
-      });
-    std::unique_lock<std::mutex> guard{mtx};
-    if (!cv.wait_for(guard, 60s, [&] { return done; }))
-      outcome = caf::make_error(caf::sec::request_timeout, "order stream");
-  } else {
-    outcome = orders.error();
-  }
-  if (outcome || count != cfg.orders) {
-    std::printf("shop            : order stream failed: %s\n", sys.render(outcome).c_str());
-    rc = 1;
-  } else {
-    std::printf("shop            : received %llu orders worth %.2f\n",
-                static_cast<unsigned long long>(count), static_cast<double>(cents) / 100);
+  if (go_on()) {
+    std::printf("\n-- streaming %llu orders, at most 64 on their way to the shop --\n",
+                static_cast<unsigned long long>(cfg.orders));
+    transport::stream_import_config icfg;
+    icfg.capacity = 64;
+    auto orders = transport::import_stream<shop::v1::Order>(sys, *n, "orders@" + where, icfg);
+    // Shared with the consumer, which may outlive this block when the
+    // stream does not end in time.
+    struct tally {
+      bool done = false;
+      std::atomic<uint64_t> count{0};
+      std::atomic<uint64_t> cents{0};
+      caf::error outcome;
+    };
+    auto t = std::make_shared<tally>();
+    caf::error outcome;
+    if (orders) {
+      actors::spawn_consumer<shop::v1::Order>(
+        sys, *orders, actors::consumer_config{16},
+        [t](const shop::v1::Order& o) {
+          ++t->count;
+          t->cents += o.cents();
+        },
+        [t, stop](const caf::error& err) {
+          std::lock_guard<std::mutex> guard{stop->mtx};
+          t->outcome = err;
+          t->done = true;
+          stop->cv.notify_all();
+        });
+      std::unique_lock<std::mutex> guard{stop->mtx};
+      if (!stop->cv.wait_for(guard, 60s, [&] { return t->done || stop->stopping(); }))
+        outcome = caf::make_error(caf::sec::request_timeout, "order stream");
+      if (!t->done && stop->stopping()) {
+        // Stopping: stop the source (the warehouse, if ours) and give the
+        // stream a bounded time to end.
+        guard.unlock();
+        if (warehouse.pid > 0) {
+          ::kill(warehouse.pid, SIGTERM);
+          warehouse_signalled = true;
+        }
+        guard.lock();
+        stop->cv.wait_for(guard, 10s, [&] { return t->done; });
+      }
+      if (t->done)
+        outcome = t->outcome;
+    } else {
+      outcome = orders.error();
+    }
+    uint64_t count = t->count;
+    uint64_t cents = t->cents;
+    if (stop->stopping()) {
+      std::printf("shop            : order stream interrupted after %llu orders\n",
+                  static_cast<unsigned long long>(count));
+    } else if (outcome || count != cfg.orders) {
+      std::printf("shop            : order stream failed: %s\n", sys.render(outcome).c_str());
+      rc = 1;
+    } else {
+      std::printf("shop            : received %llu orders worth %.2f\n",
+                  static_cast<unsigned long long>(count), static_cast<double>(cents) / 100);
+    }
   }
 
-  // 5. Graceful shutdown of the warehouse.
-  std::printf("\n-- SIGTERM to the warehouse --\n");
-  ::kill(warehouse.pid, SIGTERM);
-  auto code = warehouse.wait(10s);
-  std::printf("shop            : warehouse exited with %d\n", code);
-  if (code != 0)
-    rc = 1;
+  // 5. Graceful shutdown of the warehouse we started (one given with
+  //    --warehouse is not ours: it keeps running).
+  if (int sig = stop->signal.load(); sig != 0) {
+    std::printf("\n-- signal %d: stopping --\n", sig);
+    rc = shop_signal_exit_base + sig;
+  }
+  if (warehouse.pid > 0) {
+    std::printf("\n-- SIGTERM to the warehouse --\n");
+    if (!warehouse_signalled)
+      ::kill(warehouse.pid, SIGTERM);
+    auto code = warehouse.wait(10s);
+    std::printf("shop            : warehouse exited with %d\n", code);
+    if (code != 0 && rc == 0)
+      rc = 1;
+  } else {
+    std::printf("shop            : leaving the warehouse at %s running\n", where.c_str());
+  }
   n->stop();
-  std::printf("shop            : %s\n", rc == 0 ? "done" : "FAILED");
+  std::printf("shop            : %s\n",
+              rc == 0              ? "done"
+                : stop->stopping() ? "stopped by a signal"
+                                   : "FAILED");
   return rc;
 }

@@ -2,6 +2,9 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <unordered_map>
+#include <utility>
 
 #include "shop.pb.h"
 
@@ -22,7 +25,14 @@ namespace {
 
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 
+/// The pricing actor. A request with `think_ms` is answered later: its promise
+/// waits in `pending` under an id, and a delayed `(answer_atom, id)` delivers
+/// it. The request handler stays installed meanwhile, so other requests (slow
+/// or not) are served while replies are pending. (Not `become(keep_behavior,
+/// ...)` with only an answer handler: that would turn every request arriving
+/// in the meantime into `unexpected_message`.)
 caf::behavior pricing(caf::event_based_actor* self, uint32_t incarnation) {
+  using promise = caf::typed_response_promise<shop::v1::Quote>;
   auto quote = [=](const shop::v1::QuoteRequest& req) {
     shop::v1::Quote q;
     q.set_item(req.item());
@@ -30,6 +40,9 @@ caf::behavior pricing(caf::event_based_actor* self, uint32_t incarnation) {
     q.set_priced_by(incarnation);
     return q;
   };
+  auto pending =
+    std::make_shared<std::unordered_map<uint64_t, std::pair<promise, shop::v1::Quote>>>();
+  auto next_id = std::make_shared<uint64_t>(0);
   return {
     [=](const shop::v1::QuoteRequest& req) -> caf::result<shop::v1::Quote> {
       if (req.crash())
@@ -37,12 +50,18 @@ caf::behavior pricing(caf::event_based_actor* self, uint32_t incarnation) {
       if (req.think_ms() == 0)
         return quote(req);
       auto rp = self->make_response_promise<shop::v1::Quote>();
-      self->delayed_send(self, std::chrono::milliseconds{req.think_ms()}, answer_atom::value);
-      self->become(caf::keep_behavior, [=](answer_atom) mutable {
-        rp.deliver(quote(req));
-        self->unbecome();
-      });
+      auto id = ++*next_id;
+      pending->emplace(id, std::make_pair(rp, quote(req)));
+      self->delayed_send(self, std::chrono::milliseconds{req.think_ms()}, answer_atom::value,
+                         id);
       return rp;
+    },
+    [=](answer_atom, uint64_t id) {
+      auto i = pending->find(id);
+      if (i != pending->end()) {
+        i->second.first.deliver(i->second.second);
+        pending->erase(i);
+      }
     },
   };
 }
@@ -51,7 +70,9 @@ caf::behavior pricing(caf::event_based_actor* self, uint32_t incarnation) {
 
 int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
   using namespace troupe;
-  auto n = transport::node::start(sys, transport::node_config{});
+  transport::node_config ncfg;
+  ncfg.port = cfg.port;
+  auto n = transport::node::start(sys, ncfg);
   if (!n) {
     std::cerr << "warehouse: " << sys.render(n.error()) << "\n";
     return 1;
