@@ -106,9 +106,11 @@ std::string describe_context(const caf::message& ctx) {
 }
 
 void add_error_renderers(caf::actor_system_config& cfg) {
+  // CAF's own categories too ("system", "exit"): an error that crossed the
+  // wire carries the sender's description as its context, and CAF's own
+  // renderer would print it inside its own format
+  // ("system_error(runtime_error, ("system:runtime_error"))").
   for (auto category : category_table::instance().categories()) {
-    if (category == caf::atom("system") || category == caf::atom("exit"))
-      continue; // CAF renders its own
     cfg.add_error_category(category,
                            [](uint8_t code, caf::atom_value cat, const caf::message& ctx) {
                              return describe(caf::error{code, cat, ctx});

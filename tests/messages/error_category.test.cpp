@@ -64,3 +64,15 @@ TEST_CASE("is() matches code and category, never context", "[messages][errors]")
   CHECK(is(caf::make_error(caf::sec::request_timeout), caf::sec::request_timeout));
   CHECK_FALSE(is(caf::make_error(caf::sec::request_timeout), caf::sec::unexpected_message));
 }
+
+TEST_CASE("actor_system::render describes CAF's own errors the same way, once",
+          "[messages][errors]") {
+  caf::actor_system_config cfg;
+  troupe::messages::add_error_renderers(cfg);
+  caf::actor_system sys{cfg};
+  auto err = caf::make_error(caf::sec::runtime_error);
+  CHECK(sys.render(err) == "system:runtime_error");
+  // As a receiving node rebuilds it: the sender's text is shown once.
+  caf::error rebuilt{err.code(), err.category(), caf::make_message(describe(err))};
+  CHECK(sys.render(rebuilt) == "system:runtime_error");
+}

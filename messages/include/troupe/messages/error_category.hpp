@@ -81,8 +81,8 @@ std::string describe(const caf::error& err);
 std::string describe_context(const caf::message& ctx);
 
 /// Makes `cfg`'s `actor_system::render` use `describe` for every registered
-/// category. Called by `troupe::actors::system_config` (and so by every
-/// layer's config).
+/// category, CAF's own `system` and `exit` included. Called by `troupe::actors::system_config`
+/// (and so by every layer's config).
 void add_error_renderers(caf::actor_system_config& cfg);
 
 } // namespace troupe::messages
