@@ -80,7 +80,7 @@ caf::behavior connection_actor::make_behavior() {
   return {
     [this](connected_atom) { on_connected(); },
     [this](frame_atom, std::vector<wire::Frame>& frames) { on_frames(frames); },
-    [this](io_closed_atom, caf::error& err) { close(std::move(err), close_mode::lost); },
+    [this](io_closed_atom, caf::error& err) { on_io_closed(std::move(err)); },
     [this](timer_atom, connection_timer which) { on_timer(which); },
     [this](proxy_atom, const std::string& name) { return make_proxy_for(name); },
     [this](close_atom, caf::error& reason) { close(std::move(reason), close_mode::goodbye); },
@@ -241,6 +241,13 @@ void connection_actor::on_heartbeat(const wire::Heartbeat& hb) {
   send_frame(pong);
 }
 
+void connection_actor::on_io_closed(caf::error reason) {
+  // The reader stops on bytes that break the protocol (a bad length prefix,
+  // a frame that does not parse): the peer is told, like any violation.
+  auto mode = is_protocol_error(reason) ? close_mode::protocol_error : close_mode::lost;
+  close(std::move(reason), mode);
+}
+
 void connection_actor::on_timer(connection_timer which) {
   switch (which) {
     case connection_timer::connect:
@@ -310,7 +317,7 @@ void connection_actor::close(caf::error reason, close_mode mode) {
     return;
   auto was = state_;
   state_ = phase::closed;
-  if (mode == close_mode::protocol_error || is_protocol_error(reason)) {
+  if (mode == close_mode::protocol_error) {
     log_->warn("{}: closing: {}", label(), messages::describe(reason));
     std::string bytes;
     append_error_frame(reason, 0, nullptr, error_scope::connection, settings().max_frame_size,

@@ -123,6 +123,9 @@ private:
 
   void on_heartbeat(const wire::Heartbeat& hb);
 
+  /// The socket closed, broke, or its reader failed on bad bytes.
+  void on_io_closed(caf::error reason);
+
   void on_timer(connection_timer which);
 
   /// Sends a heartbeat, or ends the connection if the peer fell silent.

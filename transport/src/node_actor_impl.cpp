@@ -436,9 +436,8 @@ void node_actor_impl::on_reconnect(const std::string& addr) {
 // -- observers ----------------------------------------------------------------
 
 caf::ok_atom node_actor_impl::subscribe(caf::actor observer) {
-  auto who = observer;
-  if (observers_.add(std::move(observer)))
-    monitor(who);
+  if (observers_.add(observer))
+    monitor(observer);
   return caf::ok_atom::value;
 }
 

@@ -304,7 +304,7 @@ private:
         break;
       }
     }
-    if (sessions_.empty() && !producer_alive())
+    if (sessions_.empty() && producer_down_)
       quit();
   }
 
@@ -314,10 +314,6 @@ private:
       demonitor(owner);
       owners_.erase(o);
     }
-  }
-
-  bool producer_alive() const {
-    return producer_ != nullptr && !producer_down_;
   }
 
   caf::actor producer_;
