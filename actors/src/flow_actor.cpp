@@ -20,12 +20,12 @@ flow_actor::flow_actor(caf::actor_config& cfg, flow_output::config out)
   out_.emplace(this, out);
 }
 
-flow_actor::flow_actor(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity)
+flow_actor::flow_actor(caf::actor_config& cfg, upstream_ref upstream, uint32_t capacity)
   : caf::event_based_actor(cfg), upstream_(std::move(upstream)) {
   in_.emplace(this, capacity);
 }
 
-flow_actor::flow_actor(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity,
+flow_actor::flow_actor(caf::actor_config& cfg, upstream_ref upstream, uint32_t capacity,
                        flow_output::config out)
   : caf::event_based_actor(cfg), upstream_(std::move(upstream)) {
   in_.emplace(this, capacity);
@@ -41,7 +41,7 @@ caf::behavior flow_actor::make_behavior() {
     on_down(dm);
   });
   if (in_)
-    in_->subscribe(std::move(upstream_)); // `in_` holds it; no second reference
+    in_->start(std::move(upstream_)); // `in_` holds it; no second reference
   // Items first, then the credit protocol: CAF tries the cases in order.
   auto result = input_handlers();
   if (out_)
@@ -67,6 +67,7 @@ flow_stats flow_actor::stats() const {
   result.processed = x.processed;
   result.abandoned = x.abandoned;
   result.max_buffered = x.max_buffered;
+  result.resubscribed = x.resubscribed;
   return result;
 }
 
@@ -106,6 +107,10 @@ void flow_actor::on_output_finished(const caf::error& err) {
   if (err == flow_errc::cancelled && in_)
     in_->cancel(); // all our consumers left: cancellation flows upstream
   quit_with(err);
+}
+
+void flow_actor::on_upstream_replaced() {
+  // nop
 }
 
 void flow_actor::on_down(const caf::down_msg&) {

@@ -18,10 +18,78 @@ flow_input::flow_input(flow_actor* self, uint32_t capacity)
   self_->attach_functor([this] { upstream_ = nullptr; });
 }
 
+void flow_input::start(upstream_ref ref) {
+  ref_ = std::move(ref);
+  if (ref_.is_lookup())
+    resolve(caf::actor_addr{});
+  else
+    subscribe(ref_.fixed());
+}
+
 void flow_input::subscribe(caf::actor upstream) {
   upstream_ = std::move(upstream);
   self_->monitor(upstream_);
   self_->send<caf::message_priority::high>(upstream_, flow_subscribe_atom::value, capacity_);
+}
+
+void flow_input::resolve(const caf::actor_addr& stale) {
+  auto directory = ref_.directory();
+  if (!directory) {
+    end(caf::make_error(flow_errc::upstream_unavailable,
+                        "the directory of '" + ref_.name() + "' is gone"));
+    return;
+  }
+  resolving_ = true;
+  // No timeout: the directory answers when the next incarnation runs (a
+  // restart may wait for its backoff), or with an error when it gives up.
+  // A directory that dies fails the request.
+  self_->request(directory, caf::infinite, lookup_atom::value, ref_.name(), stale)
+    .then(
+      [this](caf::actor& next) {
+        resolving_ = false;
+        if (upstream_ended_)
+          return; // we cancelled meanwhile
+        if (!next) {
+          end(caf::error{}); // the name finished for good: nothing more comes
+          return;
+        }
+        ++stats_.resubscribed;
+        subscribe(std::move(next));
+      },
+      [this](caf::error& err) {
+        resolving_ = false;
+        if (!upstream_ended_)
+          end(std::move(err));
+      });
+}
+
+void flow_input::rebind(const caf::actor_addr& stale) {
+  // What the old incarnation sent and we did not finish cannot be
+  // acknowledged to it anymore; its own upstream redelivers it to the next
+  // incarnation. Unfinished work still running finishes into the void:
+  // ordinals before `first_open_` are ignored.
+  abandon();
+  first_open_ = next_ordinal_;
+  acked_through_ = 0;
+  pending_credit_ = 0;
+  flush_requested_ = false;
+  upstream_ = nullptr;
+  self_->on_upstream_replaced();
+  resolve(stale);
+}
+
+void flow_input::end(caf::error err) {
+  if (upstream_ended_)
+    return;
+  upstream_ended_ = true;
+  upstream_error_ = std::move(err);
+  abandon();
+  check_finished();
+}
+
+void flow_input::report_failure(uint64_t ordinal, seq_t seq, const caf::error& err) {
+  if (upstream_ && !upstream_ended_ && ordinal >= first_open_)
+    self_->send<caf::message_priority::high>(upstream_, flow_failed_atom::value, seq, err);
 }
 
 uint64_t flow_input::received(uint32_t count) {
@@ -61,7 +129,7 @@ void flow_input::maybe_flush() {
 }
 
 void flow_input::flush() {
-  if (cancelled_ || upstream_ended_ || pending_credit_ == 0)
+  if (cancelled_ || upstream_ended_ || !upstream_ || pending_credit_ == 0)
     return;
   self_->send<caf::message_priority::high>(upstream_, flow_demand_atom::value,
                                            static_cast<uint32_t>(pending_credit_),
@@ -79,9 +147,15 @@ caf::message_handler flow_input::handlers() {
         flush_requested_ = true; // return credit with the next finished item
     },
     [this](flow_done_atom, const caf::error& err) {
-      if (caf::actor_cast<caf::actor_addr>(self_->current_sender()) != upstream_.address()
+      if (!upstream_
+          || caf::actor_cast<caf::actor_addr>(self_->current_sender()) != upstream_.address()
           || upstream_ended_)
         return;
+      if (err && ref_.is_lookup()) {
+        // This incarnation failed; its supervisor replaces it. Re-bind at
+        // its down message: before it, the directory may still name it.
+        return;
+      }
       upstream_ended_ = true;
       upstream_error_ = err;
       self_->demonitor(upstream_);
@@ -93,6 +167,13 @@ caf::message_handler flow_input::handlers() {
 bool flow_input::on_down(const caf::down_msg& dm) {
   if (!upstream_ || dm.source != upstream_.address())
     return false;
+  if (ref_.is_lookup() && !upstream_ended_) {
+    // Dead without a clean `done`: killed, failed or restarted. Whatever
+    // the reason, its successor (if any) is found through the directory;
+    // even a normal exit, which the directory may report as "finished".
+    rebind(dm.source);
+    return true;
+  }
   if (!upstream_ended_) {
     upstream_ended_ = true;
     // Upstream died without `done` to us. A normal exit means it had
@@ -108,11 +189,14 @@ bool flow_input::on_down(const caf::down_msg& dm) {
 }
 
 void flow_input::cancel() {
-  if (cancelled_ || upstream_ended_ || !upstream_)
+  if (cancelled_ || upstream_ended_ || (!upstream_ && !resolving_))
     return;
   cancelled_ = true;
-  self_->send<caf::message_priority::high>(upstream_, flow_cancel_atom::value, acked_through_);
-  self_->demonitor(upstream_);
+  if (upstream_) {
+    self_->send<caf::message_priority::high>(upstream_, flow_cancel_atom::value,
+                                             acked_through_);
+    self_->demonitor(upstream_);
+  }
   upstream_ended_ = true;
   upstream_error_ = caf::make_error(flow_errc::cancelled);
   abandon();

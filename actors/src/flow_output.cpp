@@ -6,8 +6,13 @@
 #include <caf/message_handler.hpp>
 #include <caf/message_priority.hpp>
 
+#include <spdlog/logger.h>
+
+#include <troupe/messages/error_category.hpp>
+
 #include "troupe/actors/flow/flow_actor.hpp"
 #include "troupe/actors/flow_errc.hpp"
+#include "troupe/actors/log.hpp"
 
 namespace troupe::actors {
 
@@ -17,7 +22,11 @@ using grace_atom = caf::atom_constant<caf::atom("trp_fgrace")>;
 
 } // namespace
 
-flow_output::flow_output(flow_actor* self, config cfg) : self_(self), cfg_(cfg) {
+flow_output::flow_output(flow_actor* self, config cfg)
+  : self_(self),
+    cfg_(std::move(cfg)),
+    next_seq_(cfg_.first_seq),
+    committed_(cfg_.first_seq - 1) {
   // A dead actor's members live as long as someone holds a handle to it. A
   // consumer holds its upstream; if we kept holding our consumers after
   // dying (killed, so `finish` never ran), the two would keep each other's
@@ -40,6 +49,9 @@ caf::message_handler flow_output::handlers() {
     },
     [this](flow_cancel_atom, uint64_t acked_through) {
       cancel(caf::actor_cast<caf::actor_addr>(self_->current_sender()), acked_through);
+    },
+    [this](flow_failed_atom, seq_t seq, caf::error& err) {
+      failed(caf::actor_cast<caf::actor_addr>(self_->current_sender()), seq, std::move(err));
     },
     [this](flow_resume_atom) { resume(); },
     [this](grace_atom, uint64_t epoch) {
@@ -113,7 +125,10 @@ void flow_output::acknowledge(link& l, uint64_t acked_through) {
   while (l.acked_batches < acked_through && !l.unacked.empty()) {
     auto& front = l.unacked.front();
     l.unacked_items -= front.count;
-    self_->on_acknowledged(front.first_seq, front.count);
+    if (!failures_.empty())
+      failures_.erase(failures_.lower_bound(front.first_seq),
+                      failures_.lower_bound(front.first_seq + front.count));
+    acknowledged(front.first_seq, front.count);
     l.unacked.pop_front();
     ++l.acked_batches;
   }
@@ -127,6 +142,75 @@ bool flow_output::on_down(const caf::down_msg& dm) {
   pump();
   check_done();
   return true;
+}
+
+void flow_output::failed(const caf::actor_addr& from, seq_t seq, caf::error err) {
+  if (cfg_.max_deliveries == 0)
+    return;
+  auto* l = find(from);
+  if (l == nullptr)
+    return;
+  // Only an item this consumer holds counts: a confused or hostile consumer
+  // cannot dead-letter items that are not its own.
+  for (auto& b : l->unacked) {
+    if (seq >= b.first_seq && seq < b.first_seq + b.count) {
+      auto& rec = failures_[seq];
+      ++rec.count;
+      rec.last = std::move(err);
+      return;
+    }
+  }
+}
+
+bool flow_output::strip_dead_letters(sent_batch& b) {
+  if (failures_.empty())
+    return true;
+  auto i = failures_.lower_bound(b.first_seq);
+  for (; i != failures_.end() && i->first < b.first_seq + b.count; ++i)
+    if (i->second.count >= cfg_.max_deliveries)
+      break;
+  if (i == failures_.end() || i->first >= b.first_seq + b.count)
+    return true;
+  auto offset = static_cast<uint32_t>(i->first - b.first_seq);
+  if (offset + 1 < b.count) {
+    // What follows the poison item waits at the front, checked again.
+    redeliver_.push_front(sent_batch{self_->slice(b.msg, offset + 1, b.count - offset - 1),
+                                     i->first + 1, b.count - offset - 1});
+  }
+  dead_letter_item(dead_letter{i->first, i->second.count, std::move(i->second.last),
+                               self_->slice(b.msg, offset, 1)});
+  failures_.erase(i);
+  if (offset == 0)
+    return false;
+  b.msg = self_->slice(b.msg, 0, offset);
+  b.count = offset;
+  return true;
+}
+
+void flow_output::dead_letter_item(dead_letter letter) {
+  ++stats_.dead_lettered;
+  if (cfg_.on_dead_letter)
+    cfg_.on_dead_letter(letter);
+  else
+    logger("troupe.flow")
+      ->warn("dead letter: item {} failed {} handlers ({})", letter.seq, letter.failures,
+             messages::describe(letter.error));
+  acknowledged(letter.seq, 1); // it goes no further: the stream moves on
+}
+
+void flow_output::acknowledged(seq_t first, uint32_t n) {
+  self_->on_acknowledged(first, n);
+  if (!cfg_.on_commit || n == 0)
+    return;
+  if (first != committed_ + 1) {
+    acked_ahead_.emplace(first, first + n - 1); // a gap before it: wait
+    return;
+  }
+  committed_ += n;
+  for (auto i = acked_ahead_.begin(); i != acked_ahead_.end() && i->first == committed_ + 1;
+       i = acked_ahead_.erase(i))
+    committed_ = i->second;
+  cfg_.on_commit(committed_);
 }
 
 void flow_output::drop_link(const caf::actor_addr& addr, bool redeliver) {
@@ -150,6 +234,8 @@ void flow_output::check_consumers_left() {
     return;
   if (redeliver_.empty() && source_done_)
     return; // nothing left to lose
+  if (cfg_.no_consumer_grace == caf::timespan::max())
+    return; // wait for the next consumer as long as we live
   if (cfg_.no_consumer_grace.count() > 0) {
     self_->delayed_send(self_, cfg_.no_consumer_grace, grace_atom::value, epoch_);
     return;
@@ -205,9 +291,11 @@ void flow_output::request_flushes() {
 }
 
 bool flow_output::send_next(link& l) {
-  if (!redeliver_.empty()) {
+  while (!redeliver_.empty()) {
     auto b = std::move(redeliver_.front());
     redeliver_.pop_front();
+    if (cfg_.max_deliveries > 0 && !strip_dead_letters(b))
+      continue; // it was all poison
     if (b.count > l.credit) {
       // Split: send what fits now, keep the rest at the front.
       auto n = static_cast<uint32_t>(l.credit);
@@ -265,6 +353,24 @@ void flow_output::send(link& l, caf::message msg, seq_t first_seq, uint32_t coun
   // The retained copy and the sent one share the items (copy on write).
   l.unacked.push_back(sent_batch{msg, first_seq, count});
   self_->send(l.consumer, std::move(msg));
+}
+
+void flow_output::close() {
+  if (finished_ || source_done_)
+    return;
+  source_done_ = true;
+  source_waiting_ = false;
+  pump();
+  check_done();
+}
+
+uint64_t flow_output::unfinished() const noexcept {
+  uint64_t result = 0;
+  for (auto& l : links_)
+    result += l.unacked_items;
+  for (auto& b : redeliver_)
+    result += b.count;
+  return result;
 }
 
 void flow_output::resume() {

@@ -9,6 +9,12 @@ caf::error producer_config::validate() const {
   if (no_consumer_grace.count() < 0)
     return caf::make_error(flow_errc::invalid_config,
                            "producer_config: no_consumer_grace must be >= 0");
+  if (first_seq == 0)
+    return caf::make_error(flow_errc::invalid_config,
+                           "producer_config: first_seq must be >= 1 (got 0)");
+  if (drain_timeout.count() < 0)
+    return caf::make_error(flow_errc::invalid_config,
+                           "producer_config: drain_timeout must be >= 0");
   return caf::none;
 }
 

@@ -34,6 +34,9 @@ caf::error child_spec::validate() const {
     why = "start: must be set (child \"" + id + "\")";
   if (why.empty())
     why = internal::check_duration("shutdown timeout", shutdown.grace());
+  if (why.empty() && significant && restart == restart_type::permanent)
+    why = "significant: a permanent child cannot be significant (child \"" + id
+      + "\"); make it transient or temporary";
   if (!why.empty())
     return caf::make_error(supervisor_errc::invalid_config, std::move(why));
   return caf::none;

@@ -74,6 +74,9 @@ struct child {
   bool kill_sent = false;
   /// Set by stop_child: the child goes away once stopped.
   bool removing = false;
+  /// Ended and not restarted (a transient child that stopped normally):
+  /// lookups answer "finished" and auto_shutdown counts it.
+  bool finished = false;
   time_point started_at{};
   time_point kill_at{};
   time_point due{};
@@ -95,6 +98,12 @@ struct stop_job {
   std::function<void()> abort;
 };
 
+/// A lookup waiting for a child to run (as an actor other than `stale`).
+struct lookup_waiter {
+  caf::typed_response_promise<caf::actor> promise;
+  caf::actor_addr stale;
+};
+
 /// Work that must wait until no stop job runs.
 struct queued_op {
   std::function<void()> run;
@@ -112,6 +121,8 @@ public:
       backoff_(cfg.restart_backoff),
       has_backoff_(cfg.restart_backoff != actors::backoff::none()),
       stable_period_(cfg.stable_period),
+      shutdown_order_(cfg.shutdown_order),
+      auto_shutdown_(cfg.auto_shutdown),
       seed_(cfg.seed != 0 || !has_backoff_ ? cfg.seed : std::random_device{}()),
       log_(actors::logger(path_)) {
     for (auto& x : cfg.observers)
@@ -185,6 +196,8 @@ public:
         ready_promises_.push_back(rp);
         return rp;
       },
+      [this](actors::lookup_atom, std::string& id, caf::actor_addr& stale)
+        -> caf::result<caf::actor> { return lookup(std::move(id), std::move(stale)); },
       [this](actors::subscribe_atom, caf::actor& observer) {
         if (observers_.add(observer))
           monitor(observer);
@@ -214,6 +227,7 @@ public:
     for (auto& kvp : children_)
       if (kvp.second.handle)
         internal::send_exit_urgent(this, kvp.second.handle, caf::exit_reason::kill);
+    end_lookups();
     children_.clear();
     by_actor_.clear();
     by_id_.clear();
@@ -249,6 +263,7 @@ private:
     if (i == children_.end())
       return;
     auto& c = i->second;
+    answer_lookups(c.id, caf::make_error(supervisor_errc::unknown_child, c.id));
     if (c.handle)
       by_actor_.erase(c.handle.id());
     if (c.state == child_state::pending)
@@ -256,6 +271,67 @@ private:
     if (strategy_ != restart_strategy::dynamic)
       by_id_.erase(c.id);
     children_.erase(i);
+  }
+
+  // -- lookups (the directory protocol of upstream_ref) -----------------------
+
+  caf::result<caf::actor> lookup(std::string id, caf::actor_addr stale) {
+    if (strategy_ == restart_strategy::dynamic)
+      return caf::make_error(supervisor_errc::unsupported_operation, "lookup",
+                             to_string(strategy_));
+    if (shutting_down_)
+      return caf::actor{}; // nothing runs again: the asker ends cleanly
+    auto i = by_id_.find(id);
+    if (i == by_id_.end())
+      return caf::make_error(supervisor_errc::unknown_child, std::move(id));
+    auto& c = children_.at(i->second);
+    if (c.state == child_state::running && c.handle.address() != stale)
+      return c.handle;
+    if (c.finished)
+      return caf::actor{};
+    // Not running yet, restarting, or still the incarnation the asker saw
+    // die (its down message has not reached us): answer at the next start.
+    auto rp = make_response_promise<caf::actor>();
+    lookups_[id].push_back(lookup_waiter{rp, std::move(stale)});
+    return rp;
+  }
+
+  /// `c` started: answers every lookup for it.
+  void answer_lookups(const child& c) {
+    auto i = lookups_.find(c.id);
+    if (i == lookups_.end())
+      return;
+    auto waiters = std::move(i->second);
+    lookups_.erase(i);
+    for (auto& w : waiters) {
+      if (w.stale == c.handle.address())
+        lookups_[c.id].push_back(std::move(w)); // cannot happen: a new actor
+      else
+        w.promise.deliver(c.handle);
+    }
+  }
+
+  /// Answers every lookup for `id` with `reply` (an error, or an invalid
+  /// handle for "finished").
+  template <class Reply>
+  void answer_lookups(const std::string& id, Reply reply) {
+    auto i = lookups_.find(id);
+    if (i == lookups_.end())
+      return;
+    auto waiters = std::move(i->second);
+    lookups_.erase(i);
+    for (auto& w : waiters)
+      w.promise.deliver(reply);
+  }
+
+  /// Shutting down: nothing will run again, so every waiting lookup ends
+  /// cleanly (an invalid handle), as a finished child's would.
+  void end_lookups() {
+    auto all = std::move(lookups_);
+    lookups_.clear();
+    for (auto& kvp : all)
+      for (auto& w : kvp.second)
+        w.promise.deliver(caf::actor{});
   }
 
   // -- events -----------------------------------------------------------------
@@ -326,12 +402,15 @@ private:
     c.handle = std::move(*res);
     c.state = child_state::running;
     c.kill_sent = false;
+    c.finished = false;
     by_actor_[c.handle.id()] = c.seq;
     monitor(c.handle);
     if (c.ever_started)
       ++c.restarts;
     c.ever_started = true;
     emit(event_kind::started, &c, caf::error{});
+    if (!lookups_.empty())
+      answer_lookups(c);
     return caf::none;
   }
 
@@ -433,8 +512,13 @@ private:
     if (shutting_down_)
       return;
     if (!should_restart(c, reason)) {
+      c.finished = true;
+      answer_lookups(c.id, caf::actor{});
+      bool significant = c.spec->significant;
       if (c.spec->restart == restart_type::temporary || strategy_ == restart_strategy::dynamic)
         erase(c.seq);
+      if (significant)
+        check_auto_shutdown();
       return;
     }
     auto now = clock().now();
@@ -472,6 +556,23 @@ private:
         break;
       }
     }
+  }
+
+  /// A significant child ended for good: maybe the supervisor ends too.
+  void check_auto_shutdown() {
+    switch (auto_shutdown_) {
+      case auto_shutdown::never:
+        return;
+      case auto_shutdown::any_significant:
+        break;
+      case auto_shutdown::all_significant:
+        for (auto& kvp : children_)
+          if (kvp.second.spec->significant && !kvp.second.finished)
+            return;
+        break;
+    }
+    log_->info("significant children ended: shutting down ({})", to_string(auto_shutdown_));
+    begin_shutdown(make_shutdown(path_));
   }
 
   caf::timespan next_delay(child& c, time_point now) {
@@ -757,6 +858,7 @@ private:
       return;
     shutting_down_ = true;
     shutdown_reason_ = std::move(reason);
+    end_lookups();
     log_->log(is_normal_stop(shutdown_reason_) ? spdlog::level::info : spdlog::level::err,
               "shutting down ({})", messages::describe(shutdown_reason_));
     for (auto& op : queued_)
@@ -778,6 +880,9 @@ private:
       for (auto& kvp : children_)
         all.push_back(kvp.first);
       waves.push_back(std::move(all));
+    } else if (shutdown_order_ == stop_order::start) {
+      for (auto& kvp : children_)
+        waves.push_back({kvp.first});
     } else {
       for (auto i = children_.rbegin(); i != children_.rend(); ++i)
         waves.push_back({i->first});
@@ -813,6 +918,8 @@ private:
   actors::backoff backoff_;
   bool has_backoff_;
   caf::timespan stable_period_;
+  stop_order shutdown_order_;
+  supervisors::auto_shutdown auto_shutdown_;
   uint64_t seed_;
   std::shared_ptr<spdlog::logger> log_;
   actors::observer_set observers_;
@@ -823,6 +930,7 @@ private:
   std::unordered_map<caf::actor_id, uint64_t> by_actor_;
   std::unordered_map<std::string, uint64_t> by_id_;
   uint64_t next_seq_ = 0;
+  std::unordered_map<std::string, std::vector<lookup_waiter>> lookups_;
 
   std::set<std::pair<time_point, uint64_t>> pending_;
   internal::deadline_timer restart_timer_;

@@ -321,9 +321,11 @@ TEST_CASE("wait never blocks a thread: one scheduler thread serves parked "
   std::mutex mtx;
   std::condition_variable cv;
   int replies = 0;
-  // 10 requesters at once on the single thread: most must park at the gate.
-  for (int32_t i = 0; i < 10; ++i) {
-    sys.spawn([&, i](caf::event_based_actor* a) {
+  // 10 requests at once, sent in one handler, so all reach the gate before
+  // it runs (ten separate requesters could interleave with the gate on the
+  // one thread and never fill it): most must park.
+  sys.spawn([&](caf::event_based_actor* a) {
+    for (int32_t i = 0; i < 10; ++i) {
       a->request(*gate, std::chrono::seconds{30}, i)
         .then(
           [&](int32_t) {
@@ -336,8 +338,8 @@ TEST_CASE("wait never blocks a thread: one scheduler thread serves parked "
             replies += 1000; // shows up as a failure below
             cv.notify_all();
           });
-    });
-  }
+    }
+  });
   {
     std::unique_lock<std::mutex> guard{mtx};
     REQUIRE(cv.wait_for(guard, std::chrono::seconds{20}, [&] { return replies >= 10; }));

@@ -72,3 +72,15 @@ TEST_CASE("invalid child specs are refused with a typed error naming the field",
     CHECK(is(spec.shutdown.validate(), supervisor_errc::invalid_config));
   }
 }
+
+TEST_CASE("a significant child must be transient or temporary", "[supervisors][child_spec]") {
+  child_spec spec{"a", never_called()};
+  spec.significant = true;
+  auto err = spec.validate();
+  CHECK(err == supervisor_errc::invalid_config);
+  CHECK(context_of(err).find("significant") != std::string::npos);
+  spec.restart = restart_type::transient;
+  CHECK_FALSE(spec.validate());
+  spec.restart = restart_type::temporary;
+  CHECK_FALSE(spec.validate());
+}

@@ -341,3 +341,113 @@ TEST_CASE_METHOD(fixture, "spawn_with starts a function-based actor with fixed a
   CHECK(take_log() == strings{"stop:fixed"});
   CHECK(alive() == 0);
 }
+
+TEST_CASE_METHOD(fixture, "lookup names a running child and waits through its restart",
+                 "[supervisors][supervisor][lookup]") {
+  auto cfg = three_children(tester(), restart_strategy::one_for_one);
+  cfg.restart_backoff = troupe::actors::backoff::constant(100ms);
+  auto sup = spawn_ok(sys, cfg);
+  CHECK(take_log() == strings{"start:a", "start:b", "start:c"});
+  auto b = handles.at("b");
+  SECTION("a running child is answered at once") {
+    auto reply = ask<caf::actor>(sup, troupe::actors::lookup_atom::value, std::string{"b"},
+                                 caf::actor_addr{});
+    REQUIRE(reply);
+    CHECK(*reply == b);
+  }
+  SECTION("the incarnation the asker saw die is not named again") {
+    // Asked before the supervisor saw b die: the answer waits for the next b.
+    auto pending = self->request(sup, caf::infinite, troupe::actors::lookup_atom::value,
+                                 std::string{"b"}, b.address());
+    run();
+    fail("b");
+    run();
+    CHECK(take_log() == strings{"stop:b"});
+    advance_time(100ms); // the backoff
+    CHECK(take_log() == strings{"start:b"});
+    caf::actor next;
+    pending.receive([&](caf::actor& x) { next = x; },
+                    [&](caf::error& err) { FAIL(troupe::messages::describe(err)); });
+    CHECK(next == handles.at("b"));
+    CHECK(next != b);
+  }
+  SECTION("an unknown id is a typed error") {
+    auto reply = ask<caf::actor>(sup, troupe::actors::lookup_atom::value, std::string{"x"},
+                                 caf::actor_addr{});
+    REQUIRE_FALSE(reply);
+    CHECK(is(reply.error(), supervisor_errc::unknown_child));
+  }
+  request_shutdown(sup);
+  collect();
+}
+
+TEST_CASE_METHOD(fixture, "lookup of a finished child or during shutdown answers 'no more'",
+                 "[supervisors][supervisor][lookup]") {
+  auto sup = spawn_ok(
+    sys, three_children(tester(), restart_strategy::one_for_one, restart_type::transient));
+  finish("b");
+  collect();
+  auto reply = ask<caf::actor>(sup, troupe::actors::lookup_atom::value, std::string{"b"},
+                               caf::actor_addr{});
+  REQUIRE(reply);
+  CHECK_FALSE(*reply); // b ended normally and is not restarted
+  request_shutdown(sup);
+  collect();
+}
+
+TEST_CASE_METHOD(fixture, "stop_order::start stops the first child first",
+                 "[supervisors][supervisor][lifetime]") {
+  auto cfg = three_children(tester(), restart_strategy::one_for_one);
+  cfg.shutdown_order = stop_order::start;
+  auto sup = spawn_ok(sys, cfg);
+  CHECK(take_log() == strings{"start:a", "start:b", "start:c"});
+  request_shutdown(sup);
+  CHECK(take_log() == strings{"stop:a", "stop:b", "stop:c"});
+}
+
+TEST_CASE_METHOD(fixture,
+                 "auto_shutdown ends a supervisor once its significant children ended",
+                 "[supervisors][supervisor][lifetime]") {
+  auto cfg = three_children(tester(), restart_strategy::one_for_one);
+  for (auto& c : cfg.children) {
+    c.restart = restart_type::transient;
+    c.significant = c.id != "c";
+  }
+  SECTION("all_significant waits for every significant child") {
+    cfg.auto_shutdown = auto_shutdown::all_significant;
+    auto sup = spawn_ok(sys, cfg);
+    watch(sup);
+    finish("a");
+    collect();
+    CHECK_FALSE(down_reason(sup));
+    fail("b"); // a failure restarts it: not an end
+    collect();
+    CHECK_FALSE(down_reason(sup));
+    finish("b");
+    collect();
+    auto reason = down_reason(sup);
+    REQUIRE(reason);
+    CHECK(is_normal_stop(*reason));
+    CHECK(alive() == 0); // c, not significant, was stopped with it
+  }
+  SECTION("any_significant ends at the first") {
+    cfg.auto_shutdown = auto_shutdown::any_significant;
+    auto sup = spawn_ok(sys, cfg);
+    watch(sup);
+    finish("b");
+    collect();
+    auto reason = down_reason(sup);
+    REQUIRE(reason);
+    CHECK(alive() == 0);
+  }
+  SECTION("never keeps it running") {
+    auto sup = spawn_ok(sys, cfg);
+    watch(sup);
+    finish("a");
+    finish("b");
+    collect();
+    CHECK_FALSE(down_reason(sup));
+    request_shutdown(sup);
+    collect();
+  }
+}

@@ -19,10 +19,16 @@
 ///
 /// A handler that throws (or calls `done` with an error) makes the consumer
 /// exit with `handler_failed`; its unacknowledged items go to the other
-/// consumers. When upstream finishes, `on_done(error)` runs (if given) and
-/// the consumer exits, normally on success, with the upstream's error
-/// otherwise. Send it `flow_cancel_atom` to stop consuming: cancellation
-/// flows upstream, and its unfinished items go to the other consumers.
+/// consumers. Before it exits, it reports the item to upstream, which
+/// dead-letters an item that failed `max_deliveries` handlers (a batch
+/// handler's failure names no item: none is reported).
+///
+/// `upstream` is a handle or a name to look up (`upstream_ref`): a
+/// looked-up upstream that dies is replaced, and the consumer subscribes to
+/// the next incarnation instead of ending. When upstream finishes, `on_done(error)` runs (if
+/// given) and the consumer exits, normally on success, with the upstream's error otherwise.
+/// Send it `flow_cancel_atom` to stop consuming: cancellation flows upstream, and its
+/// unfinished items go to the other consumers.
 
 #include <cstdint>
 #include <deque>
@@ -96,7 +102,7 @@ struct consumer_handlers {
 template <class T>
 class consumer_actor final : public flow_sink<T> {
 public:
-  consumer_actor(caf::actor_config& cfg, caf::actor upstream, consumer_config ccfg,
+  consumer_actor(caf::actor_config& cfg, upstream_ref upstream, consumer_config ccfg,
                  consumer_handlers<T> handlers, std::function<void(const caf::error&)> on_done)
     : flow_sink<T>(cfg, std::move(upstream), ccfg.capacity),
       concurrency_(ccfg.concurrency),
@@ -122,7 +128,10 @@ private:
       [this](item_done_atom, uint64_t ordinal, seq_t seq, caf::error& err) {
         --in_flight_;
         if (err) {
-          fail(caf::make_error(flow_errc::handler_failed, this->system().render(err), seq));
+          auto failure =
+            caf::make_error(flow_errc::handler_failed, this->system().render(err), seq);
+          input().report_failure(ordinal, seq, failure);
+          fail(std::move(failure));
           return;
         }
         input().finished(ordinal);
@@ -149,8 +158,11 @@ private:
         try {
           sync_(items[i], first_seq + i);
         } catch (...) {
-          fail(error_from_exception(std::current_exception(), flow_errc::handler_failed,
-                                    "handler at seq " + std::to_string(first_seq + i)));
+          auto failure =
+            error_from_exception(std::current_exception(), flow_errc::handler_failed,
+                                 "handler at seq " + std::to_string(first_seq + i));
+          input().report_failure(ordinal, first_seq + i, failure);
+          fail(std::move(failure));
           return;
         }
       }
@@ -164,6 +176,11 @@ private:
     start_pending();
   }
 
+  void on_upstream_replaced() override {
+    // Not started yet: the next incarnation of upstream sends them again.
+    pending_.clear();
+  }
+
   void start_pending() {
     auto self = caf::actor_cast<caf::actor>(this);
     while (in_flight_ < concurrency_ && !pending_.empty() && !failed_) {
@@ -174,8 +191,11 @@ private:
       try {
         async_(*p.item, seq, item_done{self, p.ordinal, seq});
       } catch (...) {
-        fail(error_from_exception(std::current_exception(), flow_errc::handler_failed,
-                                  "handler at seq " + std::to_string(seq)));
+        auto failure =
+          error_from_exception(std::current_exception(), flow_errc::handler_failed,
+                               "handler at seq " + std::to_string(seq));
+        input().report_failure(p.ordinal, seq, failure);
+        fail(std::move(failure));
         return;
       }
     }
@@ -212,15 +232,16 @@ private:
 } // namespace detail
 
 /// Spawns a consumer of `T` that subscribes to `upstream` (a producer or a
-/// stage), through `where` (an `actor_system` or an actor). Returns
-/// `invalid_config` for a bad config or a handler that fits no form.
+/// stage, or a name to look up), through `where` (an `actor_system` or an
+/// actor). Returns `invalid_config` for a bad config or a handler that fits
+/// no form.
 template <class T, class Spawner, class Handler>
-caf::expected<caf::actor> spawn_consumer(Spawner& where, caf::actor upstream,
+caf::expected<caf::actor> spawn_consumer(Spawner& where, upstream_ref upstream,
                                          consumer_config cfg, Handler handler,
                                          std::function<void(const caf::error&)> on_done = {}) {
   if (auto err = cfg.validate())
     return err;
-  if (!upstream)
+  if (!upstream.valid())
     return caf::make_error(flow_errc::invalid_config, "consumer: upstream is invalid");
   detail::consumer_handlers<T> hs;
   if constexpr (std::is_invocable_v<Handler&, const T&, seq_t, item_done>) {

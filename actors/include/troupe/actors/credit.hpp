@@ -50,6 +50,10 @@ using flow_demand_atom = caf::atom_constant<caf::atom("trp_fdem")>;
 using flow_cancel_atom = caf::atom_constant<caf::atom("trp_fcncl")>;
 using flow_done_atom = caf::atom_constant<caf::atom("trp_fdone")>;
 using flow_flush_atom = caf::atom_constant<caf::atom("trp_fflsh")>;
+/// consumer → producer `(failed, seq_t seq, caf::error)`, high priority: the
+/// handler of item `seq` failed and the consumer is about to fail; counts
+/// toward the item's `max_deliveries`.
+using flow_failed_atom = caf::atom_constant<caf::atom("trp_ffail")>;
 /// Asks a producer to pull its source again after it returned `wait`.
 using flow_resume_atom = caf::atom_constant<caf::atom("trp_fres")>;
 /// Asks any flow actor for its `flow_stats`.

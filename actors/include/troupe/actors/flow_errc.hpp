@@ -39,6 +39,12 @@ enum class flow_errc : uint8_t {
   deadline_exceeded,
   /// Every request of a fan-out failed. Context: the errors, in target order.
   all_failed,
+  /// A looked-up upstream cannot be found: its directory is gone.
+  /// Context: the upstream's name.
+  upstream_unavailable,
+  /// A graceful drain did not finish within its deadline. Context: the
+  /// number of items sent and not acknowledged end to end.
+  drain_timeout,
 };
 
 /// The CAF error category of `flow_errc`.

@@ -23,6 +23,9 @@ struct flow_stats {
   /// Highest number of received but unfinished items ever held at once.
   /// Never exceeds the capacity.
   uint64_t max_buffered = 0;
+  /// Times the input found a new incarnation of a looked-up upstream
+  /// (`upstream_ref::lookup`) and subscribed to it.
+  uint64_t resubscribed = 0;
 
   // -- output side (producers, stages; flow_output) -------------------------
 
@@ -40,13 +43,16 @@ struct flow_stats {
   /// Times the source was called although no consumer had credit. Always 0;
   /// tests assert it.
   uint64_t pulls_without_demand = 0;
+  /// Items handed to the dead-letter hook after failing `max_deliveries`
+  /// handlers (`flow_output::config::max_deliveries`).
+  uint64_t dead_lettered = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_stats& x) {
   return f(caf::meta::type_name("troupe.flow_stats"), x.received, x.processed, x.abandoned,
-           x.max_buffered, x.pulled, x.sent, x.redelivered, x.max_outstanding, x.max_pull,
-           x.pulls_without_demand);
+           x.max_buffered, x.resubscribed, x.pulled, x.sent, x.redelivered, x.max_outstanding,
+           x.max_pull, x.pulls_without_demand, x.dead_lettered);
 }
 
 } // namespace troupe::actors

@@ -23,13 +23,23 @@
 /// with that error. If every consumer dies while items are unacknowledged or
 /// unsent, the producer exits with `no_consumers` (after
 /// `no_consumer_grace`): nothing is lost silently.
+///
+/// Drain: with `drain_timeout` set, an exit message (a supervisor's
+/// shutdown, `request_shutdown`) does not stop the producer at once: it
+/// stops pulling, waits until every item it sent is acknowledged, sends
+/// `done` and exits normally; after `drain_timeout` it gives up and exits
+/// with `drain_timeout` (the count of unacknowledged items in its context).
+/// `on_drained` hears the count either way.
 
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/expected.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/timespan.hpp>
 
 #include "troupe/actors/credit.hpp"
@@ -52,8 +62,25 @@ struct producer_config {
   uint32_t batch_size = 64;
   /// How long to wait for a new consumer after the last one died with items
   /// unacknowledged or unsent, before failing with `no_consumers`. Give a
-  /// supervisor time to restart a consumer. Default 0: fail at once.
+  /// supervisor time to restart a consumer. Default 0: fail at once;
+  /// `caf::timespan::max()`: wait as long as the producer lives.
   caf::timespan no_consumer_grace{0};
+  /// Sequence number of the first item (see `flow_output::config`).
+  /// Default 1.
+  seq_t first_seq = 1;
+  /// An item whose handler failed this many times goes to `on_dead_letter`
+  /// instead of round again. Default 0: no limit.
+  uint32_t max_deliveries = 0;
+  /// Gets dead letters, in the producer. Default: a warning in the log.
+  std::function<void(const dead_letter&)> on_dead_letter{};
+  /// Hears the committed position as it advances, in the producer (see
+  /// `flow_output::config::on_commit`). Default: not tracked.
+  std::function<void(seq_t committed)> on_commit{};
+  /// How long a drain may take after an exit message (see above). Default
+  /// 0: no drain, an exit message stops the producer at once.
+  caf::timespan drain_timeout{0};
+  /// Hears, once, how many items a drain left unacknowledged (0: all done).
+  std::function<void(uint64_t unfinished)> on_drained{};
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
@@ -61,16 +88,58 @@ struct producer_config {
 
 namespace detail {
 
+using drain_timer_atom = caf::atom_constant<caf::atom("trp_fdrain")>;
+
 template <class T>
 class producer_actor final : public flow_source<T> {
 public:
   producer_actor(caf::actor_config& cfg, producer_config pcfg, source_fn<T> source)
-    : flow_source<T>(cfg, {pcfg.batch_size, pcfg.no_consumer_grace}),
-      source_(std::move(source)) {
+    : flow_source<T>(cfg,
+                     {pcfg.batch_size, pcfg.no_consumer_grace, pcfg.first_seq,
+                      pcfg.max_deliveries, std::move(pcfg.on_dead_letter),
+                      std::move(pcfg.on_commit)}),
+      source_(std::move(source)),
+      drain_timeout_(pcfg.drain_timeout),
+      on_drained_(std::move(pcfg.on_drained)) {
     // nop
   }
 
+  caf::behavior make_behavior() override {
+    if (drain_timeout_.count() > 0)
+      this->set_exit_handler([this](caf::exit_msg& msg) { on_exit_request(msg); });
+    return flow_source<T>::make_behavior();
+  }
+
 private:
+  caf::message_handler handlers() override {
+    return {
+      [this](drain_timer_atom) {
+        auto left = this->output().unfinished();
+        report_drained(left);
+        this->output().fail(caf::make_error(flow_errc::drain_timeout,
+                                            std::to_string(left) + " items unfinished"));
+      },
+    };
+  }
+
+  void on_exit_request(caf::exit_msg& msg) {
+    if (!msg.reason || msg.reason == caf::exit_reason::normal)
+      return; // a linked actor finished
+    if (draining_)
+      return;
+    draining_ = true;
+    // Stop pulling; `done` and a normal exit follow once all is acknowledged.
+    this->output().close();
+    if (!this->output().finished())
+      this->delayed_send(this, drain_timeout_, drain_timer_atom::value);
+  }
+
+  void report_drained(uint64_t unfinished) {
+    if (on_drained_)
+      on_drained_(unfinished);
+    on_drained_ = nullptr;
+  }
+
   caf::expected<pull_status> pull(size_t n, std::vector<T>& out) override {
     try {
       return source_(n, out);
@@ -82,10 +151,15 @@ private:
 
   void on_output_finished(const caf::error& err) override {
     source_ = nullptr; // release what the source holds now, not at destruction
+    if (draining_ && !err)
+      report_drained(0);
     flow_source<T>::on_output_finished(err);
   }
 
   source_fn<T> source_;
+  caf::timespan drain_timeout_;
+  std::function<void(uint64_t)> on_drained_;
+  bool draining_ = false;
 };
 
 } // namespace detail

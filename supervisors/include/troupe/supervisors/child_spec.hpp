@@ -102,6 +102,10 @@ struct child_spec {
   /// Worker or supervisor; supervisors get their own path and logger.
   /// Default: worker.
   child_kind kind = child_kind::worker;
+  /// A significant child's end (without a restart) can end its supervisor:
+  /// see `supervisor_config::auto_shutdown` (OTP's significant children).
+  /// Only for transient or temporary children. Default false.
+  bool significant = false;
 
   /// Returns `invalid_config` naming the bad field, or none.
   caf::error validate() const;

@@ -33,6 +33,16 @@
 ///   // Replies once the initial start finished; a parent supervisor sends it
 ///   // to every child of kind `supervisor`.
 ///   (ready_atom) -> (caf::ok_atom)
+///
+///   // The directory protocol of `troupe::actors::upstream_ref`: the child
+///   // `id` once it runs as an actor other than `stale` (waits through a
+///   // restart and its backoff), an invalid handle once it will not run
+///   // again (it ended and is not restarted, or the supervisor is shutting
+///   // down), or `unknown_child`. Flow actors
+///   // find their upstream sibling with it (`pipeline.hpp`). Not for the
+///   // dynamic strategy (`unsupported_operation`).
+///   (troupe::actors::lookup_atom, std::string id, caf::actor_addr stale)
+///     -> (caf::actor)
 /// }
 ///
 /// Besides these messages, an exit message from anyone but a child (a parent
@@ -55,6 +65,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <troupe/actors/flow/upstream.hpp>
 #include <troupe/actors/observers.hpp>
 
 #include "troupe/supervisors/atoms.hpp"
@@ -64,14 +75,15 @@
 namespace troupe::supervisors {
 
 /// The handle type of a supervisor (see above).
-using supervisor_actor =
-  caf::typed_actor<caf::replies_to<start_child_atom, child_spec>::with<caf::actor>,
-                   caf::replies_to<start_child_atom, caf::message>::with<caf::actor>,
-                   caf::replies_to<stop_child_atom, std::string>::with<caf::ok_atom>,
-                   caf::replies_to<stop_child_atom, caf::actor>::with<caf::ok_atom>,
-                   caf::replies_to<which_children_atom>::with<std::vector<child_info>>,
-                   caf::replies_to<actors::subscribe_atom, caf::actor>::with<caf::ok_atom>,
-                   caf::replies_to<actors::unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
-                   caf::replies_to<ready_atom>::with<caf::ok_atom>>;
+using supervisor_actor = caf::typed_actor<
+  caf::replies_to<start_child_atom, child_spec>::with<caf::actor>,
+  caf::replies_to<start_child_atom, caf::message>::with<caf::actor>,
+  caf::replies_to<stop_child_atom, std::string>::with<caf::ok_atom>,
+  caf::replies_to<stop_child_atom, caf::actor>::with<caf::ok_atom>,
+  caf::replies_to<which_children_atom>::with<std::vector<child_info>>,
+  caf::replies_to<actors::subscribe_atom, caf::actor>::with<caf::ok_atom>,
+  caf::replies_to<actors::unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
+  caf::replies_to<ready_atom>::with<caf::ok_atom>,
+  caf::replies_to<actors::lookup_atom, std::string, caf::actor_addr>::with<caf::actor>>;
 
 } // namespace troupe::supervisors

@@ -45,6 +45,34 @@ enum class restart_strategy : uint8_t {
 /// Returns "one_for_one", "one_for_all", "rest_for_one" or "dynamic".
 std::string to_string(restart_strategy x);
 
+/// In which order a supervisor's shutdown stops its children (one at a
+/// time, each within its shutdown policy).
+enum class stop_order : uint8_t {
+  /// Last started first (as OTP): a child stops before what it depends on.
+  reverse_start,
+  /// First started first: a pipeline stops from its source, which drains,
+  /// and the stages and consumers after it end by themselves once they
+  /// finished the items in flight (`pipeline.hpp`).
+  start,
+};
+
+/// Returns "reverse_start" or "start".
+std::string to_string(stop_order x);
+
+/// When a supervisor shuts itself down because significant children ended
+/// (`child_spec::significant`; OTP's auto_shutdown).
+enum class auto_shutdown : uint8_t {
+  /// Never: it runs until asked to stop or its intensity is exceeded.
+  never,
+  /// As soon as one significant child ended and will not be restarted.
+  any_significant,
+  /// Once every significant child ended and none will be restarted.
+  all_significant,
+};
+
+/// Returns "never", "any_significant" or "all_significant".
+std::string to_string(auto_shutdown x);
+
 struct supervisor_config {
   /// The supervisor's name: the path of a root supervisor and its logger name.
   /// A nested supervisor takes its path from its parent ("root/<child id>").
@@ -73,6 +101,11 @@ struct supervisor_config {
   /// Actors that receive every `supervision_event` of this supervisor (and,
   /// through `supervisor_child`, of nested ones). Default none.
   std::vector<caf::actor> observers;
+  /// In which order a shutdown stops the children. Default reverse_start.
+  stop_order shutdown_order = stop_order::reverse_start;
+  /// Whether significant children ending shut the supervisor down (with
+  /// `stop_reason::shutdown`, a normal stop). Default never.
+  supervisors::auto_shutdown auto_shutdown = supervisors::auto_shutdown::never;
 
   /// Returns `invalid_config` or `duplicate_child_id` naming the bad field, or
   /// none. `spawn_supervisor` calls it first.

@@ -64,12 +64,12 @@ protected:
   /// Output only (a source): `out` configures the output side.
   flow_actor(caf::actor_config& cfg, flow_output::config out);
 
-  /// Input only (a sink): subscribes to `upstream` with `capacity` credits
-  /// when it starts.
-  flow_actor(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity);
+  /// Input only (a sink): subscribes to `upstream` (a handle, or a name
+  /// to look up: `upstream_ref`) with `capacity` credits when it starts.
+  flow_actor(caf::actor_config& cfg, upstream_ref upstream, uint32_t capacity);
 
   /// Both (a stage).
-  flow_actor(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity,
+  flow_actor(caf::actor_config& cfg, upstream_ref upstream, uint32_t capacity,
              flow_output::config out);
 
   // -- the two sides ----------------------------------------------------------
@@ -145,6 +145,12 @@ protected:
   /// normally; otherwise quit with `err`.
   virtual void on_output_finished(const caf::error& err);
 
+  /// A looked-up upstream died and the input is about to subscribe to its
+  /// next incarnation (`upstream_ref`). Everything received from the old
+  /// one and not finished will come again through the new one: drop it
+  /// here to keep duplicates and memory down. Default: nothing.
+  virtual void on_upstream_replaced();
+
   /// A down message that is neither from the upstream nor from a consumer
   /// (the base owns the down handler). Default: nothing.
   virtual void on_down(const caf::down_msg& dm);
@@ -157,7 +163,7 @@ private:
   void quit_with(const caf::error& err);
 
   /// Held until `make_behavior` subscribes: then only `in_` holds it.
-  caf::actor upstream_;
+  upstream_ref upstream_;
   std::optional<flow_input> in_;
   std::optional<flow_output> out_;
 };

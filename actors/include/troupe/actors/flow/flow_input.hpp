@@ -6,6 +6,12 @@
 /// The actor's own code records what it received (`flow_actor::accept`) and
 /// marks items finished; credit and acknowledgements follow from that.
 ///
+/// A looked-up upstream (`upstream_ref::lookup`) is re-bound: when it dies
+/// or fails, the input gives up what it held from it (the upstream's own
+/// upstream or producer redelivers it), asks the directory for the next
+/// incarnation and subscribes to it. Only a clean `done`, a directory that
+/// says the name finished, or our own cancel end such an input.
+///
 /// Thread safety: owned by one actor; every member runs in that actor.
 
 #include <cstdint>
@@ -16,6 +22,7 @@
 #include <caf/fwd.hpp>
 
 #include "troupe/actors/credit.hpp"
+#include "troupe/actors/flow/upstream.hpp"
 #include "troupe/actors/flow_stats.hpp"
 
 namespace troupe::actors {
@@ -42,16 +49,25 @@ public:
   /// for redelivery to other consumers.
   void cancel();
 
+  /// Tells upstream that the handler of item `seq` (of batch `ordinal`)
+  /// failed with `err`, just before this actor fails: upstream counts it
+  /// against the item's `max_deliveries` (a poison item goes to a dead
+  /// letter, not round and round). Ignored for an item of an upstream
+  /// incarnation that is gone.
+  void report_failure(uint64_t ordinal, seq_t seq, const caf::error& err);
+
   /// Items received and not finished.
   uint64_t buffered() const noexcept {
     return stats_.received - stats_.processed - stats_.abandoned;
   }
 
-  /// True once upstream sent `done` or went down, or we cancelled.
+  /// True once upstream sent `done` or went down (for a looked-up
+  /// upstream: and will not be replaced), or we cancelled.
   bool upstream_ended() const noexcept {
     return upstream_ended_;
   }
 
+  /// The current upstream; invalid while a looked-up one is being found.
   const caf::actor& upstream() const noexcept {
     return upstream_;
   }
@@ -68,8 +84,21 @@ public:
 private:
   friend class flow_actor;
 
+  /// Subscribes to a fixed upstream, or looks one up.
+  void start(upstream_ref ref);
+
   /// Monitors `upstream` and grants it `capacity` credits.
   void subscribe(caf::actor upstream);
+
+  /// Asks the directory for the current incarnation (not `stale`).
+  void resolve(const caf::actor_addr& stale);
+
+  /// The upstream incarnation `stale` ended without a clean `done`: gives
+  /// up what it sent and looks up the next one.
+  void rebind(const caf::actor_addr& stale);
+
+  /// Ends the input with `err` (none: cleanly).
+  void end(caf::error err);
 
   /// Handles `(flow_done_atom, error)` and `(flow_flush_atom)`.
   caf::message_handler handlers();
@@ -86,7 +115,10 @@ private:
   uint32_t capacity_;
   /// Return credit at once when half the capacity is pending.
   uint32_t flush_threshold_;
+  upstream_ref ref_;
   caf::actor upstream_;
+  /// A lookup is in flight.
+  bool resolving_ = false;
   /// Unfinished item count per received batch, oldest first.
   std::deque<uint64_t> open_batches_;
   /// Ordinal of `open_batches_.front()`; ordinals start at 1.

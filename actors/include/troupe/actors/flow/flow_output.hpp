@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -21,6 +23,7 @@
 #include <caf/timespan.hpp>
 
 #include "troupe/actors/credit.hpp"
+#include "troupe/actors/flow/dead_letter.hpp"
 #include "troupe/actors/flow_stats.hpp"
 
 namespace troupe::actors {
@@ -57,8 +60,26 @@ public:
     uint32_t batch_size = 64;
     /// How long the producer waits for a consumer after the last one left
     /// while items are unacknowledged or unsent, before failing with
-    /// `no_consumers`. 0: fail at once.
+    /// `no_consumers`. 0: fail at once; `caf::timespan::max()`: wait for
+    /// as long as the actor lives (a supervised pipeline, whose supervisor
+    /// restarts the consumers and bounds the wait).
     caf::timespan no_consumer_grace{0};
+    /// Sequence number of the first item. A source that resumes a stream
+    /// (from a committed position) continues its numbers, so handlers can
+    /// de-duplicate across restarts.
+    seq_t first_seq = 1;
+    /// An item whose handler failed this many times (reported with
+    /// `flow_input::report_failure`) is not redelivered again but handed to
+    /// `on_dead_letter`. 0: no limit (redelivered forever).
+    uint32_t max_deliveries = 0;
+    /// Gets every dead letter, in the actor. Empty: a warning in the log.
+    std::function<void(const dead_letter&)> on_dead_letter{};
+    /// Called, in the actor, whenever the committed position advances: the
+    /// highest sequence number up to which every item was acknowledged (or
+    /// dead-lettered). A source restarted at `committed + 1` loses nothing.
+    /// Empty: not tracked (tracking costs a map insert per batch acknowledged
+    /// out of order).
+    std::function<void(seq_t committed)> on_commit{};
   };
 
   flow_output(flow_actor* self, config cfg);
@@ -72,6 +93,15 @@ public:
 
   /// Stops at once with `err`: tells every consumer `done(err)`.
   void fail(const caf::error& err);
+
+  /// Stops pulling the source (a graceful drain): what was pulled is still
+  /// delivered, redeliveries included, and `done` follows once all of it
+  /// is acknowledged.
+  void close();
+
+  /// Items pulled and not yet acknowledged: sent and unacknowledged, or
+  /// waiting for redelivery.
+  uint64_t unfinished() const noexcept;
 
   /// True once finished or failed.
   bool finished() const noexcept {
@@ -117,11 +147,23 @@ private:
   /// Handles a down message if it came from one of our consumers.
   bool on_down(const caf::down_msg& dm);
 
+  /// A consumer's handler failed on item `seq`.
+  void failed(const caf::actor_addr& from, seq_t seq, caf::error err);
+
+  /// Takes every item of `b` that failed `max_deliveries` handlers out of
+  /// it, as dead letters; keeps what follows the first such item at the
+  /// front of `redeliver_`. Returns false if nothing of `b` is left.
+  bool strip_dead_letters(sent_batch& b);
+
   link* find(const caf::actor_addr& addr);
   void subscribe(const caf::actor& consumer, uint32_t capacity);
   void demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through);
   void cancel(const caf::actor_addr& from, uint64_t acked_through);
   void acknowledge(link& l, uint64_t acked_through);
+  /// Items [first, first + n) are done with: tells the actor, advances the
+  /// committed position.
+  void acknowledged(seq_t first, uint32_t n);
+  void dead_letter_item(dead_letter letter);
   void drop_link(const caf::actor_addr& addr, bool redeliver);
   /// Sends whatever credit allows, redeliveries first.
   void pump();
@@ -151,6 +193,17 @@ private:
   /// Bumped whenever a consumer subscribes, so a grace timer can tell if
   /// one came in the meantime.
   uint64_t epoch_ = 0;
+  struct failure_record {
+    uint32_t count = 0;
+    caf::error last;
+  };
+  /// Handler failures per item, for `max_deliveries`; erased once the item
+  /// is acknowledged or dead-lettered.
+  std::map<seq_t, failure_record> failures_;
+  /// See `config::on_commit`; with ranges acknowledged beyond it
+  /// (first → last), merged as the gaps fill.
+  seq_t committed_;
+  std::map<seq_t, seq_t> acked_ahead_;
   flow_stats stats_;
 };
 

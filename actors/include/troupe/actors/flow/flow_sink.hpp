@@ -29,8 +29,9 @@ namespace troupe::actors {
 template <class In>
 class flow_sink : public flow_actor {
 protected:
-  /// Subscribes to `upstream` with `capacity` credits when it starts.
-  flow_sink(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity)
+  /// Subscribes to `upstream` (a handle or a name to look up) with
+  /// `capacity` credits when it starts.
+  flow_sink(caf::actor_config& cfg, upstream_ref upstream, uint32_t capacity)
     : flow_actor(cfg, std::move(upstream), capacity) {
     // nop
   }

@@ -37,7 +37,7 @@ protected:
   }
 
   /// Input and output (for `flow_stage`).
-  flow_source(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity,
+  flow_source(caf::actor_config& cfg, upstream_ref upstream, uint32_t capacity,
               flow_output::config out)
     : flow_actor(cfg, std::move(upstream), capacity, out) {
     // nop
@@ -51,6 +51,12 @@ protected:
   /// consumer gets `done(error)` and the actor quits with it.
   virtual caf::expected<pull_status> pull(size_t n, std::vector<Out>& out) = 0;
 
+  /// During `pull`: the sequence number the first item it appends gets (the
+  /// others follow in order).
+  seq_t pulling_from() const noexcept {
+    return pulling_from_;
+  }
+
 private:
   pulled_batch pull_batch(size_t n, seq_t first_seq) final {
     pulled_batch result;
@@ -58,6 +64,7 @@ private:
     // vector) allocates nothing.
     scratch_.clear();
     scratch_.reserve(n);
+    pulling_from_ = first_seq;
     auto status = pull(n, scratch_);
     if (!status) {
       result.error = std::move(status.error());
@@ -75,6 +82,7 @@ private:
   }
 
   std::vector<Out> scratch_;
+  seq_t pulling_from_ = 0;
 };
 
 } // namespace troupe::actors

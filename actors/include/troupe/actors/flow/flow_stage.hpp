@@ -22,8 +22,9 @@ namespace troupe::actors {
 template <class In, class Out>
 class flow_stage : public flow_source<Out> {
 protected:
-  /// Subscribes to `upstream` with `capacity` credits when it starts.
-  flow_stage(caf::actor_config& cfg, caf::actor upstream, uint32_t capacity,
+  /// Subscribes to `upstream` (a handle or a name to look up) with
+  /// `capacity` credits when it starts.
+  flow_stage(caf::actor_config& cfg, upstream_ref upstream, uint32_t capacity,
              flow_output::config out)
     : flow_source<Out>(cfg, std::move(upstream), capacity, out) {
     // nop
