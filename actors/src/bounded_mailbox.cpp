@@ -8,8 +8,11 @@
 #include <caf/deep_to_string.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/message.hpp>
+#include <caf/message_id.hpp>
 #include <caf/message_view.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/scheduled_actor.hpp>
+#include <caf/type_erased_tuple.hpp>
 
 namespace troupe::actors {
 
@@ -78,6 +81,10 @@ public:
     worker_ = factory_(caf::actor_cast<caf::actor>(this));
     factory_ = nullptr;
     link_to(worker_);
+    // A sender that does not handle a refusal drops it as unexpected, and
+    // CAF 0.17 bounces an `unexpected_message` error back to us: that must
+    // not stop the gate (the default error handler would quit).
+    set_error_handler([](caf::error&) {});
     set_default_handler(
       [this](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
         on_message(view);
@@ -101,9 +108,9 @@ public:
     if (!reason)
       reason = caf::make_error(flow_errc::cancelled);
     for (auto& e : queue_)
-      e.promise.deliver(reason);
+      refuse(e, reason);
     for (auto& e : parked_)
-      e.promise.deliver(reason);
+      refuse(e, reason);
     queue_.clear();
     parked_.clear();
     caf::event_based_actor::on_exit();
@@ -161,7 +168,7 @@ private:
     switch (policy.what()) {
       case overflow::kind::reject:
         ++stats_.rejected;
-        e.promise.deliver(caf::make_error(flow_errc::mailbox_full, cfg_.capacity));
+        refuse(e, caf::make_error(flow_errc::mailbox_full, cfg_.capacity));
         break;
       case overflow::kind::drop_newest:
         ++stats_.dropped;
@@ -188,7 +195,7 @@ private:
       case overflow::kind::wait:
         if (parked_.size() >= cfg_.max_parked) {
           ++stats_.rejected;
-          e.promise.deliver(caf::make_error(flow_errc::mailbox_full, cfg_.capacity));
+          refuse(e, caf::make_error(flow_errc::mailbox_full, cfg_.capacity));
           break;
         }
         ++stats_.parked;
@@ -196,6 +203,20 @@ private:
         parked_.push_back(std::move(e));
         break;
     }
+  }
+
+  /// A refused request gets the error as its reply. A refused plain send
+  /// gets `(mailbox_refused_atom, error, message)` back, a message its
+  /// sender may handle (to retry, count, log) or leave unhandled: a bare
+  /// error message would run the sender's error handler, whose default in
+  /// CAF 0.17 makes an event-based sender quit.
+  void refuse(entry& e, caf::error err) {
+    if (!e.promise.async()) {
+      e.promise.deliver(std::move(err));
+      return;
+    }
+    if (auto sender = caf::actor_cast<caf::actor>(e.promise.source()))
+      send(sender, mailbox_refused_atom::value, std::move(err), std::move(e.content));
   }
 
   /// A dropped request still gets an answer; a dropped send just vanishes.
@@ -230,7 +251,8 @@ private:
     if (i == parked_.end())
       return; // admitted in time
     ++stats_.expired;
-    i->promise.deliver(
+    refuse(
+      *i,
       caf::make_error(flow_errc::mailbox_wait_expired, policy_at(i->policy_index).max_wait()));
     parked_.erase(i);
   }
@@ -243,9 +265,19 @@ private:
       --counts_[e.policy_index];
       ++in_worker_;
       ++handed;
-      // The promise forwards sender and request id: the worker's reply goes
-      // straight to the original sender.
-      e.promise.delegate(worker_, std::move(e.content));
+      if (e.promise.async()) {
+        // A plain send goes on as a plain send from its sender: what the
+        // worker returns reaches the sender as an ordinary message, as
+        // without a gate. (Delegating it through the promise would make
+        // that answer a response nobody asked for, and an event-based
+        // sender dies of an unexpected response.)
+        worker_->enqueue(e.promise.source(), caf::make_message_id(), std::move(e.content),
+                         context());
+      } else {
+        // The promise forwards sender and request id: the worker's reply goes
+        // straight to the original sender.
+        e.promise.delegate(worker_, std::move(e.content));
+      }
     }
     if (handed > 0) {
       // Messages from one sender arrive in order, so when the worker handles
@@ -276,8 +308,21 @@ caf::actor spawn_gate(caf::actor_system& sys, mailbox_config cfg,
 
 caf::behavior with_gate_acks(caf::event_based_actor* self, caf::actor gate,
                              caf::behavior user) {
-  caf::message_handler acks{
-    [self, gate](ack_request_atom, uint64_t n) { self->send(gate, ack_atom::value, n); }};
+  auto ack = [self, gate](uint64_t n) { self->send(gate, ack_atom::value, n); };
+  // A worker that calls `become` drops this behavior and with it the handler
+  // below; the default handler catches acknowledgement requests then, so the
+  // gate never stalls. Anything else unexpected is printed and dropped, as
+  // CAF's own default does.
+  self->set_default_handler(
+    [ack](caf::scheduled_actor* ptr, caf::message_view& view) -> caf::result<caf::message> {
+      auto& content = view.content();
+      if (content.match_elements<ack_request_atom, uint64_t>()) {
+        ack(content.get_as<uint64_t>(1));
+        return caf::message{};
+      }
+      return caf::print_and_drop(ptr, view);
+    });
+  caf::message_handler acks{[ack](ack_request_atom, uint64_t n) { ack(n); }};
   // Acknowledgement requests first: a user catch-all must not swallow them.
   return acks.or_else(user);
 }

@@ -160,8 +160,9 @@ auto counter(std::shared_ptr<ledger> l) {
 caf::actor member(caf::scoped_actor& self, const supervisor_actor& sup,
                   const std::string& id) {
   caf::actor result;
-  self->request(sup, milliseconds{200}, troupe::actors::lookup_atom::value, id,
-                caf::actor_addr{})
+  self
+    ->request(sup, milliseconds{200}, troupe::actors::lookup_atom::value, id,
+              caf::actor_addr{})
     .receive([&](caf::actor& x) { result = std::move(x); }, [](caf::error&) {});
   return result;
 }
@@ -223,8 +224,8 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(milliseconds{opts.kill_every_ms}); // the injector's pace
     // Each kind of member first, then at random.
     auto index = kills < static_cast<int>(members.size())
-                   ? static_cast<size_t>(kills)
-                   : static_cast<size_t>(rng() % members.size());
+      ? static_cast<size_t>(kills)
+      : static_cast<size_t>(rng() % members.size());
     auto victim = member(self, *sup, members[index]);
     if (!victim)
       continue;
@@ -247,10 +248,8 @@ int main(int argc, char** argv) {
   auto shutdown_start = steady_clock::now();
   request_shutdown(*sup);
   bool down = false;
-  self->receive([&](caf::down_msg&) { down = true; },
-                caf::after(seconds{30}) >> [] {});
-  auto shutdown_ms =
-    duration_cast<milliseconds>(steady_clock::now() - shutdown_start).count();
+  self->receive([&](caf::down_msg&) { down = true; }, caf::after(seconds{30}) >> [] {});
+  auto shutdown_ms = duration_cast<milliseconds>(steady_clock::now() - shutdown_start).count();
   {
     std::lock_guard<std::mutex> guard{l->mtx};
     l->held.clear(); // the stuck item's handle refers to a dead consumer
@@ -261,9 +260,8 @@ int main(int argc, char** argv) {
     sys.registry().await_running_count_equal(baseline + 1); // + self
   });
   auto leaked = settled.wait_for(seconds{10}) == std::future_status::ready
-                  ? 0
-                  : static_cast<long>(sys.registry().running())
-                      - static_cast<long>(baseline + 1);
+    ? 0
+    : static_cast<long>(sys.registry().running()) - static_cast<long>(baseline + 1);
   if (leaked != 0) {
     // The waiter would block forever: let it finish when the system dies.
     std::fprintf(stderr, "chaos: %ld actors still running\n", leaked);
@@ -276,8 +274,7 @@ int main(int argc, char** argv) {
   auto shutdown_bound = duration_cast<milliseconds>(drain_timeout + stop_timeout).count();
   std::printf("chaos: %d kills in %lld ms (source %d, stage %d, workers %d); all processed: "
               "%s\n",
-              kills, static_cast<long long>(chaos_ms), kills_by_member[0],
-              kills_by_member[1],
+              kills, static_cast<long long>(chaos_ms), kills_by_member[0], kills_by_member[1],
               kills_by_member[2] + kills_by_member[3] + kills_by_member[4]
                 + kills_by_member[5],
               all_processed ? "yes" : "no");
@@ -299,12 +296,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(shutdown_ms));
   std::fflush(stdout);
   bool each_kind = kills_by_member[0] > 0 && kills_by_member[1] > 0
-                   && kills_by_member[2] + kills_by_member[3] + kills_by_member[4]
-                          + kills_by_member[5]
-                        > 0;
+    && kills_by_member[2] + kills_by_member[3] + kills_by_member[4] + kills_by_member[5] > 0;
   bool ok = distinct == opts.items && kills >= opts.min_kills && each_kind
-            && duplicates <= bound && stuck && down && shutdown_ms <= shutdown_bound
-            && stats.unfinished_at_shutdown >= 1 && leaked == 0;
+    && duplicates <= bound && stuck && down && shutdown_ms <= shutdown_bound
+    && stats.unfinished_at_shutdown >= 1 && leaked == 0;
   if (leaked != 0)
     std::_Exit(1); // the settle waiter still blocks: do not join it
   return ok ? 0 : 1;

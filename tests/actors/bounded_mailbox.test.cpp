@@ -94,10 +94,13 @@ TEST_CASE_METHOD(flow_fixture, "reject refuses what does not fit with mailbox_fu
   for (int32_t i = 1; i <= 5; ++i)
     self->send(*gate, i);
   run_only(*gate); // 1 at the worker, 2 and 3 queued, 4 and 5 refused
-  for (int i = 0; i < 2; ++i) {
-    auto err = received<caf::error>();
-    REQUIRE(err);
-    CHECK(std::get<0>(*err) == caf::make_error(flow_errc::mailbox_full));
+  for (int32_t i = 4; i <= 5; ++i) {
+    // Plain sends: each comes back, typed, with the refused message.
+    auto refused = received<mailbox_refused_atom, caf::error, caf::message>();
+    REQUIRE(refused);
+    CHECK(std::get<1>(*refused) == caf::make_error(flow_errc::mailbox_full));
+    CHECK(std::get<2>(*refused).match_elements<int32_t>());
+    CHECK(std::get<2>(*refused).get_as<int32_t>(0) == i);
   }
   run();
   CHECK(handled == std::vector<int32_t>{1, 2, 3});
@@ -194,6 +197,7 @@ TEST_CASE_METHOD(flow_fixture,
     CHECK(received<int32_t>() == std::make_tuple(int32_t{4}));
     advance_time(100ms); // its expiry timer fires harmlessly
     CHECK_FALSE(received<caf::error>());
+    CHECK_FALSE((received<mailbox_refused_atom, caf::error, caf::message>()));
     auto s = stats(*this, *gate);
     CHECK(s.parked == 1);
     CHECK(s.expired == 0);
@@ -206,9 +210,9 @@ TEST_CASE_METHOD(flow_fixture,
     sched.advance_time(100ms);
     run_only(*gate); // both expire before the worker ever runs
     for (int i = 0; i < 2; ++i) {
-      auto err = received<caf::error>();
-      REQUIRE(err);
-      CHECK(std::get<0>(*err) == caf::make_error(flow_errc::mailbox_wait_expired));
+      auto refused = received<mailbox_refused_atom, caf::error, caf::message>();
+      REQUIRE(refused);
+      CHECK(std::get<1>(*refused) == caf::make_error(flow_errc::mailbox_wait_expired));
     }
     run();
     CHECK(handled == std::vector<int32_t>{1});
@@ -240,9 +244,9 @@ TEST_CASE_METHOD(flow_fixture,
   self->send(*gate, int32_t{2});
   self->send(*gate, int32_t{3}); // full: rejected
   run_only(*gate);
-  auto err = received<caf::error>();
-  REQUIRE(err);
-  CHECK(std::get<0>(*err) == caf::make_error(flow_errc::mailbox_full));
+  auto refused = received<mailbox_refused_atom, caf::error, caf::message>();
+  REQUIRE(refused);
+  CHECK(std::get<1>(*refused) == caf::make_error(flow_errc::mailbox_full));
   run();
   // The two newest samples survived; numbers were never dropped.
   CHECK(handled == std::vector<int32_t>{1, -4, -5, 2});
@@ -275,7 +279,7 @@ TEST_CASE_METHOD(flow_fixture, "invalid mailbox settings are refused with the fi
 }
 
 TEST_CASE_METHOD(flow_fixture,
-                 "when the gate goes down, queued and parked requesters get the reason",
+                 "when the gate goes down, queued and parked senders get the reason",
                  "[actors][mailbox]") {
   std::vector<int32_t> handled;
   mailbox_config cfg;
@@ -291,13 +295,134 @@ TEST_CASE_METHOD(flow_fixture,
   self->send_exit(*gate, caf::exit_reason::user_shutdown);
   run_only(*gate);
   size_t errors = 0;
-  while (auto err = received<caf::error>()) {
-    CHECK(std::get<0>(*err) == caf::exit_reason::user_shutdown);
+  while (auto refused = received<mailbox_refused_atom, caf::error, caf::message>()) {
+    CHECK(std::get<1>(*refused) == caf::exit_reason::user_shutdown);
     ++errors;
   }
   CHECK(errors == 3); // queued and parked ones: nobody is left hanging
   run();
   CHECK(running_actors() == 0); // the worker went down with its gate
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "a refused plain send does not kill an event-based sender; it can "
+                 "handle the refusal",
+                 "[actors][mailbox][overflow]") {
+  std::vector<int32_t> handled;
+  mailbox_config cfg;
+  cfg.capacity = 2;
+  cfg.worker_window = 1;
+  auto expired = GENERATE(false, true);
+  CAPTURE(expired);
+  cfg.policy = expired ? overflow::wait(100ms) : overflow::reject();
+  cfg.max_parked = 10;
+  auto gate = spawn_bounded(sys, cfg, recording_worker, &handled);
+  REQUIRE(gate);
+  run();
+  // One sender handles refusals, the other does not: both must live.
+  auto refusals = std::make_shared<std::vector<caf::error>>();
+  auto handling = sys.spawn([=](caf::event_based_actor* a) -> caf::behavior {
+    for (int32_t i = 1; i <= 4; ++i)
+      a->send(*gate, i);
+    return {
+      [=](mailbox_refused_atom, caf::error& err, caf::message&) {
+        refusals->push_back(std::move(err));
+      },
+      [](int32_t) {}, // the worker's answers to what it did take
+    };
+  });
+  auto ignoring = sys.spawn([=](caf::event_based_actor* a) -> caf::behavior {
+    for (int32_t i = 11; i <= 14; ++i)
+      a->send(*gate, i);
+    return {[](int32_t) {}};
+  });
+  self->monitor(handling);
+  self->monitor(ignoring);
+  run_only(handling);
+  run_only(ignoring);
+  run_only(*gate); // the worker stalls: 2 held, the rest refused or parked
+  if (expired) {
+    sched.advance_time(100ms); // the worker still never ran: the parked expire
+    run_only(*gate);
+  }
+  run_only(handling);
+  run_only(ignoring);
+  CHECK_FALSE(received<caf::down_msg>()); // nobody quit
+  REQUIRE(refusals->size() == 2);         // 3 and 4
+  for (auto& err : *refusals)
+    CHECK(
+      err
+      == caf::make_error(expired ? flow_errc::mailbox_wait_expired : flow_errc::mailbox_full));
+  run(); // the worker answers 1 and 2 with plain messages, as without a gate
+  CHECK_FALSE(received<caf::down_msg>());
+  CHECK(handled == std::vector<int32_t>{1, 2});
+  // The refusals that `ignoring` dropped bounced back to the gate: it lives.
+  CHECK(stats(*this, *gate).processed == 2);
+  anon_send_exit(handling, caf::exit_reason::user_shutdown);
+  anon_send_exit(ignoring, caf::exit_reason::user_shutdown);
+  self->send_exit(*gate, caf::exit_reason::user_shutdown);
+  run();
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "a gated worker that calls become or replies later does not stall "
+                 "the gate",
+                 "[actors][mailbox]") {
+  mailbox_config cfg;
+  cfg.capacity = 2;
+  cfg.worker_window = 1;
+  cfg.policy = overflow::wait(10s);
+  cfg.max_parked = 100;
+  SECTION("become") {
+    auto handled = std::make_shared<int32_t>(0);
+    auto gate = spawn_bounded(sys, cfg, [handled](caf::event_based_actor* a) -> caf::behavior {
+      return {[=](int32_t x) {
+        ++*handled;
+        // A new behavior without the gate's acknowledgement handler.
+        a->become([=](int32_t y) {
+          ++*handled;
+          return y;
+        });
+        return x;
+      }};
+    });
+    REQUIRE(gate);
+    for (int32_t i = 1; i <= 20; ++i)
+      self->send(*gate, i);
+    run();
+    CHECK(*handled == 20);
+    CHECK(stats(*this, *gate).processed == 20);
+    self->send_exit(*gate, caf::exit_reason::user_shutdown);
+  }
+  SECTION("delayed replies") {
+    using later_atom = caf::atom_constant<caf::atom("later")>;
+    auto gate = spawn_bounded(sys, cfg, [](caf::event_based_actor* a) -> caf::behavior {
+      auto promises = std::make_shared<std::vector<caf::response_promise>>();
+      return {
+        [=](int32_t) {
+          promises->push_back(a->make_response_promise());
+          a->delayed_send(a, 10ms, later_atom::value);
+          return promises->back();
+        },
+        [=](later_atom) {
+          promises->front().deliver(int32_t{1});
+          promises->erase(promises->begin());
+        },
+      };
+    });
+    REQUIRE(gate);
+    auto replies = std::make_shared<int32_t>(0);
+    auto asker = sys.spawn([=](caf::event_based_actor* a) {
+      for (int32_t i = 1; i <= 20; ++i)
+        a->request(*gate, caf::infinite, i).then([=](int32_t) { ++*replies; });
+    });
+    for (int i = 0; i < 40 && *replies < 20; ++i)
+      advance_time(10ms);
+    CHECK(*replies == 20);
+    anon_send_exit(asker, caf::exit_reason::user_shutdown);
+    self->send_exit(*gate, caf::exit_reason::user_shutdown);
+  }
+  run();
 }
 
 TEST_CASE("wait never blocks a thread: one scheduler thread serves parked "

@@ -18,8 +18,20 @@
 ///   that they are rejected. A plain `send` is fire-and-forget, so "parked"
 ///   means the message waits, not the sender; a requester waits for its
 ///   reply as usual, without blocking any thread.
-/// - The worker must keep the behavior it was given (no `become`): the gate
-///   learns that messages were processed through a handler Troupe adds to it.
+/// - The gate learns that messages were processed through acknowledgement
+///   requests it sends the worker behind them; Troupe handles them in the
+///   worker's behavior and, after a `become`, in its default handler. A
+///   worker that replaces its default handler (`set_default_handler`) must
+///   keep its behavior.
+///
+/// # Refusals
+/// A message the policy refuses (`reject`, a full parking lot, an expired
+/// `wait`) is answered with the typed error (`mailbox_full`,
+/// `mailbox_wait_expired`) if it was a request. A refused plain `send` comes
+/// back to its sender as `(mailbox_refused_atom, caf::error, caf::message
+/// original)`: handle it to retry or count; left unhandled, it is dropped
+/// with CAF's "unexpected message" warning and the sender lives on (a bare
+/// error message would make an event-based sender quit).
 ///
 /// Usage:
 ///   mailbox_config cfg;
@@ -118,6 +130,10 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_stats& x) {
 }
 
 using mailbox_stats_atom = caf::atom_constant<caf::atom("trp_mbstat")>;
+
+/// gate → sender of a refused plain send: `(mailbox_refused_atom, caf::error
+/// reason, caf::message original)`.
+using mailbox_refused_atom = caf::atom_constant<caf::atom("trp_mbref")>;
 
 namespace detail {
 
