@@ -1,5 +1,7 @@
-// The warehouse: a supervised pricing actor and an exported order stream.
+// The warehouse: a supervised pricing actor and a supervised, exported order
+// stream.
 
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -93,26 +95,44 @@ int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
                      transport::delivery::payload);
       return a;
     }});
+  // The order stream: a supervised producer, pulled only as fast as the
+  // shop consumes it. A restarted incarnation resumes after the last order
+  // the shop acknowledged (the committed position); a SIGTERM drains it (the
+  // shop gets what was sent before the warehouse stops); a finished stream
+  // is not a crash (transient).
+  auto committed = std::make_shared<std::atomic<actors::seq_t>>(0);
+  actors::producer_config pcfg{64, 30s};
+  pcfg.drain_timeout = 2s;
+  pcfg.on_commit = [committed](actors::seq_t at) { committed->store(at); };
+  auto total = cfg.orders;
+  supervisors::child_spec orders_spec{
+    "orders", [=](const supervisors::start_context& ctx) -> caf::expected<caf::actor> {
+      auto from = committed->load();
+      auto ocfg = pcfg;
+      ocfg.first_seq = from + 1; // order ids are sequence numbers
+      return actors::spawn_producer<shop::v1::Order>(
+        ctx.system, ocfg,
+        [next = from + 1, total](size_t demand, std::vector<shop::v1::Order>& out) mutable {
+          while (out.size() < demand && next <= total) {
+            out.emplace_back();
+            out.back().set_id(next);
+            out.back().set_cents(static_cast<uint32_t>(100 + next % 900));
+            ++next;
+          }
+          return next > total ? actors::pull_status::done : actors::pull_status::more;
+        });
+    }};
+  orders_spec.restart = supervisors::restart_type::transient;
+  orders_spec.shutdown = supervisors::shutdown_policy::timeout(3s);
+  root.children.push_back(orders_spec);
   auto tree = supervisors::spawn_supervisor(sys, root);
   if (!tree) {
     std::cerr << "warehouse: " << sys.render(tree.error()) << "\n";
     return 1;
   }
-  // The order stream: pulled only as fast as the shop consumes it.
-  uint64_t next = 1;
-  auto total = cfg.orders;
-  auto orders = actors::spawn_producer<shop::v1::Order>(
-    sys, actors::producer_config{64, 30s},
-    [&next, total](size_t demand, std::vector<shop::v1::Order>& out) {
-      while (out.size() < demand && next <= total) {
-        out.emplace_back();
-        out.back().set_id(next);
-        out.back().set_cents(static_cast<uint32_t>(100 + next % 900));
-        ++next;
-      }
-      return next > total ? actors::pull_status::done : actors::pull_status::more;
-    });
-  if (!orders || !transport::export_stream<shop::v1::Order>(*n, *orders, "orders")) {
+  // Exported by name in the supervisor: the stream survives restarts.
+  auto orders = actors::upstream_ref::lookup(caf::actor_cast<caf::actor>(*tree), "orders");
+  if (!transport::export_stream<shop::v1::Order>(*n, orders, "orders")) {
     std::cerr << "warehouse: cannot export the order stream\n";
     return 1;
   }
@@ -121,7 +141,6 @@ int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
   supervisors::graceful_shutdown_config shutdown;
   shutdown.deadline = 5s;
   auto rc = supervisors::run_with_graceful_shutdown(sys, *tree, shutdown);
-  caf::anon_send_exit(*orders, caf::exit_reason::user_shutdown);
   n->stop();
   return rc;
 }

@@ -37,7 +37,7 @@ using idle_atom = caf::atom_constant<caf::atom("trp_sidle")>;
 /// (a flow actor with an input side only) that answers Pulls.
 class export_session final : public flow_actor {
 public:
-  export_session(caf::actor_config& cfg, caf::actor producer, uint64_t stream_id,
+  export_session(caf::actor_config& cfg, actors::upstream_ref producer, uint64_t stream_id,
                  uint32_t capacity, stream_export_config ecfg, stream_codec_ptr codec)
     : flow_actor(cfg, std::move(producer), capacity),
       stream_id_(stream_id),
@@ -102,6 +102,13 @@ private:
           delayed_send(this, cfg_.idle_timeout - silent, idle_atom::value);
       },
     };
+  }
+
+  void on_upstream_replaced() override {
+    // Not sent yet: the next incarnation of the producer sends them again.
+    // (Sent and unacknowledged runs stay; their acknowledgements are for
+    // the old incarnation and are ignored.)
+    inputs_.clear();
   }
 
   void on_input(size_t count) {
@@ -222,7 +229,7 @@ private:
 /// unacknowledged items, without waiting for `idle_timeout`.
 class export_hub final : public caf::event_based_actor {
 public:
-  export_hub(caf::actor_config& cfg, caf::actor producer, stream_export_config ecfg,
+  export_hub(caf::actor_config& cfg, actors::upstream_ref producer, stream_export_config ecfg,
              stream_codec_ptr codec)
     : caf::event_based_actor(cfg),
       producer_(std::move(producer)),
@@ -232,7 +239,14 @@ public:
   }
 
   caf::behavior make_behavior() override {
-    monitor(producer_);
+    // A fixed producer ends the stream when it dies; a looked-up one is
+    // replaced, and only its directory's death ends the stream.
+    watched_ =
+      producer_.is_lookup() ? producer_.directory().address() : producer_.fixed().address();
+    if (auto who = caf::actor_cast<caf::actor>(watched_))
+      monitor(who);
+    else
+      producer_down_ = true;
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     return {
       [this](const troupe::flow::Pull& pull) -> caf::result<troupe::flow::Batch> {
@@ -280,7 +294,7 @@ private:
   }
 
   void on_down(const caf::down_msg& dm) {
-    if (dm.source == producer_.address()) {
+    if (dm.source == watched_) {
       producer_down_ = true;
       if (sessions_.empty())
         quit(); // nothing left to serve: unpublished with us
@@ -316,7 +330,9 @@ private:
     }
   }
 
-  caf::actor producer_;
+  actors::upstream_ref producer_;
+  /// The producer (fixed) or its directory (looked up).
+  caf::actor_addr watched_;
   bool producer_down_ = false;
   stream_export_config cfg_;
   stream_codec_ptr codec_;
@@ -331,15 +347,17 @@ private:
 
 namespace troupe::transport::detail {
 
-caf::expected<caf::actor> export_stream(node& n, caf::actor producer, const std::string& name,
+caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
+                                        const std::string& name,
                                         const stream_export_config& cfg,
                                         stream_codec_ptr codec) {
   if (auto err = cfg.validate())
     return err;
-  if (!producer)
+  auto anchor = producer.is_lookup() ? producer.directory() : producer.fixed();
+  if (!anchor)
     return caf::make_error(transport_errc::invalid_config,
                            "export_stream: producer is invalid");
-  auto& sys = producer->home_system();
+  auto& sys = anchor->home_system();
   auto hub = sys.spawn<internal::export_hub>(producer, cfg, std::move(codec));
   if (auto err = n.publish(hub, name)) {
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);

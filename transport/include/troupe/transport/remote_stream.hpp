@@ -88,8 +88,15 @@ struct stream_import_config {
 
 /// Publishes `producer`'s stream of `T` on `n` as `name`; importers on other
 /// nodes pull it with `import_stream`. Returns the published hub actor.
+/// `producer` is a handle, or a supervised producer named in its supervisor
+/// (`actors::upstream_ref::lookup(supervisor, child id)`): then the stream
+/// survives the producer's restarts (each session re-binds to the next
+/// incarnation; what the old one sent and the importer did not acknowledge
+/// comes again from the new one) and ends when the producer finishes or the
+/// supervisor is gone.
 template <class T>
-caf::expected<caf::actor> export_stream(node& n, caf::actor producer, const std::string& name,
+caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
+                                        const std::string& name,
                                         stream_export_config cfg = {}) {
   static_assert(std::is_base_of_v<google::protobuf::Message, T>,
                 "remote stream items must be protobuf messages");

@@ -27,6 +27,7 @@
 #include <google/protobuf/message_lite.h>
 
 #include <troupe/actors/flow/batch.hpp>
+#include <troupe/actors/flow/upstream.hpp>
 #include <troupe/messages/message_errc.hpp>
 
 #include "troupe/transport/fwd.hpp"
@@ -135,7 +136,8 @@ public:
 };
 
 /// `export_stream` without the template: validates, spawns and publishes the hub.
-caf::expected<caf::actor> export_stream(node& n, caf::actor producer, const std::string& name,
+caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
+                                        const std::string& name,
                                         const stream_export_config& cfg,
                                         stream_codec_ptr codec);
 
