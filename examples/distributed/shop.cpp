@@ -26,6 +26,7 @@
 #include <caf/all.hpp>
 
 #include <troupe/actors/backoff.hpp>
+#include <troupe/actors/caller.hpp>
 #include <troupe/actors/consumer.hpp>
 #include <troupe/transport/call_options.hpp>
 #include <troupe/transport/node.hpp>
@@ -139,12 +140,6 @@ struct stop_state {
   std::atomic<int> signal{0};
   bool stopping() const {
     return signal.load() != 0;
-  }
-
-  /// Waits for `d`; returns early (false) when asked to stop.
-  bool pause(std::chrono::milliseconds d) {
-    std::unique_lock<std::mutex> guard{mtx};
-    return !cv.wait_for(guard, d, [&] { return stopping(); });
   }
 };
 
@@ -296,19 +291,43 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
   }
 
   // 2. The pricing actor fails; its supervisor restarts it (with backoff),
-  //    and the shop retries with backoff until the new incarnation answers.
+  //    and the shop's caller retries with backoff and jitter, within one
+  //    deadline, until the new incarnation answers. Each attempt tells the
+  //    warehouse its number and the time left (in the call's envelope).
   if (go_on()) {
     std::printf("\n-- a request that makes the pricing actor fail --\n");
     auto crash = tea;
     crash.set_crash(true);
     ask(sys, *pricing, crash, 500ms);
-    actors::backoff_state delays{actors::backoff::exponential(50ms, 1s), 7};
+    actors::call_policy policy;
+    policy.deadline = 5s;
+    policy.attempt_timeout = 500ms;
+    policy.retry = actors::retry_policy::up_to(
+      8, actors::backoff::exponential(50ms, 1s).with_jitter(actors::jitter::full));
+    caf::scoped_actor waiter{sys};
+    auto shop_client =
+      sys.spawn([&, to = caf::actor{waiter}](caf::stateful_actor<actors::caller>* self) {
+        self->state = actors::caller{self, policy};
+        self->state.call<shop::v1::Quote>(
+          *pricing, transport::with_call_options(tea),
+          [self, to](caf::expected<shop::v1::Quote> q) {
+            auto attempts = self->state.stats().attempts;
+            if (q)
+              std::printf("pricing -> shop : Quote{%s} after %llu attempts\n",
+                          q->ShortDebugString().c_str(),
+                          static_cast<unsigned long long>(attempts));
+            else
+              std::printf("shop            : gave up after %llu attempts: %s\n",
+                          static_cast<unsigned long long>(attempts),
+                          self->system().render(q.error()).c_str());
+            self->send(to, static_cast<bool>(q));
+            self->quit();
+          });
+      });
     bool recovered = false;
-    for (int attempt = 1; attempt <= 6 && !recovered && go_on(); ++attempt) {
-      auto d = std::chrono::duration_cast<std::chrono::milliseconds>(delays.next());
-      if (stop->pause(d))
-        recovered = ask(sys, *pricing, tea, 500ms);
-    }
+    waiter->receive([&](bool ok) { recovered = ok; },
+                    caf::after(policy.deadline + 1s) >> [] {});
+    caf::anon_send_exit(shop_client, caf::exit_reason::user_shutdown);
     if (!recovered && go_on())
       rc = 1;
   }

@@ -131,3 +131,27 @@ TEST_CASE_METHOD(flow_fixture, "first_success reports all_failed with every erro
   for (auto& t : targets)
     self->send_exit(t, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(flow_fixture, "gather with a concurrency bound keeps that many requests out",
+                 "[actors][fan_out]") {
+  // Six replicas that answer after 100 ms each; at most two asked at once.
+  std::vector<caf::actor> targets;
+  for (int32_t i = 1; i <= 6; ++i)
+    targets.push_back(sys.spawn(replica, i, 100ms, false));
+  std::optional<std::vector<caf::expected<int32_t>>> got;
+  sys.spawn([&](caf::event_based_actor* self) {
+    gather<int32_t>(self, targets, 1s, caf::make_message(ask_atom::value), 2,
+                    [&](std::vector<caf::expected<int32_t>> xs) { got = std::move(xs); });
+  });
+  run();
+  advance_time(100ms);
+  advance_time(100ms);
+  CHECK_FALSE(got); // two rounds of two: the last two still out
+  advance_time(100ms);
+  REQUIRE(got);
+  REQUIRE(got->size() == 6);
+  for (int32_t i = 0; i < 6; ++i)
+    CHECK((*got)[static_cast<size_t>(i)] == caf::expected<int32_t>{i + 1}); // target order
+  for (auto& t : targets)
+    self->send_exit(t, caf::exit_reason::user_shutdown);
+}

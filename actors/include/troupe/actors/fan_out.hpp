@@ -79,6 +79,54 @@ void gather(caf::event_based_actor* self, const std::vector<caf::actor>& targets
     [results, done = std::move(done)] { done(std::move(*results)); });
 }
 
+/// `gather` with at most `max_concurrent` requests in flight at once
+/// (asyncio's `gather` under a `Semaphore`): the others start, in target
+/// order, as earlier ones answer or fail. 0: no bound. Each request still
+/// has `timeout` from its own start.
+template <class Result>
+void gather(caf::event_based_actor* self, const std::vector<caf::actor>& targets,
+            caf::timespan timeout, const caf::message& request, size_t max_concurrent,
+            std::function<void(std::vector<caf::expected<Result>>)> done) {
+  if (max_concurrent == 0 || max_concurrent >= targets.size()) {
+    gather<Result>(self, targets, timeout, request, std::move(done));
+    return;
+  }
+  struct state {
+    std::vector<caf::actor> targets;
+    std::vector<caf::expected<Result>> results;
+    size_t next = 0;
+    size_t answered = 0;
+    std::function<void(std::vector<caf::expected<Result>>)> done;
+    std::function<void()> launch;
+  };
+  auto st = std::make_shared<state>();
+  st->targets = targets;
+  st->results.assign(targets.size(), caf::expected<Result>{caf::error{}});
+  st->done = std::move(done);
+  std::weak_ptr<state> weak = st; // `launch` must not own the state it lives in
+  st->launch = [self, timeout, request, weak] {
+    auto s = weak.lock();
+    if (!s)
+      return;
+    auto i = s->next++;
+    auto finished = [s, i](caf::expected<Result> x) {
+      s->results[i] = std::move(x);
+      if (++s->answered == s->targets.size()) {
+        auto done = std::move(s->done);
+        s->launch = nullptr;
+        done(std::move(s->results));
+      } else if (s->next < s->targets.size()) {
+        s->launch();
+      }
+    };
+    self->request(s->targets[i], timeout, request)
+      .then([finished](Result& x) { finished(std::move(x)); },
+            [finished](caf::error& err) { finished(std::move(err)); });
+  };
+  for (size_t i = 0; i < max_concurrent; ++i)
+    st->launch();
+}
+
 /// Calls `done` once: with the first successful result, or, if every target
 /// failed, with `all_failed` carrying their errors in target order.
 template <class Result>

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
@@ -41,6 +43,22 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_options& x) {
   return f(caf::meta::type_name("troupe.transport.call_options"), x.deadline, x.trace_id,
            x.request_id, x.attempt);
+}
+
+/// A request builder for `actors::caller` (its `request_builder`): every
+/// attempt travels as `(call_options, xs...)` with the attempt number and
+/// what is left of the call's deadline, so the remote side sees both in the
+/// envelope and does not start work whose caller gave up.
+///
+///   calls.call<Quote>(pricing_proxy, with_call_options(request), on_quote);
+template <class... Ts>
+auto with_call_options(Ts... xs) {
+  return [xs...](uint32_t attempt, caf::timespan left) {
+    call_options opts;
+    opts.deadline = left;
+    opts.attempt = attempt;
+    return caf::make_message(opts, xs...);
+  };
 }
 
 } // namespace troupe::transport
