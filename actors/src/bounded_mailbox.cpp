@@ -83,8 +83,11 @@ public:
     link_to(worker_);
     // A sender that does not handle a refusal drops it as unexpected, and
     // CAF 0.17 bounces an `unexpected_message` error back to us: that must
-    // not stop the gate (the default error handler would quit).
-    set_error_handler([](caf::error&) {});
+    // not stop the gate. Any other error stops it, as by default.
+    set_error_handler([this](caf::error& err) {
+      if (err != caf::sec::unexpected_message)
+        quit(std::move(err));
+    });
     set_default_handler(
       [this](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
         on_message(view);
@@ -306,23 +309,28 @@ caf::actor spawn_gate(caf::actor_system& sys, mailbox_config cfg,
   return sys.spawn<gate_actor>(std::move(cfg), std::move(worker_factory));
 }
 
-caf::behavior with_gate_acks(caf::event_based_actor* self, caf::actor gate,
-                             caf::behavior user) {
-  auto ack = [self, gate](uint64_t n) { self->send(gate, ack_atom::value, n); };
-  // A worker that calls `become` drops this behavior and with it the handler
-  // below; the default handler catches acknowledgement requests then, so the
-  // gate never stalls. Anything else unexpected is printed and dropped, as
-  // CAF's own default does.
+void install_gate_acks(caf::event_based_actor* self, caf::actor gate) {
+  // A worker that calls `become` drops its first behavior and with it the
+  // handler `with_gate_acks` adds; the default handler catches
+  // acknowledgement requests then, so the gate never stalls. Anything else
+  // unexpected is printed and dropped, as CAF's own default does. Installed
+  // before the worker's own code runs, so a worker may still replace it.
   self->set_default_handler(
-    [ack](caf::scheduled_actor* ptr, caf::message_view& view) -> caf::result<caf::message> {
+    [self, gate](caf::scheduled_actor* ptr,
+                 caf::message_view& view) -> caf::result<caf::message> {
       auto& content = view.content();
       if (content.match_elements<ack_request_atom, uint64_t>()) {
-        ack(content.get_as<uint64_t>(1));
+        self->send(gate, ack_atom::value, content.get_as<uint64_t>(1));
         return caf::message{};
       }
       return caf::print_and_drop(ptr, view);
     });
-  caf::message_handler acks{[ack](ack_request_atom, uint64_t n) { ack(n); }};
+}
+
+caf::behavior with_gate_acks(caf::event_based_actor* self, caf::actor gate,
+                             caf::behavior user) {
+  caf::message_handler acks{
+    [self, gate](ack_request_atom, uint64_t n) { self->send(gate, ack_atom::value, n); }};
   // Acknowledgement requests first: a user catch-all must not swallow them.
   return acks.or_else(user);
 }

@@ -41,7 +41,7 @@ caf::behavior flow_actor::make_behavior() {
     on_down(dm);
   });
   if (in_)
-    in_->start(std::move(upstream_)); // `in_` holds it; no second reference
+    in_->start(std::move(upstream_)); // from now on only `in_` holds it
   // Items first, then the credit protocol: CAF tries the cases in order.
   auto result = input_handlers();
   if (out_)
@@ -49,6 +49,11 @@ caf::behavior flow_actor::make_behavior() {
   if (in_)
     result = result.or_else(in_->handlers());
   return result.or_else(handlers()).or_else([this](flow_stats_atom) { return stats(); });
+}
+
+bool flow_actor::from_upstream() {
+  auto& up = in_->upstream();
+  return up && current_sender() == caf::actor_cast<caf::strong_actor_ptr>(up);
 }
 
 caf::message flow_actor::current_batch() {

@@ -15,7 +15,10 @@ flow_input::flow_input(flow_actor* self, uint32_t capacity)
   : self_(self), capacity_(capacity), flush_threshold_(std::max<uint32_t>(1, capacity / 2)) {
   // Let go of upstream when the actor terminates: a killed upstream may
   // still hold us (see flow_output's constructor), and the cycle would leak.
-  self_->attach_functor([this] { upstream_ = nullptr; });
+  self_->attach_functor([this] {
+    upstream_ = nullptr;
+    ref_ = upstream_ref{}; // a fixed upstream is held here too
+  });
 }
 
 void flow_input::start(upstream_ref ref) {

@@ -128,7 +128,7 @@ void flow_output::acknowledge(link& l, uint64_t acked_through) {
     if (!failures_.empty())
       failures_.erase(failures_.lower_bound(front.first_seq),
                       failures_.lower_bound(front.first_seq + front.count));
-    acknowledged(front.first_seq, front.count);
+    commit_range(front.first_seq, front.count);
     l.unacked.pop_front();
     ++l.acked_batches;
   }
@@ -195,13 +195,13 @@ void flow_output::dead_letter_item(dead_letter letter) {
     logger("troupe.flow")
       ->warn("dead letter: item {} failed {} handlers ({})", letter.seq, letter.failures,
              messages::describe(letter.error));
-  acknowledged(letter.seq, 1); // it goes no further: the stream moves on
+  commit_range(letter.seq, 1); // it goes no further: the stream moves on
 }
 
-void flow_output::acknowledged(seq_t first, uint32_t n) {
+void flow_output::commit_range(seq_t first, uint32_t n) {
   self_->on_acknowledged(first, n);
-  if (!cfg_.on_commit || n == 0)
-    return;
+  if (!cfg_.on_commit || n == 0 || first + n - 1 <= committed_)
+    return; // nothing new (no path acknowledges twice; be safe anyway)
   if (first != committed_ + 1) {
     acked_ahead_.emplace(first, first + n - 1); // a gap before it: wait
     return;

@@ -8,7 +8,7 @@
 namespace troupe::supervisors {
 
 pipeline::pipeline(pipeline_config cfg)
-  : cfg_(std::move(cfg)), state_(std::make_shared<internal::pipeline_state>()) {
+  : cfg_(std::move(cfg)), state_(std::make_shared<detail::pipeline_state>()) {
   // nop
 }
 

@@ -263,7 +263,7 @@ private:
     if (i == children_.end())
       return;
     auto& c = i->second;
-    answer_lookups(c.id, caf::make_error(supervisor_errc::unknown_child, c.id));
+    end_lookups_with(c.id, caf::make_error(supervisor_errc::unknown_child, c.id));
     if (c.handle)
       by_actor_.erase(c.handle.id());
     if (c.state == child_state::pending)
@@ -280,7 +280,7 @@ private:
       return caf::make_error(supervisor_errc::unsupported_operation, "lookup",
                              to_string(strategy_));
     if (shutting_down_)
-      return caf::actor{}; // nothing runs again: the asker ends cleanly
+      return stopped_reply();
     auto i = by_id_.find(id);
     if (i == by_id_.end())
       return caf::make_error(supervisor_errc::unknown_child, std::move(id));
@@ -297,7 +297,7 @@ private:
   }
 
   /// `c` started: answers every lookup for it.
-  void answer_lookups(const child& c) {
+  void deliver_started(const child& c) {
     auto i = lookups_.find(c.id);
     if (i == lookups_.end())
       return;
@@ -314,7 +314,7 @@ private:
   /// Answers every lookup for `id` with `reply` (an error, or an invalid
   /// handle for "finished").
   template <class Reply>
-  void answer_lookups(const std::string& id, Reply reply) {
+  void end_lookups_with(const std::string& id, Reply reply) {
     auto i = lookups_.find(id);
     if (i == lookups_.end())
       return;
@@ -324,14 +324,27 @@ private:
       w.promise.deliver(reply);
   }
 
-  /// Shutting down: nothing will run again, so every waiting lookup ends
-  /// cleanly (an invalid handle), as a finished child's would.
+  /// What a lookup gets once we stop: nothing runs again. A normal stop
+  /// ends the asker's input cleanly (an invalid handle, as for a finished
+  /// child); a failure (intensity exceeded, a parent's error) is passed on,
+  /// so downstream does not report a failed stream as complete.
+  caf::result<caf::actor> stopped_reply() const {
+    if (is_normal_stop(shutdown_reason_))
+      return caf::actor{};
+    return shutdown_reason_;
+  }
+
+  /// Stopping: answers every waiting lookup with `stopped_reply()`.
   void end_lookups() {
     auto all = std::move(lookups_);
     lookups_.clear();
     for (auto& kvp : all)
-      for (auto& w : kvp.second)
-        w.promise.deliver(caf::actor{});
+      for (auto& w : kvp.second) {
+        if (is_normal_stop(shutdown_reason_))
+          w.promise.deliver(caf::actor{});
+        else
+          w.promise.deliver(shutdown_reason_);
+      }
   }
 
   // -- events -----------------------------------------------------------------
@@ -410,7 +423,7 @@ private:
     c.ever_started = true;
     emit(event_kind::started, &c, caf::error{});
     if (!lookups_.empty())
-      answer_lookups(c);
+      deliver_started(c);
     return caf::none;
   }
 
@@ -513,7 +526,7 @@ private:
       return;
     if (!should_restart(c, reason)) {
       c.finished = true;
-      answer_lookups(c.id, caf::actor{});
+      end_lookups_with(c.id, caf::actor{});
       bool significant = c.spec->significant;
       if (c.spec->restart == restart_type::temporary || strategy_ == restart_strategy::dynamic)
         erase(c.seq);

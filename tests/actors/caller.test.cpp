@@ -83,9 +83,12 @@ caf::behavior client(caf::stateful_actor<caller>* self, caf::actor dest, call_po
     --*left;
     self->state.call<uint32_t>(
       dest,
-      [](uint32_t attempt, caf::timespan) { return caf::make_message(ask_atom::value, attempt); },
+      [](uint32_t attempt, caf::timespan) {
+        return caf::make_message(ask_atom::value, attempt);
+      },
       [=](caf::expected<uint32_t> x) {
-        j->results.push_back(x ? "ok:" + std::to_string(*x) : self->system().render(x.error()));
+        j->results.push_back(x ? "ok:" + std::to_string(*x)
+                               : self->system().render(x.error()));
         if (one_by_one && *left > 0)
           (*next)();
       });
@@ -101,7 +104,8 @@ caf::behavior client(caf::stateful_actor<caller>* self, caf::actor dest, call_po
 
 } // namespace
 
-TEST_CASE_METHOD(flow_fixture, "a caller retries with backoff and the receiver sees the attempt",
+TEST_CASE_METHOD(flow_fixture,
+                 "a caller retries with backoff and the receiver sees the attempt",
                  "[actors][caller]") {
   auto j = std::make_shared<journal>();
   auto dest = sys.spawn(target, j, this, target_options{2, 0s, false});
@@ -118,7 +122,8 @@ TEST_CASE_METHOD(flow_fixture, "a caller retries with backoff and the receiver s
   CHECK(j->results == std::vector<std::string>{"ok:3"});
 }
 
-TEST_CASE_METHOD(flow_fixture, "a caller gives up typed: exhausted retries, an error not retried",
+TEST_CASE_METHOD(flow_fixture,
+                 "a caller gives up typed: exhausted retries, an error not retried",
                  "[actors][caller]") {
   auto j = std::make_shared<journal>();
   auto dest = sys.spawn(target, j, this, target_options{10, 0s, false});

@@ -451,3 +451,22 @@ TEST_CASE_METHOD(fixture,
     collect();
   }
 }
+
+TEST_CASE_METHOD(fixture, "a lookup waiting on a supervisor that fails gets the failure",
+                 "[supervisors][supervisor][lookup]") {
+  auto cfg = three_children(tester(), restart_strategy::one_for_one);
+  cfg.intensity = {0, 1s}; // the first failure is one too many
+  auto sup = spawn_ok(sys, cfg);
+  CHECK(take_log() == strings{"start:a", "start:b", "start:c"});
+  auto b = handles.at("b");
+  auto pending = self->request(sup, caf::infinite, troupe::actors::lookup_atom::value,
+                               std::string{"b"}, b.address());
+  run();
+  fail("b");
+  run();
+  caf::error got;
+  pending.receive([&](caf::actor&) { FAIL("a dead tree named a child"); },
+                  [&](caf::error& err) { got = err; });
+  // Not "finished": downstream must not report a failed stream as complete.
+  CHECK(is(got, supervisor_errc::intensity_exceeded));
+}

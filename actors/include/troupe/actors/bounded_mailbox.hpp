@@ -142,6 +142,11 @@ namespace detail {
 caf::actor spawn_gate(caf::actor_system& sys, mailbox_config cfg,
                       std::function<caf::actor(caf::actor gate)> worker_factory);
 
+/// Makes the worker's default handler answer the gate's acknowledgement
+/// requests (for a worker that calls `become`). Call before the worker's
+/// own code runs.
+void install_gate_acks(caf::event_based_actor* self, caf::actor gate);
+
 /// Adds the acknowledgement handler the gate relies on.
 caf::behavior with_gate_acks(caf::event_based_actor* self, caf::actor gate,
                              caf::behavior user);
@@ -161,6 +166,7 @@ caf::expected<caf::actor> spawn_bounded(caf::actor_system& sys, mailbox_config c
     caf::detail::tl_head_t<typename caf::detail::get_callable_trait<Fun>::arg_types>;
   auto factory = [&sys, fun, args...](caf::actor gate) mutable {
     return sys.spawn([fun, args..., gate](self_ptr self) mutable -> caf::behavior {
+      detail::install_gate_acks(self, gate);
       return detail::with_gate_acks(self, gate, fun(self, args...));
     });
   };

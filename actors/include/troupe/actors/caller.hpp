@@ -183,9 +183,10 @@ private:
       return; // finished meanwhile
     if (now() >= st->deadline) {
       ++stats_.deadline_exceeded;
-      finish<Reply>(st, caf::make_error(flow_errc::deadline_exceeded,
-                                        "the call's deadline passed before attempt "
-                                          + std::to_string(st->attempt + 1)));
+      finish<Reply>(st,
+                    caf::make_error(flow_errc::deadline_exceeded,
+                                    "the call's deadline passed before attempt "
+                                      + std::to_string(st->attempt + 1)));
       return;
     }
     if (auto* b = breaker_for(st->target); b != nullptr && !b->allow(now())) {
@@ -210,8 +211,9 @@ private:
         st->queued = false;
         --stats_.queued;
         ++stats_.deadline_exceeded;
-        finish<Reply>(st, caf::make_error(flow_errc::deadline_exceeded,
-                                          "the call waited for a slot until its deadline"));
+        finish<Reply>(st,
+                      caf::make_error(flow_errc::deadline_exceeded,
+                                      "the call waited for a slot until its deadline"));
       });
       return;
     }
@@ -221,8 +223,8 @@ private:
   template <class Reply>
   void start_attempt(const std::shared_ptr<pending<Reply>>& st) {
     auto left = st->deadline - now();
-    auto timeout = policy_.attempt_timeout.count() > 0 ? std::min(left, policy_.attempt_timeout)
-                                                       : left;
+    auto timeout =
+      policy_.attempt_timeout.count() > 0 ? std::min(left, policy_.attempt_timeout) : left;
     ++st->attempt;
     ++stats_.attempts;
     if (st->attempt > 1)
@@ -246,8 +248,8 @@ private:
   void on_failure(const std::shared_ptr<pending<Reply>>& st, caf::error err) {
     if (!policy_.retry.should_retry(st->attempt, err)) {
       if (policy_.retry.max_attempts() > 1 && st->attempt >= policy_.retry.max_attempts())
-        finish<Reply>(st, caf::make_error(fetch_errc::retries_exhausted,
-                                          self_->system().render(err)));
+        finish<Reply>(
+          st, caf::make_error(fetch_errc::retries_exhausted, self_->system().render(err)));
       else
         finish<Reply>(st, std::move(err));
       return;
@@ -257,9 +259,10 @@ private:
     if (now() + delay >= st->deadline) {
       // No time for another attempt: the deadline is the answer.
       ++stats_.deadline_exceeded;
-      finish<Reply>(st, caf::make_error(flow_errc::deadline_exceeded,
-                                        "no time left to retry after: "
-                                          + self_->system().render(err)));
+      finish<Reply>(
+        st,
+        caf::make_error(flow_errc::deadline_exceeded,
+                        "no time left to retry after: " + self_->system().render(err)));
       return;
     }
     after(delay, [this, st] { next_attempt(st); });

@@ -27,8 +27,9 @@
 /// Drain: with `drain_timeout` set, an exit message (a supervisor's
 /// shutdown, `request_shutdown`) does not stop the producer at once: it
 /// stops pulling, waits until every item it sent is acknowledged, sends
-/// `done` and exits normally; after `drain_timeout` it gives up and exits
-/// with `drain_timeout` (the count of unacknowledged items in its context).
+/// `done` and exits with the exit message's reason; after `drain_timeout` it
+/// gives up and exits with `drain_timeout` (the count of unacknowledged
+/// items in its context).
 /// `on_drained` hears the count either way.
 
 #include <cstdint>
@@ -94,14 +95,22 @@ template <class T>
 class producer_actor final : public flow_source<T> {
 public:
   producer_actor(caf::actor_config& cfg, producer_config pcfg, source_fn<T> source)
-    : flow_source<T>(cfg,
-                     {pcfg.batch_size, pcfg.no_consumer_grace, pcfg.first_seq,
-                      pcfg.max_deliveries, std::move(pcfg.on_dead_letter),
-                      std::move(pcfg.on_commit)}),
+    : flow_source<T>(cfg, output_config(pcfg)),
       source_(std::move(source)),
       drain_timeout_(pcfg.drain_timeout),
       on_drained_(std::move(pcfg.on_drained)) {
     // nop
+  }
+
+  static flow_output::config output_config(producer_config& pcfg) {
+    flow_output::config out;
+    out.batch_size = pcfg.batch_size;
+    out.no_consumer_grace = pcfg.no_consumer_grace;
+    out.first_seq = pcfg.first_seq;
+    out.max_deliveries = pcfg.max_deliveries;
+    out.on_dead_letter = std::move(pcfg.on_dead_letter);
+    out.on_commit = std::move(pcfg.on_commit);
+    return out;
   }
 
   caf::behavior make_behavior() override {
@@ -114,6 +123,8 @@ private:
   caf::message_handler handlers() override {
     return {
       [this](drain_timer_atom) {
+        if (!draining_ || this->output().finished())
+          return;
         auto left = this->output().unfinished();
         report_drained(left);
         this->output().fail(caf::make_error(flow_errc::drain_timeout,
@@ -128,6 +139,7 @@ private:
     if (draining_)
       return;
     draining_ = true;
+    drain_reason_ = msg.reason;
     // Stop pulling; `done` and a normal exit follow once all is acknowledged.
     this->output().close();
     if (!this->output().finished())
@@ -151,8 +163,13 @@ private:
 
   void on_output_finished(const caf::error& err) override {
     source_ = nullptr; // release what the source holds now, not at destruction
-    if (draining_ && !err)
+    if (draining_ && !err) {
       report_drained(0);
+      // Drained: exit with the reason we were asked to stop for, so a
+      // supervisor sees a shutdown as a shutdown and a failure as one.
+      this->quit(drain_reason_);
+      return;
+    }
     flow_source<T>::on_output_finished(err);
   }
 
@@ -160,6 +177,7 @@ private:
   caf::timespan drain_timeout_;
   std::function<void(uint64_t)> on_drained_;
   bool draining_ = false;
+  caf::error drain_reason_;
 };
 
 } // namespace detail

@@ -66,9 +66,7 @@ class stage_actor final : public flow_stage<In, Out> {
 public:
   stage_actor(caf::actor_config& cfg, upstream_ref upstream, stage_config scfg,
               transform_fn<In, Out> fn)
-    : flow_stage<In, Out>(cfg, std::move(upstream), scfg.capacity,
-                          {scfg.batch_size, scfg.no_consumer_grace, 1, scfg.max_deliveries,
-                           std::move(scfg.on_dead_letter), nullptr}),
+    : flow_stage<In, Out>(cfg, std::move(upstream), scfg.capacity, output_config(scfg)),
       end_to_end_(scfg.end_to_end),
       fn_(std::move(fn)) {
     // nop
@@ -76,6 +74,15 @@ public:
 
 private:
   using flow_stage<In, Out>::input;
+
+  static flow_output::config output_config(stage_config& scfg) {
+    flow_output::config out;
+    out.batch_size = scfg.batch_size;
+    out.no_consumer_grace = scfg.no_consumer_grace;
+    out.max_deliveries = scfg.max_deliveries;
+    out.on_dead_letter = std::move(scfg.on_dead_letter);
+    return out;
+  }
 
   struct input_batch {
     caf::message msg;
@@ -100,6 +107,8 @@ private:
   }
 
   caf::expected<pull_status> pull(size_t n, std::vector<Out>& outs) override {
+    if (failure_)
+      return failure_; // after the outputs made before it went out
     // Leftovers of an input whose outputs did not all fit last time.
     while (outs.size() < n && !leftover_.empty()) {
       outs.push_back(std::move(leftover_.front()));
@@ -119,7 +128,12 @@ private:
         auto failure = error_from_exception(std::current_exception(),
                                             flow_errc::handler_failed, "stage transform");
         input().report_failure(batch.ordinal, batch.first_seq + batch.next, failure);
-        return failure;
+        if (outs.empty())
+          return failure;
+        // Inputs before this one may already count as finished upstream:
+        // their outputs must leave first, or they would be lost.
+        failure_ = std::move(failure);
+        return pull_status::more;
       }
       auto ordinal = batch.ordinal;
       if (++batch.next == items.size())
@@ -189,6 +203,8 @@ private:
   std::deque<Out> leftover_;
   uint64_t leftover_ordinal_ = 0;
   std::deque<open_input> open_;
+  /// A transform failed after some outputs of this pull were made.
+  caf::error failure_;
 };
 
 } // namespace detail

@@ -60,7 +60,7 @@
 #include <troupe/actors/backoff.hpp>
 #include <troupe/actors/consumer.hpp>
 #include <troupe/actors/flow/dead_letter.hpp>
-#include <troupe/actors/flow/upstream.hpp>
+#include <troupe/actors/flow/upstream_ref.hpp>
 #include <troupe/actors/producer.hpp>
 #include <troupe/actors/stage.hpp>
 
@@ -105,7 +105,7 @@ struct pipeline_stats {
   uint64_t unfinished_at_shutdown = 0;
 };
 
-namespace internal {
+namespace detail {
 
 /// What every incarnation of every member shares; atomics, because the
 /// members run on any scheduler thread and `stats()` reads from anywhere.
@@ -117,7 +117,7 @@ struct pipeline_state {
   std::atomic<uint64_t> unfinished_at_shutdown{0};
 };
 
-} // namespace internal
+} // namespace detail
 
 class pipeline {
 public:
@@ -202,7 +202,7 @@ private:
   std::function<void(const actors::dead_letter&)> dead_letter_handler(const std::string& id);
 
   pipeline_config cfg_;
-  std::shared_ptr<internal::pipeline_state> state_;
+  std::shared_ptr<detail::pipeline_state> state_;
   std::vector<child_spec> members_;
 };
 

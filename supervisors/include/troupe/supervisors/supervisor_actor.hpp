@@ -65,7 +65,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include <troupe/actors/flow/upstream.hpp>
+#include <troupe/actors/flow/upstream_ref.hpp>
 #include <troupe/actors/observers.hpp>
 
 #include "troupe/supervisors/atoms.hpp"

@@ -92,13 +92,18 @@ protected:
 
   /// Records a received batch of `count` items on the input side and
   /// returns its ordinal (for `input().finished(ordinal, n)`), or 0 when
-  /// the batch must be ignored: it is empty, or the input ended (we
-  /// cancelled or upstream is gone, and upstream redelivers it elsewhere).
+  /// the batch must be ignored: it is empty, the input ended (we cancelled
+  /// or upstream is gone, and upstream redelivers it elsewhere), or it is
+  /// not from the current upstream.
   uint64_t accept(size_t count) {
-    if (count == 0 || in_->upstream_ended())
+    if (count == 0 || in_->upstream_ended() || !from_upstream())
       return 0;
     return in_->received(static_cast<uint32_t>(count));
   }
+
+  /// True if the message being handled comes from the current upstream
+  /// (not a stranger, not an incarnation that was replaced).
+  bool from_upstream();
 
   /// The message of the batch being handled (call it from the item
   /// handler, e.g. `on_input`): keep it to keep its items alive after the

@@ -22,7 +22,7 @@
 #include <caf/fwd.hpp>
 
 #include "troupe/actors/credit.hpp"
-#include "troupe/actors/flow/upstream.hpp"
+#include "troupe/actors/flow/upstream_ref.hpp"
 #include "troupe/actors/flow_stats.hpp"
 
 namespace troupe::actors {

@@ -126,6 +126,12 @@ private:
     uint32_t count;
   };
 
+  /// Handler failures of one item (`max_deliveries`).
+  struct failure_record {
+    uint32_t count = 0;
+    caf::error last;
+  };
+
   struct link {
     caf::actor consumer;
     uint64_t credit = 0;
@@ -162,7 +168,7 @@ private:
   void acknowledge(link& l, uint64_t acked_through);
   /// Items [first, first + n) are done with: tells the actor, advances the
   /// committed position.
-  void acknowledged(seq_t first, uint32_t n);
+  void commit_range(seq_t first, uint32_t n);
   void dead_letter_item(dead_letter letter);
   void drop_link(const caf::actor_addr& addr, bool redeliver);
   /// Sends whatever credit allows, redeliveries first.
@@ -193,10 +199,6 @@ private:
   /// Bumped whenever a consumer subscribes, so a grace timer can tell if
   /// one came in the meantime.
   uint64_t epoch_ = 0;
-  struct failure_record {
-    uint32_t count = 0;
-    caf::error last;
-  };
   /// Handler failures per item, for `max_deliveries`; erased once the item
   /// is acknowledged or dead-lettered.
   std::map<seq_t, failure_record> failures_;

@@ -27,7 +27,7 @@
 #include <google/protobuf/message_lite.h>
 
 #include <troupe/actors/flow/batch.hpp>
-#include <troupe/actors/flow/upstream.hpp>
+#include <troupe/actors/flow/upstream_ref.hpp>
 #include <troupe/messages/message_errc.hpp>
 
 #include "troupe/transport/fwd.hpp"

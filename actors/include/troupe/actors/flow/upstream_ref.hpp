@@ -19,10 +19,10 @@
 /// replies with the actor running under `name` once one runs that is not
 /// `stale` (the incarnation the asker just saw die; the directory may not
 /// have seen that death yet), with an invalid handle when `name` will not
-/// run again (it finished, or the directory is shutting down: the asker's
-/// input then ends cleanly), or with an error (an unknown name). The
-/// directory may hold
-/// the request as long as it needs: a restart with backoff is waited for.
+/// run again (it finished, or the directory is stopping normally: the
+/// asker's input then ends cleanly), or with an error (an unknown name, a
+/// directory that fails). The directory may hold the request as long as it
+/// needs: a restart with backoff is waited for.
 
 #include <string>
 #include <utility>
@@ -50,6 +50,7 @@ public:
   /// every incarnation ends. Holds the directory weakly.
   static upstream_ref lookup(const caf::actor& directory, std::string name) {
     upstream_ref result;
+    result.lookup_ = true;
     result.directory_ = directory.address();
     result.name_ = std::move(name);
     return result;
@@ -57,12 +58,12 @@ public:
 
   /// True for a looked-up upstream.
   bool is_lookup() const noexcept {
-    return !name_.empty();
+    return lookup_;
   }
 
-  /// True if a fixed handle or a directory is set.
+  /// True for a fixed handle, or a lookup with a directory and a name.
   bool valid() const noexcept {
-    return fixed_ || directory_;
+    return lookup_ ? directory_ && !name_.empty() : static_cast<bool>(fixed_);
   }
 
   const caf::actor& fixed() const noexcept {
@@ -79,6 +80,7 @@ public:
   }
 
 private:
+  bool lookup_ = false;
   caf::actor fixed_;
   caf::actor_addr directory_;
   std::string name_;
