@@ -52,8 +52,9 @@ caf::behavior flow_actor::make_behavior() {
 }
 
 bool flow_actor::from_upstream() {
-  auto& up = in_->upstream();
-  return up && current_sender() == caf::actor_cast<caf::strong_actor_ptr>(up);
+  // Raw pointers: no reference count touched on the per-batch path.
+  auto* up = caf::actor_cast<caf::actor_control_block*>(in_->upstream());
+  return up != nullptr && current_sender().get() == up;
 }
 
 caf::message flow_actor::current_batch() {

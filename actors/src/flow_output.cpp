@@ -1,6 +1,7 @@
 #include "troupe/actors/flow/flow_output.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/message_handler.hpp>
@@ -203,7 +204,29 @@ void flow_output::commit_range(seq_t first, uint32_t n) {
   if (!cfg_.on_commit || n == 0 || first + n - 1 <= committed_)
     return; // nothing new (no path acknowledges twice; be safe anyway)
   if (first != committed_ + 1) {
-    acked_ahead_.emplace(first, first + n - 1); // a gap before it: wait
+    // A gap before it: remember the range until the gap fills. Consumers
+    // each acknowledge their own run in order, so the common case extends
+    // the range that ends right before it, without a new node.
+    auto last = first + n - 1;
+    auto next = acked_ahead_.lower_bound(first);
+    if (next != acked_ahead_.begin()) {
+      auto prev = std::prev(next);
+      if (prev->second + 1 == first) {
+        prev->second = last;
+        if (next != acked_ahead_.end() && next->first == last + 1) {
+          prev->second = next->second;
+          acked_ahead_.erase(next);
+        }
+        return;
+      }
+    }
+    if (next != acked_ahead_.end() && next->first == last + 1) {
+      auto end = next->second;
+      acked_ahead_.erase(next);
+      acked_ahead_.emplace(first, end);
+      return;
+    }
+    acked_ahead_.emplace(first, last);
     return;
   }
   committed_ += n;

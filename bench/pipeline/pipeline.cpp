@@ -32,7 +32,9 @@
 
 #include <troupe/actors/consumer.hpp>
 #include <troupe/actors/producer.hpp>
-#include <troupe/actors/system_config.hpp>
+#include <troupe/supervisors/pipeline.hpp>
+#include <troupe/supervisors/supervisor.hpp>
+#include <troupe/supervisors/system_config.hpp>
 
 using namespace std::chrono;
 using troupe::actors::seq_t;
@@ -112,6 +114,51 @@ double run_troupe(caf::actor_system& sys, int64_t n, uint32_t batch, uint32_t ca
   sys.await_all_actors_done();
   if (line.sum != n * (n + 1) / 2)
     std::fprintf(stderr, "troupe: wrong sum\n");
+  return elapsed;
+}
+
+/// The per-item run as a supervised pipeline: the same source, capacity and
+/// handler, declared as children of one supervisor that ends by itself once
+/// the stream is done.
+double run_supervised(caf::actor_system& sys, int64_t n, uint32_t capacity) {
+  using namespace troupe::actors;
+  using namespace troupe::supervisors;
+  std::vector<std::shared_ptr<int64_t>> partials;
+  pipeline p{pipeline_config{"bench"}};
+  p.source<int64_t>(
+    "source",
+    [n](seq_t committed) {
+      return [next = static_cast<int64_t>(committed) + 1,
+              n](size_t demand, std::vector<int64_t>& out) mutable {
+        auto last = std::min<int64_t>(n, next + int64_t(demand) - 1);
+        for (; next <= last; ++next)
+          out.push_back(next);
+        return next > n ? pull_status::done : pull_status::more;
+      };
+    },
+    producer_config{1, {}});
+  for (int i = 0; i < consumers; ++i) {
+    auto partial = std::make_shared<int64_t>(0);
+    partials.push_back(partial);
+    p.consumer<int64_t>(
+      "worker-" + std::to_string(i), "source", [partial](const int64_t& x) { *partial += x; },
+      consumer_config{capacity, 1});
+  }
+  caf::scoped_actor self{sys};
+  auto t0 = steady_clock::now();
+  auto sup = spawn_supervisor(sys, p.config());
+  if (!sup) {
+    std::fprintf(stderr, "supervised: %s\n", sys.render(sup.error()).c_str());
+    return 1;
+  }
+  self->monitor(*sup);
+  self->receive([](caf::down_msg&) {});
+  auto elapsed = seconds_since(t0);
+  int64_t sum = 0;
+  for (auto& x : partials)
+    sum += *x;
+  if (sum != n * (n + 1) / 2)
+    std::fprintf(stderr, "supervised: wrong sum\n");
   return elapsed;
 }
 
@@ -225,16 +272,17 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--per-item-only") == 0)
       per_item_only = true;
   }
-  troupe::actors::system_config cfg;
+  troupe::supervisors::system_config cfg;
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
 
   constexpr uint32_t item_capacity = 64;
   auto troupe_item = run_troupe(sys, per_item_n, 1, item_capacity, handler_form::per_item);
   auto raw_item = run_raw(sys, per_item_n, 1, item_capacity);
-  std::printf("per-item   n=%lld  troupe %.2f M/s  raw %.2f M/s\n",
+  auto supervised_item = run_supervised(sys, per_item_n, item_capacity);
+  std::printf("per-item   n=%lld  troupe %.2f M/s  raw %.2f M/s  supervised %.2f M/s\n",
               static_cast<long long>(per_item_n), per_item_n / troupe_item / 1e6,
-              per_item_n / raw_item / 1e6);
+              per_item_n / raw_item / 1e6, per_item_n / supervised_item / 1e6);
   if (per_item_only)
     return 0;
 
@@ -254,8 +302,8 @@ int main(int argc, char** argv) {
   std::printf("batched    n=10M  troupe %.1f M/s  raw %.1f M/s\n", 10.0 / troupe_10m,
               10.0 / raw_10m);
   std::printf("pipeline per_item_ratio=%.2f batched_items_per_s=%.0f batched_ratio=%.2f "
-              "rss_mb_1M=%.1f rss_mb_10M=%.1f\n",
-              raw_item / troupe_item, 10e6 / troupe_10m, raw_10m / troupe_10m, rss_1m,
-              rss_10m);
+              "supervised_ratio=%.2f rss_mb_1M=%.1f rss_mb_10M=%.1f\n",
+              raw_item / troupe_item, 10e6 / troupe_10m, raw_10m / troupe_10m,
+              troupe_item / supervised_item, rss_1m, rss_10m);
   return 0;
 }
