@@ -15,6 +15,7 @@
 
 #include <spdlog/logger.h>
 
+#include <troupe/actors/flow_errc.hpp>
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
 
@@ -43,6 +44,8 @@ caf::error scope_config::validate() const {
     return fail(std::move(why));
   if (auto why = internal::check_duration("cancel_timeout", cancel_timeout); !why.empty())
     return fail(std::move(why));
+  if (auto why = internal::check_duration("deadline", deadline); !why.empty())
+    return fail(std::move(why));
   std::unordered_set<std::string> ids;
   for (size_t i = 0; i < tasks.size(); ++i) {
     if (auto err = tasks[i].validate()) {
@@ -63,9 +66,11 @@ namespace {
 using time_point = caf::actor_clock::time_point;
 
 using kill_timer_atom = caf::atom_constant<caf::atom("trp_killt")>;
+using deadline_atom = caf::atom_constant<caf::atom("trp_sdeadl")>;
 
-/// The public protocol plus the timer message a scope sends itself.
-using scope_impl_actor = scope_actor::extend<caf::reacts_to<kill_timer_atom, int64_t>>;
+/// The public protocol plus the timer messages a scope sends itself.
+using scope_impl_actor =
+  scope_actor::extend<caf::reacts_to<kill_timer_atom, int64_t>, caf::reacts_to<deadline_atom>>;
 
 struct task {
   caf::actor handle;
@@ -84,6 +89,7 @@ public:
       mode_(cfg.mode),
       cancel_timeout_(cfg.cancel_timeout),
       owner_(std::move(cfg.owner)),
+      deadline_(cfg.deadline),
       initial_(std::move(cfg.tasks)),
       log_(actors::logger(path_)) {
     // nop
@@ -102,6 +108,8 @@ public:
     for (auto& spec : specs)
       add_task(std::move(spec));
     maybe_complete();
+    if (deadline_.count() > 0 && !completed_)
+      delayed_send(this, deadline_, deadline_atom::value);
     return {
       [this](start_child_atom, task_spec& spec) -> caf::result<caf::actor> {
         if (auto err = spec.validate())
@@ -127,6 +135,23 @@ public:
       [this](kill_timer_atom, int64_t t) {
         kill_timer_.fired(internal::decode(t));
         kill_overdue();
+      },
+      [this](deadline_atom) {
+        if (completed_ || cancelling_)
+          return;
+        auto err = caf::make_error(actors::flow_errc::deadline_exceeded, path_,
+                                   caf::deep_to_string(deadline_));
+        log_->info("deadline of {} passed", caf::deep_to_string(deadline_));
+        // The tasks see a cancellation (their cleanup runs); the scope
+        // fails with the deadline, as asyncio's timeout() raises.
+        external_ = err;
+        cancel_all(make_cancelled(path_, err));
+        maybe_complete();
+      },
+      [this](task_result_atom, caf::message& value) {
+        auto i = by_actor_.find(caf::actor_cast<caf::actor_addr>(current_sender()).id());
+        if (i != by_actor_.end())
+          tasks_[i->second].outcome.result = std::move(value);
       },
     };
   }
@@ -309,6 +334,7 @@ private:
   scope_mode mode_;
   caf::timespan cancel_timeout_;
   caf::actor owner_;
+  caf::timespan deadline_;
   std::vector<task_spec> initial_;
   std::shared_ptr<spdlog::logger> log_;
 

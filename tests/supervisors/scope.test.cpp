@@ -6,6 +6,8 @@
 
 #include "probe.hpp"
 
+#include <troupe/actors/flow_errc.hpp>
+
 using namespace std::chrono_literals;
 using namespace troupe::supervisors;
 using probe::fixture;
@@ -304,4 +306,61 @@ TEST_CASE_METHOD(fixture, "a scope under a supervisor starts with the tree and s
   for (int i = 1; i <= 10; ++i)
     CHECK(is(reasons["t" + std::to_string(i)], stop_reason::shutdown));
   CHECK(alive() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a scope's deadline cancels what still runs and fails the scope",
+                 "[supervisors][scope]") {
+  auto cfg = ten_tasks(tester());
+  cfg.deadline = 1s;
+  auto s = spawn_scope(sys, cfg);
+  REQUIRE(s);
+  watch(*s);
+  CHECK(take_log().size() == 10);
+  finish("t1"); // done in time: stays a success
+  collect();
+  advance_time(1s - 1ms);
+  CHECK_FALSE(down_reason(*s));
+  advance_time(1ms);
+  auto reason = down_reason(*s);
+  REQUIRE(reason);
+  CHECK(is(*reason, troupe::actors::flow_errc::deadline_exceeded));
+  REQUIRE(reports.size() == 1);
+  auto& r = reports.front();
+  CHECK_FALSE(r.ok());
+  CHECK(is(r.cancelled_by, troupe::actors::flow_errc::deadline_exceeded));
+  CHECK(r.count(task_status::succeeded) == 1);
+  CHECK(r.count(task_status::cancelled) == 9); // their cleanup ran
+  CHECK(is(reasons["t2"], stop_reason::cancelled));
+  CHECK(alive() == 0);
+}
+
+namespace {
+
+/// A task that reports `x * 10` as its result and ends.
+caf::behavior tenfold(caf::event_based_actor* self, caf::actor scope, int32_t x) {
+  report_task_result(self, scope, x * 10);
+  self->quit();
+  return {};
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "scope tasks return values in the report", "[supervisors][scope]") {
+  scope_config cfg;
+  cfg.name = "sum";
+  cfg.owner = tester();
+  for (int32_t i = 1; i <= 3; ++i)
+    cfg.tasks.push_back({"t" + std::to_string(i), spawn_task(tenfold, i)});
+  auto s = spawn_scope(sys, cfg);
+  REQUIRE(s);
+  collect();
+  REQUIRE(reports.size() == 1);
+  auto& r = reports.front();
+  CHECK(r.ok());
+  for (int32_t i = 1; i <= 3; ++i) {
+    auto* x = r.result_of<int32_t>("t" + std::to_string(i));
+    REQUIRE(x != nullptr);
+    CHECK(*x == i * 10);
+  }
+  CHECK(r.result_of<std::string>("t1") == nullptr); // a different type
 }

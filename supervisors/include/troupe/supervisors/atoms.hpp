@@ -32,4 +32,8 @@ using ready_atom = caf::atom_constant<caf::atom("trp_ready")>;
 /// Awaits a scope's report.
 using await_atom = caf::atom_constant<caf::atom("trp_await")>;
 
+/// task → scope `(task_result_atom, caf::message value)`: the task's result,
+/// reported in `task_outcome::result` (see `report_task_result`).
+using task_result_atom = caf::atom_constant<caf::atom("trp_tresul")>;
+
 } // namespace troupe::supervisors

@@ -34,15 +34,27 @@
 /// - The scope monitors its owner: if the owner dies, every task is
 ///   cancelled. An exit message to the scope (e.g. its supervisor's shutdown)
 ///   cancels every task with that reason. No task outlives its scope.
+/// - `deadline` (asyncio's `timeout()` around a TaskGroup): when it passes
+///   with tasks still running, they are cancelled (`stop_reason::cancelled`
+///   with the deadline as cause) and the scope exits with
+///   `flow_errc::deadline_exceeded`; the report's `cancelled_by` says so.
+/// - Results: a task reports a value with `report_task_result` before it
+///   ends; the report keeps it in `task_outcome::result`
+///   (`report.result_of<T>(id)`). A task started by `spawn_task` gets its
+///   scope as its second argument.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/make_message.hpp>
+#include <caf/send.hpp>
 #include <caf/timespan.hpp>
 
 #include "troupe/supervisors/scope_actor.hpp"
@@ -77,6 +89,9 @@ struct scope_config {
   /// Receives the `scope_report`; monitored: if it dies, the scope cancels
   /// every task. Optional.
   caf::actor owner;
+  /// Time the whole group has, from the scope's start; 0: no deadline.
+  /// Default 0.
+  caf::timespan deadline{0};
 
   /// Returns `invalid_config` or `duplicate_child_id` naming the bad field, or
   /// none.
@@ -91,5 +106,23 @@ caf::expected<scope_actor> spawn_scope(caf::actor_system& sys, scope_config cfg)
 /// supervisor starts the scope) instead of `cfg.name`.
 caf::expected<scope_actor> spawn_scope(caf::actor_system& sys, scope_config cfg,
                                        std::string path);
+
+/// From a task: reports `value` as its result to `scope` (the task's
+/// `start_context::parent`). Call it before the task ends; a later report
+/// replaces an earlier one.
+template <class T>
+void report_task_result(caf::local_actor* task, const caf::actor& scope, T value) {
+  caf::unsafe_send_as(task, scope, task_result_atom::value,
+                      caf::make_message(std::move(value)));
+}
+
+/// A start function for a task that reports a result: spawns
+/// `fun(self, scope, xs...)`, with `scope` the scope's handle.
+template <class F, class... Ts>
+start_function spawn_task(F fun, Ts... xs) {
+  return [=](const start_context& ctx) -> caf::expected<caf::actor> {
+    return ctx.system.spawn(fun, ctx.parent, xs...);
+  };
+}
 
 } // namespace troupe::supervisors

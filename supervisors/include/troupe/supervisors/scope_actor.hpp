@@ -16,6 +16,10 @@
 ///   // Replies at once: the initial tasks start in the scope's first
 ///   // handler, so a scope can be a supervisor's child of kind `supervisor`.
 ///   (ready_atom) -> (caf::ok_atom)
+///
+///   // From a task: its result, kept in its `task_outcome::result`
+///   // (`report_task_result`). Ignored from anyone else.
+///   (task_result_atom, caf::message value)
 /// }
 ///
 /// Besides these messages, an exit message (e.g. its supervisor's shutdown)
@@ -23,6 +27,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/message.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -36,6 +41,7 @@ namespace troupe::supervisors {
 using scope_actor =
   caf::typed_actor<caf::replies_to<start_child_atom, task_spec>::with<caf::actor>,
                    caf::replies_to<await_atom>::with<scope_report>,
-                   caf::replies_to<ready_atom>::with<caf::ok_atom>>;
+                   caf::replies_to<ready_atom>::with<caf::ok_atom>,
+                   caf::reacts_to<task_result_atom, caf::message>>;
 
 } // namespace troupe::supervisors

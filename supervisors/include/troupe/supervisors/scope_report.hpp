@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
 
 namespace troupe::supervisors {
@@ -38,11 +39,14 @@ struct task_outcome {
   /// cancellation (`stop_reason::cancelled`, or `exit_reason::kill` if it
   /// did not stop within the cancel timeout).
   caf::error reason;
+  /// What the task reported with `report_task_result` (the last report);
+  /// empty if it reported nothing. Kept whatever the status.
+  caf::message result;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_outcome& x) {
-  return f(caf::meta::type_name("troupe.task_outcome"), x.id, x.status, x.reason);
+  return f(caf::meta::type_name("troupe.task_outcome"), x.id, x.status, x.reason, x.result);
 }
 
 /// Every task's outcome, grouped by the scope that ran them.
@@ -66,6 +70,16 @@ struct scope_report {
 
   /// Returns the outcome of task `id`, or nullptr.
   const task_outcome* find(const std::string& id) const noexcept;
+
+  /// The result task `id` reported, if it reported a `T` (TaskGroup
+  /// results: `r.result_of<int>("a")`); nullptr otherwise.
+  template <class T>
+  const T* result_of(const std::string& id) const {
+    auto* x = find(id);
+    if (x == nullptr || !x->result.match_elements<T>())
+      return nullptr;
+    return &x->result.get_as<T>(0);
+  }
 };
 
 template <class Inspector>
