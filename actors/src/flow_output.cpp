@@ -35,6 +35,9 @@ flow_output::flow_output(flow_actor* self, config cfg)
   self_->attach_functor([this] {
     links_.clear();
     redeliver_.clear();
+    // The hooks are user closures; one may hold this actor's handle.
+    cfg_.on_dead_letter = nullptr;
+    cfg_.on_commit = nullptr;
   });
 }
 

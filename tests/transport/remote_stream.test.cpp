@@ -435,7 +435,7 @@ TEST_CASE_METHOD(streaming_nodes,
     std::atomic<seq_t> committed{0};
     std::atomic<int> starts{0};
     std::mutex mtx;
-    caf::actor current;
+    caf::actor_addr current; // weak: the producer's hooks hold this state
   };
   auto src = std::make_shared<source_state>();
   troupe::supervisors::supervisor_config scfg;
@@ -460,7 +460,7 @@ TEST_CASE_METHOD(streaming_nodes,
         });
       if (p) {
         std::lock_guard<std::mutex> guard{src->mtx};
-        src->current = *p;
+        src->current = p->address();
       }
       return p;
     }};
@@ -492,7 +492,8 @@ TEST_CASE_METHOD(streaming_nodes,
   REQUIRE(st->w.wait([&] { return st->processed.load() >= 1000; }));
   {
     std::lock_guard<std::mutex> guard{src->mtx};
-    caf::anon_send_exit(src->current, caf::exit_reason::kill); // mid-stream
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(src->current),
+                        caf::exit_reason::kill); // mid-stream
   }
   REQUIRE(st->wait_done());
   INFO("outcome: " << sys.render(st->outcome));
