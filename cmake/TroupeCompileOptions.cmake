@@ -3,7 +3,13 @@
 
 function(troupe_target_defaults target)
   target_compile_features(${target} PUBLIC cxx_std_17)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
+  if(TROUPE_FUZZ)
+    # The fuzz build uses clang, whose warnings differ from GCC's; the GCC
+    # build (every other preset) is the one that keeps the code warning-free.
+    target_compile_options(${target} PRIVATE -Wall -Wextra)
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
+  endif()
 endfunction()
 
 # Instruments every target of this build with TROUPE_SANITIZE, generated
@@ -33,4 +39,18 @@ function(troupe_enable_sanitizers)
     # Asio uses; with -Werror that would stop the build.
     add_compile_options(-Wno-tsan)
   endif()
+endfunction()
+
+# With TROUPE_FUZZ, every target gets libFuzzer's coverage instrumentation
+# (the fuzz executables link libFuzzer itself, tests/fuzz), and sanitizer
+# findings abort, so libFuzzer counts them as crashes. Call before any target
+# is defined.
+function(troupe_enable_fuzzing)
+  if(NOT TROUPE_FUZZ)
+    return()
+  endif()
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "TROUPE_FUZZ needs clang (libFuzzer): use the `fuzz` preset")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link -fno-sanitize-recover=all)
 endfunction()

@@ -17,6 +17,7 @@
 #include <troupe/flow.pb.h>
 #include <troupe/supervisors/supervisor.hpp>
 #include <troupe/transport/remote_stream.hpp>
+#include <troupe/transport/transport_errc.hpp>
 
 #include "support/node_fixture.hpp"
 
@@ -505,4 +506,42 @@ TEST_CASE_METHOD(streaming_nodes,
   // (the export session retains at most twice it).
   CHECK(st->processed - n <= 2 * stream_import_config{}.capacity);
   troupe::supervisors::request_shutdown(*sup);
+}
+
+TEST_CASE_METHOD(streaming_nodes,
+                 "an importer refuses a batch with more items than it granted",
+                 "[transport][remote_stream][errors]") {
+  // A broken (or hostile) exporter: every Pull gets five items more than its
+  // credit. Taking them would break the importer's capacity.
+  auto liar = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](const troupe::flow::Pull& pull) {
+      troupe::flow::Batch batch;
+      batch.set_stream_id(pull.stream_id());
+      batch.set_first_seq(1);
+      batch.set_item_type(Tally::descriptor()->full_name());
+      uint32_t n = pull.credit() + 5;
+      for (uint32_t i = 0; i < n; ++i) {
+        Tally t;
+        t.set_handled(i + 1);
+        troupe::transport::detail::append_delimited(*batch.mutable_items(), t);
+      }
+      batch.set_count(n);
+      return batch;
+    }};
+  });
+  REQUIRE_FALSE(a->publish(liar, "liar"));
+  stream_import_config icfg;
+  icfg.capacity = 16;
+  auto items = import_stream<Tally>(sys, *b, address("liar"), icfg);
+  REQUIRE(items);
+  auto st = std::make_shared<consumer_run>();
+  auto consumer = spawn_consumer<Tally>(
+    sys, *items, consumer_config{16, 1}, [st](const Tally&) { ++st->processed; },
+    [st](const caf::error& err) { st->finish(err); });
+  REQUIRE(consumer);
+  REQUIRE(st->wait_done());
+  INFO("outcome: " << sys.render(st->outcome));
+  CHECK(st->outcome == troupe::transport::transport_errc::stream_conflict);
+  CHECK(st->processed == 0); // nothing of the oversized batch was taken
+  caf::anon_send_exit(liar, caf::exit_reason::user_shutdown);
 }

@@ -19,6 +19,7 @@
 #include "troupe/transport/call_options.hpp"
 #include "troupe/transport/node.hpp"
 #include "troupe/transport/remote_stream.hpp"
+#include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
 
 namespace troupe::transport::internal {
@@ -113,6 +114,15 @@ private:
       output().fail(caf::make_error(messages::message_errc::malformed_payload,
                                     "stream item type " + batch.item_type() + ", expected "
                                       + codec_->item_type()));
+      return;
+    }
+    if (batch.count() > granted_ - received_) {
+      // More than we asked for: the exporter broke the credit bound (a bug
+      // or a hostile peer). Taking the items would break our capacity.
+      output().fail(
+        caf::make_error(transport_errc::stream_conflict, stream_id_,
+                        "the batch holds " + std::to_string(batch.count()) + " items but only "
+                          + std::to_string(granted_ - received_) + " were granted"));
       return;
     }
     // Parsed into local batches of at most `batch_size`: `pull_batch` hands

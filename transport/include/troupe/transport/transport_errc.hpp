@@ -69,8 +69,9 @@ enum class transport_errc : uint8_t {
   /// A remote-stream Pull for a session that belongs to another importer
   /// (another connection, or another local actor), a second `open` of a
   /// stream id that is already open, or an acknowledgement of items the
-  /// session never sent. The session itself is left untouched.
-  /// Context: the stream id and the detail.
+  /// session never sent. The session itself is left untouched. On the
+  /// importing side: a Batch with more items than the importer granted
+  /// (the stream then ends with it). Context: the stream id and the detail.
   stream_conflict = 20,
   /// A remote-stream Pull that does not open a session names a stream id
   /// with no session (never opened, finished, or closed after its importer

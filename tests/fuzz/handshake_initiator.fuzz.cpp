@@ -1,0 +1,10 @@
+// Fuzz target: the handshake state machine on the dialing side (Challenge or
+// Welcome or a Refusal after our Hello), with and without a secret. See
+// handshake.hpp.
+
+#include "handshake.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return troupe::fuzz::run_handshake(troupe::transport::internal::handshake_role::initiator,
+                                     data, size);
+}
