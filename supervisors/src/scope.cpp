@@ -90,6 +90,7 @@ public:
       cancel_timeout_(cfg.cancel_timeout),
       owner_(std::move(cfg.owner)),
       deadline_(cfg.deadline),
+      report_to_owner_(cfg.report_to_owner),
       initial_(std::move(cfg.tasks)),
       log_(actors::logger(path_)) {
     // nop
@@ -230,17 +231,27 @@ private:
     auto& reason = msg.reason;
     if (!reason || reason == caf::exit_reason::normal) {
       record(t, task_status::succeeded, caf::error{});
+      on_success(t);
     } else if (t.cancel_sent && (is_normal_stop(reason) || reason == caf::exit_reason::kill)) {
       record(t, task_status::cancelled, std::move(reason));
     } else if (is(reason, stop_reason::cancelled)) {
       record(t, task_status::cancelled, std::move(reason));
     } else if (is_normal_stop(reason)) {
       record(t, task_status::succeeded, std::move(reason));
+      on_success(t);
     } else {
       record(t, task_status::failed, std::move(reason));
       on_failure(t);
     }
     maybe_complete();
+  }
+
+  void on_success(task& t) {
+    if (!first_succeeded_.empty())
+      return;
+    first_succeeded_ = t.outcome.id;
+    if (mode_ == scope_mode::race && !cancelling_)
+      cancel_all(make_cancelled(t.outcome.id)); // the winner: the rest stop
   }
 
   void on_failure(task& t) {
@@ -308,6 +319,7 @@ private:
     scope_report report;
     report.scope = path_;
     report.cancelled_by = external_;
+    report.first_succeeded = first_succeeded_;
     report.outcomes.reserve(tasks_.size());
     for (auto& t : tasks_)
       report.outcomes.push_back(t.outcome);
@@ -322,7 +334,7 @@ private:
               "done: {} succeeded, {} failed, {} cancelled",
               report.count(task_status::succeeded), report.count(task_status::failed),
               report.count(task_status::cancelled));
-    if (owner_)
+    if (owner_ && report_to_owner_)
       caf::unsafe_send_as(this, owner_, report); // a typed actor to a caf::actor
     for (auto& rp : awaiting_)
       rp.deliver(report);
@@ -335,6 +347,7 @@ private:
   caf::timespan cancel_timeout_;
   caf::actor owner_;
   caf::timespan deadline_;
+  bool report_to_owner_;
   std::vector<task_spec> initial_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -346,6 +359,7 @@ private:
   bool completed_ = false;
   caf::error cancel_reason_;
   caf::error external_;
+  std::string first_succeeded_;
   std::vector<caf::typed_response_promise<scope_report>> awaiting_;
   internal::deadline_timer kill_timer_;
 };

@@ -26,6 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!parsed.ParseFromArray(frame.data(), static_cast<int>(frame.size())))
     std::abort(); // the fast reader accepted what protobuf refuses
   caf::message payload;
-  (void) decode_payload(fields.type, fields.payload, payload);
+  (void)decode_payload(fields.type, fields.payload, payload);
   return 0;
 }

@@ -42,6 +42,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
   }
-  (void) dec.finish();
+  (void)dec.finish();
   return 0;
 }

@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
   auto names = troupe::messages::type_registry::instance().names();
   for (size_t i = 0; i < names.size() && i < 255; ++i) {
     if (names[i] == type)
-      write("payload", "pull", std::string(1, static_cast<char>(i)) + pull.SerializeAsString());
+      write("payload", "pull",
+            std::string(1, static_cast<char>(i)) + pull.SerializeAsString());
     else
       write("payload", "empty-" + std::to_string(i), std::string(1, static_cast<char>(i)));
   }

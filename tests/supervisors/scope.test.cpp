@@ -364,3 +364,79 @@ TEST_CASE_METHOD(fixture, "scope tasks return values in the report", "[superviso
   }
   CHECK(r.result_of<std::string>("t1") == nullptr); // a different type
 }
+
+namespace {
+
+/// A contender in a race: after `delay` it reports `value` and ends, or
+/// (value < 0) fails. Its cleanup, which runs however it ends, tells the
+/// test ("stop:<id>" with the reason).
+caf::behavior contender(caf::event_based_actor* self, caf::actor scope, caf::actor test,
+                        std::string id, int32_t value, caf::timespan delay) {
+  auto c = cancellation::install(self);
+  c->on_cleanup([test, id](const caf::error& reason) {
+    caf::anon_send(test, probe::stopped_atom::value, id, reason);
+  });
+  self->delayed_send(self, delay, probe::finish_atom::value);
+  return {[=](probe::finish_atom) {
+    if (value < 0) {
+      c->fail(caf::make_error(caf::sec::runtime_error, std::string{"lost its way"}));
+      return;
+    }
+    report_task_result(self, scope, value);
+    c->finish();
+  }};
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "first_success over tasks takes the winner and cancels the losers",
+                 "[supervisors][scope][race]") {
+  auto got = std::make_shared<std::optional<caf::expected<int32_t>>>();
+  auto race = [&](std::vector<std::pair<int32_t, caf::timespan>> contenders,
+                  caf::timespan deadline) {
+    std::vector<task_spec> tasks;
+    for (size_t i = 0; i < contenders.size(); ++i) {
+      auto id = "c" + std::to_string(i);
+      tasks.push_back(
+        {id, spawn_task(contender, tester(), id, contenders[i].first, contenders[i].second)});
+    }
+    sys.spawn([=](caf::event_based_actor* self) {
+      first_success<int32_t>(self, tasks, deadline,
+                             [=](caf::expected<int32_t> x) { *got = std::move(x); });
+    });
+    run();
+  };
+  SECTION("the fastest success wins; the slower one is cancelled, not awaited") {
+    race({{1, 300ms}, {2, 100ms}, {-1, 10ms}}, 1s);
+    advance_time(10ms); // c2 fails: nothing else happens
+    CHECK_FALSE(*got);
+    advance_time(90ms); // c1 wins
+    REQUIRE(*got);
+    REQUIRE(**got);
+    CHECK(***got == 2);
+    CHECK(now() == 100ms); // c0 did not run to its end: it was cancelled
+    collect();
+    CHECK(is(reasons["c0"], stop_reason::cancelled)); // and its cleanup ran
+    CHECK_FALSE(reasons["c1"]);
+  }
+  SECTION("a deadline cancels everyone") {
+    race({{1, 300ms}, {2, 300ms}}, 200ms);
+    advance_time(200ms);
+    REQUIRE(*got);
+    REQUIRE_FALSE(**got);
+    CHECK(is((**got).error(), troupe::actors::flow_errc::deadline_exceeded));
+    collect();
+    CHECK(is(reasons["c0"], stop_reason::cancelled));
+    CHECK(is(reasons["c1"], stop_reason::cancelled));
+  }
+  SECTION("when all fail, every error comes back") {
+    race({{-1, 10ms}, {-1, 20ms}}, 1s);
+    advance_time(20ms);
+    REQUIRE(*got);
+    REQUIRE_FALSE(**got);
+    CHECK(is((**got).error(), troupe::actors::flow_errc::all_failed));
+    CHECK(sys.render((**got).error()).find("lost its way") != std::string::npos);
+  }
+  run();
+  CHECK(alive() == 0);
+}

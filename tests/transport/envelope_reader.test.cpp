@@ -116,6 +116,17 @@ TEST_CASE("frames outside the canonical form are left to protobuf",
     for (size_t n = 0; n < bytes.size(); ++n)
       CHECK(!read_envelope_frame(std::string_view{bytes}.substr(0, n), kind, fields));
   }
+  SECTION("an over-long varint (found by the envelope fuzzer)") {
+    // Frame.envelope with its length 0 written in 7 bytes: protobuf refuses
+    // a length in more than 5 bytes; the reader used to take it as an empty
+    // envelope.
+    std::string bytes{"\x32\x80\x80\x80\x80\x80\x80\x00", 8};
+    troupe::wire::Frame reparsed;
+    CHECK_FALSE(reparsed.ParseFromString(bytes));
+    CHECK(!read_envelope_frame(bytes, kind, fields));
+    // Over-long but otherwise fine: a 2-byte length 0 is left to protobuf too.
+    CHECK(!read_envelope_frame(std::string{"\x32\x80\x00", 3}, kind, fields));
+  }
 }
 
 TEST_CASE("whatever the reader accepts, protobuf parses to the same values",

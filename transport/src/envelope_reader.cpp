@@ -35,6 +35,11 @@ public:
       auto byte = *pos_++;
       result |= static_cast<uint64_t>(byte & 0x7F) << (7 * i);
       if ((byte & 0x80) == 0) {
+        // A last byte of 0 means an over-long encoding: not canonical, so
+        // protobuf decides (it refuses e.g. a length in more than 5 bytes,
+        // which this reader once accepted; found by the envelope fuzzer).
+        if (byte == 0)
+          return false;
         out = result;
         return true;
       }

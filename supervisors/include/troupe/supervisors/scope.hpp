@@ -44,18 +44,22 @@
 ///   scope as its second argument.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/make_message.hpp>
 #include <caf/send.hpp>
 #include <caf/timespan.hpp>
+
+#include <troupe/actors/flow_errc.hpp>
 
 #include "troupe/supervisors/scope_actor.hpp"
 #include "troupe/supervisors/scope_report.hpp"
@@ -69,9 +73,13 @@ enum class scope_mode : uint8_t {
   cancel_on_failure,
   /// A failure cancels nothing; every task runs to its end (SupervisorJob).
   isolate,
+  /// The first task that succeeds cancels the others (asyncio's "first
+  /// completed, cancel the pending"); failures cancel nothing. The report
+  /// names the winner (`scope_report::first_succeeded`).
+  race,
 };
 
-/// Returns "cancel_on_failure" or "isolate".
+/// Returns "cancel_on_failure", "isolate" or "race".
 std::string to_string(scope_mode x);
 
 struct scope_config {
@@ -92,6 +100,10 @@ struct scope_config {
   /// Time the whole group has, from the scope's start; 0: no deadline.
   /// Default 0.
   caf::timespan deadline{0};
+  /// Whether the owner gets the report as a message. false: the owner is
+  /// only watched (its death cancels the tasks); ask with `(await_atom)`.
+  /// Default true.
+  bool report_to_owner = true;
 
   /// Returns `invalid_config` or `duplicate_child_id` naming the bad field, or
   /// none.
@@ -114,6 +126,56 @@ template <class T>
 void report_task_result(caf::local_actor* task, const caf::actor& scope, T value) {
   caf::unsafe_send_as(task, scope, task_result_atom::value,
                       caf::make_message(std::move(value)));
+}
+
+/// Runs `tasks` as a race (a scope in `scope_mode::race`, owned by `self`)
+/// and calls `done`, in `self`, once every task stopped: with the result the
+/// first successful task reported, or `flow_errc::deadline_exceeded` if
+/// `deadline` (0: none) passed first, or `flow_errc::all_failed` with every
+/// error. Unlike `actors::first_success`, which can only ignore the answers
+/// of requests it cannot withdraw, the losers are cancelled: each runs its
+/// cleanup (and is killed after `cancel_timeout`) before `done` runs. Tasks
+/// report with `report_task_result` (see `spawn_task`).
+template <class Result>
+void first_success(caf::event_based_actor* self, std::vector<task_spec> tasks,
+                   caf::timespan deadline, std::function<void(caf::expected<Result>)> done,
+                   caf::timespan cancel_timeout = std::chrono::seconds{5}) {
+  scope_config cfg;
+  cfg.name = "first_success";
+  cfg.mode = scope_mode::race;
+  cfg.deadline = deadline;
+  cfg.cancel_timeout = cancel_timeout;
+  cfg.tasks = std::move(tasks);
+  cfg.owner = caf::actor_cast<caf::actor>(self);
+  cfg.report_to_owner = false;
+  auto scope = spawn_scope(self->system(), std::move(cfg));
+  if (!scope) {
+    done(std::move(scope.error()));
+    return;
+  }
+  self->request(*scope, caf::infinite, await_atom::value)
+    .then(
+      [done, self](const scope_report& r) {
+        if (auto* x =
+              r.first_succeeded.empty() ? nullptr : r.result_of<Result>(r.first_succeeded)) {
+          done(*x);
+          return;
+        }
+        if (r.cancelled_by) {
+          done(r.cancelled_by); // the deadline, or the owner's shutdown
+          return;
+        }
+        std::string all;
+        for (auto& o : r.outcomes) {
+          if (!all.empty())
+            all += "; ";
+          all += o.id + ": "
+            + (o.reason ? self->system().render(o.reason)
+                        : std::string{"succeeded without a result"});
+        }
+        done(caf::make_error(actors::flow_errc::all_failed, std::move(all)));
+      },
+      [done](caf::error& err) { done(std::move(err)); });
 }
 
 /// A start function for a task that reports a result: spawns

@@ -55,9 +55,12 @@ struct scope_report {
   std::string scope;
   /// One entry per task, in start order.
   std::vector<task_outcome> outcomes;
-  /// Why the scope was cancelled from outside (owner gone, shutdown); none if
-  /// it was not.
+  /// Why the scope was cancelled from outside (owner gone, shutdown, its
+  /// deadline); none if it was not.
   caf::error cancelled_by;
+  /// The first task that succeeded, in the order tasks ended; empty if none
+  /// did. In `scope_mode::race`, the winner.
+  std::string first_succeeded;
 
   /// True if every task succeeded and nobody cancelled the scope.
   bool ok() const noexcept;
@@ -84,7 +87,8 @@ struct scope_report {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scope_report& x) {
-  return f(caf::meta::type_name("troupe.scope_report"), x.scope, x.outcomes, x.cancelled_by);
+  return f(caf::meta::type_name("troupe.scope_report"), x.scope, x.outcomes, x.cancelled_by,
+           x.first_succeeded);
 }
 
 } // namespace troupe::supervisors
