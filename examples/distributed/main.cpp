@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   // Line-buffered, so our lines and the log lines (stderr) interleave in order.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   demo_config cfg;
-  if (auto err = cfg.parse(argc, argv)) {
+  if (auto err = cfg.parse_args(argc, argv)) {
     std::cerr << "troupe-demo: " << to_string(err) << "\n";
     return 2;
   }

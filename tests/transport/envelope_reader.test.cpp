@@ -126,6 +126,10 @@ TEST_CASE("frames outside the canonical form are left to protobuf",
     CHECK(!read_envelope_frame(bytes, kind, fields));
     // Over-long but otherwise fine: a 2-byte length 0 is left to protobuf too.
     CHECK(!read_envelope_frame(std::string{"\x32\x80\x00", 3}, kind, fields));
+    // Ten bytes whose value bits are shifted out of 64 (read as 0 before).
+    std::string shifted{"\x32\x80\x80\x80\x80\x80\x80\x80\x80\x80\x28", 11};
+    CHECK_FALSE(reparsed.ParseFromString(shifted));
+    CHECK(!read_envelope_frame(shifted, kind, fields));
   }
 }
 

@@ -22,6 +22,16 @@ public:
     return pos_ == end_;
   }
 
+  /// Bytes of the shortest varint encoding of `x`.
+  static int encoded_size(uint64_t x) {
+    int n = 1;
+    while (x >= 0x80) {
+      x >>= 7;
+      ++n;
+    }
+    return n;
+  }
+
   bool varint(uint64_t& out) {
     // Tags, lengths and most numbers here fit in one byte.
     if (pos_ != end_ && *pos_ < 0x80) {
@@ -35,10 +45,11 @@ public:
       auto byte = *pos_++;
       result |= static_cast<uint64_t>(byte & 0x7F) << (7 * i);
       if ((byte & 0x80) == 0) {
-        // A last byte of 0 means an over-long encoding: not canonical, so
-        // protobuf decides (it refuses e.g. a length in more than 5 bytes,
-        // which this reader once accepted; found by the envelope fuzzer).
-        if (byte == 0)
+        // Only the shortest encoding is canonical. An over-long one (a last
+        // byte of 0, or bits shifted out of 64) goes to protobuf, which
+        // refuses e.g. a length in more than 5 bytes; this reader once took
+        // such lengths as 0 (found by the envelope fuzzer).
+        if (i + 1 != encoded_size(result))
           return false;
         out = result;
         return true;

@@ -63,6 +63,10 @@ caf::expected<Reply> node::ask(caf::timespan bound, Ts&&... xs) {
   return result;
 }
 
+caf::expected<node> node::start(caf::actor_system& sys) {
+  return start(sys, node_config::from(sys.config()));
+}
+
 caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
   if (auto err = cfg.validate())
     return err;

@@ -349,15 +349,16 @@ namespace troupe::transport::detail {
 
 caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
                                         const std::string& name,
-                                        const stream_export_config& cfg,
+                                        const stream_export_config* given,
                                         stream_codec_ptr codec) {
-  if (auto err = cfg.validate())
-    return err;
   auto anchor = producer.is_lookup() ? producer.directory() : producer.fixed();
   if (!anchor)
     return caf::make_error(transport_errc::invalid_config,
                            "export_stream: producer is invalid");
   auto& sys = anchor->home_system();
+  auto cfg = given != nullptr ? *given : stream_export_config::from(sys.config());
+  if (auto err = cfg.validate())
+    return err;
   auto hub = sys.spawn<internal::export_hub>(producer, cfg, std::move(codec));
   if (auto err = n.publish(hub, name)) {
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);

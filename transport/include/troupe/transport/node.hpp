@@ -60,7 +60,11 @@ public:
   /// and spawns the node actor and its supervisor tree; returns once the
   /// tree runs (a peer connecting right after finds a listener), waiting at
   /// most 10 s. Errors: `invalid_config`, `listen_failed`.
-  static caf::expected<node> start(caf::actor_system& sys, node_config cfg = {});
+  static caf::expected<node> start(caf::actor_system& sys, node_config cfg);
+
+  /// Same with `node_config::from(sys.config())`: the `troupe.node.*` keys
+  /// of the command line and config file, the defaults unless set.
+  static caf::expected<node> start(caf::actor_system& sys);
 
   node(node&&) noexcept;
   node& operator=(node&&) noexcept;

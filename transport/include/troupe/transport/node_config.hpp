@@ -10,6 +10,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
+#include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
 #include <troupe/actors/backoff.hpp>
@@ -97,6 +98,11 @@ struct node_config {
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
+
+  /// The defaults above, overridden by the `troupe.node.*` keys of `cfg`
+  /// (command line, config file; see `transport::system_config`). The
+  /// reconnect backoff and the observers are not config keys.
+  static node_config from(const caf::actor_system_config& cfg);
 };
 
 } // namespace troupe::transport

@@ -43,6 +43,7 @@
 #include <utility>
 
 #include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
@@ -69,6 +70,10 @@ struct stream_export_config {
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
+
+  /// The defaults above, overridden by `troupe.stream.{poll-interval,
+  /// idle-timeout, max-batch}` of `cfg`.
+  static stream_export_config from(const caf::actor_system_config& cfg);
 };
 
 struct stream_import_config {
@@ -84,6 +89,10 @@ struct stream_import_config {
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
+
+  /// The defaults above, overridden by `troupe.stream.{capacity,
+  /// batch-size, pull-timeout}` of `cfg`.
+  static stream_import_config from(const caf::actor_system_config& cfg);
 };
 
 /// Publishes `producer`'s stream of `T` on `n` as `name`; importers on other
@@ -96,11 +105,21 @@ struct stream_import_config {
 /// supervisor is gone.
 template <class T>
 caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
-                                        const std::string& name,
-                                        stream_export_config cfg = {}) {
+                                        const std::string& name, stream_export_config cfg) {
   static_assert(std::is_base_of_v<google::protobuf::Message, T>,
                 "remote stream items must be protobuf messages");
-  return detail::export_stream(n, std::move(producer), name, cfg,
+  return detail::export_stream(n, std::move(producer), name, &cfg,
+                               std::make_shared<detail::typed_stream_codec<T>>());
+}
+
+/// Same with `stream_export_config::from` the system's config
+/// (`troupe.stream.*`; the defaults unless set).
+template <class T>
+caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
+                                        const std::string& name) {
+  static_assert(std::is_base_of_v<google::protobuf::Message, T>,
+                "remote stream items must be protobuf messages");
+  return detail::export_stream(n, std::move(producer), name, nullptr,
                                std::make_shared<detail::typed_stream_codec<T>>());
 }
 
@@ -108,12 +127,19 @@ caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
 /// ("name@host:port"); local consumers subscribe to it as to any producer.
 template <class T>
 caf::expected<caf::actor> import_stream(caf::actor_system& sys, node& n,
-                                        const std::string& address,
-                                        stream_import_config cfg = {}) {
+                                        const std::string& address, stream_import_config cfg) {
   static_assert(std::is_base_of_v<google::protobuf::Message, T>,
                 "remote stream items must be protobuf messages");
   return detail::import_stream(sys, n, address, cfg,
                                std::make_shared<detail::typed_stream_codec<T>>());
+}
+
+/// Same with `stream_import_config::from(sys.config())` (`troupe.stream.*`;
+/// the defaults unless set).
+template <class T>
+caf::expected<caf::actor> import_stream(caf::actor_system& sys, node& n,
+                                        const std::string& address) {
+  return import_stream<T>(sys, n, address, stream_import_config::from(sys.config()));
 }
 
 } // namespace troupe::transport

@@ -135,10 +135,11 @@ public:
   }
 };
 
-/// `export_stream` without the template: validates, spawns and publishes the hub.
+/// `export_stream` without the template: validates, spawns and publishes the
+/// hub. A null `cfg` reads `stream_export_config::from` the system's config.
 caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
                                         const std::string& name,
-                                        const stream_export_config& cfg,
+                                        const stream_export_config* cfg,
                                         stream_codec_ptr codec);
 
 /// `import_stream` without the template: validates and spawns the importer.
