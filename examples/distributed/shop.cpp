@@ -238,7 +238,7 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
                 static_cast<int>(warehouse.pid), static_cast<unsigned>(port));
   }
   auto where = host + ":" + std::to_string(port);
-  transport::node_config ncfg;
+  auto ncfg = transport::node_config::from(sys.config()); // --troupe.node.* settings
   ncfg.listen = false; // the shop only dials out
   auto n = transport::node::start(sys, ncfg);
   if (!n) {

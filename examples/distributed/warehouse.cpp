@@ -72,8 +72,9 @@ caf::behavior pricing(caf::event_based_actor* self, uint32_t incarnation) {
 
 int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
   using namespace troupe;
-  transport::node_config ncfg;
-  ncfg.port = cfg.port;
+  auto ncfg = transport::node_config::from(sys.config()); // --troupe.node.* settings
+  if (cfg.port != 0)
+    ncfg.port = cfg.port; // --port, the demo's short form
   auto n = transport::node::start(sys, ncfg);
   if (!n) {
     std::cerr << "warehouse: " << sys.render(n.error()) << "\n";
