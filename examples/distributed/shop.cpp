@@ -239,7 +239,7 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
   }
   auto where = host + ":" + std::to_string(port);
   auto ncfg = transport::node_config::from(sys.config()); // --troupe.node.* settings
-  ncfg.listen = false; // the shop only dials out
+  ncfg.listen = false;                                    // the shop only dials out
   auto n = transport::node::start(sys, ncfg);
   if (!n) {
     std::cerr << "shop: " << sys.render(n.error()) << "\n";

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <troupe/messages/error_category.hpp>
 #include <troupe/transport/atoms.hpp>
 #include <troupe/transport/transport_errc.hpp>
 
@@ -125,4 +126,40 @@ TEST_CASE_METHOD(local_node,
   auto again = a->remote_actor("echo", "127.0.0.1", port);
   REQUIRE(again);
   CHECK(call<Answer>(*again, 5000ms, troupe::testing::full_call()).value);
+}
+
+TEST_CASE_METHOD(local_node,
+                 "every request in flight to a peer killed with SIGKILL ends typed "
+                 "before its deadline",
+                 "[transport][two_process][failure]") {
+  auto child = std::make_unique<child_node>(TROUPE_TEST_NODE, fast_child);
+  auto proxy = a->remote_actor("echo", "127.0.0.1", child->port());
+  REQUIRE(proxy);
+  // One answered call first: the connection is up and the echo works.
+  REQUIRE(call<Answer>(*proxy, 5000ms, troupe::testing::full_call()).value);
+  // 50 requests the peer is still working on, each with a 5 s deadline.
+  constexpr int in_flight = 50;
+  caf::scoped_actor client{sys};
+  auto slow = troupe::testing::full_call();
+  slow.set_sleep_ms(10000);
+  call_options opts;
+  opts.deadline = 5s;
+  std::vector<decltype(client->request(*proxy, caf::infinite, opts, slow))> pending;
+  for (int i = 0; i < in_flight; ++i)
+    pending.push_back(client->request(*proxy, caf::infinite, opts, slow));
+  auto killed_at = std::chrono::steady_clock::now();
+  child->kill(); // SIGKILL: no goodbye, the socket just closes
+  int peer_lost = 0;
+  for (auto& p : pending)
+    p.receive([](Answer&) { FAIL("answered by a dead process"); },
+              [&](caf::error& err) {
+                CAPTURE(troupe::messages::describe(err));
+                if (err == transport_errc::peer_lost)
+                  ++peer_lost;
+              });
+  auto took = std::chrono::steady_clock::now() - killed_at;
+  // Every one failed with the typed reason, none waited for its deadline
+  // (and none hangs: the CAF timeout is infinite, the transport answers).
+  CHECK(peer_lost == in_flight);
+  CHECK(took < 5s);
 }
