@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <troupe/messages/error_category.hpp>
+
+#include "troupe/actors/fetch_errc.hpp"
 #include "troupe/actors/flow_errc.hpp"
 
 namespace troupe::actors {
@@ -36,6 +39,14 @@ bool retry_policy::should_retry(uint32_t attempts_made, const caf::error& err) c
   return std::any_of(retryable_.begin(), retryable_.end(), [&](const caf::error& x) {
     return x.code() == err.code() && x.category() == err.category();
   });
+}
+
+caf::error retry_policy::final_error(uint32_t attempts_made, caf::error err) const {
+  // Retryable in kind (ignoring the attempt count) and retried: the
+  // attempts ran out. Otherwise the error speaks for itself.
+  if (attempts_made > 1 && should_retry(0, err))
+    return caf::make_error(fetch_errc::retries_exhausted, messages::describe(err));
+  return err;
 }
 
 } // namespace troupe::actors

@@ -41,3 +41,18 @@ TEST_CASE("a retry policy with zero attempts is refused", "[actors][policy][retr
         == caf::make_error(flow_errc::invalid_config)); // the backoff is checked too
   CHECK(!retry_policy::up_to(4, backoff::exponential(1ms, 1s)).validate());
 }
+
+TEST_CASE("the final error is retries_exhausted only for a retryable error that was retried",
+          "[actors][retry_policy]") {
+  auto p = retry_policy::up_to(3, backoff::constant(10ms))
+             .retry_on({caf::make_error(fetch_errc::attempt_timeout)});
+  auto timeout = caf::make_error(fetch_errc::attempt_timeout);
+  auto other = caf::make_error(caf::sec::runtime_error);
+  // Retried until the attempts ran out.
+  CHECK(p.final_error(3, timeout) == fetch_errc::retries_exhausted);
+  // Not worth a retry: the error speaks for itself, even on the last attempt.
+  CHECK(p.final_error(3, other) == caf::sec::runtime_error);
+  CHECK(p.final_error(1, other) == caf::sec::runtime_error);
+  // One attempt only: nothing was exhausted.
+  CHECK(retry_policy::never().final_error(1, timeout) == fetch_errc::attempt_timeout);
+}

@@ -247,11 +247,7 @@ private:
   template <class Reply>
   void on_failure(const std::shared_ptr<pending<Reply>>& st, caf::error err) {
     if (!policy_.retry.should_retry(st->attempt, err)) {
-      if (policy_.retry.max_attempts() > 1 && st->attempt >= policy_.retry.max_attempts())
-        finish<Reply>(
-          st, caf::make_error(fetch_errc::retries_exhausted, self_->system().render(err)));
-      else
-        finish<Reply>(st, std::move(err));
+      finish<Reply>(st, policy_.retry.final_error(st->attempt, std::move(err)));
       return;
     }
     auto delay = policy_.retry.delays().draw(st->attempt, st->previous_delay, rng_);

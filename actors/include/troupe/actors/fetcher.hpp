@@ -225,12 +225,9 @@ private:
       auto key = next_attempt_++;
       waiting_.emplace(key, std::move(j));
       this->delayed_send(this, delay, fetch_retry_atom::value, key);
-    } else if (j.attempts > 1 && cfg_.retry.should_retry(0, err)) {
-      // It would have been retried, but ran out of attempts.
-      finish(std::move(j),
-             caf::make_error(fetch_errc::retries_exhausted, this->system().render(err)));
     } else {
-      finish(std::move(j), std::move(err));
+      auto attempts = j.attempts;
+      finish(std::move(j), cfg_.retry.final_error(attempts, std::move(err)));
     }
     start_ready();
   }

@@ -48,6 +48,12 @@ public:
   /// True if `err` is worth another attempt after `attempts_made` attempts.
   bool should_retry(uint32_t attempts_made, const caf::error& err) const;
 
+  /// The error to report when an operation stops after `attempts_made`
+  /// attempts, the last one failing with `err` and not retried:
+  /// `fetch_errc::retries_exhausted` (context: `err` described) if `err` was
+  /// worth a retry and more than one attempt was made, else `err` itself.
+  caf::error final_error(uint32_t attempts_made, caf::error err) const;
+
   friend bool operator==(const retry_policy& x, const retry_policy& y) noexcept {
     return x.max_attempts_ == y.max_attempts_ && x.delays_ == y.delays_
       && x.retryable_ == y.retryable_;
