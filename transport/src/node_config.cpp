@@ -4,6 +4,7 @@
 #include <caf/message.hpp>
 #include <caf/settings.hpp>
 
+#include "config_keys.hpp"
 #include "troupe/transport/transport_errc.hpp"
 
 namespace troupe::transport {
@@ -56,23 +57,9 @@ caf::error node_config::validate() const {
 
 node_config node_config::from(const caf::actor_system_config& cfg) {
   node_config n;
-  n.host = caf::get_or(cfg, "troupe.node.host", n.host);
-  n.port = caf::get_or(cfg, "troupe.node.port", n.port);
-  n.listen = caf::get_or(cfg, "troupe.node.listen", n.listen);
-  n.node_id = caf::get_or(cfg, "troupe.node.node-id", n.node_id);
-  n.secret = caf::get_or(cfg, "troupe.node.secret", n.secret);
-  n.max_frame_size = caf::get_or(cfg, "troupe.node.max-frame-size", n.max_frame_size);
-  n.max_handshake_frame_size =
-    caf::get_or(cfg, "troupe.node.max-handshake-frame-size", n.max_handshake_frame_size);
-  n.handshake_timeout = caf::get_or(cfg, "troupe.node.handshake-timeout", n.handshake_timeout);
-  n.connect_timeout = caf::get_or(cfg, "troupe.node.connect-timeout", n.connect_timeout);
-  n.heartbeat_interval =
-    caf::get_or(cfg, "troupe.node.heartbeat-interval", n.heartbeat_interval);
-  n.peer_timeout = caf::get_or(cfg, "troupe.node.peer-timeout", n.peer_timeout);
-  n.default_deadline = caf::get_or(cfg, "troupe.node.default-deadline", n.default_deadline);
-  n.reconnect = caf::get_or(cfg, "troupe.node.reconnect", n.reconnect);
-  n.io_threads = caf::get_or(cfg, "troupe.node.io-threads", n.io_threads);
-  n.stop_timeout = caf::get_or(cfg, "troupe.node.stop-timeout", n.stop_timeout);
+  internal::visit_node_keys(n, [&cfg](const char* name, auto& field, const char*) {
+    field = caf::get_or(cfg, internal::config_key(internal::node_group, name), field);
+  });
   return n;
 }
 

@@ -12,6 +12,7 @@
 #include <caf/settings.hpp>
 #include <google/protobuf/io/coded_stream.h>
 
+#include "config_keys.hpp"
 #include "troupe/transport/transport_errc.hpp"
 
 namespace troupe::transport {
@@ -84,17 +85,17 @@ bool next_delimited(const char*& pos, const char* end, const char*& item, int& s
 
 stream_export_config stream_export_config::from(const caf::actor_system_config& cfg) {
   stream_export_config x;
-  x.poll_interval = caf::get_or(cfg, "troupe.stream.poll-interval", x.poll_interval);
-  x.idle_timeout = caf::get_or(cfg, "troupe.stream.idle-timeout", x.idle_timeout);
-  x.max_batch = caf::get_or(cfg, "troupe.stream.max-batch", x.max_batch);
+  internal::visit_stream_export_keys(x, [&cfg](const char* name, auto& field, const char*) {
+    field = caf::get_or(cfg, internal::config_key(internal::stream_group, name), field);
+  });
   return x;
 }
 
 stream_import_config stream_import_config::from(const caf::actor_system_config& cfg) {
   stream_import_config x;
-  x.capacity = caf::get_or(cfg, "troupe.stream.capacity", x.capacity);
-  x.batch_size = caf::get_or(cfg, "troupe.stream.batch-size", x.batch_size);
-  x.pull_timeout = caf::get_or(cfg, "troupe.stream.pull-timeout", x.pull_timeout);
+  internal::visit_stream_import_keys(x, [&cfg](const char* name, auto& field, const char*) {
+    field = caf::get_or(cfg, internal::config_key(internal::stream_group, name), field);
+  });
   return x;
 }
 

@@ -1,0 +1,60 @@
+#pragma once
+
+// The config keys of `node_config` and the remote-stream configs, one list
+// per struct: `system_config` declares each as an option (and writes the
+// default into the settings, for `--dump-config`), and the structs' `from`
+// read them back. A field added to a list is both at once.
+//
+// Each `visit_*` calls `f(name, field, description)` for every key, `name`
+// relative to the group (`troupe.node`, `troupe.stream`).
+
+#include <string>
+
+#include "troupe/transport/node_config.hpp"
+#include "troupe/transport/remote_stream.hpp"
+
+namespace troupe::transport::internal {
+
+constexpr const char* node_group = "troupe.node";
+constexpr const char* stream_group = "troupe.stream";
+
+template <class F>
+void visit_node_keys(node_config& x, F&& f) {
+  f("host", x.host, "address to listen on (0.0.0.0: other hosts too)");
+  f("port", x.port, "port to listen on; 0 = an ephemeral port");
+  f("listen", x.listen, "whether to listen at all");
+  f("node-id", x.node_id, "this node's id; empty = <host>:<pid>:<random>");
+  f("secret", x.secret, "shared secret of the HMAC handshake; empty = none");
+  f("max-frame-size", x.max_frame_size, "largest frame accepted or sent, in bytes");
+  f("max-handshake-frame-size", x.max_handshake_frame_size,
+    "largest frame before the handshake");
+  f("handshake-timeout", x.handshake_timeout, "bound on the whole handshake");
+  f("connect-timeout", x.connect_timeout, "bound on establishing a TCP connection");
+  f("heartbeat-interval", x.heartbeat_interval, "how often each side sends a heartbeat");
+  f("peer-timeout", x.peer_timeout, "silence after which a peer is down");
+  f("default-deadline", x.default_deadline, "deadline of a request without options");
+  f("reconnect", x.reconnect, "whether a lost outbound connection is re-established");
+  f("io-threads", x.io_threads, "threads running the node's I/O");
+  f("stop-timeout", x.stop_timeout, "how long a connection may take to say goodbye");
+}
+
+template <class F>
+void visit_stream_export_keys(stream_export_config& x, F&& f) {
+  f("poll-interval", x.poll_interval, "exporter: longest a Pull waits for items");
+  f("idle-timeout", x.idle_timeout, "exporter: closes a stream whose importer is silent");
+  f("max-batch", x.max_batch, "exporter: most items per Batch");
+}
+
+template <class F>
+void visit_stream_import_keys(stream_import_config& x, F&& f) {
+  f("capacity", x.capacity, "importer: most items held or on their way (the bound)");
+  f("batch-size", x.batch_size, "importer: most items per local batch");
+  f("pull-timeout", x.pull_timeout, "importer: limit of one Pull round trip");
+}
+
+/// `group.name`, the full key.
+inline std::string config_key(const char* group, const char* name) {
+  return std::string{group} + "." + name;
+}
+
+} // namespace troupe::transport::internal
