@@ -296,23 +296,8 @@ private:
     return rp;
   }
 
-  /// `c` started: answers every lookup for it.
-  void deliver_started(const child& c) {
-    auto i = lookups_.find(c.id);
-    if (i == lookups_.end())
-      return;
-    auto waiters = std::move(i->second);
-    lookups_.erase(i);
-    for (auto& w : waiters) {
-      if (w.stale == c.handle.address())
-        lookups_[c.id].push_back(std::move(w)); // cannot happen: a new actor
-      else
-        w.promise.deliver(c.handle);
-    }
-  }
-
-  /// Answers every lookup for `id` with `reply` (an error, or an invalid
-  /// handle for "finished").
+  /// Answers every lookup for `id` with `reply`: the started child, an
+  /// invalid handle for "finished", or an error.
   template <class Reply>
   void end_lookups_with(const std::string& id, Reply reply) {
     auto i = lookups_.find(id);
@@ -334,17 +319,15 @@ private:
     return shutdown_reason_;
   }
 
-  /// Stopping: answers every waiting lookup with `stopped_reply()`.
+  /// Stopping: answers every waiting lookup as `stopped_reply()` does.
   void end_lookups() {
-    auto all = std::move(lookups_);
-    lookups_.clear();
-    for (auto& kvp : all)
-      for (auto& w : kvp.second) {
-        if (is_normal_stop(shutdown_reason_))
-          w.promise.deliver(caf::actor{});
-        else
-          w.promise.deliver(shutdown_reason_);
-      }
+    while (!lookups_.empty()) {
+      auto id = lookups_.begin()->first;
+      if (is_normal_stop(shutdown_reason_))
+        end_lookups_with(id, caf::actor{});
+      else
+        end_lookups_with(id, shutdown_reason_);
+    }
   }
 
   // -- events -----------------------------------------------------------------
@@ -422,8 +405,10 @@ private:
       ++c.restarts;
     c.ever_started = true;
     emit(event_kind::started, &c, caf::error{});
+    // A new incarnation is never the one a waiting asker saw die. (Most
+    // supervisors have no lookups: skip the search on the restart path.)
     if (!lookups_.empty())
-      deliver_started(c);
+      end_lookups_with(c.id, c.handle);
     return caf::none;
   }
 
