@@ -27,9 +27,10 @@
 ///     ...
 ///   }
 ///
-/// Errors: the target's own error when it is not retried;
-/// `fetch_errc::retries_exhausted` (context: the last error) when every
-/// allowed attempt failed; `fetch_errc::circuit_open`;
+/// Errors: the target's own error when it is not worth a retry;
+/// `fetch_errc::retries_exhausted` (context: the last error) when the
+/// attempts ran out on errors worth retrying (`retry_policy::final_error`,
+/// as the fetcher); `fetch_errc::circuit_open`;
 /// `flow_errc::deadline_exceeded` when the deadline passed first. Callbacks
 /// run in the actor, like any response handler, exactly once per call.
 ///
