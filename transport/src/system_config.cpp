@@ -1,6 +1,7 @@
 #include "troupe/transport/system_config.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 #include <string_view>
 #include <type_traits>
@@ -12,21 +13,32 @@
 
 namespace troupe::transport {
 
+namespace {
+
+/// A view of a string literal. CAF 0.17's string_view takes a `const char*`
+/// only when built by GCC (clang: arrays only), and the keys arrive as
+/// pointers.
+caf::string_view view(const char* literal) {
+  return {literal, std::strlen(literal)};
+}
+
+} // namespace
+
 system_config::system_config() {
   // Each key is declared as an option and its default written into the
   // settings, so `--dump-config` shows it.
   auto declare = [this](opt_group& group, const char* group_name) {
     return [this, &group, group_name](const char* name, const auto& field, const char* text) {
-      group.add<std::decay_t<decltype(field)>>(name, text);
+      group.add<std::decay_t<decltype(field)>>(view(name), view(text));
       caf::put(content, internal::config_key(group_name, name), field);
     };
   };
   node_config n;
-  opt_group node_options{custom_options_, internal::node_group};
+  opt_group node_options{custom_options_, view(internal::node_group)};
   internal::visit_node_keys(n, declare(node_options, internal::node_group));
   stream_export_config e;
   stream_import_config i;
-  opt_group stream_options{custom_options_, internal::stream_group};
+  opt_group stream_options{custom_options_, view(internal::stream_group)};
   internal::visit_stream_export_keys(e, declare(stream_options, internal::stream_group));
   internal::visit_stream_import_keys(i, declare(stream_options, internal::stream_group));
 }
