@@ -95,6 +95,14 @@ caf::message flow_actor::slice(const caf::message&, size_t, size_t) {
   return {};
 }
 
+void flow_actor::send_single(const caf::actor&, seq_t, const std::any&) {
+  // nop: this actor never fills `pulled_batch::single`
+}
+
+caf::message flow_actor::single_batch(seq_t, const std::any&) {
+  return {};
+}
+
 void flow_actor::on_acknowledged(seq_t, uint32_t) {
   // nop
 }

@@ -134,9 +134,8 @@ void flow_input::maybe_flush() {
 void flow_input::flush() {
   if (cancelled_ || upstream_ended_ || !upstream_ || pending_credit_ == 0)
     return;
-  self_->send<caf::message_priority::high>(upstream_, flow_demand_atom::value,
-                                           static_cast<uint32_t>(pending_credit_),
-                                           acked_through_);
+  self_->send<caf::message_priority::high>(
+    upstream_, flow_demand{static_cast<uint32_t>(pending_credit_), acked_through_});
   pending_credit_ = 0;
 }
 

@@ -48,8 +48,9 @@ caf::message_handler flow_output::handlers() {
       if (consumer)
         subscribe(consumer, capacity);
     },
-    [this](flow_demand_atom, uint32_t credit, uint64_t acked_through) {
-      demand(caf::actor_cast<caf::actor_addr>(self_->current_sender()), credit, acked_through);
+    [this](const flow_demand& x) {
+      demand(caf::actor_cast<caf::actor_addr>(self_->current_sender()), x.credit,
+             x.acked_through);
     },
     [this](flow_cancel_atom, uint64_t acked_through) {
       cancel(caf::actor_cast<caf::actor_addr>(self_->current_sender()), acked_through);
@@ -178,15 +179,15 @@ bool flow_output::strip_dead_letters(sent_batch& b) {
   auto offset = static_cast<uint32_t>(i->first - b.first_seq);
   if (offset + 1 < b.count) {
     // What follows the poison item waits at the front, checked again.
-    redeliver_.push_front(sent_batch{self_->slice(b.msg, offset + 1, b.count - offset - 1),
-                                     i->first + 1, b.count - offset - 1});
+    redeliver_.push_front(sent_batch{
+      slice(b, offset + 1, b.count - offset - 1), {}, i->first + 1, b.count - offset - 1});
   }
-  dead_letter_item(dead_letter{i->first, i->second.count, std::move(i->second.last),
-                               self_->slice(b.msg, offset, 1)});
+  dead_letter_item(
+    dead_letter{i->first, i->second.count, std::move(i->second.last), slice(b, offset, 1)});
   failures_.erase(i);
   if (offset == 0)
     return false;
-  b.msg = self_->slice(b.msg, 0, offset);
+  b.msg = slice(b, 0, offset);
   b.count = offset;
   return true;
 }
@@ -325,13 +326,13 @@ bool flow_output::send_next(link& l) {
     if (b.count > l.credit) {
       // Split: send what fits now, keep the rest at the front.
       auto n = static_cast<uint32_t>(l.credit);
-      sent_batch rest{self_->slice(b.msg, n, b.count - n), b.first_seq + n, b.count - n};
-      b.msg = self_->slice(b.msg, 0, n);
+      sent_batch rest{slice(b, n, b.count - n), {}, b.first_seq + n, b.count - n};
+      b.msg = slice(b, 0, n);
       b.count = n;
       redeliver_.push_front(std::move(rest));
     }
     stats_.redelivered += b.count;
-    send(l, std::move(b.msg), b.first_seq, b.count);
+    send(l, std::move(b));
     return true;
   }
   if (source_done_ || source_waiting_)
@@ -360,7 +361,9 @@ bool flow_output::send_next(link& l) {
   if (result.count > 0) {
     next_seq_ += result.count;
     stats_.pulled += result.count;
-    send(l, std::move(result.items), first, static_cast<uint32_t>(result.count));
+    send(l,
+         sent_batch{std::move(result.items), std::move(result.single), first,
+                    static_cast<uint32_t>(result.count)});
     sent = true;
   }
   if (result.status == pull_status::done)
@@ -370,15 +373,23 @@ bool flow_output::send_next(link& l) {
   return sent;
 }
 
-void flow_output::send(link& l, caf::message msg, seq_t first_seq, uint32_t count) {
-  l.credit -= count;
-  l.outstanding += count;
-  l.unacked_items += count;
-  stats_.sent += count;
+void flow_output::send(link& l, sent_batch b) {
+  l.credit -= b.count;
+  l.outstanding += b.count;
+  l.unacked_items += b.count;
+  stats_.sent += b.count;
   stats_.max_outstanding = std::max(stats_.max_outstanding, l.outstanding);
-  // The retained copy and the sent one share the items (copy on write).
-  l.unacked.push_back(sent_batch{msg, first_seq, count});
-  self_->send(l.consumer, std::move(msg));
+  if (b.single.has_value())
+    self_->send_single(l.consumer, b.first_seq, b.single); // a copy
+  else
+    self_->send(l.consumer, b.msg); // shared with the retained one (copy on write)
+  l.unacked.push_back(std::move(b));
+}
+
+caf::message flow_output::slice(const sent_batch& b, size_t offset, size_t n) {
+  if (b.single.has_value())
+    return self_->single_batch(b.first_seq, b.single); // one item: all of it
+  return self_->slice(b.msg, offset, n);
 }
 
 void flow_output::close() {

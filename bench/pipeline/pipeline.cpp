@@ -15,8 +15,10 @@
 // 10 M batched Troupe runs: flat memory means the second stays close to
 // the first. Prints numbers only; asserts nothing.
 //
-// Usage: troupe-bench-pipeline [--items=N] [--per-item-only]
+// Usage: troupe-bench-pipeline [--items=N] [--per-item-only] [--only=troupe|raw]
 //   --items: items of the per-item runs (default 1 M); batched runs use 1 M and 10 M
+//   --only: one per-item run alone, in a process of its own (to profile it:
+//           `perf stat` shows each one's CPU time and context switches)
 
 #include <atomic>
 #include <chrono>
@@ -266,17 +268,27 @@ double run_raw(caf::actor_system& sys, int64_t n, uint32_t batch, uint32_t capac
 int main(int argc, char** argv) {
   int64_t per_item_n = 1'000'000;
   bool per_item_only = false; // for profiling the per-item path
+  std::string only;           // "troupe" or "raw": that per-item run alone
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--items=", 8) == 0)
       per_item_n = std::stoll(argv[i] + 8);
     else if (std::strcmp(argv[i], "--per-item-only") == 0)
       per_item_only = true;
+    else if (std::strncmp(argv[i], "--only=", 7) == 0)
+      only = argv[i] + 7;
   }
   troupe::supervisors::system_config cfg;
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
 
   constexpr uint32_t item_capacity = 64;
+  if (!only.empty()) {
+    auto t = only == "raw"
+      ? run_raw(sys, per_item_n, 1, item_capacity)
+      : run_troupe(sys, per_item_n, 1, item_capacity, handler_form::per_item);
+    std::printf("per-item %s %.2f M/s\n", only.c_str(), per_item_n / t / 1e6);
+    return 0;
+  }
   auto troupe_item = run_troupe(sys, per_item_n, 1, item_capacity, handler_form::per_item);
   auto raw_item = run_raw(sys, per_item_n, 1, item_capacity);
   auto supervised_item = run_supervised(sys, per_item_n, item_capacity);

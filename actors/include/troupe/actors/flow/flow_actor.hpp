@@ -27,6 +27,7 @@
 ///
 /// Thread safety: like any actor, every member runs in the actor.
 
+#include <any>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -131,6 +132,14 @@ protected:
   /// into a new batch (to redeliver part of it to a consumer with less
   /// credit): `slice_batch<Out>`. `flow_source` and `flow_stage` implement it.
   virtual caf::message slice(const caf::message& batch, size_t offset, size_t n);
+
+  /// Sends `item`, a `pulled_batch::single` of this actor, to `to` as a
+  /// batch of one numbered `seq`. Called only for an actor whose
+  /// `pull_batch` fills `single`: `flow_source` implements it.
+  virtual void send_single(const caf::actor& to, seq_t seq, const std::any& item);
+
+  /// `item` (a `pulled_batch::single`) as a batch message of one.
+  virtual caf::message single_batch(seq_t seq, const std::any& item);
 
   /// A consumer acknowledged items [first_seq, first_seq + n). Default: nothing.
   virtual void on_acknowledged(seq_t first_seq, uint32_t n);

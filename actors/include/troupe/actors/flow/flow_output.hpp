@@ -9,6 +9,7 @@
 ///
 /// Thread safety: owned by one actor; every member runs in that actor.
 
+#include <any>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -45,8 +46,15 @@ struct pulled_batch {
   /// `more` with no items counts as `wait`: the output pulls again only
   /// after `flow_output::resume()`.
   pull_status status = pull_status::wait;
-  /// `make_batch(first_seq, items)`; empty when `count` is 0.
+  /// `make_batch(first_seq, items)`; empty when `count` is 0 or when the
+  /// one item is in `single`.
   caf::message items;
+  /// Or the one item itself, when it is small and trivially copyable
+  /// (`flow_source` decides): kept typed, it is sent as a copy
+  /// (`flow_actor::send_single`), one allocation, where a shared message
+  /// costs two (its data and the mailbox element). A message is built only
+  /// if it must be sliced (a dead letter).
+  std::any single;
   /// Number of items in `items`.
   size_t count = 0;
   /// Set: the source failed, and the output fails with this error.
@@ -120,11 +128,17 @@ public:
 private:
   friend class flow_actor;
 
+  /// A batch kept until acknowledged: a message shared with what was sent,
+  /// or one typed item (`pulled_batch::single`).
   struct sent_batch {
     caf::message msg;
+    std::any single;
     seq_t first_seq;
     uint32_t count;
   };
+
+  /// Items [offset, offset + n) of `b` as a batch message of their own.
+  caf::message slice(const sent_batch& b, size_t offset, size_t n);
 
   /// Handler failures of one item (`max_deliveries`).
   struct failure_record {
@@ -176,7 +190,7 @@ private:
   /// Sends one batch to `l` (a redelivery or a fresh pull); false if there
   /// was nothing to send.
   bool send_next(link& l);
-  void send(link& l, caf::message msg, seq_t first_seq, uint32_t count);
+  void send(link& l, sent_batch b);
   bool may_send(const link& l) const;
   /// Asks consumers whose pending credit we wait for to return it.
   void request_flushes();

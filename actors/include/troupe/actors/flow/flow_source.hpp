@@ -17,7 +17,9 @@
 ///     int left_;
 ///   };
 
+#include <any>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -72,6 +74,12 @@ private:
     }
     result.status = *status;
     result.count = scratch_.size();
+    if constexpr (copy_single) {
+      if (result.count == 1) {
+        result.single = scratch_.front();
+        return result;
+      }
+    }
     if (result.count > 0)
       result.items = make_batch(first_seq, std::move(scratch_));
     return result;
@@ -79,6 +87,26 @@ private:
 
   caf::message slice(const caf::message& batch, size_t offset, size_t n) final {
     return slice_batch<Out>(batch, offset, n);
+  }
+
+  /// A lone item this small is kept typed and sent as a copy (held inline
+  /// by `std::any`, copied for the price of a word): one allocation per
+  /// item where a shared message needs two. Larger items (protobuf
+  /// messages) travel shared, never copied.
+  static constexpr bool copy_single =
+    std::is_trivially_copyable_v<Out> && sizeof(Out) <= sizeof(void*)
+    && alignof(Out) <= alignof(void*);
+
+  void send_single(const caf::actor& to, seq_t seq, const std::any& item) final {
+    if constexpr (copy_single)
+      this->send(to, item_seq{seq}, *std::any_cast<Out>(&item));
+  }
+
+  caf::message single_batch(seq_t seq, const std::any& item) final {
+    if constexpr (copy_single)
+      return caf::make_message(item_seq{seq}, *std::any_cast<Out>(&item));
+    else
+      return {};
   }
 
   std::vector<Out> scratch_;
