@@ -28,6 +28,11 @@ void visit_node_keys(node_config& x, F&& f) {
   f("max-frame-size", x.max_frame_size, "largest frame accepted or sent, in bytes");
   f("max-handshake-frame-size", x.max_handshake_frame_size,
     "largest frame before the handshake");
+  f("max-write-buffer", x.max_write_buffer,
+    "bytes queued for a peer before it is disconnected as slow");
+  f("max-connections", x.max_connections, "most accepted connections open at once");
+  f("max-connections-per-address", x.max_connections_per_address,
+    "most accepted connections open at once from one IP address");
   f("handshake-timeout", x.handshake_timeout, "bound on the whole handshake");
   f("connect-timeout", x.connect_timeout, "bound on establishing a TCP connection");
   f("heartbeat-interval", x.heartbeat_interval, "how often each side sends a heartbeat");

@@ -93,6 +93,7 @@ void connection_actor::start_io() {
   // The data plane: requests in go out through the responder; frames in are
   // dispatched on the I/O thread.
   responder_ = make_responder(system(), args_.io, args_.cfg);
+  args_.io->set_write_limit(settings().max_write_buffer);
   dsp_ = std::make_shared<dispatcher>(args_.cfg, args_.io, caf::actor_cast<caf::actor>(this),
                                       responder_, args_.routes);
   if (args_.role == handshake_role::initiator) {

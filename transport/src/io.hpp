@@ -120,6 +120,15 @@ public:
       return closed_error();
     if (auto err = encode(wbuf_))
       return err;
+    if (wbuf_.size() > write_limit_) {
+      // The peer does not take what it is sent: drop it, not our memory.
+      auto err = slow_peer_error(address_, wbuf_.size());
+      std::string{}.swap(wbuf_);
+      wclosed_ = true;
+      guard.unlock();
+      abort(err);
+      return err;
+    }
     if (writing_ || wbuf_.empty())
       return caf::none; // the current writer takes these bytes too
     if (host != nullptr && wbuf_.size() < defer_limit) {
@@ -147,6 +156,11 @@ public:
   /// Queues `bytes`, then closes once they are written.
   void send_and_close(const std::string& bytes);
 
+  /// Once more than `bytes` are queued and not yet taken by the socket, the
+  /// next `write` fails with `slow_peer` and closes the connection
+  /// (`node_config::max_write_buffer`). Default: no limit.
+  void set_write_limit(size_t bytes);
+
   /// Closes at once; queued bytes are dropped. Idempotent.
   void close();
 
@@ -166,6 +180,10 @@ protected:
   /// Closes the socket on the I/O side.
   virtual void start_closing() = 0;
 
+  /// Reports `err` to the sink (as the reason the connection closed) and
+  /// closes at once: a limit was hit on a writer's thread.
+  virtual void abort(caf::error err) = 0;
+
   /// Moves the buffered bytes into `out` (which must be empty). Returns
   /// false and gives up the writer role if there are none; sets
   /// `close_after` if the connection is to close once they are written.
@@ -175,10 +193,12 @@ protected:
 
 private:
   static caf::error closed_error();
+  static caf::error slow_peer_error(const std::string& address, size_t queued);
 
   mutable adaptive_mutex wmtx_;
   std::string wbuf_;
   std::string address_;
+  size_t write_limit_ = SIZE_MAX;
   bool writing_ = false;
   bool flush_pending_ = false;
   bool wclosed_ = false;

@@ -9,8 +9,11 @@
 #include <troupe/supervisors/supervisor.hpp>
 
 #include "connection_actor.hpp"
+#include "framing.hpp"
 #include "listener_actor.hpp"
 #include "troupe/transport/transport_errc.hpp"
+#include "troupe/transport/wire_error.hpp"
+#include "troupe/wire.pb.h"
 
 namespace troupe::transport::internal {
 
@@ -18,6 +21,12 @@ namespace {
 
 std::string address_of(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
+}
+
+/// The IP of an "ip:port" address (IPv6 too: the port follows the last ':').
+std::string ip_of(const std::string& address) {
+  auto colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
 }
 
 /// A connection that ended for one of these reasons is not re-dialed.
@@ -178,7 +187,10 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
     [this](accepted_atom, connection_io_ptr& io) {
       if (stopping_)
         return io->close();
-      add_connection(std::move(io), handshake_role::acceptor, std::string{}, 0);
+      auto ip = ip_of(io->remote_address());
+      if (!admit(io, ip))
+        return;
+      add_connection(std::move(io), handshake_role::acceptor, std::string{}, 0, ip);
     },
     [this](established_atom, const std::string& peer_id, const std::string& peer_addr,
            const std::string& initiator) { on_established(peer_id, peer_addr, initiator); },
@@ -247,14 +259,52 @@ void node_actor_impl::unpublish_all(const caf::actor_addr& actor) {
 // -- connections --------------------------------------------------------------
 
 void node_actor_impl::add_connection(connection_io_ptr io, handshake_role role,
-                                     const std::string& host, uint16_t port) {
-  pending_start req{std::move(io), role, host, port};
+                                     const std::string& host, uint16_t port,
+                                     std::string accepted_ip) {
+  pending_start req{std::move(io), role, host, port, std::move(accepted_ip)};
   if (role == handshake_role::initiator)
     by_addr_.emplace(address_of(host, port), caf::actor{}); // being started
   if (!conn_sup_)
     pending_.push_back(std::move(req));
   else
     start_connection(std::move(req));
+}
+
+bool node_actor_impl::admit(const connection_io_ptr& io, const std::string& ip) {
+  auto& from_ip = accepted_by_ip_[ip];
+  const char* limit = nullptr;
+  if (accepted_open_ >= cfg_->max_connections)
+    limit = "max_connections";
+  else if (from_ip >= cfg_->max_connections_per_address)
+    limit = "max_connections_per_address";
+  if (limit == nullptr) {
+    ++accepted_open_;
+    ++from_ip;
+    return true;
+  }
+  if (from_ip == 0)
+    accepted_by_ip_.erase(ip);
+  auto err = caf::make_error(transport_errc::too_many_connections,
+                             std::string{limit} + " reached, refusing " + ip);
+  log_->warn("node {}: {}", id_, messages::describe(err));
+  // The peer learns why before the close: a Refusal is the one frame the
+  // protocol allows an acceptor to send before its Challenge.
+  wire::Frame refusal;
+  to_wire_error(err, messages::describe(err), *refusal.mutable_refusal()->mutable_error());
+  std::string bytes;
+  if (append_frame(refusal, cfg_->max_handshake_frame_size, bytes))
+    io->close();
+  else
+    io->send_and_close(bytes);
+  return false;
+}
+
+void node_actor_impl::release(const std::string& ip) {
+  if (accepted_open_ > 0)
+    --accepted_open_;
+  auto i = accepted_by_ip_.find(ip);
+  if (i != accepted_by_ip_.end() && --i->second == 0)
+    accepted_by_ip_.erase(i);
 }
 
 void node_actor_impl::start_connection(pending_start req) {
@@ -276,6 +326,7 @@ void node_actor_impl::start_connection(pending_start req) {
       [this, req, addr](caf::actor& conn) {
         connection_entry entry;
         entry.actor = conn;
+        entry.accepted_ip = req.accepted_ip;
         if (!addr.empty()) {
           entry.dial_addr = addr;
           entry.target = dial_target{req.host, req.port};
@@ -284,10 +335,12 @@ void node_actor_impl::start_connection(pending_start req) {
         conns_.emplace(conn.address(), std::move(entry));
         monitor(conn);
       },
-      [this, addr, io = req.io](caf::error& err) {
+      [this, addr, io = req.io, ip = req.accepted_ip](caf::error& err) {
         log_->warn("node {}: cannot start a connection{}: {}", id_,
                    addr.empty() ? "" : " to " + addr, messages::describe(err));
         io->close();
+        if (!ip.empty())
+          release(ip);
         if (addr.empty())
           return;
         auto i = by_addr_.find(addr);
@@ -385,6 +438,8 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
     return;
   auto entry = std::move(i->second);
   conns_.erase(i);
+  if (!entry.accepted_ip.empty())
+    release(entry.accepted_ip);
   if (!entry.peer_id.empty()) {
     auto j = by_id_.find(entry.peer_id);
     if (j != by_id_.end() && j->second == entry.actor) {

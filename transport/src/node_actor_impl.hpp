@@ -82,6 +82,9 @@ private:
     std::string initiator;
     bool established = false;
     dial_target target;
+    /// The remote IP of an accepted connection (counted against the
+    /// connection limits until the connection ends); empty when dialed.
+    std::string accepted_ip;
   };
 
   /// A connection to start once the connections supervisor is known.
@@ -90,6 +93,7 @@ private:
     handshake_role role = handshake_role::acceptor;
     std::string host;
     uint16_t port = 0;
+    std::string accepted_ip;
   };
 
   // -- routing ----------------------------------------------------------------
@@ -108,13 +112,23 @@ private:
 
   /// Creates a connection actor (now, or once the connections supervisor is
   /// known).
+  /// `accepted_ip`: the remote IP of an accepted connection, admitted
+  /// against the connection limits (empty when dialed).
   void add_connection(connection_io_ptr io, handshake_role role, const std::string& host,
-                      uint16_t port);
+                      uint16_t port, std::string accepted_ip = {});
 
   /// Asks the connections supervisor for a connection actor and registers
   /// it. The node awaits the reply: no message of the new connection (or
   /// about it) is handled before it is in the tables.
   void start_connection(pending_start req);
+
+  /// Counts an accepted connection from `ip` against `max_connections` and
+  /// `max_connections_per_address`; false (and a refusal sent, the
+  /// connection closed) when one is reached.
+  bool admit(const connection_io_ptr& io, const std::string& ip);
+
+  /// An accepted connection from `ip` ended (or never started).
+  void release(const std::string& ip);
 
   void dial(const std::string& host, uint16_t port);
 
@@ -170,6 +184,9 @@ private:
   /// `routes_`, as the connections' I/O threads read it.
   route_registry_ptr registry_ = std::make_shared<route_registry>();
   std::unordered_map<caf::actor_addr, connection_entry> conns_;
+  /// Accepted connections open, in total and per remote IP.
+  uint32_t accepted_open_ = 0;
+  std::unordered_map<std::string, uint32_t> accepted_by_ip_;
   std::unordered_map<std::string, caf::actor> by_id_;
   /// Dialed or advertised address -> connection; a null actor while the
   /// connection to a dialed address is being started.

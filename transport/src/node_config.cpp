@@ -32,6 +32,14 @@ caf::error node_config::validate() const {
   if (max_handshake_frame_size < 256 || max_handshake_frame_size > max_frame_size)
     return bad("max_handshake_frame_size must be in [256, max_frame_size] (got "
                + std::to_string(max_handshake_frame_size) + ")");
+  if (max_write_buffer < max_frame_size)
+    return bad("max_write_buffer must be >= max_frame_size (got "
+               + std::to_string(max_write_buffer) + ")");
+  if (max_connections == 0)
+    return bad("max_connections must be > 0");
+  if (max_connections_per_address == 0 || max_connections_per_address > max_connections)
+    return bad("max_connections_per_address must be in [1, max_connections] (got "
+               + std::to_string(max_connections_per_address) + ")");
   if (handshake_timeout <= caf::timespan{0})
     return bad("handshake_timeout must be > 0");
   if (connect_timeout <= caf::timespan{0})

@@ -99,6 +99,17 @@ caf::error connection_io::closed_error() {
   return caf::make_error(transport_errc::node_stopped, "connection closing");
 }
 
+caf::error connection_io::slow_peer_error(const std::string& address, size_t queued) {
+  return caf::make_error(transport_errc::slow_peer,
+                         (address.empty() ? std::string{"peer"} : address)
+                           + " does not read: " + std::to_string(queued) + " bytes queued");
+}
+
+void connection_io::set_write_limit(size_t bytes) {
+  std::lock_guard<adaptive_mutex> guard{wmtx_};
+  write_limit_ = bytes;
+}
+
 namespace {
 
 using asio::ip::tcp;
@@ -315,6 +326,13 @@ protected:
 
   void start_closing() override {
     asio::post(strand_, [self = shared_from_this()] { self->shut(); });
+  }
+
+  void abort(caf::error err) override {
+    asio::post(strand_, [self = shared_from_this(), err = std::move(err)]() mutable {
+      self->report(std::move(err));
+      self->shut();
+    });
   }
 
 private:

@@ -122,6 +122,12 @@ protected:
     close_side();
   }
 
+  void abort(caf::error err) override {
+    if (auto sink = std::move(sink_))
+      sink->on_closed(std::move(err));
+    close_side();
+  }
+
   /// Like a closed socket, lets go of the sink (the dispatcher, which holds
   /// the connection actor).
   void close_side() {

@@ -48,6 +48,24 @@ struct node_config {
   /// timeout. At least 256 and at most `max_frame_size`. Default 4 KiB.
   uint32_t max_handshake_frame_size = 4096;
 
+  // -- limits against hostile or broken peers ---------------------------------
+
+  /// Most bytes queued for one connection and not yet taken by the socket.
+  /// A peer that does not read what it is sent (its replies, its stream
+  /// items) is disconnected with `slow_peer` once its queue passes this,
+  /// instead of growing this node's memory. At least `max_frame_size` (one
+  /// frame must fit). Default 64 MiB.
+  uint32_t max_write_buffer = 64u * 1024u * 1024u;
+
+  /// Most accepted connections open at once (handshaking or established);
+  /// one more is refused with `too_many_connections` and closed. Dialed
+  /// connections do not count. Default 1024.
+  uint32_t max_connections = 1024;
+
+  /// Most accepted connections open at once from one remote IP address;
+  /// one more is refused with `too_many_connections`. Default 64.
+  uint32_t max_connections_per_address = 64;
+
   /// Shared secret for the HMAC-SHA256 challenge-response. Empty (default) =
   /// no authentication. Both sides must use the same value; it never travels.
   std::string secret;

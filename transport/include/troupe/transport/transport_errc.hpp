@@ -77,6 +77,15 @@ enum class transport_errc : uint8_t {
   /// with no session (never opened, finished, or closed after its importer
   /// went silent). Context: the stream id.
   unknown_stream = 21,
+  /// The peer does not read: more than `node_config::max_write_buffer`
+  /// bytes were queued for it, and the connection was closed. Context: the
+  /// peer's address and the queued size.
+  slow_peer = 22,
+  /// The node refused a connection: it has `max_connections` accepted
+  /// connections open, or `max_connections_per_address` from the peer's
+  /// address. Sent in a Refusal frame before the close. Context: which
+  /// limit.
+  too_many_connections = 23,
 };
 
 /// The CAF error category of `transport_errc`.
