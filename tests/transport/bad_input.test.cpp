@@ -10,8 +10,7 @@
 #include <troupe/transport/transport_errc.hpp>
 #include <troupe/transport/wire_error.hpp>
 
-#include "support/node_fixture.hpp"
-#include "support/raw_peer.hpp"
+#include "support/echo_node.hpp"
 
 using namespace std::chrono_literals;
 using troupe::testing::Answer;
@@ -22,25 +21,12 @@ using troupe::wire::Frame;
 
 namespace {
 
-struct serving_node : troupe::testing::node_fixture {
-  std::optional<troupe::transport::node> n;
-  caf::actor echo;
-
+struct serving_node : troupe::testing::echo_node {
   serving_node() {
     auto cfg = troupe::testing::fast_config();
     cfg.max_frame_size = 1024 * 1024;
     cfg.handshake_timeout = 1s;
-    auto started = troupe::transport::node::start(sys, cfg);
-    REQUIRE(started);
-    n.emplace(std::move(*started));
-    echo = sys.spawn(troupe::testing::echo_service, n->id(),
-                     std::make_shared<troupe::testing::service_stats>());
-    REQUIRE(!n->publish(echo, "echo"));
-  }
-
-  ~serving_node() {
-    n.reset();
-    caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+    start(cfg);
   }
 
   /// The typed error in the next error / refusal frame, if any.
@@ -57,44 +43,7 @@ struct serving_node : troupe::testing::node_fixture {
 
   /// A well-behaved client still gets answers: the node is unharmed.
   void check_still_serving() {
-    raw_peer good{n->port()};
-    REQUIRE(good.connected());
-    auto welcome = good.handshake("good-client");
-    REQUIRE(welcome);
-    REQUIRE(welcome->has_welcome());
-    auto frame = envelope("echo", "transport_test.v1.Call",
-                          troupe::testing::full_call().SerializeAsString(), 7);
-    REQUIRE(good.write_frame(frame));
-    auto reply = good.read_frame();
-    REQUIRE(reply);
-    REQUIRE(reply->has_reply());
-    CHECK(reply->reply().correlation_id() == 7);
-    Answer answer;
-    CHECK(answer.ParseFromString(reply->reply().payload()));
-  }
-
-  /// An envelope frame for `receiver`; `correlation_id` 0 is one-way.
-  static Frame envelope(const std::string& receiver, const std::string& type,
-                        const std::string& payload, uint64_t correlation_id,
-                        int64_t deadline_remaining_us = 0) {
-    Frame frame;
-    auto* env = frame.mutable_envelope();
-    env->mutable_receiver()->set_name(receiver);
-    env->set_type(type);
-    env->set_payload(payload);
-    env->set_correlation_id(correlation_id);
-    env->set_deadline_remaining_us(deadline_remaining_us);
-    return frame;
-  }
-
-  /// A connection that finished the handshake.
-  std::unique_ptr<raw_peer> handshaken() {
-    auto peer = std::make_unique<raw_peer>(n->port());
-    REQUIRE(peer->connected());
-    auto welcome = peer->handshake("raw-client");
-    REQUIRE(welcome);
-    REQUIRE(welcome->has_welcome());
-    return peer;
+    REQUIRE(serves_a_new_client());
   }
 };
 

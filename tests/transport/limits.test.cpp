@@ -11,8 +11,7 @@
 #include <troupe/transport/transport_errc.hpp>
 #include <troupe/transport/wire_error.hpp>
 
-#include "support/node_fixture.hpp"
-#include "support/raw_peer.hpp"
+#include "support/echo_node.hpp"
 
 using namespace std::chrono_literals;
 using troupe::testing::raw_peer;
@@ -22,48 +21,7 @@ using troupe::wire::Frame;
 
 namespace {
 
-struct limited_node : troupe::testing::node_fixture {
-  std::optional<troupe::transport::node> n;
-  caf::actor echo;
-
-  void start(troupe::transport::node_config cfg) {
-    auto started = troupe::transport::node::start(sys, cfg);
-    REQUIRE(started);
-    n.emplace(std::move(*started));
-    echo = sys.spawn(troupe::testing::echo_service, n->id(),
-                     std::make_shared<troupe::testing::service_stats>());
-    REQUIRE(!n->publish(echo, "echo"));
-  }
-
-  ~limited_node() {
-    n.reset();
-    caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
-  }
-
-  static Frame call_frame(const std::string& text, uint64_t correlation_id) {
-    Frame frame;
-    auto* env = frame.mutable_envelope();
-    env->mutable_receiver()->set_name("echo");
-    env->set_type("transport_test.v1.Call");
-    env->set_payload(troupe::testing::full_call(text).SerializeAsString());
-    env->set_correlation_id(correlation_id);
-    return frame;
-  }
-
-  /// A new client completes its handshake and gets an answer.
-  bool serves_a_new_client() {
-    raw_peer good{n->port()};
-    if (!good.connected())
-      return false;
-    auto welcome = good.handshake("good-client");
-    if (!welcome || !welcome->has_welcome())
-      return false;
-    if (!good.write_frame(call_frame("still here", 7)))
-      return false;
-    auto reply = good.read_frame();
-    return reply && reply->has_reply() && reply->reply().correlation_id() == 7;
-  }
-};
+using limited_node = troupe::testing::echo_node;
 
 /// The error of a Refusal frame, or an error saying what came instead.
 caf::error refusal_of(const std::optional<Frame>& frame) {
@@ -123,11 +81,7 @@ TEST_CASE_METHOD(limited_node,
   start(cfg);
   caf::scoped_actor events{sys};
   n->subscribe(events);
-  raw_peer lazy{n->port()};
-  REQUIRE(lazy.connected());
-  auto welcome = lazy.handshake("lazy-client");
-  REQUIRE(welcome);
-  REQUIRE(welcome->has_welcome());
+  auto lazy = handshaken();
   events->receive([](const troupe::transport::peer_event&) {},
                   caf::after(troupe::testing::hang_bound) >> [] { FAIL("no peer up"); });
   // Requests whose replies (echoes of 512 KiB) it never reads: 64 of them
@@ -135,7 +89,10 @@ TEST_CASE_METHOD(limited_node,
   std::string text(512 * 1024, 'x');
   int written = 0;
   for (uint64_t id = 1; id <= 64; ++id) {
-    if (!lazy.write_frame(call_frame(text, id)))
+    auto call =
+      limited_node::envelope("echo", "transport_test.v1.Call",
+                             troupe::testing::full_call(text).SerializeAsString(), id);
+    if (!lazy->write_frame(call))
       break; // the node closed the connection already
     ++written;
   }
@@ -148,6 +105,6 @@ TEST_CASE_METHOD(limited_node,
     },
     caf::after(troupe::testing::hang_bound) >> [] { FAIL("no peer down"); });
   CHECK(reason == transport_errc::slow_peer);
-  CHECK(lazy.wait_closed(10s));
+  CHECK(lazy->wait_closed(10s));
   CHECK(serves_a_new_client());
 }
