@@ -4,7 +4,9 @@
 # Turns a user's .proto files into a library of Troupe messages in one line:
 # generates the C++ code (protoc --cpp_out) and the registration of every
 # message with Troupe and CAF (protoc-gen-troupe), builds them into <target>,
-# and links troupe::messages. Link <target> and include "<relative>.pb.h",
+# and links troupe::messages (and troupe::services when a proto declares a
+# `service`: its server side and stub are generated too, docs/services.md).
+# Link <target> and include "<relative>.pb.h",
 # where <relative> is the proto's path below PROTO_ROOT (default: the current
 # source dir). Troupe's own schemas (troupe/*.proto) are importable.
 #
@@ -92,5 +94,12 @@ function(troupe_add_messages target)
     PROTOS ${ARG_PROTOS} IMPORT_DIRS ${ARG_IMPORT_DIRS}
     OUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/${target}_generated")
   target_link_libraries(${target} PUBLIC troupe::messages)
+  foreach(_proto IN LISTS ARG_PROTOS)
+    file(STRINGS "${_proto}" _services REGEX "^[ \t]*service[ \t]+[A-Za-z_]")
+    if(_services)
+      target_link_libraries(${target} PUBLIC troupe::services)
+      break()
+    endif()
+  endforeach()
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()

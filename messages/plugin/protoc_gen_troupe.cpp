@@ -7,9 +7,20 @@
 //  - `<name>.pb.cc`, "global_scope": one registration per message class.
 // Registering from inside `.pb.cc` means a message whose code is linked is
 // registered, even from a static library: there is no list to keep in sync.
+//
+// For every `service`, it also writes (at the "namespace_scope" insertion
+// points) a class `<Service>` holding `Service`, the server side a user
+// implements, and `Stub`, the client (troupe/services/service.hpp and
+// stub.hpp; docs/services.md). Methods become snake_case C++ functions and
+// are identified by their full name "/pkg.Service/Method".
 
+#include <algorithm>
+#include <cctype>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <google/protobuf/compiler/code_generator.h>
 #include <google/protobuf/compiler/cpp/names.h>
@@ -41,6 +52,196 @@ void add_registrations(const pb::Descriptor* msg, pb::io::Printer& out) {
     add_registrations(msg->nested_type(i), out);
 }
 
+/// "GetHTTPStatus" -> "get_http_status", "Quote" -> "quote".
+std::string snake_case(const std::string& name) {
+  std::string result;
+  for (size_t i = 0; i < name.size(); ++i) {
+    auto c = name[i];
+    auto upper = std::isupper(static_cast<unsigned char>(c)) != 0;
+    if (upper && i > 0) {
+      auto prev_lower = std::islower(static_cast<unsigned char>(name[i - 1])) != 0
+        || std::isdigit(static_cast<unsigned char>(name[i - 1])) != 0;
+      auto next_lower =
+        i + 1 < name.size() && std::islower(static_cast<unsigned char>(name[i + 1])) != 0;
+      auto prev_upper = std::isupper(static_cast<unsigned char>(name[i - 1])) != 0;
+      if (prev_lower || (prev_upper && next_lower))
+        if (result.empty() || result.back() != '_')
+          result += '_';
+    }
+    result += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return result;
+}
+
+/// Names the generated classes use themselves: a method may not take them.
+const std::set<std::string>& reserved_names() {
+  static const std::set<std::string> names{
+    "bind",           "call_async", "call_blocking", "dispatch",
+    "make_behavior",  "on_start",   "self",          "service_full_name",
+    "service_name",   "stats",      "target",        "unimplemented",
+    "unknown_method", "methods",    "full_name",     "service_full_name_v"};
+  return names;
+}
+
+/// Checks `service` and fills the C++ names of its methods.
+bool method_names(const pb::ServiceDescriptor* service, std::vector<std::string>& names,
+                  std::string* error) {
+  std::set<std::string> seen;
+  for (int i = 0; i < service->method_count(); ++i) {
+    auto* m = service->method(i);
+    if (m->client_streaming()) {
+      *error = "protoc-gen-troupe: " + m->full_name()
+        + ": client-streaming methods are not supported (docs/services.md)";
+      return false;
+    }
+    if (m->server_streaming()) {
+      *error = "protoc-gen-troupe: " + m->full_name()
+        + ": server-streaming methods are not supported yet (docs/services.md)";
+      return false;
+    }
+    auto name = snake_case(m->name());
+    if (reserved_names().count(name) != 0 || !seen.insert(name).second) {
+      *error = "protoc-gen-troupe: " + m->full_name() + ": its C++ name \"" + name
+        + "\" is taken (reserved, or another method's)";
+      return false;
+    }
+    names.push_back(name);
+  }
+  return true;
+}
+
+/// The class declarations, in the .pb.h (inside the package's namespace).
+void declare_service(const pb::ServiceDescriptor* service,
+                     const std::vector<std::string>& names, pb::io::Printer& out) {
+  std::map<std::string, std::string> vars{{"name", service->name()},
+                                          {"full", service->full_name()}};
+  out.Print(vars,
+            "\n// Troupe service $full$ (protoc-gen-troupe; docs/services.md).\n"
+            "class $name$ final {\n"
+            "public:\n"
+            "  static constexpr const char* full_name = \"$full$\";\n"
+            "\n"
+            "  /// The full name of each method, as it travels in the call's context.\n"
+            "  struct methods {\n");
+  for (int i = 0; i < service->method_count(); ++i)
+    out.Print("    static constexpr const char* $cxx$ = \"/$full$/$rpc$\";\n", "cxx", names[i],
+              "full", service->full_name(), "rpc", service->method(i)->name());
+  out.Print(vars,
+            "  };\n"
+            "\n"
+            "  /// The server side: override the methods you implement (the others\n"
+            "  /// answer `unimplemented`); run it with `troupe::services::service_child`.\n"
+            "  class Service : public ::troupe::services::service_base {\n"
+            "  public:\n"
+            "    static constexpr const char* service_full_name_v = \"$full$\";\n"
+            "\n"
+            "    const char* service_full_name() const noexcept override {\n"
+            "      return service_full_name_v;\n"
+            "    }\n"
+            "\n");
+  for (int i = 0; i < service->method_count(); ++i) {
+    auto* m = service->method(i);
+    out.Print("    /// rpc $rpc$($in$) returns ($outfull$)\n"
+              "    virtual ::troupe::services::reply<$out$> $cxx$(\n"
+              "      ::troupe::services::server_call& call, const $in_cls$& request);\n"
+              "\n",
+              "rpc", m->name(), "in", m->input_type()->full_name(), "outfull",
+              m->output_type()->full_name(), "out",
+              pb::compiler::cpp::QualifiedClassName(m->output_type()), "cxx", names[i],
+              "in_cls", pb::compiler::cpp::QualifiedClassName(m->input_type()));
+  }
+  out.Print(vars,
+            "    ::caf::behavior make_behavior() override;\n"
+            "  };\n"
+            "\n"
+            "  /// The client: the same type for a service in this process or on\n"
+            "  /// another node (the channel decides).\n"
+            "  class Stub : public ::troupe::services::stub_base {\n"
+            "  public:\n"
+            "    explicit Stub(::troupe::services::channel target,\n"
+            "                  ::troupe::services::stub_config config = {});\n");
+  for (int i = 0; i < service->method_count(); ++i) {
+    auto* m = service->method(i);
+    std::map<std::string, std::string> mv{
+      {"rpc", m->name()},
+      {"cxx", names[i]},
+      {"in", pb::compiler::cpp::QualifiedClassName(m->input_type())},
+      {"out", pb::compiler::cpp::QualifiedClassName(m->output_type())}};
+    out.Print(mv,
+              "\n"
+              "    /// $rpc$ from inside an actor: `.then(on_reply, on_error)` starts it.\n"
+              "    ::troupe::services::async_reply<$in$, $out$>\n"
+              "    $cxx$(::caf::event_based_actor* self, const $in$& request,\n"
+              "        ::troupe::services::call_options options = {}) const {\n"
+              "      return call_async<$in$, $out$>(self, methods::$cxx$, request,\n"
+              "                                   std::move(options));\n"
+              "    }\n"
+              "\n"
+              "    /// $rpc$ from outside actors: blocks until the reply or the deadline.\n"
+              "    ::caf::expected<$out$>\n"
+              "    $cxx$(const $in$& request,\n"
+              "        const ::troupe::services::call_options& options = {}) const {\n"
+              "      return call_blocking<$in$, $out$>(methods::$cxx$, request, options);\n"
+              "    }\n");
+  }
+  out.Print("  };\n"
+            "};\n");
+}
+
+/// The out-of-line definitions, in the .pb.cc (inside the package's
+/// namespace).
+void define_service(const pb::ServiceDescriptor* service,
+                    const std::vector<std::string>& names, pb::io::Printer& out) {
+  std::map<std::string, std::string> vars{{"name", service->name()},
+                                          {"full", service->full_name()}};
+  out.Print(vars, "\n// Troupe service $full$ (protoc-gen-troupe): definitions.\n");
+  for (int i = 0; i < service->method_count(); ++i) {
+    auto* m = service->method(i);
+    out.Print("\n::troupe::services::reply<$out$> $name$::Service::$cxx$(\n"
+              "  ::troupe::services::server_call&, const $in$&) {\n"
+              "  return unimplemented(methods::$cxx$);\n"
+              "}\n",
+              "out", pb::compiler::cpp::QualifiedClassName(m->output_type()), "name",
+              service->name(), "cxx", names[i], "in",
+              pb::compiler::cpp::QualifiedClassName(m->input_type()));
+  }
+  // One handler per request type: methods that share it are told apart by
+  // the method name in the call's context.
+  std::vector<const pb::Descriptor*> inputs;
+  for (int i = 0; i < service->method_count(); ++i) {
+    auto* in = service->method(i)->input_type();
+    if (std::find(inputs.begin(), inputs.end(), in) == inputs.end())
+      inputs.push_back(in);
+  }
+  out.Print(vars,
+            "\n::caf::behavior $name$::Service::make_behavior() {\n"
+            "  return {\n");
+  for (auto* in : inputs) {
+    out.Print(
+      "    [this](::troupe::actors::call_context& ctx, $in$& request) -> ::caf::message {\n"
+      "      return dispatch(ctx, [&](::troupe::services::server_call& call) -> "
+      "::caf::message {\n",
+      "in", pb::compiler::cpp::QualifiedClassName(in));
+    for (int i = 0; i < service->method_count(); ++i) {
+      if (service->method(i)->input_type() != in)
+        continue;
+      out.Print("        if (ctx.method == methods::$cxx$)\n"
+                "          return $cxx$(call, request).take();\n",
+                "cxx", names[i]);
+    }
+    out.Print("        return unknown_method(ctx);\n"
+              "      });\n"
+              "    },\n");
+  }
+  out.Print(vars,
+            "  };\n"
+            "}\n"
+            "\n"
+            "$name$::Stub::Stub(::troupe::services::channel target,\n"
+            "                   ::troupe::services::stub_config config)\n"
+            "  : stub_base(std::move(target), full_name, std::move(config)) {}\n");
+}
+
 class troupe_generator : public pb::compiler::CodeGenerator {
 public:
   // We only enumerate message classes, so every field feature is fine.
@@ -55,11 +256,38 @@ public:
       return false;
     }
     auto base = strip_proto(file->name());
+    if (file->service_count() > 0 && file->options().cc_generic_services()) {
+      *error = "protoc-gen-troupe: " + file->name()
+        + " sets cc_generic_services: protobuf's generic service classes and "
+          "Troupe's would have the same names";
+      return false;
+    }
+    std::vector<std::vector<std::string>> names(file->service_count());
+    for (int i = 0; i < file->service_count(); ++i)
+      if (!method_names(file->service(i), names[i], error))
+        return false;
     {
       std::unique_ptr<pb::io::ZeroCopyOutputStream> stream{
         context->OpenForInsert(base + ".pb.h", "includes")};
       pb::io::Printer out{stream.get(), '$'};
       out.Print("#include <troupe/messages/protobuf_inspect.hpp>\n");
+      if (file->service_count() > 0)
+        out.Print("#include <troupe/services/service.hpp>\n"
+                  "#include <troupe/services/stub.hpp>\n");
+    }
+    if (file->service_count() > 0) {
+      {
+        std::unique_ptr<pb::io::ZeroCopyOutputStream> stream{
+          context->OpenForInsert(base + ".pb.h", "namespace_scope")};
+        pb::io::Printer out{stream.get(), '$'};
+        for (int i = 0; i < file->service_count(); ++i)
+          declare_service(file->service(i), names[i], out);
+      }
+      std::unique_ptr<pb::io::ZeroCopyOutputStream> stream{
+        context->OpenForInsert(base + ".pb.cc", "namespace_scope")};
+      pb::io::Printer out{stream.get(), '$'};
+      for (int i = 0; i < file->service_count(); ++i)
+        define_service(file->service(i), names[i], out);
     }
     {
       std::unique_ptr<pb::io::ZeroCopyOutputStream> stream{

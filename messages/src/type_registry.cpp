@@ -1,5 +1,7 @@
 #include "troupe/messages/type_registry.hpp"
 
+#include "well_known_types.hpp"
+
 #include <algorithm>
 #include <mutex>
 
@@ -11,8 +13,13 @@ namespace troupe::messages {
 type_registry& type_registry::instance() {
   // A function-local static: generated code calls this from static
   // initializers in other translation units, in unspecified order.
-  static type_registry registry;
-  return registry;
+  // Never destroyed: static destructors of other units may still use it.
+  static type_registry* registry = [] {
+    auto* result = new type_registry;
+    register_well_known_types(*result);
+    return result;
+  }();
+  return *registry;
 }
 
 void type_registry::add(message_type x) {

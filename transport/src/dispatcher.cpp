@@ -6,6 +6,7 @@
 #include <caf/message.hpp>
 #include <caf/send.hpp>
 
+#include <troupe/actors/call_context.hpp>
 #include <troupe/actors/flow_errc.hpp>
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
@@ -44,7 +45,9 @@ envelope_fields fields_of(const troupe::Envelope& env) {
   result.deadline_remaining_us = env.deadline_remaining_us();
   result.trace_id = env.trace().trace_id();
   result.request_id = env.trace().request_id();
+  result.span_id = env.trace().span_id();
   result.attempt = env.attempt();
+  result.method = env.method();
   return result;
 }
 
@@ -61,7 +64,26 @@ troupe::Envelope envelope_of(const envelope_fields& x) {
   result.set_deadline_remaining_us(x.deadline_remaining_us);
   result.mutable_trace()->set_trace_id(std::string{x.trace_id});
   result.mutable_trace()->set_request_id(std::string{x.request_id});
+  result.mutable_trace()->set_span_id(std::string{x.span_id});
   result.set_attempt(x.attempt);
+  result.set_method(std::string{x.method});
+  return result;
+}
+
+/// The context a service handler gets for a method call: the deadline is
+/// what remained when it was sent, less the transit estimate, from `now`
+/// on this node's actor clock (remaining time travels, not timestamps).
+actors::call_context context_of(const envelope_fields& x, caf::actor_clock::time_point now,
+                                int64_t one_way_ns) {
+  actors::call_context result;
+  result.method.assign(x.method);
+  result.trace_id.assign(x.trace_id);
+  result.span_id.assign(x.span_id);
+  result.request_id.assign(x.request_id);
+  result.attempt = x.attempt != 0 ? x.attempt : 1;
+  if (x.deadline_remaining_us != 0)
+    result.set_deadline(now + std::chrono::microseconds{x.deadline_remaining_us}
+                        - std::chrono::nanoseconds{one_way_ns});
   return result;
 }
 
@@ -76,6 +98,7 @@ dispatcher::dispatcher(config_ptr cfg, connection_io_ptr io, caf::actor owner,
     responder_ptr_(caf::actor_cast<caf::strong_actor_ptr>(responder_)),
     registry_(std::move(routes)),
     log_(actors::logger("troupe.transport")),
+    clock_(&owner_->home_system().clock()),
     arena_block_(new char[arena_block_size]),
     arena_(arena_options(arena_block_.get())) {
   // nop
@@ -227,6 +250,7 @@ void dispatcher::send_error(const caf::error& err, const envelope_fields& env) {
   troupe::TraceContext trace;
   trace.set_trace_id(std::string{env.trace_id});
   trace.set_request_id(std::string{env.request_id});
+  trace.set_span_id(std::string{env.span_id});
   send_error(err, env.correlation_id, &trace);
 }
 
@@ -260,8 +284,14 @@ void dispatcher::deliver(const envelope_fields& env) {
     }
   }
   const auto& target = i->second;
-  if (target.how == delivery::with_envelope)
+  if (!env.method.empty()) {
+    // A service method call: the handler gets the call's context, its
+    // deadline moved onto this node's clock (docs/wire-protocol.md §7).
+    msg = caf::message::concat(
+      caf::make_message(context_of(env, clock_->now(), one_way_ns_.load())), msg);
+  } else if (target.how == delivery::with_envelope) {
     msg = caf::message::concat(caf::make_message(envelope_of(env)), msg);
+  }
   if (corr == 0) {
     target.actor->enqueue(nullptr, caf::make_message_id(), std::move(msg), nullptr);
     return;

@@ -33,6 +33,7 @@
 #include <google/protobuf/arena.h>
 
 #include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/timespan.hpp>
 
 #include "adaptive_mutex.hpp"
@@ -115,6 +116,8 @@ private:
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<bool> established_{false};
   std::atomic<int64_t> one_way_ns_{0};
+  /// The node's actor clock: a service call's deadline is moved onto it.
+  caf::actor_clock* clock_;
 
   // -- I/O thread only ----------------------------------------------------------
   std::string label_;

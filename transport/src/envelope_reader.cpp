@@ -100,17 +100,18 @@ bool ascii(std::string_view x) {
   return (acc & high_bits) == 0;
 }
 
-/// Reads a message of two string fields (ActorAddress, TraceContext).
-bool read_pair(std::string_view bytes, std::string_view& first, std::string_view& second) {
+/// Reads a message of string fields 1..N (ActorAddress: 2, TraceContext: 3).
+template <size_t N>
+bool read_strings(std::string_view bytes, std::string_view* const (&fields)[N]) {
   wire_cursor in{bytes};
   unsigned seen = 0;
   while (!in.done()) {
     uint32_t field = 0;
     uint32_t wt = 0;
-    if (!in.tag(field, wt) || wt != length_type || field > 2 || (seen & (1u << field)))
+    if (!in.tag(field, wt) || wt != length_type || field > N || (seen & (1u << field)))
       return false;
     seen |= 1u << field;
-    auto& dst = field == 1 ? first : second;
+    auto& dst = *fields[field - 1];
     if (!in.bytes(dst) || !ascii(dst))
       return false;
   }
@@ -123,7 +124,7 @@ bool read_envelope(std::string_view bytes, envelope_fields& out) {
   while (!in.done()) {
     uint32_t field = 0;
     uint32_t wt = 0;
-    if (!in.tag(field, wt) || field > 8 || (seen & (1u << field)))
+    if (!in.tag(field, wt) || field > 9 || (seen & (1u << field)))
       return false;
     seen |= 1u << field;
     switch (field) {
@@ -133,13 +134,25 @@ bool read_envelope(std::string_view bytes, envelope_fields& out) {
         std::string_view sub;
         if (wt != length_type || !in.bytes(sub))
           return false;
-        auto ok = field == 1 ? read_pair(sub, out.sender_node, out.sender_name)
-          : field == 2       ? read_pair(sub, out.receiver_node, out.receiver_name)
-                             : read_pair(sub, out.trace_id, out.request_id);
+        bool ok = false;
+        if (field == 1) {
+          std::string_view* const parts[] = {&out.sender_node, &out.sender_name};
+          ok = read_strings(sub, parts);
+        } else if (field == 2) {
+          std::string_view* const parts[] = {&out.receiver_node, &out.receiver_name};
+          ok = read_strings(sub, parts);
+        } else {
+          std::string_view* const parts[] = {&out.trace_id, &out.request_id, &out.span_id};
+          ok = read_strings(sub, parts);
+        }
         if (!ok)
           return false;
         break;
       }
+      case 9:
+        if (wt != length_type || !in.bytes(out.method) || !ascii(out.method))
+          return false;
+        break;
       case 3:
         if (wt != length_type || !in.bytes(out.type) || !ascii(out.type))
           return false;

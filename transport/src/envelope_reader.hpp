@@ -39,7 +39,9 @@ struct envelope_fields {
   int64_t deadline_remaining_us = 0;
   std::string_view trace_id;
   std::string_view request_id;
+  std::string_view span_id;
   uint32_t attempt = 0;
+  std::string_view method;
 };
 
 /// Reads `frame` (the bytes of one `troupe.wire.Frame`, without the length

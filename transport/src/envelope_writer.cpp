@@ -25,10 +25,12 @@ constexpr uint32_t env_correlation_id = 5;
 constexpr uint32_t env_deadline = 6;
 constexpr uint32_t env_trace = 7;
 constexpr uint32_t env_attempt = 8;
+constexpr uint32_t env_method = 9;
 constexpr uint32_t addr_node = 1;
 constexpr uint32_t addr_name = 2;
 constexpr uint32_t trace_trace_id = 1;
 constexpr uint32_t trace_request_id = 2;
+constexpr uint32_t trace_span_id = 3;
 
 size_t varint_size(uint64_t x) {
   size_t n = 1;
@@ -110,11 +112,23 @@ void append_address_fields(std::string_view sender_node, std::string_view sender
 
 void append_trace_fields(std::string_view trace_id, std::string_view request_id,
                          uint32_t attempt, std::string& out) {
-  static_assert(trace_trace_id == 1 && trace_request_id == 2);
-  append_pair(env_trace, trace_id, request_id, out);
+  append_trace_fields(trace_fields{trace_id, request_id, {}, attempt, {}}, out);
+}
+
+void append_trace_fields(const trace_fields& x, std::string& out) {
+  static_assert(trace_trace_id == 1 && trace_request_id == 2 && trace_span_id == 3);
+  auto body = string_field_size(trace_trace_id, x.trace_id)
+    + string_field_size(trace_request_id, x.request_id)
+    + string_field_size(trace_span_id, x.span_id);
   auto old = out.size();
-  out.resize(old + varint_field_size(env_attempt, attempt));
-  put_varint_field(out.data() + old, env_attempt, attempt);
+  out.resize(old + field_size(env_trace, body) + varint_field_size(env_attempt, x.attempt)
+             + string_field_size(env_method, x.method));
+  auto* p = put_header(out.data() + old, env_trace, body);
+  p = put_string_field(p, trace_trace_id, x.trace_id);
+  p = put_string_field(p, trace_request_id, x.request_id);
+  p = put_string_field(p, trace_span_id, x.span_id);
+  p = put_varint_field(p, env_attempt, x.attempt);
+  put_string_field(p, env_method, x.method);
 }
 
 caf::error append_envelope_frame(envelope_kind kind, const envelope_view& env,

@@ -64,7 +64,7 @@ struct envelope_view {
   uint64_t correlation_id = 0;
   /// Field 6.
   int64_t deadline_remaining_us = 0;
-  /// Fields 7 and 8 (`trace`, `attempt`), pre-encoded with
+  /// Fields 7 to 9 (`trace`, `attempt`, `method`), pre-encoded with
   /// `append_trace_fields`; written as they are.
   std::string_view trace;
 };
@@ -75,8 +75,22 @@ void append_address_fields(std::string_view sender_node, std::string_view sender
                            std::string_view receiver_node, std::string_view receiver_name,
                            std::string& out);
 
-/// Appends `trace {trace_id, request_id}` (present even when empty) and
-/// `attempt` (omitted when 0) — Envelope fields 7 and 8 — to `out`.
+/// What `append_trace_fields` writes: Envelope fields 7 to 9.
+struct trace_fields {
+  std::string_view trace_id;
+  std::string_view request_id;
+  std::string_view span_id;
+  uint32_t attempt = 0;
+  /// A service method's full name, "/pkg.Service/Method"; empty otherwise.
+  std::string_view method;
+};
+
+/// Appends `trace {trace_id, request_id, span_id}` (present even when
+/// empty), `attempt` (omitted when 0) and `method` (omitted when empty) —
+/// Envelope fields 7 to 9 — to `out`.
+void append_trace_fields(const trace_fields& x, std::string& out);
+
+/// Same, without a span id or method.
 void append_trace_fields(std::string_view trace_id, std::string_view request_id,
                          uint32_t attempt, std::string& out);
 

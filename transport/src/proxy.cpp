@@ -25,6 +25,8 @@
 #include "envelope_writer.hpp"
 #include "framing.hpp"
 #include "payload.hpp"
+#include "troupe/actors/call_context.hpp"
+#include "troupe/actors/flow_errc.hpp"
 #include "troupe/transport/call_options.hpp"
 #include "troupe/transport/transport_errc.hpp"
 #include "troupe/transport/wire_error.hpp"
@@ -99,11 +101,16 @@ void remote_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_unit* h
 caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit* host) {
   auto& content = what.content();
   auto is_request = what.mid.is_request();
-  // Optional call_options first, then exactly one protobuf message.
+  // Optional call_options or call_context first, then exactly one protobuf
+  // message.
   size_t pos = 0;
   const call_options* opts = nullptr;
+  const actors::call_context* ctx = nullptr;
   if (content.size() >= 2 && content.match_element<call_options>(0)) {
     opts = &content.get_as<call_options>(0);
+    pos = 1;
+  } else if (content.size() >= 2 && content.match_element<actors::call_context>(0)) {
+    ctx = &content.get_as<actors::call_context>(0);
     pos = 1;
   }
   if (content.size() != pos + 1)
@@ -115,9 +122,17 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
                content.stringify(), messages::describe(err));
     return err;
   }
-  auto deadline = opts != nullptr && opts->deadline > caf::timespan{0}
-    ? opts->deadline
-    : args_.cfg->default_deadline;
+  auto deadline = args_.cfg->default_deadline;
+  if (opts != nullptr && opts->deadline > caf::timespan{0}) {
+    deadline = opts->deadline;
+  } else if (ctx != nullptr && ctx->has_deadline()) {
+    // A call whose deadline passed is not sent (the stub checks it before
+    // sending; this catches the time spent in between).
+    deadline = ctx->remaining(clock_->now());
+    if (deadline <= caf::timespan{0})
+      return caf::make_error(actors::flow_errc::deadline_exceeded,
+                             "the call's deadline passed before it was sent");
+  }
   uint64_t corr = 0;
   if (is_request) {
     auto due = clock_->now() + deadline;
@@ -144,7 +159,9 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
   // Trace context: given, or generated as "<node id>/<correlation id>".
   auto& tmp = thread_scratch();
   std::string_view request_id;
-  if (opts != nullptr && !opts->request_id.empty()) {
+  if (ctx != nullptr && !ctx->request_id.empty()) {
+    request_id = ctx->request_id;
+  } else if (opts != nullptr && !opts->request_id.empty()) {
     request_id = opts->request_id;
   } else if (corr != 0) {
     tmp.request_id.assign(args_.local_node);
@@ -157,10 +174,18 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
     tmp.request_id.append(first, end);
     request_id = tmp.request_id;
   }
-  std::string_view trace_id =
-    opts != nullptr && !opts->trace_id.empty() ? std::string_view{opts->trace_id} : request_id;
   tmp.trace.clear();
-  append_trace_fields(trace_id, request_id, opts != nullptr ? opts->attempt : 1, tmp.trace);
+  if (ctx != nullptr) {
+    append_trace_fields(
+      trace_fields{ctx->trace_id.empty() ? request_id : std::string_view{ctx->trace_id},
+                   request_id, ctx->span_id, ctx->attempt, ctx->method},
+      tmp.trace);
+  } else {
+    std::string_view trace_id = opts != nullptr && !opts->trace_id.empty()
+      ? std::string_view{opts->trace_id}
+      : request_id;
+    append_trace_fields(trace_id, request_id, opts != nullptr ? opts->attempt : 1, tmp.trace);
+  }
   envelope_view env;
   env.addresses = addresses_;
   env.type = payload.type->full_name;

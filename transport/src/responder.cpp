@@ -91,7 +91,9 @@ caf::message_id responder::expect(const envelope_fields& env) {
   append_address_fields(env.receiver_node, env.receiver_name, env.sender_node, env.sender_name,
                         req.echo);
   req.split = req.echo.size();
-  append_trace_fields(env.trace_id, env.request_id, env.attempt, req.echo);
+  // The reply copies the call's trace context and attempt, not its method.
+  append_trace_fields(trace_fields{env.trace_id, env.request_id, env.span_id, env.attempt, {}},
+                      req.echo);
   if (!closed_)
     pending_.insert(std::move(node));
   return caf::make_message_id(next_id_);

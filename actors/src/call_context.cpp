@@ -1,0 +1,127 @@
+#include "troupe/actors/call_context.hpp"
+
+#include <algorithm>
+#include <random>
+
+namespace troupe::actors {
+
+namespace {
+
+thread_local const call_context* current = nullptr;
+
+/// `digits` random lowercase hex digits, not all zero (W3C forbids that).
+std::string random_hex(size_t digits) {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string result(digits, '0');
+  bool nonzero = false;
+  while (!nonzero) {
+    for (size_t i = 0; i < digits; i += 16) {
+      auto word = engine();
+      for (size_t j = i; j < std::min(digits, i + 16); ++j, word >>= 4) {
+        result[j] = hex[word & 0xF];
+        nonzero |= (word & 0xF) != 0;
+      }
+    }
+  }
+  return result;
+}
+
+bool is_lower_hex(std::string_view x) {
+  return std::all_of(x.begin(), x.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+} // namespace
+
+call_context call_context::ingress(std::string method, time_point now, caf::timespan timeout) {
+  call_context result;
+  result.method = std::move(method);
+  result.trace_id = new_trace_id();
+  result.span_id = new_span_id();
+  // The trace id names the request too until a caller names it.
+  result.request_id = result.trace_id.substr(0, 16);
+  if (timeout > caf::timespan{0})
+    result.set_deadline(now + timeout);
+  return result;
+}
+
+call_context call_context::child(std::string method, time_point now,
+                                 caf::timespan timeout) const {
+  call_context result;
+  result.method = std::move(method);
+  result.trace_id = trace_id.empty() ? new_trace_id() : trace_id;
+  result.span_id = new_span_id();
+  result.request_id = request_id;
+  result.deadline_ns = deadline_ns;
+  if (timeout > caf::timespan{0} && now + timeout < result.deadline())
+    result.set_deadline(now + timeout);
+  return result;
+}
+
+call_context::time_point call_context::deadline() const noexcept {
+  if (!has_deadline())
+    return time_point::max();
+  return time_point{
+    std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{deadline_ns})};
+}
+
+void call_context::set_deadline(time_point t) noexcept {
+  if (t == time_point::max()) {
+    deadline_ns = 0;
+    return;
+  }
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  deadline_ns = ns != 0 ? ns : 1; // 0 means "none"
+}
+
+caf::timespan call_context::remaining(time_point now) const noexcept {
+  if (!has_deadline())
+    return caf::timespan::max();
+  return std::chrono::duration_cast<caf::timespan>(deadline() - now);
+}
+
+std::string call_context::traceparent() const {
+  return "00-" + trace_id + "-" + span_id + "-01";
+}
+
+std::string new_trace_id() {
+  return random_hex(32);
+}
+
+std::string new_span_id() {
+  return random_hex(16);
+}
+
+bool parse_traceparent(std::string_view text, std::string& trace_id, std::string& span_id) {
+  // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2
+  if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-')
+    return false;
+  auto version = text.substr(0, 2);
+  auto trace = text.substr(3, 32);
+  auto span = text.substr(36, 16);
+  auto flags = text.substr(53, 2);
+  if (!is_lower_hex(version) || version == "ff" || !is_lower_hex(trace) || !is_lower_hex(span)
+      || !is_lower_hex(flags))
+    return false;
+  if (trace.find_first_not_of('0') == std::string_view::npos
+      || span.find_first_not_of('0') == std::string_view::npos)
+    return false;
+  trace_id.assign(trace);
+  span_id.assign(span);
+  return true;
+}
+
+const call_context* current_call_context() noexcept {
+  return current;
+}
+
+call_context_scope::call_context_scope(const call_context& ctx) noexcept : previous_(current) {
+  current = &ctx;
+}
+
+call_context_scope::~call_context_scope() {
+  current = previous_;
+}
+
+} // namespace troupe::actors

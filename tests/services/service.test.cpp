@@ -1,0 +1,295 @@
+// The server side and the stub on CAF's deterministic scheduler: methods
+// told apart by name, typed statuses, deferred replies, well-known and
+// nested types, deadlines on virtual time (also in a second hop), and a
+// supervised service whose name survives its restart.
+
+#include <catch2/catch.hpp>
+
+#include <troupe/services/service_child.hpp>
+#include <troupe/services/service_directory.hpp>
+#include <troupe/supervisors/supervisor.hpp>
+#include <troupe/testing/deterministic_system.hpp>
+#include <troupe/transport/system_config.hpp>
+
+#include "support/greeter.hpp"
+#include "support/outcome.hpp"
+
+using namespace std::chrono_literals;
+using namespace troupe::services;
+using services_test::v1::Greeter;
+using services_test::v1::Greeting;
+using services_test::v1::Hello;
+using troupe::messages::is;
+using troupe::testing::failed_atom;
+using troupe::testing::greeter;
+using troupe::testing::greeter_probe;
+using troupe::testing::report_to;
+using troupe::testing::spawn_client;
+
+namespace {
+
+/// Stops the services a test started: a running actor would keep the
+/// actor system from shutting down.
+struct fixture : troupe::testing::deterministic_system<troupe::transport::system_config> {
+  std::vector<caf::actor> started;
+
+  caf::actor keep(caf::actor x) {
+    started.push_back(x);
+    return x;
+  }
+
+  ~fixture() {
+    for (auto& x : started)
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    run();
+  }
+};
+
+Hello hello(std::string name, std::string mode = "") {
+  Hello result;
+  result.set_name(std::move(name));
+  result.set_mode(std::move(mode));
+  return result;
+}
+
+/// Spawns a greeter and registers it under its name.
+caf::actor
+start_greeter(fixture& f,
+              std::shared_ptr<greeter_probe> probe = std::make_shared<greeter_probe>()) {
+  auto g = f.keep(spawn_service(f.sys, std::make_unique<greeter>(std::move(probe))));
+  with_service_directory(f.sys, [&](const service_directory_actor& dir) {
+    caf::anon_send(dir, register_service_atom::value, std::string{Greeter::full_name}, g);
+  });
+  f.run();
+  return g;
+}
+
+/// Greets `who` from a fresh actor; the outcome goes to the test.
+void greet(fixture& f, const Greeter::Stub& stub, Hello req, call_options opts = {}) {
+  auto test = caf::actor_cast<caf::actor>(f.self);
+  spawn_client(f.sys, [=](caf::event_based_actor* self) {
+    auto [ok, fail] = report_to<Greeting>(test);
+    stub.greet(self, req, opts).then(ok, fail);
+  });
+}
+
+caf::error failure(fixture& f) {
+  auto got = f.received<failed_atom, caf::error>();
+  REQUIRE(got);
+  return std::get<1>(*got);
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture,
+                 "a stub calls a local service by name and methods sharing a request "
+                 "type stay apart",
+                 "[services][service]") {
+  start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann"));
+  auto test = caf::actor_cast<caf::actor>(self);
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    auto [ok, fail] = report_to<Greeting>(test);
+    stub.shout(c, hello("bob")).then(ok, fail);
+  });
+  run();
+  auto first = received<Greeting>();
+  auto second = received<Greeting>();
+  REQUIRE(first);
+  REQUIRE(second);
+  auto texts = std::set<std::string>{std::get<0>(*first).text(), std::get<0>(*second).text()};
+  CHECK(texts == std::set<std::string>{"hello, ann", "HELLO, BOB"});
+  auto methods =
+    std::set<std::string>{std::get<0>(*first).method(), std::get<0>(*second).method()};
+  CHECK(methods
+        == std::set<std::string>{"/services_test.v1.Greeter/Greet",
+                                 "/services_test.v1.Greeter/Shout"});
+  CHECK(std::get<0>(*first).attempt() == 1);
+}
+
+TEST_CASE_METHOD(fixture, "a handler's typed status reaches the caller unchanged",
+                 "[services][service][status]") {
+  start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann", "fail:5"));
+  run();
+  auto err = failure(*this);
+  CHECK(is(err, rpc_errc::not_found));
+  CHECK(troupe::messages::describe(err).find("asked to fail: ann") != std::string::npos);
+}
+
+TEST_CASE_METHOD(fixture, "a method the service does not implement answers unimplemented",
+                 "[services][service][status]") {
+  start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  auto test = caf::actor_cast<caf::actor>(self);
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    auto [ok, fail] = report_to<services_test::v1::Record>(test);
+    stub.not_implemented(c, services_test::v1::Key{}).then(ok, fail);
+  });
+  run();
+  CHECK(is(failure(*this), rpc_errc::unimplemented));
+}
+
+TEST_CASE_METHOD(fixture, "a deferred reply is delivered when the handler completes it",
+                 "[services][service][async]") {
+  start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann", "defer"));
+  run();
+  auto got = received<Greeting>();
+  REQUIRE(got);
+  CHECK(std::get<0>(*got).text() == "hello later, ann");
+}
+
+TEST_CASE_METHOD(fixture, "well-known and nested message types work as requests and replies",
+                 "[services][service][types]") {
+  start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  auto test = caf::actor_cast<caf::actor>(self);
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    auto [ok, fail] = report_to<google::protobuf::Empty>(test);
+    stub.ping(c, google::protobuf::Empty{}).then(ok, fail);
+    services_test::v1::Key key;
+    key.set_id("k1");
+    auto [ok2, fail2] = report_to<services_test::v1::Record::Entry>(test);
+    stub.lookup(c, key).then(ok2, fail2);
+  });
+  run();
+  CHECK(received<google::protobuf::Empty>());
+  auto entry = received<services_test::v1::Record::Entry>();
+  REQUIRE(entry);
+  CHECK(std::get<0>(*entry).value() == "value of k1");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a call fails with deadline_exceeded at its deadline on virtual time",
+                 "[services][service][deadline]") {
+  start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann", "hold"), 100ms);
+  run();
+  CHECK_FALSE(received<failed_atom, caf::error>());
+  advance_time(99ms);
+  CHECK_FALSE(received<failed_atom, caf::error>());
+  advance_time(1ms);
+  CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+}
+
+TEST_CASE_METHOD(fixture,
+                 "the handler sees the deadline and a call whose deadline passed is "
+                 "not started",
+                 "[services][service][deadline]") {
+  auto probe = std::make_shared<greeter_probe>();
+  auto g = start_greeter(*this, probe);
+  Greeter::Stub stub{channel::to(g)};
+  auto client = spawn_client(
+    sys, [=, test = caf::actor_cast<caf::actor>(self)](caf::event_based_actor* c) {
+      auto [ok, fail] = report_to<Greeting>(test);
+      stub.greet(c, hello("ann"), 300ms).then(ok, fail);
+    });
+  run_only(client);          // the request waits in the greeter's mailbox ...
+  sched.advance_time(300ms); // ... until its deadline passed
+  run();
+  CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+  CHECK(probe->calls == 0); // the method never ran
+  // A call in time sees what is left of its deadline.
+  greet(*this, stub, hello("bob"), 300ms);
+  run();
+  auto got = received<Greeting>();
+  REQUIRE(got);
+  CHECK(std::get<0>(*got).remaining_ms() == 300);
+  caf::anon_send_exit(g, caf::exit_reason::kill);
+  run();
+  CHECK(probe->refused_expired == 1);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a deadline set at the ingress expires in the second hop and the "
+                 "first hop is told",
+                 "[services][service][deadline]") {
+  auto probe = std::make_shared<greeter_probe>();
+  auto g = start_greeter(*this, probe);
+  auto r = keep(spawn_service(sys, std::make_unique<troupe::testing::relay>(channel::to(g))));
+  services_test::v1::Relay::Stub relay{channel::to(r)};
+  auto test = caf::actor_cast<caf::actor>(self);
+  auto client = spawn_client(sys, [=](caf::event_based_actor* c) {
+    auto [ok, fail] = report_to<Greeting>(test);
+    relay.forward(c, hello("ann"), 100ms).then(ok, fail);
+  });
+  run_only(client); // the ingress call, 100 ms
+  run_only(r);      // the relay calls the greeter with what is left
+  CHECK(probe->calls == 0);
+  sched.advance_time(150ms); // the greeter is slow to get to it
+  run();
+  CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+  CHECK(probe->calls == 0);
+  caf::anon_send_exit(g, caf::exit_reason::kill);
+  run();
+  CHECK(probe->refused_expired == 1); // the second hop refused it
+}
+
+TEST_CASE_METHOD(fixture, "a handler that throws answers internal and its actor fails",
+                 "[services][service][status]") {
+  auto g = start_greeter(*this);
+  self->monitor(g);
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann", "throw"));
+  run();
+  auto err = failure(*this);
+  CHECK(is(err, rpc_errc::internal));
+  CHECK(troupe::messages::describe(err).find("asked to throw") != std::string::npos);
+  auto down = received<caf::down_msg>();
+  REQUIRE(down);
+  CHECK(std::get<0>(*down).reason);
+}
+
+TEST_CASE_METHOD(fixture, "a supervised service keeps its name across a restart",
+                 "[services][service][restart]") {
+  auto probe = std::make_shared<greeter_probe>();
+  troupe::supervisors::supervisor_config cfg;
+  cfg.name = "services";
+  cfg.intensity = {10, 1s};
+  cfg.restart_backoff = troupe::actors::backoff::constant(200ms);
+  cfg.children.push_back(service_child<greeter>(service_options{}, probe));
+  auto sup = troupe::supervisors::spawn_supervisor(sys, cfg);
+  REQUIRE(sup);
+  run();
+  REQUIRE(probe->starts == 1);
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann"));
+  run();
+  REQUIRE(received<Greeting>());
+  SECTION("a call during the restart waits for the new incarnation") {
+    caf::anon_send_exit(probe->current(), caf::exit_reason::kill);
+    run();
+    greet(*this, stub, hello("bob"), 1s);
+    run();
+    CHECK_FALSE(received<Greeting>()); // waits: the restart is 200 ms away
+    advance_time(200ms);
+    auto got = received<Greeting>();
+    REQUIRE(got);
+    CHECK(std::get<0>(*got).text() == "hello, bob");
+    CHECK(std::get<0>(*got).attempt() == 2); // the first went to the dead one
+    CHECK(probe->starts == 2);
+  }
+  SECTION("a call whose deadline ends before the restart fails deadline_exceeded") {
+    caf::anon_send_exit(probe->current(), caf::exit_reason::kill);
+    run();
+    greet(*this, stub, hello("bob"), 100ms);
+    advance_time(100ms);
+    CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+  }
+  SECTION("without wait_for_ready the call fails unavailable at once") {
+    caf::anon_send_exit(probe->current(), caf::exit_reason::kill);
+    run();
+    call_options opts = 1s;
+    opts.wait_for_ready = false;
+    greet(*this, stub, hello("bob"), opts);
+    run();
+    CHECK(is(failure(*this), rpc_errc::unavailable));
+  }
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  advance_time(1s);
+}

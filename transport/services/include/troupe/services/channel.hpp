@@ -1,0 +1,83 @@
+#pragma once
+
+/// `channel`: where a stub's calls go. A stub is the same type whatever its
+/// channel; only the channel knows whether the service is in this process
+/// or on another node.
+///
+///   Pricing::Stub local{channel::local(sys)};                 // by name, this process
+///   Pricing::Stub remote{channel::remote(node, "10.0.0.2", 4711)}; // by name, that node
+///   Pricing::Stub fixed{channel::to(actor)};                   // one given actor
+///
+/// `local` and `remote` find the service by its full name (the stub's) and
+/// find it again when the incarnation they used is gone: `local` in the
+/// service directory (waiting for a restart within the call's deadline),
+/// `remote` through the node (a proxy for `<name>@host:port`, reconnecting
+/// if needed). The last actor found is cached and shared by copies of the
+/// channel.
+///
+/// Thread safety: copies share their cache under a lock; any thread may
+/// use a channel.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <troupe/transport/node_actor.hpp>
+
+namespace troupe::services {
+
+class channel {
+public:
+  /// How a channel finds its service.
+  enum class kind : uint8_t {
+    /// This process's service directory.
+    local,
+    /// A node's proxy for `<service name>@host:port`.
+    remote,
+    /// One fixed actor.
+    fixed,
+  };
+
+  /// The services of `sys`, by name (`service_directory`).
+  static channel local(caf::actor_system& sys);
+
+  /// The services published on the node at `host:port`, reached through
+  /// `node` (this process's node).
+  static channel remote(const transport::node_actor& node, std::string host, uint16_t port);
+
+  /// Always `target` (a service actor, or a proxy for one).
+  static channel to(caf::actor target);
+
+  kind how() const noexcept;
+
+  /// The actor system calls run in.
+  caf::actor_system& system() const;
+
+  /// The actor found last for `service`, unless it is `stale`; null if none.
+  caf::actor cached(const std::string& service, const caf::actor_addr& stale) const;
+
+  /// Remembers `target` for `service`.
+  void remember(const std::string& service, const caf::actor& target) const;
+
+  /// Forgets `target` (it died or cannot be reached).
+  void forget(const caf::actor_addr& target) const;
+
+  /// For `remote`: the node, host and port.
+  const transport::node_actor& node() const;
+  const std::string& host() const;
+  uint16_t port() const;
+
+  struct state;
+
+private:
+  explicit channel(std::shared_ptr<state> st) : state_(std::move(st)) {
+    // nop
+  }
+
+  std::shared_ptr<state> state_;
+};
+
+} // namespace troupe::services

@@ -1,0 +1,249 @@
+#pragma once
+
+/// The server side of a protobuf `service`: what generated code builds on.
+///
+/// For `service Pricing { rpc Quote(QuoteRequest) returns (Quote); }` in
+/// package `shop.v1`, `troupe_add_messages` generates
+/// `shop::v1::Pricing::Service`, a `service_base` with one virtual method
+/// per rpc (snake_case) that a user overrides:
+///
+///   class pricing final : public shop::v1::Pricing::Service {
+///     troupe::services::reply<shop::v1::Quote>
+///     quote(troupe::services::server_call& call, const shop::v1::QuoteRequest& req) override
+///     {
+///       if (req.sku().empty())
+///         return caf::make_error(rpc_errc::invalid_argument, "sku is empty");
+///       shop::v1::Quote q;  ...
+///       return q;                       // a plain reply
+///     }
+///   };
+///
+/// A method replies with a value, fails with a typed error (`rpc_errc`, or
+/// any Troupe error: the caller's stub maps it with `to_status`), or
+/// answers later: `auto later = call.defer<Quote>(); ...; return later;`
+/// and `later.deliver(q)` / `later.fail(err)` once, from any handler or
+/// callback of the same actor. A method not overridden answers
+/// `unimplemented`.
+///
+/// Each service runs as one actor (`service_actor`), one call at a time;
+/// its object lives as long as that actor (a restart builds a new one, like
+/// a restarted OTP server). Before a method runs, the generated dispatch:
+///  - refuses a call whose deadline passed (`deadline_exceeded`, the method
+///    is not started: nothing is done for a caller that gave up);
+///  - makes the call's context current (`actors::call_context`), so calls
+///    the method makes inherit its deadline and trace, and log lines carry
+///    them;
+///  - turns an exception thrown by the method into `internal` for the caller
+///    and then lets the actor fail (its supervisor decides what next).
+///
+/// Methods are told apart by their full name (`/shop.v1.Pricing/Quote`),
+/// which travels in the call's `call_context`: two methods may take the
+/// same request type.
+///
+/// Thread safety: a service object is used by its actor only.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/behavior.hpp>
+#include <caf/error.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/timespan.hpp>
+
+#include <troupe/actors/call_context.hpp>
+
+#include "troupe/services/rpc_errc.hpp"
+
+namespace troupe::services {
+
+/// A reply a method gives later (see `server_call::defer`).
+template <class T>
+class deferred {
+public:
+  explicit deferred(caf::response_promise promise) : promise_(std::move(promise)) {
+    // nop
+  }
+
+  /// Answers the call with `x`. Once.
+  void deliver(T x) {
+    promise_.deliver(std::move(x));
+  }
+
+  /// Fails the call with `err`. Once.
+  void fail(caf::error err) {
+    promise_.deliver(std::move(err));
+  }
+
+  /// False once answered.
+  bool pending() const {
+    return promise_.pending();
+  }
+
+private:
+  caf::response_promise promise_;
+};
+
+/// What a method returns: a value, an error, or a `deferred` it answers
+/// later.
+template <class T>
+class reply {
+public:
+  reply(T x) : msg_(caf::make_message(std::move(x))) { // NOLINT: implicit on purpose
+    // nop
+  }
+
+  reply(caf::error err) : msg_(caf::make_message(std::move(err))) { // NOLINT
+    // nop
+  }
+
+  template <class E,
+            class = std::enable_if_t<caf::has_make_error<E>::value
+                                     || caf::detail::error_factory<E>::specialized>>
+  reply(E code) : reply(caf::error{caf::make_error(code)}) { // NOLINT
+    // nop
+  }
+
+  reply(const deferred<T>&) { // NOLINT: the promise answers
+    // nop
+  }
+
+  /// The reply as CAF delivers it (empty for a deferred one). For
+  /// generated code.
+  caf::message take() {
+    return std::move(msg_);
+  }
+
+private:
+  caf::message msg_;
+};
+
+/// One call being handled.
+class server_call {
+public:
+  server_call(caf::event_based_actor* self, const actors::call_context& ctx)
+    : self_(self), ctx_(&ctx) {
+    // nop
+  }
+
+  /// The call's method, deadline, trace and request id.
+  const actors::call_context& context() const noexcept {
+    return *ctx_;
+  }
+
+  /// The service's actor (to make calls or set timers from the method).
+  caf::event_based_actor* self() const noexcept {
+    return self_;
+  }
+
+  /// Time left until the call's deadline (`caf::timespan::max()` without).
+  caf::timespan remaining() const;
+
+  /// Answers later: return the result from the method, then `deliver` or
+  /// `fail` it exactly once.
+  template <class T>
+  deferred<T> defer() {
+    return deferred<T>{self_->make_response_promise()};
+  }
+
+private:
+  caf::event_based_actor* self_;
+  const actors::call_context* ctx_;
+};
+
+/// Counters of one service incarnation.
+struct service_stats {
+  /// Calls received (all methods).
+  uint64_t calls = 0;
+  /// Calls refused because their deadline had passed before they started.
+  uint64_t expired_before_start = 0;
+  /// Calls for a method the service does not have.
+  uint64_t unknown_method = 0;
+  /// Methods that threw.
+  uint64_t exceptions = 0;
+};
+
+/// Base of every generated `<Service>::Service`.
+class service_base {
+public:
+  virtual ~service_base();
+
+  /// The service's full protobuf name, e.g. "shop.v1.Pricing".
+  virtual const char* service_full_name() const noexcept = 0;
+
+  /// Runs in the actor once it started, before the first call. Does
+  /// nothing by default.
+  virtual void on_start() {
+    // nop
+  }
+
+  /// Runs in the actor when it stops, for whatever reason (OTP's
+  /// `terminate`): release what the service holds. Does nothing by default.
+  virtual void on_stop() {
+    // nop
+  }
+
+  /// The service's actor; null until it runs.
+  caf::event_based_actor* self() const noexcept {
+    return self_;
+  }
+
+  const service_stats& stats() const noexcept {
+    return stats_;
+  }
+
+  /// The behavior that dispatches the methods (generated).
+  virtual caf::behavior make_behavior() = 0;
+
+  /// For `service_actor`.
+  void bind(caf::event_based_actor* self) noexcept {
+    self_ = self;
+  }
+
+protected:
+  /// For generated code: runs one method call `f(server_call&)` with the
+  /// checks and the context described above.
+  template <class F>
+  caf::message dispatch(actors::call_context& ctx, F&& f) {
+    if (!admit(ctx))
+      return refuse(ctx);
+    actors::call_context_scope current{ctx};
+    server_call call{self_, ctx};
+    try {
+      return f(call);
+    } catch (...) {
+      failed(ctx);
+      throw;
+    }
+  }
+
+  /// For generated code: the answer to a method this service lacks.
+  caf::message unknown_method(const actors::call_context& ctx);
+
+  /// For generated code: the answer of a method not overridden.
+  static caf::error unimplemented(const char* method);
+
+private:
+  /// Counts the call; false if its deadline passed.
+  bool admit(const actors::call_context& ctx);
+
+  /// The `deadline_exceeded` answer for a call not started.
+  caf::message refuse(const actors::call_context& ctx);
+
+  /// Tells the caller `internal` after the method threw.
+  void failed(const actors::call_context& ctx);
+
+  caf::event_based_actor* self_ = nullptr;
+  service_stats stats_;
+};
+
+/// Spawns `impl` as a service actor (unsupervised, unregistered: for tests
+/// and hand-made trees; `service_child` is the usual way).
+caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl);
+
+} // namespace troupe::services

@@ -1,0 +1,332 @@
+#pragma once
+
+/// The client side of a protobuf `service`: what generated stubs build on.
+///
+/// For `rpc Quote(QuoteRequest) returns (Quote)` of `shop.v1.Pricing`, the
+/// generated `shop::v1::Pricing::Stub` has two `quote` methods:
+///
+///   // inside an actor: never blocks; the callbacks run in the actor
+///   stub.quote(self, request, 500ms).then(
+///     [](shop::v1::Quote& q) { ... },
+///     [](caf::error& status) { ... });          // a trp_rpc status
+///
+///   // outside actors: blocks the calling thread until the reply or the
+///   // deadline
+///   caf::expected<shop::v1::Quote> q = stub.quote(request, 500ms);
+///
+/// One deadline per call (`call_options::timeout`, or the stub's
+/// `default_timeout`); no second timeout. Inside a service handler, a call
+/// inherits the handler's context: the earlier of its own timeout and the
+/// handler's deadline, the same trace and request id, a new span. A call
+/// whose deadline has passed is not sent (`deadline_exceeded` at once).
+///
+/// Failures are statuses (`rpc_errc`, see `to_status`). With
+/// `wait_for_ready` (the default), a call that finds its service not
+/// running — restarting, not yet registered, unknown on the remote node,
+/// its connection being re-established — looks the service up again and
+/// retries within its deadline; calls already delivered to a service that
+/// then died are not retried (they may have run) and fail `unavailable`.
+/// Without `wait_for_ready`, such a call fails `unavailable` at once
+/// (gRPC's wait-for-ready semantics).
+///
+/// Thread safety: a stub may be copied and used from any thread or actor
+/// (copies share the channel's cache); blocking calls must not be made
+/// from inside an actor.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/timespan.hpp>
+
+#include <troupe/actors/call_context.hpp>
+
+#include "troupe/services/channel.hpp"
+#include "troupe/services/rpc_errc.hpp"
+
+namespace troupe::services {
+
+/// Options of one call.
+struct call_options {
+  /// The call's deadline, from now; 0: the inherited deadline, or the
+  /// stub's `default_timeout` at the ingress.
+  caf::timespan timeout{0};
+  /// The request id, at the ingress only (calls inside a handler keep the
+  /// handler's); empty: generated.
+  std::string request_id;
+  /// Wait for a service that is not running (see above). Default true.
+  bool wait_for_ready = true;
+
+  call_options() = default;
+
+  template <class Rep, class Period>
+  call_options(std::chrono::duration<Rep, Period> t) // NOLINT: implicit on purpose
+    : timeout(std::chrono::duration_cast<caf::timespan>(t)) {
+    // nop
+  }
+};
+
+/// Settings of a stub.
+struct stub_config {
+  /// Deadline of an ingress call without a timeout. Default 5 s.
+  caf::timespan default_timeout = std::chrono::seconds{5};
+  /// First pause before retrying a remote service that is not there
+  /// (doubling up to `max_retry_delay`). Local retries wait in the service
+  /// directory instead. Default 10 ms.
+  caf::timespan retry_delay = std::chrono::milliseconds{10};
+  /// Default 250 ms.
+  caf::timespan max_retry_delay = std::chrono::milliseconds{250};
+};
+
+/// The non-template part of a stub, shared by its copies and its calls in
+/// flight (a call outlives a temporary stub).
+class stub_core {
+public:
+  stub_core(channel ch, std::string service, stub_config cfg);
+
+  const channel& target() const noexcept {
+    return channel_;
+  }
+
+  const std::string& service_name() const noexcept {
+    return service_;
+  }
+
+  const stub_config& config() const noexcept {
+    return cfg_;
+  }
+
+  /// The context of a new call of `method` at `now` (see above).
+  actors::call_context make_context(const char* method, const call_options& opts,
+                                    caf::actor_clock::time_point now) const;
+
+  /// Finds the service's actor (not `stale`) from inside `self`, then
+  /// calls `k` once, in `self`, with it or with the status why not.
+  void resolve(caf::event_based_actor* self, const caf::actor_addr& stale, caf::timespan left,
+               bool wait, std::function<void(caf::expected<caf::actor>)> k) const;
+
+  /// Same, blocking.
+  caf::expected<caf::actor> resolve(caf::scoped_actor& self, const caf::actor_addr& stale,
+                                    caf::timespan left, bool wait) const;
+
+  /// True if `err` says the call never reached a running service, so
+  /// trying again (after looking it up again) cannot run it twice.
+  static bool not_delivered(const caf::error& err);
+
+  /// The pause before retry number `retry` (1, 2, ...).
+  caf::timespan retry_delay(uint32_t retry) const;
+
+  /// Runs `f` in `self` after `delay`.
+  void after(caf::event_based_actor* self, caf::timespan delay, std::function<void()> f) const;
+
+  /// The status of a call whose deadline passed before it was sent.
+  static caf::error expired(const actors::call_context& ctx);
+
+private:
+  caf::expected<caf::actor> resolve_fixed(const caf::actor_addr& stale) const;
+
+  channel channel_;
+  std::string service_;
+  stub_config cfg_;
+};
+
+using stub_core_ptr = std::shared_ptr<const stub_core>;
+
+namespace detail {
+
+/// One asynchronous call in flight.
+template <class Request, class Reply>
+struct pending_call {
+  stub_core_ptr core;
+  caf::event_based_actor* self = nullptr;
+  actors::call_context ctx;
+  Request request;
+  bool wait = true;
+  /// The context current when the call started, restored for the callbacks.
+  std::optional<actors::call_context> outer;
+  std::function<void(Reply&)> ok;
+  std::function<void(caf::error&)> fail;
+  caf::actor_addr stale;
+  uint32_t retries = 0;
+
+  void succeed(Reply& x) {
+    std::optional<actors::call_context_scope> scope;
+    if (outer)
+      scope.emplace(*outer);
+    ok(x);
+  }
+
+  void failed(caf::error err) {
+    std::optional<actors::call_context_scope> scope;
+    if (outer)
+      scope.emplace(*outer);
+    auto status = to_status(std::move(err));
+    fail(status);
+  }
+};
+
+template <class Request, class Reply>
+void attempt(std::shared_ptr<pending_call<Request, Reply>> st);
+
+template <class Request, class Reply>
+void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
+  auto left = st->ctx.remaining(st->self->clock().now());
+  if (left <= caf::timespan{0})
+    return st->failed(stub_core::expired(st->ctx));
+  st->self->request(target, left, st->ctx, st->request)
+    .then([st](Reply& x) { st->succeed(x); },
+          [st, target](caf::error& err) {
+            auto now = st->self->clock().now();
+            if (!st->wait || !stub_core::not_delivered(err) || st->ctx.expired(now))
+              return st->failed(std::move(err));
+            st->core->target().forget(target.address());
+            st->stale = target.address();
+            ++st->retries;
+            ++st->ctx.attempt;
+            st->core->after(st->self, st->core->retry_delay(st->retries),
+                            [st] { attempt(st); });
+          });
+}
+
+template <class Request, class Reply>
+void attempt(std::shared_ptr<pending_call<Request, Reply>> st) {
+  auto left = st->ctx.remaining(st->self->clock().now());
+  if (left <= caf::timespan{0})
+    return st->failed(stub_core::expired(st->ctx));
+  if (auto target = st->core->target().cached(st->core->service_name(), st->stale))
+    return send(st, std::move(target));
+  st->core->resolve(st->self, st->stale, left, st->wait,
+                    [st](caf::expected<caf::actor> found) {
+                      if (!found)
+                        return st->failed(std::move(found.error()));
+                      st->core->target().remember(st->core->service_name(), *found);
+                      send(st, std::move(*found));
+                    });
+}
+
+} // namespace detail
+
+/// A call made from inside an actor, started by `then`.
+template <class Request, class Reply>
+class [[nodiscard]] async_reply {
+public:
+  async_reply(stub_core_ptr core, caf::event_based_actor* self, const char* method,
+              const Request& request, call_options opts)
+    : core_(std::move(core)),
+      self_(self),
+      method_(method),
+      request_(request),
+      opts_(std::move(opts)) {
+    // nop
+  }
+
+  /// Starts the call: `ok(Reply&)` or `fail(caf::error&)` runs once, in the
+  /// actor. A call whose deadline already passed fails before `then`
+  /// returns.
+  template <class OnReply, class OnError>
+  void then(OnReply ok, OnError fail) {
+    auto st = std::make_shared<detail::pending_call<Request, Reply>>();
+    st->core = core_;
+    st->self = self_;
+    auto now = self_->clock().now();
+    st->ctx = core_->make_context(method_, opts_, now);
+    st->request = std::move(request_);
+    st->wait = opts_.wait_for_ready;
+    if (const auto* current = actors::current_call_context())
+      st->outer = *current;
+    st->ok = std::move(ok);
+    st->fail = std::move(fail);
+    if (st->ctx.expired(now))
+      return st->failed(stub_core::expired(st->ctx));
+    detail::attempt(std::move(st));
+  }
+
+  /// Same with one callback for both outcomes.
+  template <class OnDone>
+  void then(OnDone done) {
+    auto shared = std::make_shared<OnDone>(std::move(done));
+    then([shared](Reply& x) { (*shared)(caf::expected<Reply>{std::move(x)}); },
+         [shared](caf::error& err) { (*shared)(caf::expected<Reply>{std::move(err)}); });
+  }
+
+private:
+  stub_core_ptr core_;
+  caf::event_based_actor* self_;
+  const char* method_;
+  Request request_;
+  call_options opts_;
+};
+
+/// Base of every generated `<Service>::Stub`.
+class stub_base {
+public:
+  /// The channel the calls go through.
+  const channel& target() const noexcept {
+    return core_->target();
+  }
+
+  /// The service's full name, e.g. "shop.v1.Pricing".
+  const std::string& service_name() const noexcept {
+    return core_->service_name();
+  }
+
+protected:
+  stub_base(channel ch, std::string service, stub_config cfg)
+    : core_(std::make_shared<stub_core>(std::move(ch), std::move(service), std::move(cfg))) {
+    // nop
+  }
+
+  template <class Request, class Reply>
+  async_reply<Request, Reply> call_async(caf::event_based_actor* self, const char* method,
+                                         const Request& request, call_options opts) const {
+    return {core_, self, method, request, std::move(opts)};
+  }
+
+  template <class Request, class Reply>
+  caf::expected<Reply> call_blocking(const char* method, const Request& request,
+                                     const call_options& opts) const {
+    caf::scoped_actor self{core_->target().system()};
+    auto ctx = core_->make_context(method, opts, self->clock().now());
+    caf::actor_addr stale;
+    for (uint32_t retries = 0;; ++retries) {
+      auto left = ctx.remaining(self->clock().now());
+      if (left <= caf::timespan{0})
+        return stub_core::expired(ctx);
+      auto target = core_->resolve(self, stale, left, opts.wait_for_ready);
+      if (!target)
+        return to_status(std::move(target.error()));
+      std::optional<Reply> reply;
+      caf::error err;
+      self->request(*target, left, ctx, request)
+        .receive([&](Reply& x) { reply = std::move(x); },
+                 [&](caf::error& e) { err = std::move(e); });
+      if (reply)
+        return std::move(*reply);
+      if (!opts.wait_for_ready || !stub_core::not_delivered(err)
+          || ctx.expired(self->clock().now()))
+        return to_status(std::move(err));
+      core_->target().forget(target->address());
+      stale = target->address();
+      ++ctx.attempt;
+      auto pause =
+        std::min(core_->retry_delay(retries + 1), ctx.remaining(self->clock().now()));
+      if (pause > caf::timespan{0})
+        self->receive(caf::after(pause) >> [] {});
+    }
+  }
+
+private:
+  stub_core_ptr core_;
+};
+
+} // namespace troupe::services

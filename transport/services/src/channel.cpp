@@ -1,0 +1,95 @@
+#include "troupe/services/channel.hpp"
+
+#include <map>
+#include <mutex>
+
+#include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+
+namespace troupe::services {
+
+struct channel::state {
+  kind how = kind::fixed;
+  caf::actor_system* sys = nullptr;
+  transport::node_actor node;
+  std::string host;
+  uint16_t port = 0;
+  caf::actor fixed;
+  mutable std::mutex mtx;
+  std::map<std::string, caf::actor> found;
+};
+
+channel channel::local(caf::actor_system& sys) {
+  auto st = std::make_shared<state>();
+  st->how = kind::local;
+  st->sys = &sys;
+  return channel{std::move(st)};
+}
+
+channel channel::remote(const transport::node_actor& node, std::string host, uint16_t port) {
+  auto st = std::make_shared<state>();
+  st->how = kind::remote;
+  st->sys = &caf::actor_cast<caf::abstract_actor*>(node)->home_system();
+  st->node = node;
+  st->host = std::move(host);
+  st->port = port;
+  return channel{std::move(st)};
+}
+
+channel channel::to(caf::actor target) {
+  auto st = std::make_shared<state>();
+  st->how = kind::fixed;
+  st->sys = &caf::actor_cast<caf::abstract_actor*>(target)->home_system();
+  st->fixed = std::move(target);
+  return channel{std::move(st)};
+}
+
+channel::kind channel::how() const noexcept {
+  return state_->how;
+}
+
+caf::actor_system& channel::system() const {
+  return *state_->sys;
+}
+
+caf::actor channel::cached(const std::string& service, const caf::actor_addr& stale) const {
+  if (state_->how == kind::fixed)
+    return state_->fixed.address() != stale ? state_->fixed : caf::actor{};
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  auto i = state_->found.find(service);
+  if (i == state_->found.end() || i->second.address() == stale)
+    return nullptr;
+  return i->second;
+}
+
+void channel::remember(const std::string& service, const caf::actor& target) const {
+  if (state_->how == kind::fixed)
+    return;
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  state_->found[service] = target;
+}
+
+void channel::forget(const caf::actor_addr& target) const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  for (auto i = state_->found.begin(); i != state_->found.end();) {
+    if (i->second.address() == target)
+      i = state_->found.erase(i);
+    else
+      ++i;
+  }
+}
+
+const transport::node_actor& channel::node() const {
+  return state_->node;
+}
+
+const std::string& channel::host() const {
+  return state_->host;
+}
+
+uint16_t channel::port() const {
+  return state_->port;
+}
+
+} // namespace troupe::services
