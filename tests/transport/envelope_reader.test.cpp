@@ -34,7 +34,9 @@ troupe::wire::Frame sample(bool reply = false) {
   env->set_deadline_remaining_us(1'500'000);
   env->mutable_trace()->set_trace_id("trace-7");
   env->mutable_trace()->set_request_id("req-7");
+  env->mutable_trace()->set_span_id("00f067aa0ba902b7");
   env->set_attempt(2);
+  env->set_method("/transport_test.v1.Echo/Call");
   return frame;
 }
 
@@ -51,7 +53,8 @@ bool same(const envelope_fields& fields, const troupe::Envelope& env) {
     && fields.payload == env.payload() && fields.correlation_id == env.correlation_id()
     && fields.deadline_remaining_us == env.deadline_remaining_us()
     && fields.trace_id == env.trace().trace_id()
-    && fields.request_id == env.trace().request_id() && fields.attempt == env.attempt();
+    && fields.request_id == env.trace().request_id() && fields.span_id == env.trace().span_id()
+    && fields.attempt == env.attempt() && fields.method == env.method();
 }
 
 } // namespace
@@ -66,6 +69,8 @@ TEST_CASE("a canonical envelope frame is read in place with every field",
     REQUIRE(read_envelope_frame(bytes, kind, fields));
     CHECK(kind == (reply ? envelope_kind::reply : envelope_kind::request));
     CHECK(same(fields, reply ? frame.reply() : frame.envelope()));
+    CHECK(fields.method == "/transport_test.v1.Echo/Call");
+    CHECK(fields.span_id == "00f067aa0ba902b7");
     // Views into the frame's bytes: nothing was copied.
     CHECK(fields.payload.data() >= bytes.data());
     CHECK(fields.payload.data() < bytes.data() + bytes.size());

@@ -25,7 +25,8 @@ namespace {
 /// The same envelope built with protobuf and written with append_frame.
 std::string with_protobuf(envelope_kind kind, const troupe::testing::Call* payload,
                           uint64_t corr, int64_t deadline, const std::string& trace_id,
-                          const std::string& request_id, uint32_t attempt) {
+                          const std::string& request_id, uint32_t attempt,
+                          const std::string& span_id = "", const std::string& method = "") {
   troupe::wire::Frame frame;
   auto* env =
     kind == envelope_kind::request ? frame.mutable_envelope() : frame.mutable_reply();
@@ -40,7 +41,9 @@ std::string with_protobuf(envelope_kind kind, const troupe::testing::Call* paylo
   env->set_deadline_remaining_us(deadline);
   env->mutable_trace()->set_trace_id(trace_id);
   env->mutable_trace()->set_request_id(request_id);
+  env->mutable_trace()->set_span_id(span_id);
   env->set_attempt(attempt);
+  env->set_method(method);
   std::string out;
   REQUIRE(!append_frame(frame, 1u << 20, out));
   return out;
@@ -49,11 +52,17 @@ std::string with_protobuf(envelope_kind kind, const troupe::testing::Call* paylo
 std::string with_writer(envelope_kind kind, const troupe::testing::Call* payload,
                         bool as_bytes, uint64_t corr, int64_t deadline,
                         const std::string& trace_id, const std::string& request_id,
-                        uint32_t attempt) {
+                        uint32_t attempt, const std::string& span_id = "",
+                        const std::string& method = "") {
   std::string addresses;
   append_address_fields("node-a:1:ab", "", "node-b:2:cd", "echo", addresses);
   std::string trace;
-  append_trace_fields(trace_id, request_id, attempt, trace);
+  if (span_id.empty() && method.empty())
+    append_trace_fields(trace_id, request_id, attempt, trace);
+  else
+    append_trace_fields(troupe::transport::internal::trace_fields{trace_id, request_id,
+                                                                  span_id, attempt, method},
+                        trace);
   std::string bytes = payload != nullptr ? payload->SerializeAsString() : "";
   envelope_view env;
   env.addresses = addresses;
@@ -82,6 +91,12 @@ TEST_CASE("an envelope written in place is byte for byte protobuf's encoding",
     SECTION("every field set, payload serialized in place") {
       CHECK(with_writer(kind, &call, false, 1ull << 41 | 7, 2'000'000, "trace-1", "req-1", 3)
             == with_protobuf(kind, &call, 1ull << 41 | 7, 2'000'000, "trace-1", "req-1", 3));
+    }
+    SECTION("a service call: span id and method") {
+      CHECK(with_writer(kind, &call, false, 11, 3'000, "4bf92f3577b34da6a3ce929d0e0e4736", "r",
+                        1, "00f067aa0ba902b7", "/a.v1.Pricing/Quote")
+            == with_protobuf(kind, &call, 11, 3'000, "4bf92f3577b34da6a3ce929d0e0e4736", "r",
+                             1, "00f067aa0ba902b7", "/a.v1.Pricing/Quote"));
     }
     SECTION("payload given as bytes") {
       CHECK(with_writer(kind, &call, true, 42, 1, "t", "r", 1)
