@@ -10,8 +10,10 @@
 //
 // For every `service`, it also writes (at the "namespace_scope" insertion
 // points) a class `<Service>` holding `Service`, the server side a user
-// implements, and `Stub`, the client (troupe/services/service.hpp and
-// stub.hpp; docs/services.md). Methods become snake_case C++ functions and
+// implements, and `Stub`, the client (troupe/services/service.hpp,
+// stream_reply.hpp and stub.hpp; docs/services.md). Server-streaming
+// methods return a stream (a credit-bounded producer); a client-streaming
+// method is refused with an error. Methods become snake_case C++ functions and
 // are identified by their full name "/pkg.Service/Method".
 
 #include <algorithm>
@@ -94,11 +96,6 @@ bool method_names(const pb::ServiceDescriptor* service, std::vector<std::string>
         + ": client-streaming methods are not supported (docs/services.md)";
       return false;
     }
-    if (m->server_streaming()) {
-      *error = "protoc-gen-troupe: " + m->full_name()
-        + ": server-streaming methods are not supported yet (docs/services.md)";
-      return false;
-    }
     auto name = snake_case(m->name());
     if (reserved_names().count(name) != 0 || !seen.insert(name).second) {
       *error = "protoc-gen-troupe: " + m->full_name() + ": its C++ name \"" + name
@@ -108,6 +105,28 @@ bool method_names(const pb::ServiceDescriptor* service, std::vector<std::string>
     names.push_back(name);
   }
   return true;
+}
+
+bool has_server_streaming(const pb::FileDescriptor* file) {
+  for (int i = 0; i < file->service_count(); ++i)
+    for (int j = 0; j < file->service(i)->method_count(); ++j)
+      if (file->service(i)->method(j)->server_streaming())
+        return true;
+  return false;
+}
+
+/// The variables of one method for the printer.
+std::map<std::string, std::string> method_vars(const pb::MethodDescriptor* m,
+                                               const std::string& cxx) {
+  return {{"rpc", m->name()},
+          {"cxx", cxx},
+          {"service", m->service()->name()},
+          {"in_full", m->input_type()->full_name()},
+          {"out_full", m->output_type()->full_name()},
+          {"stream", m->server_streaming() ? "stream " : ""},
+          {"kind", m->server_streaming() ? "stream_reply" : "reply"},
+          {"in", pb::compiler::cpp::QualifiedClassName(m->input_type())},
+          {"out", pb::compiler::cpp::QualifiedClassName(m->output_type())}};
 }
 
 /// The class declarations, in the .pb.h (inside the package's namespace).
@@ -139,17 +158,12 @@ void declare_service(const pb::ServiceDescriptor* service,
             "      return service_full_name_v;\n"
             "    }\n"
             "\n");
-  for (int i = 0; i < service->method_count(); ++i) {
-    auto* m = service->method(i);
-    out.Print("    /// rpc $rpc$($in$) returns ($outfull$)\n"
-              "    virtual ::troupe::services::reply<$out$> $cxx$(\n"
-              "      ::troupe::services::server_call& call, const $in_cls$& request);\n"
-              "\n",
-              "rpc", m->name(), "in", m->input_type()->full_name(), "outfull",
-              m->output_type()->full_name(), "out",
-              pb::compiler::cpp::QualifiedClassName(m->output_type()), "cxx", names[i],
-              "in_cls", pb::compiler::cpp::QualifiedClassName(m->input_type()));
-  }
+  for (int i = 0; i < service->method_count(); ++i)
+    out.Print(method_vars(service->method(i), names[i]),
+              "    /// rpc $rpc$($in_full$) returns ($stream$$out_full$)\n"
+              "    virtual ::troupe::services::$kind$<$out$>\n"
+              "    $cxx$(::troupe::services::server_call& call, const $in$& request);\n"
+              "\n");
   out.Print(vars,
             "    ::caf::behavior make_behavior() override;\n"
             "  };\n"
@@ -162,25 +176,44 @@ void declare_service(const pb::ServiceDescriptor* service,
             "                  ::troupe::services::stub_config config = {});\n");
   for (int i = 0; i < service->method_count(); ++i) {
     auto* m = service->method(i);
-    std::map<std::string, std::string> mv{
-      {"rpc", m->name()},
-      {"cxx", names[i]},
-      {"in", pb::compiler::cpp::QualifiedClassName(m->input_type())},
-      {"out", pb::compiler::cpp::QualifiedClassName(m->output_type())}};
+    auto mv = method_vars(m, names[i]);
+    if (m->server_streaming()) {
+      out.Print(
+        mv,
+        "\n"
+        "    /// $rpc$ from inside an actor: `.then(on_stream, on_error)` starts it;\n"
+        "    /// `on_stream` gets a producer of `$out_full$` to subscribe a consumer\n"
+        "    /// of at most `capacity` to (the stream's bound).\n"
+        "    ::troupe::services::async_stream<$in$, $out$>\n"
+        "    $cxx$(::caf::event_based_actor* self, const $in$& request, uint32_t capacity,\n"
+        "      ::troupe::services::call_options options = {}) const {\n"
+        "      return call_stream_async<$in$, $out$>(\n"
+        "        self, methods::$cxx$, request, capacity, std::move(options));\n"
+        "    }\n"
+        "\n"
+        "    /// $rpc$ from outside actors: blocks until the stream is open.\n"
+        "    ::caf::expected<::caf::actor>\n"
+        "    $cxx$(const $in$& request, uint32_t capacity,\n"
+        "      const ::troupe::services::call_options& options = {}) const {\n"
+        "      return call_stream_blocking<$in$, $out$>(\n"
+        "        methods::$cxx$, request, capacity, options);\n"
+        "    }\n");
+      continue;
+    }
     out.Print(mv,
               "\n"
               "    /// $rpc$ from inside an actor: `.then(on_reply, on_error)` starts it.\n"
               "    ::troupe::services::async_reply<$in$, $out$>\n"
               "    $cxx$(::caf::event_based_actor* self, const $in$& request,\n"
-              "        ::troupe::services::call_options options = {}) const {\n"
-              "      return call_async<$in$, $out$>(self, methods::$cxx$, request,\n"
-              "                                   std::move(options));\n"
+              "      ::troupe::services::call_options options = {}) const {\n"
+              "      return call_async<$in$, $out$>(\n"
+              "        self, methods::$cxx$, request, std::move(options));\n"
               "    }\n"
               "\n"
               "    /// $rpc$ from outside actors: blocks until the reply or the deadline.\n"
               "    ::caf::expected<$out$>\n"
               "    $cxx$(const $in$& request,\n"
-              "        const ::troupe::services::call_options& options = {}) const {\n"
+              "      const ::troupe::services::call_options& options = {}) const {\n"
               "      return call_blocking<$in$, $out$>(methods::$cxx$, request, options);\n"
               "    }\n");
   }
@@ -195,16 +228,12 @@ void define_service(const pb::ServiceDescriptor* service,
   std::map<std::string, std::string> vars{{"name", service->name()},
                                           {"full", service->full_name()}};
   out.Print(vars, "\n// Troupe service $full$ (protoc-gen-troupe): definitions.\n");
-  for (int i = 0; i < service->method_count(); ++i) {
-    auto* m = service->method(i);
-    out.Print("\n::troupe::services::reply<$out$> $name$::Service::$cxx$(\n"
-              "  ::troupe::services::server_call&, const $in$&) {\n"
+  for (int i = 0; i < service->method_count(); ++i)
+    out.Print(method_vars(service->method(i), names[i]),
+              "\n::troupe::services::$kind$<$out$>\n"
+              "$service$::Service::$cxx$(::troupe::services::server_call&, const $in$&) {\n"
               "  return unimplemented(methods::$cxx$);\n"
-              "}\n",
-              "out", pb::compiler::cpp::QualifiedClassName(m->output_type()), "name",
-              service->name(), "cxx", names[i], "in",
-              pb::compiler::cpp::QualifiedClassName(m->input_type()));
-  }
+              "}\n");
   // One handler per request type: methods that share it are told apart by
   // the method name in the call's context.
   std::vector<const pb::Descriptor*> inputs;
@@ -217,17 +246,19 @@ void define_service(const pb::ServiceDescriptor* service,
             "\n::caf::behavior $name$::Service::make_behavior() {\n"
             "  return {\n");
   for (auto* in : inputs) {
-    out.Print(
-      "    [this](::troupe::actors::call_context& ctx, $in$& request) -> ::caf::message {\n"
-      "      return dispatch(ctx, [&](::troupe::services::server_call& call) -> "
-      "::caf::message {\n",
-      "in", pb::compiler::cpp::QualifiedClassName(in));
+    out.Print("    [this](::troupe::actors::call_context& ctx, $in$& request) {\n"
+              "      return dispatch(ctx, [&](::troupe::services::server_call& call) {\n",
+              "in", pb::compiler::cpp::QualifiedClassName(in));
     for (int i = 0; i < service->method_count(); ++i) {
-      if (service->method(i)->input_type() != in)
+      auto* m = service->method(i);
+      if (m->input_type() != in)
         continue;
-      out.Print("        if (ctx.method == methods::$cxx$)\n"
-                "          return $cxx$(call, request).take();\n",
-                "cxx", names[i]);
+      out.Print(method_vars(m, names[i]),
+                m->server_streaming()
+                  ? "        if (ctx.method == methods::$cxx$)\n"
+                    "          return $cxx$(call, request).open(*this, call);\n"
+                  : "        if (ctx.method == methods::$cxx$)\n"
+                    "          return $cxx$(call, request).take();\n");
     }
     out.Print("        return unknown_method(ctx);\n"
               "      });\n"
@@ -274,6 +305,8 @@ public:
       if (file->service_count() > 0)
         out.Print("#include <troupe/services/service.hpp>\n"
                   "#include <troupe/services/stub.hpp>\n");
+      if (has_server_streaming(file))
+        out.Print("#include <troupe/services/stream_reply.hpp>\n");
     }
     if (file->service_count() > 0) {
       {

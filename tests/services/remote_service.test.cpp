@@ -10,6 +10,7 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <troupe/actors/consumer.hpp>
 #include <troupe/services/service_child.hpp>
 #include <troupe/supervisors/supervisor.hpp>
 #include <troupe/transport/node.hpp>
@@ -239,4 +240,35 @@ TEST_CASE_METHOD(two_nodes, "callers of a remote service restarted mid-calls rec
   // Calls sent while it restarted were retried: the stubs recovered, not
   // the timing.
   CHECK(max_attempt >= 2);
+}
+
+TEST_CASE_METHOD(two_nodes,
+                 "a remote server-streaming method streams at the caller's capacity",
+                 "[services][remote][stream]") {
+  using done_atom = caf::atom_constant<caf::atom("done")>;
+  constexpr uint32_t capacity = 16;
+  constexpr uint32_t items = 2000;
+  Greeter::Stub remote{remote_b()};
+  services_test::v1::CountRequest req;
+  req.set_n(items);
+  auto stream = remote.count(req, capacity, 5s);
+  REQUIRE(stream);
+  caf::scoped_actor self{sys};
+  auto probe_ptr = probe;
+  auto consumer = troupe::actors::spawn_consumer<services_test::v1::Tick>(
+    sys, *stream, troupe::actors::consumer_config{capacity},
+    [probe_ptr](const services_test::v1::Tick&) { ++probe_ptr->consumed; },
+    [me = caf::actor{self}](const caf::error& err) {
+      caf::anon_send(me, done_atom::value, err);
+    });
+  REQUIRE(consumer);
+  caf::error outcome = caf::make_error(caf::sec::request_timeout);
+  self->receive([&](done_atom, const caf::error& err) { outcome = err; },
+                caf::after(hang_bound) >> [] { FAIL("the stream did not finish"); });
+  CHECK_FALSE(outcome);
+  CHECK(probe->consumed == items);
+  // The producer on node b never ran ahead of the caller by more than its
+  // capacity: the wire and both nodes' buffers included.
+  CHECK(probe->max_unconsumed <= capacity);
+  CHECK(probe->max_demand <= capacity);
 }

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <troupe/actors/consumer.hpp>
 #include <troupe/services/service_child.hpp>
 #include <troupe/services/service_directory.hpp>
 #include <troupe/supervisors/supervisor.hpp>
@@ -292,4 +293,86 @@ TEST_CASE_METHOD(fixture, "a supervised service keeps its name across a restart"
   }
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
   advance_time(1s);
+}
+
+namespace {
+
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using services_test::v1::CountRequest;
+using services_test::v1::Tick;
+
+CountRequest count_to(uint32_t n) {
+  CountRequest result;
+  result.set_n(n);
+  return result;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a server-streaming method streams at the caller's capacity",
+                 "[services][service][stream]") {
+  auto probe = std::make_shared<greeter_probe>();
+  start_greeter(*this, probe);
+  Greeter::Stub stub{channel::local(sys)};
+  auto test = caf::actor_cast<caf::actor>(self);
+  constexpr uint32_t capacity = 8;
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    stub.count(c, count_to(100), capacity)
+      .then(
+        [=](caf::actor& stream) {
+          auto consumer = troupe::actors::spawn_consumer<Tick>(
+            *c, stream, troupe::actors::consumer_config{capacity},
+            [probe](const Tick&) { ++probe->consumed; },
+            [test](const caf::error& err) { caf::anon_send(test, done_atom::value, err); });
+          if (!consumer)
+            caf::anon_send(test, failed_atom::value, consumer.error());
+        },
+        [test](caf::error& err) { caf::anon_send(test, failed_atom::value, err); });
+  });
+  run();
+  auto done = received<done_atom, caf::error>();
+  REQUIRE(done);
+  CHECK_FALSE(std::get<1>(*done));
+  CHECK(probe->consumed == 100);
+  CHECK(probe->max_unconsumed <= capacity);
+  CHECK(probe->max_demand <= capacity);
+}
+
+TEST_CASE_METHOD(fixture, "a streaming method fails with its status like any method",
+                 "[services][service][stream]") {
+  start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  auto test = caf::actor_cast<caf::actor>(self);
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    stub.count(c, count_to(0), 8)
+      .then([test](caf::actor&) { caf::anon_send(test, done_atom::value, caf::error{}); },
+            [test](caf::error& err) { caf::anon_send(test, failed_atom::value, err); });
+  });
+  run();
+  CHECK(is(failure(*this), rpc_errc::invalid_argument));
+}
+
+TEST_CASE_METHOD(fixture, "a stream nobody subscribes to is stopped at the call's deadline",
+                 "[services][service][stream]") {
+  auto probe = std::make_shared<greeter_probe>();
+  auto g = start_greeter(*this, probe);
+  Greeter::Stub stub{channel::local(sys)};
+  auto test = caf::actor_cast<caf::actor>(self);
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    stub.count(c, count_to(10), 4, 100ms)
+      .then([test](caf::actor& stream) { caf::anon_send(test, stream); },
+            [test](caf::error& err) { caf::anon_send(test, failed_atom::value, err); });
+  });
+  run();
+  auto stream = received<caf::actor>();
+  REQUIRE(stream);
+  self->monitor(std::get<0>(*stream));
+  advance_time(100ms);
+  auto down = received<caf::down_msg>();
+  REQUIRE(down);
+  CHECK(is(std::get<0>(*down).reason, rpc_errc::deadline_exceeded));
+  CHECK(probe->produced == 0);
+  caf::anon_send_exit(g, caf::exit_reason::kill);
+  run();
+  CHECK(probe->streams_unclaimed == 1);
 }

@@ -347,6 +347,19 @@ private:
 
 namespace troupe::transport::detail {
 
+caf::expected<caf::actor> spawn_export_hub(caf::actor_system& sys,
+                                           actors::upstream_ref producer,
+                                           const stream_export_config* given,
+                                           stream_codec_ptr codec) {
+  if (!producer.valid())
+    return caf::make_error(transport_errc::invalid_config,
+                           "export_stream: producer is invalid");
+  auto cfg = given != nullptr ? *given : stream_export_config::from(sys.config());
+  if (auto err = cfg.validate())
+    return err;
+  return sys.spawn<internal::export_hub>(producer, cfg, std::move(codec));
+}
+
 caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
                                         const std::string& name,
                                         const stream_export_config* given,
@@ -355,13 +368,12 @@ caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
   if (!anchor)
     return caf::make_error(transport_errc::invalid_config,
                            "export_stream: producer is invalid");
-  auto& sys = anchor->home_system();
-  auto cfg = given != nullptr ? *given : stream_export_config::from(sys.config());
-  if (auto err = cfg.validate())
-    return err;
-  auto hub = sys.spawn<internal::export_hub>(producer, cfg, std::move(codec));
-  if (auto err = n.publish(hub, name)) {
-    caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+  auto hub =
+    spawn_export_hub(anchor->home_system(), std::move(producer), given, std::move(codec));
+  if (!hub)
+    return hub.error();
+  if (auto err = n.publish(*hub, name)) {
+    caf::anon_send_exit(*hub, caf::exit_reason::user_shutdown);
     return err;
   }
   return hub;

@@ -238,7 +238,17 @@ caf::expected<caf::actor> import_stream(caf::actor_system& sys, node& n,
   auto remote = n.remote_actor(address);
   if (!remote)
     return remote.error();
-  return sys.spawn<internal::importer>(*remote, cfg, internal::new_stream_id(),
+  return spawn_importer(sys, std::move(*remote), cfg, std::move(codec));
+}
+
+caf::expected<caf::actor> spawn_importer(caf::actor_system& sys, caf::actor remote,
+                                         const stream_import_config& cfg,
+                                         stream_codec_ptr codec) {
+  if (auto err = cfg.validate())
+    return err;
+  if (!remote)
+    return caf::make_error(transport_errc::invalid_config, "import_stream: no remote actor");
+  return sys.spawn<internal::importer>(std::move(remote), cfg, internal::new_stream_id(),
                                        std::move(codec));
 }
 

@@ -17,6 +17,7 @@
 
 #include <troupe/actors/log.hpp>
 #include <troupe/services/service.hpp>
+#include <troupe/services/stream_reply.hpp>
 #include <troupe/services/stub.hpp>
 
 #include "services_test/v1/greeter.pb.h"
@@ -29,6 +30,14 @@ struct greeter_probe {
   std::atomic<int> starts{0};
   std::atomic<int> calls{0};
   std::atomic<int> refused_expired{0};
+  /// Stream items produced and consumed (the test's consumer counts), and
+  /// the most produced and not yet consumed at any pull: never above the
+  /// caller's capacity.
+  std::atomic<int64_t> produced{0};
+  std::atomic<int64_t> consumed{0};
+  std::atomic<int64_t> max_unconsumed{0};
+  std::atomic<int64_t> max_demand{0};
+  std::atomic<int> streams_unclaimed{0};
 
   /// The incarnation running now.
   caf::actor current() const {
@@ -53,6 +62,7 @@ public:
   void on_stop() override {
     // What this incarnation refused, for tests that look after it ended.
     probe_->refused_expired += static_cast<int>(stats().expired_before_start);
+    probe_->streams_unclaimed += static_cast<int>(stats().streams_unclaimed);
   }
 
   void on_start() override {
@@ -106,6 +116,26 @@ public:
     entry.set_id(key.id());
     entry.set_value("value of " + key.id());
     return entry;
+  }
+
+  services::stream_reply<services_test::v1::Tick>
+  count(services::server_call&, const services_test::v1::CountRequest& req) override {
+    if (req.n() == 0)
+      return caf::make_error(services::rpc_errc::invalid_argument, "n must be > 0");
+    auto probe = probe_;
+    auto n = req.n();
+    auto next = std::make_shared<uint32_t>(0);
+    return [probe, n, next](size_t demand, std::vector<services_test::v1::Tick>& out) {
+      probe->max_demand = std::max<int64_t>(probe->max_demand, static_cast<int64_t>(demand));
+      while (out.size() < demand && *next < n) {
+        services_test::v1::Tick tick;
+        tick.set_seq(++*next);
+        out.push_back(std::move(tick));
+        auto unconsumed = ++probe->produced - probe->consumed;
+        probe->max_unconsumed = std::max<int64_t>(probe->max_unconsumed, unconsumed);
+      }
+      return *next < n ? actors::pull_status::more : actors::pull_status::done;
+    };
   }
 
 private:

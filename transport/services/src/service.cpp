@@ -1,6 +1,17 @@
 #include "troupe/services/service.hpp"
 
+#include <algorithm>
+
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include <troupe/actors/credit.hpp>
+#include <troupe/actors/flow_stats.hpp>
+#include <troupe/transport/atoms.hpp>
+
+#include "troupe/service.pb.h"
+#include "troupe/services/service_directory.hpp"
 
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
@@ -61,8 +72,80 @@ void service_base::failed(const actors::call_context& ctx) {
     promise.deliver(caf::make_error(rpc_errc::internal, ctx.method + " threw: " + what));
 }
 
-caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl) {
-  return sys.spawn<service_actor>(std::move(impl));
+caf::message service_base::open_stream(server_call& call, caf::actor producer,
+                                       const std::string& item_type,
+                                       const hub_factory& make_hub) {
+  // Streams that ended leave the set here, not through a monitor per stream.
+  for (auto i = streams_.begin(); i != streams_.end();)
+    i = caf::actor_cast<caf::actor>(*i) ? std::next(i) : streams_.erase(i);
+  const auto& ctx = call.context();
+  auto name = std::string{service_full_name()} + "/stream/" + actors::new_span_id();
+  troupe::StreamOpened opened;
+  opened.set_stream(name);
+  opened.set_item_type(item_type);
+  streams_.insert(producer.address());
+  ++stats_.streams_opened;
+  // Local callers find it in the directory, remote ones on the node.
+  with_service_directory(self_->system(), [&](const service_directory_actor& dir) {
+    caf::anon_send(dir, register_service_atom::value, name, producer);
+  });
+  auto claim_within =
+    ctx.has_deadline() ? ctx.remaining(self_->clock().now()) : stream_open_timeout;
+  self_->delayed_send(self_, std::max(claim_within, caf::timespan{0}),
+                      stream_check_atom::value, producer.address());
+  if (!node_)
+    return caf::make_message(std::move(opened));
+  auto hub = make_hub(self_->system(), producer);
+  if (!hub)
+    return caf::make_message(caf::make_error(
+      rpc_errc::internal, "cannot export the stream: " + messages::describe(hub.error())));
+  // The answer waits until the node routes the name: a caller that pulls
+  // right after must find it.
+  auto later = call.defer<troupe::StreamOpened>();
+  self_
+    ->request(*node_, caf::infinite, transport::publish_atom::value, *hub, name,
+              transport::delivery::payload)
+    .then([later, opened](caf::ok_atom) mutable { later.deliver(opened); },
+          [later, hub = *hub](caf::error& err) mutable {
+            caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+            later.fail(caf::make_error(
+              rpc_errc::unavailable, "cannot publish the stream: " + messages::describe(err)));
+          });
+  return caf::message{};
+}
+
+void service_base::check_stream(const caf::actor_addr& addr) {
+  auto producer = caf::actor_cast<caf::actor>(addr);
+  if (!producer)
+    return; // finished already
+  self_->request(producer, caf::infinite, actors::flow_stats_atom::value)
+    .then(
+      [this, producer](const actors::flow_stats& stats) {
+        if (stats.max_pull > 0)
+          return; // someone subscribed
+        ++stats_.streams_unclaimed;
+        actors::logger("troupe.services")
+          ->warn("{}: nobody subscribed to a stream in time; stopping it",
+                 service_full_name());
+        self_->send_exit(producer,
+                         caf::make_error(rpc_errc::deadline_exceeded,
+                                         "nobody subscribed to the stream in time"));
+      },
+      [](caf::error&) {
+        // It ended meanwhile.
+      });
+}
+
+void service_base::stop_streams() {
+  for (auto& addr : streams_)
+    if (auto producer = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
+  streams_.clear();
+}
+
+caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl,
+                         std::optional<transport::node_actor> node) {
+  return sys.spawn<service_actor>(std::move(impl), std::move(node));
 }
 
 } // namespace troupe::services

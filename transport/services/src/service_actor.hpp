@@ -4,6 +4,7 @@
 // (one per incarnation) and runs its generated behavior.
 
 #include <memory>
+#include <optional>
 
 #include <caf/event_based_actor.hpp>
 
@@ -11,10 +12,14 @@
 
 namespace troupe::services {
 
+/// Internal: time to check that a stream was claimed.
+using stream_check_atom = caf::atom_constant<caf::atom("trp_svcchk")>;
+
 class service_actor final : public caf::event_based_actor {
 public:
-  service_actor(caf::actor_config& cfg, std::unique_ptr<service_base> impl)
-    : caf::event_based_actor(cfg), impl_(std::move(impl)) {
+  service_actor(caf::actor_config& cfg, std::unique_ptr<service_base> impl,
+                std::optional<transport::node_actor> node)
+    : caf::event_based_actor(cfg), impl_(std::move(impl)), node_(std::move(node)) {
     // nop
   }
 
@@ -23,17 +28,22 @@ public:
   }
 
   caf::behavior make_behavior() override {
-    impl_->bind(this);
+    impl_->bind(this, node_);
     impl_->on_start();
-    return impl_->make_behavior();
+    caf::message_handler methods{impl_->make_behavior().as_behavior_impl()};
+    return methods.or_else([this](stream_check_atom, const caf::actor_addr& producer) {
+      impl_->check_stream(producer);
+    });
   }
 
   void on_exit() override {
     impl_->on_stop();
+    impl_->stop_streams();
   }
 
 private:
   std::unique_ptr<service_base> impl_;
+  std::optional<transport::node_actor> node_;
 };
 
 } // namespace troupe::services

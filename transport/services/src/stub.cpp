@@ -127,6 +127,56 @@ void stub_core::after(caf::event_based_actor* self, caf::timespan delay,
   });
 }
 
+void stub_core::claim(caf::event_based_actor* self, const troupe::StreamOpened& opened,
+                      uint32_t capacity, caf::timespan left, importer_factory make_importer,
+                      std::function<void(caf::expected<caf::actor>)> k) const {
+  auto on_error = [k](caf::error& err) { k(std::move(err)); };
+  if (channel_.how() != channel::kind::remote) {
+    with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
+      self
+        ->request(dir, left, actors::lookup_atom::value, opened.stream(), caf::actor_addr{},
+                  caf::timespan{0})
+        .then([k](caf::actor& producer) { k(std::move(producer)); }, on_error);
+    });
+    return;
+  }
+  self
+    ->request(channel_.node(), left, transport::remote_atom::value, opened.stream(),
+              channel_.host(), channel_.port())
+    .then([k, make_importer, capacity, sys = &self->system()](
+            caf::actor& proxy) { k(make_importer(*sys, std::move(proxy), capacity)); },
+          on_error);
+}
+
+caf::expected<caf::actor> stub_core::claim(caf::scoped_actor& self,
+                                           const troupe::StreamOpened& opened,
+                                           uint32_t capacity, caf::timespan left,
+                                           importer_factory make_importer) const {
+  caf::expected<caf::actor> result{caf::actor{}};
+  auto on_error = [&](caf::error& err) { result = std::move(err); };
+  if (channel_.how() != channel::kind::remote) {
+    using handle = decltype(self->request(std::declval<const service_directory_actor&>(), left,
+                                          actors::lookup_atom::value, opened.stream(),
+                                          caf::actor_addr{}, caf::timespan{0}));
+    std::optional<handle> pending;
+    with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
+      pending.emplace(self->request(dir, left, actors::lookup_atom::value, opened.stream(),
+                                    caf::actor_addr{}, caf::timespan{0}));
+    });
+    pending->receive([&](caf::actor& producer) { result = std::move(producer); }, on_error);
+    return result;
+  }
+  self
+    ->request(channel_.node(), left, transport::remote_atom::value, opened.stream(),
+              channel_.host(), channel_.port())
+    .receive(
+      [&](caf::actor& proxy) {
+        result = make_importer(self->system(), std::move(proxy), capacity);
+      },
+      on_error);
+  return result;
+}
+
 caf::error stub_core::expired(const actors::call_context& ctx) {
   return caf::make_error(rpc_errc::deadline_exceeded,
                          ctx.method + " was not sent: its deadline passed");

@@ -142,4 +142,30 @@ caf::expected<caf::actor> import_stream(caf::actor_system& sys, node& n,
   return import_stream<T>(sys, n, address, stream_import_config::from(sys.config()));
 }
 
+/// For code inside actors, which must not block on the node: the hub that
+/// `export_stream` would publish, not yet published. Publish it yourself,
+/// e.g. `request(node.handle(), ..., publish_atom::value, hub, name,
+/// delivery::payload)`, and tell importers its name once that succeeded.
+template <class T>
+caf::expected<caf::actor> spawn_export_hub(caf::actor_system& sys,
+                                           actors::upstream_ref producer,
+                                           stream_export_config cfg) {
+  static_assert(std::is_base_of_v<google::protobuf::Message, T>,
+                "remote stream items must be protobuf messages");
+  return detail::spawn_export_hub(sys, std::move(producer), &cfg,
+                                  std::make_shared<detail::typed_stream_codec<T>>());
+}
+
+/// For code inside actors: the importer `import_stream` would return, for a
+/// proxy `remote` of the exported stream (from `(remote_atom, name, host,
+/// port)` to the node actor).
+template <class T>
+caf::expected<caf::actor> spawn_importer(caf::actor_system& sys, caf::actor remote,
+                                         stream_import_config cfg) {
+  static_assert(std::is_base_of_v<google::protobuf::Message, T>,
+                "remote stream items must be protobuf messages");
+  return detail::spawn_importer(sys, std::move(remote), cfg,
+                                std::make_shared<detail::typed_stream_codec<T>>());
+}
+
 } // namespace troupe::transport

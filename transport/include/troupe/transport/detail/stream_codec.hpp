@@ -143,6 +143,17 @@ caf::expected<caf::actor> export_stream(node& n, actors::upstream_ref producer,
                                         stream_codec_ptr codec);
 
 /// `import_stream` without the template: validates and spawns the importer.
+/// The hub of `export_stream`, not yet published.
+caf::expected<caf::actor> spawn_export_hub(caf::actor_system& sys,
+                                           actors::upstream_ref producer,
+                                           const stream_export_config* cfg,
+                                           stream_codec_ptr codec);
+
+/// The importer of `import_stream`, pulling from `remote` (a proxy).
+caf::expected<caf::actor> spawn_importer(caf::actor_system& sys, caf::actor remote,
+                                         const stream_import_config& cfg,
+                                         stream_codec_ptr codec);
+
 caf::expected<caf::actor> import_stream(caf::actor_system& sys, node& n,
                                         const std::string& address,
                                         const stream_import_config& cfg,

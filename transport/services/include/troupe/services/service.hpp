@@ -43,7 +43,10 @@
 /// Thread safety: a service object is used by its actor only.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -57,6 +60,7 @@
 #include <caf/timespan.hpp>
 
 #include <troupe/actors/call_context.hpp>
+#include <troupe/transport/node_actor.hpp>
 
 #include "troupe/services/rpc_errc.hpp"
 
@@ -166,7 +170,15 @@ struct service_stats {
   uint64_t unknown_method = 0;
   /// Methods that threw.
   uint64_t exceptions = 0;
+  /// Streams opened (server-streaming calls answered with a stream).
+  uint64_t streams_opened = 0;
+  /// Streams nobody subscribed to in time, stopped.
+  uint64_t streams_unclaimed = 0;
 };
+
+/// How long a stream opened by a call without a deadline waits for its
+/// caller to subscribe.
+constexpr caf::timespan stream_open_timeout = std::chrono::seconds{30};
 
 /// Base of every generated `<Service>::Service`.
 class service_base {
@@ -200,10 +212,29 @@ public:
   /// The behavior that dispatches the methods (generated).
   virtual caf::behavior make_behavior() = 0;
 
-  /// For `service_actor`.
-  void bind(caf::event_based_actor* self) noexcept {
+  /// For `service_actor`: the actor, and the node the service is
+  /// published on (if any).
+  void bind(caf::event_based_actor* self, std::optional<transport::node_actor> node) noexcept {
     self_ = self;
+    node_ = std::move(node);
   }
+
+  /// Makes a hub exporting a producer (`transport::spawn_export_hub<T>`).
+  using hub_factory =
+    std::function<caf::expected<caf::actor>(caf::actor_system&, caf::actor producer)>;
+
+  /// For `stream_reply`: answers `call` with a `troupe.StreamOpened` once
+  /// `producer` can be subscribed to — registered in the service directory
+  /// under a new stream name and, for a service published on a node,
+  /// exported there under the same name.
+  caf::message open_stream(server_call& call, caf::actor producer,
+                           const std::string& item_type, const hub_factory& make_hub);
+
+  /// For `service_actor`: stops a stream nobody subscribed to in time.
+  void check_stream(const caf::actor_addr& producer);
+
+  /// For `service_actor`: stops the streams still running.
+  void stop_streams();
 
 protected:
   /// For generated code: runs one method call `f(server_call&)` with the
@@ -239,11 +270,16 @@ private:
   void failed(const actors::call_context& ctx);
 
   caf::event_based_actor* self_ = nullptr;
+  std::optional<transport::node_actor> node_;
+  /// Producers of the streams this service opened (they stop with it).
+  std::set<caf::actor_addr> streams_;
   service_stats stats_;
 };
 
 /// Spawns `impl` as a service actor (unsupervised, unregistered: for tests
-/// and hand-made trees; `service_child` is the usual way).
-caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl);
+/// and hand-made trees; `service_child` is the usual way). With `node`, its
+/// streams are exported there (the service should be published there too).
+caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl,
+                         std::optional<transport::node_actor> node = std::nullopt);
 
 } // namespace troupe::services

@@ -33,6 +33,7 @@
 /// (copies share the channel's cache); blocking calls must not be made
 /// from inside an actor.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,6 +51,9 @@
 #include <caf/timespan.hpp>
 
 #include <troupe/actors/call_context.hpp>
+#include <troupe/transport/remote_stream.hpp>
+
+#include "troupe/service.pb.h"
 
 #include "troupe/services/channel.hpp"
 #include "troupe/services/rpc_errc.hpp"
@@ -131,6 +135,23 @@ public:
 
   /// The status of a call whose deadline passed before it was sent.
   static caf::error expired(const actors::call_context& ctx);
+
+  /// Makes the local end of a remote stream: an importer of `Item`s
+  /// pulling from `remote` with `capacity` (`transport::spawn_importer`).
+  using importer_factory = caf::expected<caf::actor> (*)(caf::actor_system&, caf::actor remote,
+                                                         uint32_t capacity);
+
+  /// Finds the stream a server-streaming call opened, from inside `self`:
+  /// the producer itself (local) or an importer pulling with `capacity`
+  /// (remote); calls `k` once, in `self`.
+  void claim(caf::event_based_actor* self, const troupe::StreamOpened& opened,
+             uint32_t capacity, caf::timespan left, importer_factory make_importer,
+             std::function<void(caf::expected<caf::actor>)> k) const;
+
+  /// Same, blocking.
+  caf::expected<caf::actor> claim(caf::scoped_actor& self, const troupe::StreamOpened& opened,
+                                  uint32_t capacity, caf::timespan left,
+                                  importer_factory make_importer) const;
 
 private:
   caf::expected<caf::actor> resolve_fixed(const caf::actor_addr& stale) const;
@@ -267,6 +288,62 @@ private:
   call_options opts_;
 };
 
+namespace detail {
+
+template <class Item>
+caf::expected<caf::actor> make_importer(caf::actor_system& sys, caf::actor remote,
+                                        uint32_t capacity) {
+  transport::stream_import_config cfg = transport::stream_import_config::from(sys.config());
+  cfg.capacity = capacity;
+  cfg.batch_size = std::min(cfg.batch_size, capacity);
+  return transport::spawn_importer<Item>(sys, std::move(remote), cfg);
+}
+
+} // namespace detail
+
+/// A server-streaming call made from inside an actor, started by `then`:
+/// `on_stream(caf::actor stream)` gets a producer of the items to subscribe
+/// a consumer to (capacity at most the call's), or `on_error(caf::error&)`
+/// the status. Both run once, in the actor.
+template <class Request, class Item>
+class [[nodiscard]] async_stream {
+public:
+  async_stream(async_reply<Request, troupe::StreamOpened> open, stub_core_ptr core,
+               caf::event_based_actor* self, uint32_t capacity)
+    : open_(std::move(open)), core_(std::move(core)), self_(self), capacity_(capacity) {
+    // nop
+  }
+
+  template <class OnStream, class OnError>
+  void then(OnStream on_stream, OnError on_error) {
+    auto fail = std::make_shared<OnError>(std::move(on_error));
+    auto ok = std::make_shared<OnStream>(std::move(on_stream));
+    std::move(open_).then(
+      [core = core_, self = self_, capacity = capacity_, ok,
+       fail](troupe::StreamOpened& opened) {
+        // The stream is routable before the answer leaves the service:
+        // finding it takes one local step (or one to the node).
+        core->claim(self, opened, capacity, core->config().default_timeout,
+                    &detail::make_importer<Item>,
+                    [ok, fail](caf::expected<caf::actor> stream) {
+                      if (stream) {
+                        (*ok)(*stream);
+                      } else {
+                        auto err = to_status(std::move(stream.error()));
+                        (*fail)(err);
+                      }
+                    });
+      },
+      [fail](caf::error& err) { (*fail)(err); });
+  }
+
+private:
+  async_reply<Request, troupe::StreamOpened> open_;
+  stub_core_ptr core_;
+  caf::event_based_actor* self_;
+  uint32_t capacity_;
+};
+
 /// Base of every generated `<Service>::Stub`.
 class stub_base {
 public:
@@ -290,6 +367,29 @@ protected:
   async_reply<Request, Reply> call_async(caf::event_based_actor* self, const char* method,
                                          const Request& request, call_options opts) const {
     return {core_, self, method, request, std::move(opts)};
+  }
+
+  template <class Request, class Item>
+  async_stream<Request, Item> call_stream_async(caf::event_based_actor* self,
+                                                const char* method, const Request& request,
+                                                uint32_t capacity, call_options opts) const {
+    return {call_async<Request, troupe::StreamOpened>(self, method, request, std::move(opts)),
+            core_, self, capacity};
+  }
+
+  template <class Request, class Item>
+  caf::expected<caf::actor> call_stream_blocking(const char* method, const Request& request,
+                                                 uint32_t capacity,
+                                                 const call_options& opts) const {
+    auto opened = call_blocking<Request, troupe::StreamOpened>(method, request, opts);
+    if (!opened)
+      return opened.error();
+    caf::scoped_actor self{core_->target().system()};
+    auto stream = core_->claim(self, *opened, capacity, core_->config().default_timeout,
+                               &detail::make_importer<Item>);
+    if (!stream)
+      return to_status(std::move(stream.error()));
+    return stream;
   }
 
   template <class Request, class Reply>
