@@ -84,8 +84,10 @@ def expect_error(outcome, code, what):
           "%s: expected trp_net/%d, got %s/%d" % (what, code, value.category, value.code))
 
 
-def import_all(imp, tally_type, stream_id, items):
-    """Pulls the stream to its end; returns the handled values in arrival order."""
+def import_all(imp, tally_type, stream_id, items, type_name="transport_test.v1.Tally",
+               value_of=lambda item: item.handled):
+    """Pulls the stream of `type_name` items to its end; returns value_of(item)
+    for each item in arrival order."""
     received = []
     next_number = 1   # the number the next item must have
     acked = 0         # acknowledged through this number
@@ -100,7 +102,7 @@ def import_all(imp, tally_type, stream_id, items):
         if batch.count:
             check(batch.first_seq == next_number,
                   "first_seq %d, expected %d" % (batch.first_seq, next_number))
-            check(batch.item_type == "transport_test.v1.Tally", "item type " + batch.item_type)
+            check(batch.item_type == type_name, "item type " + batch.item_type)
         data, pos = batch.items, 0
         for _ in range(batch.count):
             size, pos = decode_varint(data, pos)
@@ -108,7 +110,7 @@ def import_all(imp, tally_type, stream_id, items):
             tally = tally_type()
             tally.ParseFromString(data[pos:pos + size])
             pos += size
-            received.append(tally.handled)
+            received.append(value_of(tally))
         check(pos == len(data), "bytes left after the Batch's items")
         credit_left -= batch.count
         next_number += batch.count
