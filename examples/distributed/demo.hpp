@@ -1,14 +1,16 @@
 #pragma once
 
-// The distributed demo: a shop process and a warehouse process on 127.0.0.1.
+// The distributed demo: a shop process and a warehouse process on 127.0.0.1,
+// on the generated service of shop.proto (docs/services.md).
 //
-//   shop (this process)                  warehouse (child process)
-//   ───────────────────                  ─────────────────────────
-//   proxy "pricing@…" ── QuoteRequest ─▶ pricing actor, supervised:
-//                     ◀─ Quote ───────   restarted with backoff when it fails
-//   consumer (cap 64) ◀── Order stream ─ producer, bounded across the wire
-//   SIGTERM ───────────────────────────▶ graceful shutdown of the tree, exit 0
-//   (dies) ─── PR_SET_PDEATHSIG SIGTERM ▶ the warehouse stops with its shop
+//   shop (this process)                      warehouse (child process)
+//   ───────────────────                      ─────────────────────────
+//   Warehouse::Stub ── Quote(QuoteRequest) ─▶ Warehouse::Service, supervised,
+//                  ◀─ Quote / typed status ─  published as shop.v1.Warehouse;
+//                                             restarted with backoff on failure
+//   consumer (cap 16) ◀─ Orders(...) stream ─ producer per call, bounded (64)
+//   SIGTERM ───────────────────────────────▶ graceful shutdown (streams drain)
+//   (dies) ─── PR_SET_PDEATHSIG SIGTERM ────▶ the warehouse stops with its shop
 
 #include <string>
 

@@ -5,14 +5,11 @@
 // killed by SIGKILL leaves no warehouse behind. SIGTERM / SIGINT to the shop
 // stop its work and its warehouse; it then exits with 128 + the signal.
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <iostream>
-#include <mutex>
 #include <thread>
-
-#include <atomic>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -25,12 +22,11 @@
 
 #include <caf/all.hpp>
 
-#include <troupe/actors/backoff.hpp>
-#include <troupe/actors/caller.hpp>
 #include <troupe/actors/consumer.hpp>
-#include <troupe/transport/call_options.hpp>
+#include <troupe/messages/error_category.hpp>
+#include <troupe/services/channel.hpp>
+#include <troupe/services/rpc_errc.hpp>
 #include <troupe/transport/node.hpp>
-#include <troupe/transport/remote_stream.hpp>
 
 #include "demo.hpp"
 
@@ -132,12 +128,15 @@ extern "C" void on_stop_signal(int sig) {
   [[maybe_unused]] auto n = ::write(signal_pipe[1], &byte, 1);
 }
 
-/// Whether the shop was asked to stop, and a condition variable to wait on
-/// that wakes when it is (or when `done` is set by other code).
+/// The shop's main thread as an actor: it waits for the order stream's end
+/// and for a stop signal in one mailbox.
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using stream_done_atom = caf::atom_constant<caf::atom("done")>;
+
+/// Whether the shop was asked to stop; the watcher also tells `main`.
 struct stop_state {
-  std::mutex mtx;
-  std::condition_variable cv;
   std::atomic<int> signal{0};
+  caf::actor main;
   bool stopping() const {
     return signal.load() != 0;
   }
@@ -159,9 +158,8 @@ public:
       char byte;
       while (::read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {}
       if (int sig = received_signal; sig != 0) {
-        std::lock_guard<std::mutex> guard{state_.mtx};
         state_.signal = sig;
-        state_.cv.notify_all();
+        caf::anon_send(state_.main, stop_atom::value, sig);
       }
     }};
   }
@@ -179,29 +177,24 @@ private:
   std::thread thread_;
 };
 
-/// Sends one quote request and prints what came back.
-bool ask(caf::actor_system& sys, const caf::actor& pricing, shop::v1::QuoteRequest req,
+/// Asks for one quote (blocking: the stub is the same type whether the
+/// warehouse is local or remote) and prints what came back.
+bool ask(const shop::v1::Warehouse::Stub& warehouse, const shop::v1::QuoteRequest& req,
          caf::timespan deadline, caf::error* failure = nullptr) {
-  caf::scoped_actor self{sys};
-  troupe::transport::call_options opts;
-  opts.deadline = deadline;
-  std::printf("shop -> pricing : QuoteRequest{%s} deadline=%lldms\n",
+  std::printf("shop -> warehouse : GetQuote(%s) deadline=%lldms\n",
               req.ShortDebugString().c_str(),
               static_cast<long long>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline).count()));
-  bool ok = false;
-  self->request(pricing, deadline + 1s, opts, req)
-    .receive(
-      [&](const shop::v1::Quote& q) {
-        std::printf("pricing -> shop : Quote{%s}\n", q.ShortDebugString().c_str());
-        ok = true;
-      },
-      [&](caf::error& err) {
-        std::printf("shop            : request failed: %s\n", sys.render(err).c_str());
-        if (failure)
-          *failure = err;
-      });
-  return ok;
+  auto q = warehouse.get_quote(req, deadline);
+  if (q) {
+    std::printf("warehouse -> shop : Quote{%s}\n", q->ShortDebugString().c_str());
+    return true;
+  }
+  std::printf("shop              : call failed: %s\n",
+              troupe::messages::describe(q.error()).c_str());
+  if (failure)
+    *failure = q.error();
+  return false;
 }
 
 } // namespace
@@ -209,6 +202,8 @@ bool ask(caf::actor_system& sys, const caf::actor& pricing, shop::v1::QuoteReque
 int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& self_path) {
   using namespace troupe;
   auto stop = std::make_shared<stop_state>();
+  caf::scoped_actor main{sys};
+  stop->main = caf::actor{main};
   signal_watcher watcher{*stop}; // before the child exists: no signal is lost
   child_process warehouse;
   bool warehouse_signalled = false; // a second SIGTERM would force its exit
@@ -216,11 +211,12 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
   uint16_t port = 0;
   if (!cfg.warehouse.empty()) {
     std::string name;
-    if (auto err = transport::parse_address("pricing@" + cfg.warehouse, name, host, port)) {
+    if (auto err =
+          transport::parse_address("shop.v1.Warehouse@" + cfg.warehouse, name, host, port)) {
       std::cerr << "shop: --warehouse must be host:port (got '" << cfg.warehouse << "')\n";
       return 2;
     }
-    std::printf("shop            : using the warehouse at %s:%u\n", host.c_str(),
+    std::printf("shop              : using the warehouse at %s:%u\n", host.c_str(),
                 static_cast<unsigned>(port));
   } else {
     if (!start_warehouse(warehouse, self_path, cfg.orders, cfg.port)) {
@@ -234,7 +230,7 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
       return 1;
     }
     port = static_cast<uint16_t>(std::stoul(line.substr(colon + 1)));
-    std::printf("shop            : warehouse process %d is listening on 127.0.0.1:%u\n",
+    std::printf("shop              : warehouse process %d is listening on 127.0.0.1:%u\n",
                 static_cast<int>(warehouse.pid), static_cast<unsigned>(port));
   }
   auto where = host + ":" + std::to_string(port);
@@ -245,120 +241,95 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
     std::cerr << "shop: " << sys.render(n.error()) << "\n";
     return 1;
   }
-  auto pricing = n->remote_actor("pricing@" + where);
-  if (!pricing) {
-    std::cerr << "shop: " << sys.render(pricing.error()) << "\n";
-    return 1;
-  }
+  // The generated stub: calls go to "shop.v1.Warehouse@host:port" through
+  // the node, whichever incarnation of the service runs there now.
+  shop::v1::Warehouse::Stub stub{services::channel::remote(n->handle(), host, port)};
   int rc = 0;
   // Steps 1 to 4 run only while no SIGTERM / SIGINT arrived.
   auto go_on = [&] { return !stop->stopping(); };
 
-  // 1. A remote request with a deadline.
+  // 1. A remote call with a deadline: one deadline, no second timeout.
   shop::v1::QuoteRequest tea;
   tea.set_item("tea");
   tea.set_quantity(3);
-  if (go_on() && !ask(sys, *pricing, tea, 500ms))
+  if (go_on() && !ask(stub, tea, 500ms))
     rc = 1;
 
-  // 1b. Two slow requests at once: the pricing actor keeps serving requests
-  //     while a delayed reply is pending, so both are answered.
+  // 1b. Two slow calls at once, from inside an actor (never blocking it):
+  //     the service answers each later, serving other calls meanwhile.
   if (go_on()) {
-    std::printf("\n-- two slow requests at once --\n");
-    caf::scoped_actor self{sys};
-    troupe::transport::call_options opts;
-    opts.deadline = 2s;
+    std::printf("\n-- two slow calls at once --\n");
     auto slow_a = tea;
     slow_a.set_think_ms(200);
     auto slow_b = tea;
     slow_b.set_item("coffee");
     slow_b.set_think_ms(100);
-    auto first = self->request(*pricing, 3s, opts, slow_a);
-    auto second = self->request(*pricing, 3s, opts, slow_b);
+    auto client = sys.spawn([=, to = caf::actor{main}](caf::event_based_actor* self) {
+      for (const auto& req : {slow_a, slow_b})
+        stub.get_quote(self, req, 2s)
+          .then(
+            [to](shop::v1::Quote& q) {
+              std::printf("warehouse -> shop : Quote{%s}\n", q.ShortDebugString().c_str());
+              caf::anon_send(to, true);
+            },
+            [to](caf::error& status) {
+              std::printf("shop              : call failed: %s\n",
+                          troupe::messages::describe(status).c_str());
+              caf::anon_send(to, false);
+            });
+    });
     int answered = 0;
-    auto on_quote = [&](const shop::v1::Quote& q) {
-      std::printf("pricing -> shop : Quote{%s}\n", q.ShortDebugString().c_str());
-      ++answered;
-    };
-    auto on_error = [&](caf::error& err) {
-      std::printf("shop            : request failed: %s\n", sys.render(err).c_str());
-    };
-    first.receive(on_quote, on_error);
-    second.receive(on_quote, on_error);
-    std::printf("shop            : %d of 2 concurrent slow quotes answered\n", answered);
+    for (int i = 0; i < 2; ++i)
+      main->receive([&](bool ok) { answered += ok ? 1 : 0; },
+                    caf::after(5s) >> [] { std::printf("shop              : no answer\n"); });
+    caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+    std::printf("shop              : %d of 2 concurrent slow quotes answered\n", answered);
     if (answered != 2)
       rc = 1;
   }
 
-  // 2. The pricing actor fails; its supervisor restarts it (with backoff),
-  //    and the shop's caller retries with backoff and jitter, within one
-  //    deadline, until the new incarnation answers. Each attempt tells the
-  //    warehouse its number and the time left (in the call's envelope).
+  // 2. The service fails on a request: the shop gets `internal`, and the
+  //    warehouse's supervisor restarts the service (with backoff). The next
+  //    call waits for the new incarnation within its deadline (the stub
+  //    retries while the name is unknown on the warehouse): no retry loop,
+  //    no re-publish in user code.
   if (go_on()) {
-    std::printf("\n-- a request that makes the pricing actor fail --\n");
+    std::printf("\n-- a call that makes the warehouse's service fail --\n");
     auto crash = tea;
     crash.set_crash(true);
-    ask(sys, *pricing, crash, 500ms);
-    actors::call_policy policy;
-    policy.deadline = 5s;
-    policy.attempt_timeout = 500ms;
-    policy.retry = actors::retry_policy::up_to(
-      8, actors::backoff::exponential(50ms, 1s).with_jitter(actors::jitter::full));
-    caf::scoped_actor waiter{sys};
-    auto shop_client =
-      sys.spawn([&, to = caf::actor{waiter}](caf::stateful_actor<actors::caller>* self) {
-        self->state = actors::caller{self, policy};
-        self->state.call<shop::v1::Quote>(
-          *pricing, transport::with_call_options(tea),
-          [self, to](caf::expected<shop::v1::Quote> q) {
-            auto attempts = self->state.stats().attempts;
-            if (q)
-              std::printf("pricing -> shop : Quote{%s} after %llu attempts\n",
-                          q->ShortDebugString().c_str(),
-                          static_cast<unsigned long long>(attempts));
-            else
-              std::printf("shop            : gave up after %llu attempts: %s\n",
-                          static_cast<unsigned long long>(attempts),
-                          self->system().render(q.error()).c_str());
-            self->send(to, static_cast<bool>(q));
-            self->quit();
-          });
-      });
-    bool recovered = false;
-    waiter->receive([&](bool ok) { recovered = ok; },
-                    caf::after(policy.deadline + 1s) >> [] {});
-    caf::anon_send_exit(shop_client, caf::exit_reason::user_shutdown);
-    if (!recovered && go_on())
+    ask(stub, crash, 500ms);
+    if (!ask(stub, tea, 5s) && go_on())
       rc = 1;
   }
 
-  // 3. A deadline that passes: a typed timeout instead of waiting forever.
+  // 3. A deadline that passes: a typed status instead of waiting forever.
   if (go_on()) {
-    std::printf("\n-- a request slower than its deadline --\n");
+    std::printf("\n-- a call slower than its deadline --\n");
     auto slow = tea;
     slow.set_think_ms(400);
     caf::error timeout;
-    if (ask(sys, *pricing, slow, 100ms, &timeout))
+    if (ask(stub, slow, 100ms, &timeout)
+        || !is(timeout, services::rpc_errc::deadline_exceeded))
       rc = 1;
   }
 
-  // 4. The order stream, bounded across the wire by the shop's capacity.
+  // 4. The order stream: a server-streaming method, bounded across the wire
+  //    by the capacity the shop gives it.
   if (go_on()) {
     std::printf("\n-- streaming %llu orders, at most 64 on their way to the shop --\n",
                 static_cast<unsigned long long>(cfg.orders));
-    transport::stream_import_config icfg;
-    icfg.capacity = 64;
-    auto orders = transport::import_stream<shop::v1::Order>(sys, *n, "orders@" + where, icfg);
-    // Shared with the consumer, which may outlive this block when the
+    shop::v1::OrderQuery query;
+    query.set_count(cfg.orders);
+    // Counted by the consumer, which may outlive this block when the
     // stream does not end in time.
     struct tally {
-      bool done = false;
       std::atomic<uint64_t> count{0};
       std::atomic<uint64_t> cents{0};
-      caf::error outcome;
     };
     auto t = std::make_shared<tally>();
-    caf::error outcome;
+    caf::error outcome = caf::make_error(caf::sec::request_timeout, "order stream");
+    bool done = false;
+    auto orders = stub.orders(query, 64, 5s);
     if (orders) {
       actors::spawn_consumer<shop::v1::Order>(
         sys, *orders, actors::consumer_config{16},
@@ -366,41 +337,39 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
           ++t->count;
           t->cents += o.cents();
         },
-        [t, stop](const caf::error& err) {
-          std::lock_guard<std::mutex> guard{stop->mtx};
-          t->outcome = err;
-          t->done = true;
-          stop->cv.notify_all();
+        [to = caf::actor{main}](const caf::error& err) {
+          caf::anon_send(to, stream_done_atom::value, err);
         });
-      std::unique_lock<std::mutex> guard{stop->mtx};
-      if (!stop->cv.wait_for(guard, 60s, [&] { return t->done || stop->stopping(); }))
-        outcome = caf::make_error(caf::sec::request_timeout, "order stream");
-      if (!t->done && stop->stopping()) {
+      auto on_done = [&](stream_done_atom, const caf::error& err) {
+        outcome = err;
+        done = true;
+      };
+      main->receive(
+        on_done, [&](stop_atom, int) {}, caf::after(60s) >> [] {});
+      if (!done && stop->stopping()) {
         // Stopping: stop the source (the warehouse, if ours) and give the
         // stream a bounded time to end.
-        guard.unlock();
         if (warehouse.pid > 0) {
           ::kill(warehouse.pid, SIGTERM);
           warehouse_signalled = true;
         }
-        guard.lock();
-        stop->cv.wait_for(guard, 10s, [&] { return t->done; });
+        main->receive(
+          on_done, caf::after(10s) >> [] {});
       }
-      if (t->done)
-        outcome = t->outcome;
     } else {
       outcome = orders.error();
     }
     uint64_t count = t->count;
     uint64_t cents = t->cents;
     if (stop->stopping()) {
-      std::printf("shop            : order stream interrupted after %llu orders\n",
+      std::printf("shop              : order stream interrupted after %llu orders\n",
                   static_cast<unsigned long long>(count));
     } else if (outcome || count != cfg.orders) {
-      std::printf("shop            : order stream failed: %s\n", sys.render(outcome).c_str());
+      std::printf("shop              : order stream failed: %s\n",
+                  troupe::messages::describe(outcome).c_str());
       rc = 1;
     } else {
-      std::printf("shop            : received %llu orders worth %.2f\n",
+      std::printf("shop              : received %llu orders worth %.2f\n",
                   static_cast<unsigned long long>(count), static_cast<double>(cents) / 100);
     }
   }
@@ -416,14 +385,14 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
     if (!warehouse_signalled)
       ::kill(warehouse.pid, SIGTERM);
     auto code = warehouse.wait(10s);
-    std::printf("shop            : warehouse exited with %d\n", code);
+    std::printf("shop              : warehouse exited with %d\n", code);
     if (code != 0 && rc == 0)
       rc = 1;
   } else {
-    std::printf("shop            : leaving the warehouse at %s running\n", where.c_str());
+    std::printf("shop              : leaving the warehouse at %s running\n", where.c_str());
   }
   n->stop();
-  std::printf("shop            : %s\n",
+  std::printf("shop              : %s\n",
               rc == 0              ? "done"
                 : stop->stopping() ? "stopped by a signal"
                                    : "FAILED");

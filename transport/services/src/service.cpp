@@ -136,6 +136,28 @@ void service_base::check_stream(const caf::actor_addr& addr) {
       });
 }
 
+void service_base::after(caf::timespan delay, std::function<void()> f) {
+  auto id = ++last_timer_;
+  // The context current now (the call being handled) is current again when
+  // `f` runs, so its log lines and calls belong to that call.
+  if (const auto* ctx = actors::current_call_context())
+    f = [ctx_copy = *ctx, g = std::move(f)] {
+      actors::call_context_scope current{ctx_copy};
+      g();
+    };
+  timers_.emplace(id, std::move(f));
+  self_->delayed_send(self_, std::max(delay, caf::timespan{0}), service_timer_atom::value, id);
+}
+
+void service_base::fire(uint64_t id) {
+  auto i = timers_.find(id);
+  if (i == timers_.end())
+    return;
+  auto f = std::move(i->second);
+  timers_.erase(i);
+  f();
+}
+
 void service_base::stop_streams() {
   for (auto& addr : streams_)
     if (auto producer = caf::actor_cast<caf::actor>(addr))

@@ -15,6 +15,9 @@ namespace troupe::services {
 /// Internal: time to check that a stream was claimed.
 using stream_check_atom = caf::atom_constant<caf::atom("trp_svcchk")>;
 
+/// Internal: a timer set with `service_base::after` is due.
+using service_timer_atom = caf::atom_constant<caf::atom("trp_svctim")>;
+
 class service_actor final : public caf::event_based_actor {
 public:
   service_actor(caf::actor_config& cfg, std::unique_ptr<service_base> impl,
@@ -31,9 +34,11 @@ public:
     impl_->bind(this, node_);
     impl_->on_start();
     caf::message_handler methods{impl_->make_behavior().as_behavior_impl()};
-    return methods.or_else([this](stream_check_atom, const caf::actor_addr& producer) {
-      impl_->check_stream(producer);
-    });
+    return methods.or_else(
+      [this](stream_check_atom, const caf::actor_addr& producer) {
+        impl_->check_stream(producer);
+      },
+      [this](service_timer_atom, uint64_t id) { impl_->fire(id); });
   }
 
   void on_exit() override {

@@ -44,6 +44,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -209,6 +210,15 @@ public:
     return stats_;
   }
 
+  /// Runs `f` in the service's actor after `delay` (on the actor clock),
+  /// unless the actor stopped first: a timer for methods that answer later
+  /// (`server_call::defer`) without a message handler of their own. The
+  /// call context current when it was set is current when `f` runs.
+  void after(caf::timespan delay, std::function<void()> f);
+
+  /// For `service_actor`: runs the timer `id` (see `after`).
+  void fire(uint64_t id);
+
   /// The behavior that dispatches the methods (generated).
   virtual caf::behavior make_behavior() = 0;
 
@@ -273,6 +283,9 @@ private:
   std::optional<transport::node_actor> node_;
   /// Producers of the streams this service opened (they stop with it).
   std::set<caf::actor_addr> streams_;
+  /// Timers set with `after`, by id.
+  std::map<uint64_t, std::function<void()>> timers_;
+  uint64_t last_timer_ = 0;
   service_stats stats_;
 };
 
