@@ -36,7 +36,8 @@ public:
     incarnation_ = ++*incarnations_;
   }
 
-  reply<shop::v1::Quote> get_quote(server_call& call, const shop::v1::QuoteRequest& req) override {
+  reply<shop::v1::Quote> get_quote(server_call& call,
+                                   const shop::v1::QuoteRequest& req) override {
     // The line carries the call's trace and request id, as the shop's does.
     troupe::actors::logger("warehouse")->info("quoting {} x{}", req.item(), req.quantity());
     if (req.crash())
