@@ -61,11 +61,11 @@ caf::expected<caf::actor> stub_core::resolve(caf::scoped_actor& self,
                                              bool wait) const {
   if (channel_.how() == channel::kind::fixed)
     return resolve_fixed(stale);
-  if (auto found = channel_.cached(service_, stale))
+  if (auto found = cached(stale))
     return found;
   caf::expected<caf::actor> result{caf::actor{}};
   auto on_actor = [&](caf::actor& x) {
-    channel_.remember(service_, x);
+    remember(x);
     result = std::move(x);
   };
   auto on_error = [&](caf::error& err) { result = std::move(err); };
@@ -89,6 +89,30 @@ caf::expected<caf::actor> stub_core::resolve(caf::scoped_actor& self,
       .receive(on_actor, on_error);
   }
   return result;
+}
+
+caf::actor stub_core::cached(const caf::actor_addr& stale) const {
+  if (channel_.how() == channel::kind::fixed)
+    return channel_.cached(service_, stale);
+  std::lock_guard<std::mutex> guard{cache_mtx_};
+  return cached_ && cached_.address() != stale ? cached_ : caf::actor{};
+}
+
+void stub_core::remember(const caf::actor& target) const {
+  std::lock_guard<std::mutex> guard{cache_mtx_};
+  cached_ = target;
+}
+
+void stub_core::forget(const caf::actor_addr& target) const {
+  std::lock_guard<std::mutex> guard{cache_mtx_};
+  if (cached_ && cached_.address() == target)
+    cached_ = nullptr;
+}
+
+caf::duration stub_core::request_timeout(caf::timespan left) const {
+  if (channel_.how() == channel::kind::remote)
+    return caf::infinite;
+  return caf::duration{left};
 }
 
 caf::expected<caf::actor> stub_core::resolve_fixed(const caf::actor_addr& stale) const {

@@ -38,12 +38,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/duration.hpp>
 #include <caf/error.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
@@ -127,6 +129,21 @@ public:
   /// trying again (after looking it up again) cannot run it twice.
   static bool not_delivered(const caf::error& err);
 
+  /// The actor found last for this service, unless it is `stale`; null if
+  /// none.
+  caf::actor cached(const caf::actor_addr& stale) const;
+
+  /// Remembers `target` as the service's actor.
+  void remember(const caf::actor& target) const;
+
+  /// Forgets `target` (it died or cannot be reached).
+  void forget(const caf::actor_addr& target) const;
+
+  /// The CAF timeout of an attempt with `left` of the deadline: `left`,
+  /// except through a node's proxy, which enforces the deadline itself
+  /// (`call_options.hpp`) and always answers, so CAF needs no timer there.
+  caf::duration request_timeout(caf::timespan left) const;
+
   /// The pause before retry number `retry` (1, 2, ...).
   caf::timespan retry_delay(uint32_t retry) const;
 
@@ -159,6 +176,9 @@ private:
   channel channel_;
   std::string service_;
   stub_config cfg_;
+  /// The service's actor found last (calls from any thread share it).
+  mutable std::mutex cache_mtx_;
+  mutable caf::actor cached_;
 };
 
 using stub_core_ptr = std::shared_ptr<const stub_core>;
@@ -170,8 +190,9 @@ template <class Request, class Reply>
 struct pending_call {
   stub_core_ptr core;
   caf::event_based_actor* self = nullptr;
-  actors::call_context ctx;
-  Request request;
+  /// What is sent: `(call_context, Request)`, built once (a retry changes
+  /// the attempt in place; CAF copies it only if it is still shared).
+  caf::message msg;
   bool wait = true;
   /// The context current when the call started, restored for the callbacks.
   std::optional<actors::call_context> outer;
@@ -179,6 +200,10 @@ struct pending_call {
   std::function<void(caf::error&)> fail;
   caf::actor_addr stale;
   uint32_t retries = 0;
+
+  const actors::call_context& ctx() const {
+    return msg.get_as<actors::call_context>(0);
+  }
 
   void succeed(Reply& x) {
     std::optional<actors::call_context_scope> scope;
@@ -201,19 +226,19 @@ void attempt(std::shared_ptr<pending_call<Request, Reply>> st);
 
 template <class Request, class Reply>
 void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
-  auto left = st->ctx.remaining(st->self->clock().now());
+  auto left = st->ctx().remaining(st->self->clock().now());
   if (left <= caf::timespan{0})
-    return st->failed(stub_core::expired(st->ctx));
-  st->self->request(target, left, st->ctx, st->request)
+    return st->failed(stub_core::expired(st->ctx()));
+  st->self->request(target, st->core->request_timeout(left), st->msg)
     .then([st](Reply& x) { st->succeed(x); },
           [st, target](caf::error& err) {
             auto now = st->self->clock().now();
-            if (!st->wait || !stub_core::not_delivered(err) || st->ctx.expired(now))
+            if (!st->wait || !stub_core::not_delivered(err) || st->ctx().expired(now))
               return st->failed(std::move(err));
-            st->core->target().forget(target.address());
+            st->core->forget(target.address());
             st->stale = target.address();
             ++st->retries;
-            ++st->ctx.attempt;
+            ++st->msg.template get_mutable_as<actors::call_context>(0).attempt;
             st->core->after(st->self, st->core->retry_delay(st->retries),
                             [st] { attempt(st); });
           });
@@ -221,16 +246,16 @@ void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
 
 template <class Request, class Reply>
 void attempt(std::shared_ptr<pending_call<Request, Reply>> st) {
-  auto left = st->ctx.remaining(st->self->clock().now());
+  auto left = st->ctx().remaining(st->self->clock().now());
   if (left <= caf::timespan{0})
-    return st->failed(stub_core::expired(st->ctx));
-  if (auto target = st->core->target().cached(st->core->service_name(), st->stale))
+    return st->failed(stub_core::expired(st->ctx()));
+  if (auto target = st->core->cached(st->stale))
     return send(st, std::move(target));
   st->core->resolve(st->self, st->stale, left, st->wait,
                     [st](caf::expected<caf::actor> found) {
                       if (!found)
                         return st->failed(std::move(found.error()));
-                      st->core->target().remember(st->core->service_name(), *found);
+                      st->core->remember(*found);
                       send(st, std::move(*found));
                     });
 }
@@ -260,15 +285,16 @@ public:
     st->core = core_;
     st->self = self_;
     auto now = self_->clock().now();
-    st->ctx = core_->make_context(method_, opts_, now);
-    st->request = std::move(request_);
+    auto ctx = core_->make_context(method_, opts_, now);
+    auto expired = ctx.expired(now);
+    st->msg = caf::make_message(std::move(ctx), std::move(request_));
     st->wait = opts_.wait_for_ready;
     if (const auto* current = actors::current_call_context())
       st->outer = *current;
     st->ok = std::move(ok);
     st->fail = std::move(fail);
-    if (st->ctx.expired(now))
-      return st->failed(stub_core::expired(st->ctx));
+    if (expired)
+      return st->failed(stub_core::expired(st->ctx()));
     detail::attempt(std::move(st));
   }
 
@@ -407,7 +433,7 @@ protected:
         return to_status(std::move(target.error()));
       std::optional<Reply> reply;
       caf::error err;
-      self->request(*target, left, ctx, request)
+      self->request(*target, core_->request_timeout(left), ctx, request)
         .receive([&](Reply& x) { reply = std::move(x); },
                  [&](caf::error& e) { err = std::move(e); });
       if (reply)
@@ -415,7 +441,7 @@ protected:
       if (!opts.wait_for_ready || !stub_core::not_delivered(err)
           || ctx.expired(self->clock().now()))
         return to_status(std::move(err));
-      core_->target().forget(target->address());
+      core_->forget(target->address());
       stale = target->address();
       ++ctx.attempt;
       auto pause =
