@@ -1,6 +1,7 @@
 # `cmake --install` yields a package: find_package(troupe) gives the
 # libraries that were built (troupe::messages, troupe::actors, troupe::http,
-# troupe::supervisors, troupe::transport), troupe::protoc-gen-troupe and the
+# troupe::supervisors, troupe::transport, troupe::services, and the test kit
+# troupe::testing), troupe::protoc-gen-troupe and the
 # troupe_add_messages() function.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)

@@ -26,3 +26,7 @@ bool use_supervisors(caf::actor_system& sys, caf::actor& root, caf::actor& shop)
 /// troupe::transport: one node publishes `shop`, another calls it over TCP
 /// on 127.0.0.1.
 bool use_transport(caf::actor_system& sys, const caf::actor& shop);
+
+/// troupe::services: the generated Till service, supervised-free, called
+/// through its generated stub in this process.
+bool use_services(caf::actor_system& sys);
