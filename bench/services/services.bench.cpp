@@ -37,7 +37,7 @@
 #include <troupe/transport/node.hpp>
 #include <troupe/transport/system_config.hpp>
 
-#include "raw_echo.hpp"
+#include "raw_asio.hpp"
 #include "remote_pipeline.hpp"
 #include "services.pb.h"
 
@@ -159,6 +159,10 @@ struct rates {
 rates run_troupe() {
   rates r;
   troupe::transport::system_config cfg;
+  // As bench/transport's remote pipeline runs: two scheduler threads (one
+  // per core) and its export batch size.
+  cfg.set("scheduler.max-threads", 2);
+  cfg.set("troupe.stream.max-batch", 8192);
   caf::actor_system sys{cfg};
   auto a = troupe::transport::node::start(sys);
   auto b = troupe::transport::node::start(sys);
@@ -201,7 +205,7 @@ rates run_troupe() {
     auto stream = remote.stream(req, 32'768, 10s);
     if (stream) {
       caf::scoped_actor waiter{sys};
-      troupe::actors::consumer_config ccfg{32'768};
+      troupe::actors::consumer_config ccfg{4096};
       auto consumer = troupe::actors::spawn_consumer<Blob>(
         sys, *stream, ccfg, [](caf::span<const Blob>, troupe::actors::seq_t) {},
         [to = caf::actor{waiter}](const caf::error&) {

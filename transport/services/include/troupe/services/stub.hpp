@@ -321,7 +321,11 @@ caf::expected<caf::actor> make_importer(caf::actor_system& sys, caf::actor remot
                                         uint32_t capacity) {
   transport::stream_import_config cfg = transport::stream_import_config::from(sys.config());
   cfg.capacity = capacity;
-  cfg.batch_size = std::min(cfg.batch_size, capacity);
+  // Batches to the local consumer grow with the capacity (a thirty-second
+  // of it, at least the configured size, at most 1024): a large capacity
+  // is asked for to move many items, and per-batch costs dominate there.
+  cfg.batch_size =
+    std::min({capacity, uint32_t{1024}, std::max(cfg.batch_size, capacity / 32)});
   return transport::spawn_importer<Item>(sys, std::move(remote), cfg);
 }
 
