@@ -376,3 +376,53 @@ TEST_CASE_METHOD(fixture, "a stream nobody subscribes to is stopped at the call'
   run();
   CHECK(probe->streams_unclaimed == 1);
 }
+
+TEST_CASE_METHOD(fixture, "a local call to a service that never answers fails at its deadline",
+                 "[services][service][deadline]") {
+  // Registered under the Greeter's name but not a Troupe service: only the
+  // stub's own deadline watch can end the call.
+  auto mute = keep(sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    return {[self](troupe::actors::call_context&, Hello&) -> caf::result<Greeting> {
+      return self->make_response_promise<Greeting>(); // dropped: never answered
+    }};
+  }));
+  with_service_directory(sys, [&](const service_directory_actor& dir) {
+    caf::anon_send(dir, register_service_atom::value, std::string{Greeter::full_name}, mute);
+  });
+  run();
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann"), 200ms);
+  run();
+  advance_time(199ms);
+  CHECK_FALSE(received<failed_atom, caf::error>());
+  advance_time(1ms);
+  CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+}
+
+TEST_CASE_METHOD(fixture, "a service answers a deferred reply it did not give by the deadline",
+                 "[services][service][deadline]") {
+  auto g = start_greeter(*this);
+  // A caller without a timer of its own: the service must answer.
+  auto ctx = troupe::actors::call_context::ingress("/services_test.v1.Greeter/Greet",
+                                                   sched.clock().now(), 100ms);
+  spawn_client(sys, [=, test = caf::actor_cast<caf::actor>(self)](caf::event_based_actor* c) {
+    auto [ok, fail] = report_to<Greeting>(test);
+    c->request(g, caf::infinite, ctx, hello("ann", "hold")).then(ok, fail);
+  });
+  run();
+  CHECK_FALSE(received<failed_atom, caf::error>());
+  advance_time(100ms);
+  CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+}
+
+TEST_CASE_METHOD(fixture, "a service that stops answers its pending deferred replies",
+                 "[services][service][deadline]") {
+  auto g = start_greeter(*this);
+  Greeter::Stub stub{channel::to(g)};
+  greet(*this, stub, hello("ann", "hold"), 10s);
+  run();
+  caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+  run();
+  CHECK(is(failure(*this), rpc_errc::unavailable));
+  CHECK(now() < 10s); // answered at once, not at the deadline
+}

@@ -24,6 +24,61 @@ caf::timespan server_call::remaining() const {
   return ctx_->remaining(self_->clock().now());
 }
 
+std::shared_ptr<caf::response_promise> server_call::track() {
+  auto promise = std::make_shared<caf::response_promise>(self_->make_response_promise());
+  service_->watch_deferred(
+    promise, ctx_->has_deadline() ? ctx_->deadline() : caf::actor_clock::time_point::max());
+  return promise;
+}
+
+namespace {
+
+struct later_first {
+  template <class Entry>
+  bool operator()(const Entry& x, const Entry& y) const {
+    return x.first > y.first;
+  }
+};
+
+} // namespace
+
+void service_base::watch_deferred(const std::shared_ptr<caf::response_promise>& promise,
+                                  caf::actor_clock::time_point deadline) {
+  deferred_.emplace_back(deadline, promise);
+  std::push_heap(deferred_.begin(), deferred_.end(), later_first{});
+  if (deferred_.size() >= deferred_compact_at_) {
+    deferred_.erase(std::remove_if(deferred_.begin(), deferred_.end(),
+                                   [](const auto& x) { return !x.second->pending(); }),
+                    deferred_.end());
+    std::make_heap(deferred_.begin(), deferred_.end(), later_first{});
+    deferred_compact_at_ = std::max<size_t>(256, 2 * deferred_.size());
+  }
+  if (deadline < deferred_armed_) {
+    deferred_armed_ = deadline;
+    self_->delayed_send(self_, std::max(deadline - self_->clock().now(), caf::timespan{0}),
+                        deferred_check_atom::value);
+  }
+}
+
+void service_base::expire_deferred() {
+  auto now = self_->clock().now();
+  deferred_armed_ = caf::actor_clock::time_point::max();
+  while (!deferred_.empty() && deferred_.front().first <= now) {
+    if (auto& promise = deferred_.front().second; promise->pending()) {
+      ++stats_.deferred_expired;
+      promise->deliver(caf::make_error(rpc_errc::deadline_exceeded,
+                                       std::string{service_full_name()}
+                                         + ": the reply was not given before the deadline"));
+    }
+    std::pop_heap(deferred_.begin(), deferred_.end(), later_first{});
+    deferred_.pop_back();
+  }
+  if (!deferred_.empty() && deferred_.front().first != caf::actor_clock::time_point::max()) {
+    deferred_armed_ = deferred_.front().first;
+    self_->delayed_send(self_, deferred_armed_ - now, deferred_check_atom::value);
+  }
+}
+
 service_base::~service_base() = default;
 
 bool service_base::admit(const actors::call_context& ctx) {
@@ -163,6 +218,14 @@ void service_base::stop_streams() {
     if (auto producer = caf::actor_cast<caf::actor>(addr))
       caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
   streams_.clear();
+  // No caller waits for an answer that will not come.
+  for (auto& [deadline, promise] : deferred_)
+    if (promise->pending()) {
+      ++stats_.deferred_expired;
+      promise->deliver(
+        caf::make_error(rpc_errc::unavailable, std::string{service_full_name()} + " stopped"));
+    }
+  deferred_.clear();
 }
 
 caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl,

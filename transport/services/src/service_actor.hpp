@@ -15,6 +15,9 @@ namespace troupe::services {
 /// Internal: time to check that a stream was claimed.
 using stream_check_atom = caf::atom_constant<caf::atom("trp_svcchk")>;
 
+/// Internal: the earliest deadline of a deferred reply passed.
+using deferred_check_atom = caf::atom_constant<caf::atom("trp_svcdef")>;
+
 /// Internal: a timer set with `service_base::after` is due.
 using service_timer_atom = caf::atom_constant<caf::atom("trp_svctim")>;
 
@@ -38,7 +41,8 @@ public:
       [this](stream_check_atom, const caf::actor_addr& producer) {
         impl_->check_stream(producer);
       },
-      [this](service_timer_atom, uint64_t id) { impl_->fire(id); });
+      [this](service_timer_atom, uint64_t id) { impl_->fire(id); },
+      [this](deferred_check_atom) { impl_->expire_deferred(); });
   }
 
   void on_exit() override {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
@@ -110,9 +111,99 @@ void stub_core::forget(const caf::actor_addr& target) const {
 }
 
 caf::duration stub_core::request_timeout(caf::timespan left) const {
-  if (channel_.how() == channel::kind::remote)
-    return caf::infinite;
-  return caf::duration{left};
+  if (channel_.how() == channel::kind::fixed)
+    return caf::duration{left};
+  return caf::infinite;
+}
+
+bool stub_core::watches_deadlines() const noexcept {
+  return channel_.how() == channel::kind::local;
+}
+
+struct stub_core::sweeper {
+  using time_point = caf::actor_clock::time_point;
+  using entry = std::pair<time_point, std::weak_ptr<detail::expirable>>;
+  /// Min-heap by deadline. Calls that ended stay until they are popped or
+  /// compacted away (removing from the middle of a heap costs more).
+  std::vector<entry> heap;
+  /// The deadline the armed timer fires at; max: none armed.
+  time_point armed = time_point::max();
+  /// Heap size at which ended calls are dropped.
+  size_t compact_at = 1024;
+};
+
+namespace {
+
+struct later_first {
+  template <class Entry>
+  bool operator()(const Entry& x, const Entry& y) const {
+    return x.first > y.first;
+  }
+};
+
+} // namespace
+
+void stub_core::watch(caf::event_based_actor* self, caf::actor_clock::time_point deadline,
+                      std::weak_ptr<detail::expirable> call) const {
+  std::shared_ptr<sweeper> sw;
+  bool arm = false;
+  {
+    std::lock_guard<std::mutex> guard{sweep_mtx_};
+    auto& slot = sweepers_[self];
+    if (!slot) {
+      slot = std::make_shared<sweeper>();
+      // An actor that ends takes its watches along.
+      self->attach_functor([weak = weak_from_this(), self] {
+        if (auto core = weak.lock()) {
+          std::lock_guard<std::mutex> guard{core->sweep_mtx_};
+          core->sweepers_.erase(self);
+        }
+      });
+    }
+    sw = slot;
+    auto& heap = sw->heap;
+    heap.emplace_back(deadline, std::move(call));
+    std::push_heap(heap.begin(), heap.end(), later_first{});
+    if (heap.size() >= sw->compact_at) {
+      heap.erase(std::remove_if(heap.begin(), heap.end(),
+                                [](const sweeper::entry& x) { return x.second.expired(); }),
+                 heap.end());
+      std::make_heap(heap.begin(), heap.end(), later_first{});
+      sw->compact_at = std::max<size_t>(1024, 2 * heap.size());
+    }
+    if (deadline < sw->armed) {
+      sw->armed = deadline;
+      arm = true;
+    }
+  }
+  if (arm)
+    after(self, deadline - self->clock().now(),
+          [core = shared_from_this(), self, sw] { core->sweep(self, sw); });
+}
+
+void stub_core::sweep(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw) const {
+  std::vector<std::shared_ptr<detail::expirable>> due;
+  caf::actor_clock::time_point next = caf::actor_clock::time_point::max();
+  auto now = self->clock().now();
+  {
+    std::lock_guard<std::mutex> guard{sweep_mtx_};
+    auto& heap = sw->heap;
+    while (!heap.empty() && heap.front().first <= now) {
+      if (auto call = heap.front().second.lock())
+        due.push_back(std::move(call));
+      std::pop_heap(heap.begin(), heap.end(), later_first{});
+      heap.pop_back();
+    }
+    sw->armed = caf::actor_clock::time_point::max();
+    if (!heap.empty()) {
+      next = heap.front().first;
+      sw->armed = next;
+    }
+  }
+  for (auto& call : due)
+    call->expire();
+  if (next != caf::actor_clock::time_point::max())
+    after(self, next - now, [core = shared_from_this(), self, sw] { core->sweep(self, sw); });
 }
 
 caf::expected<caf::actor> stub_core::resolve_fixed(const caf::actor_addr& stale) const {

@@ -50,6 +50,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/behavior.hpp>
@@ -67,31 +68,37 @@
 
 namespace troupe::services {
 
-/// A reply a method gives later (see `server_call::defer`).
+/// A reply a method gives later (see `server_call::defer`). Copies share
+/// one promise: the first `deliver` or `fail` answers, later ones do
+/// nothing. If the call's deadline passes first, the service answers
+/// `deadline_exceeded` itself; if the service stops first, `unavailable`.
 template <class T>
 class deferred {
 public:
-  explicit deferred(caf::response_promise promise) : promise_(std::move(promise)) {
+  explicit deferred(std::shared_ptr<caf::response_promise> promise)
+    : promise_(std::move(promise)) {
     // nop
   }
 
-  /// Answers the call with `x`. Once.
+  /// Answers the call with `x`, unless it was answered.
   void deliver(T x) {
-    promise_.deliver(std::move(x));
+    if (promise_->pending())
+      promise_->deliver(std::move(x));
   }
 
-  /// Fails the call with `err`. Once.
+  /// Fails the call with `err`, unless it was answered.
   void fail(caf::error err) {
-    promise_.deliver(std::move(err));
+    if (promise_->pending())
+      promise_->deliver(std::move(err));
   }
 
   /// False once answered.
   bool pending() const {
-    return promise_.pending();
+    return promise_->pending();
   }
 
 private:
-  caf::response_promise promise_;
+  std::shared_ptr<caf::response_promise> promise_;
 };
 
 /// What a method returns: a value, an error, or a `deferred` it answers
@@ -128,11 +135,14 @@ private:
   caf::message msg_;
 };
 
+class service_base;
+
 /// One call being handled.
 class server_call {
 public:
-  server_call(caf::event_based_actor* self, const actors::call_context& ctx)
-    : self_(self), ctx_(&ctx) {
+  server_call(service_base& service, caf::event_based_actor* self,
+              const actors::call_context& ctx)
+    : service_(&service), self_(self), ctx_(&ctx) {
     // nop
   }
 
@@ -150,13 +160,17 @@ public:
   caf::timespan remaining() const;
 
   /// Answers later: return the result from the method, then `deliver` or
-  /// `fail` it exactly once.
+  /// `fail` it (see `deferred`).
   template <class T>
   deferred<T> defer() {
-    return deferred<T>{self_->make_response_promise()};
+    return deferred<T>{track()};
   }
 
 private:
+  /// The call's promise, watched by the service until its deadline.
+  std::shared_ptr<caf::response_promise> track();
+
+  service_base* service_;
   caf::event_based_actor* self_;
   const actors::call_context* ctx_;
 };
@@ -175,6 +189,9 @@ struct service_stats {
   uint64_t streams_opened = 0;
   /// Streams nobody subscribed to in time, stopped.
   uint64_t streams_unclaimed = 0;
+  /// Deferred replies the service answered itself: `deadline_exceeded` when
+  /// the deadline passed, `unavailable` when the service stopped.
+  uint64_t deferred_expired = 0;
 };
 
 /// How long a stream opened by a call without a deadline waits for its
@@ -243,8 +260,17 @@ public:
   /// For `service_actor`: stops a stream nobody subscribed to in time.
   void check_stream(const caf::actor_addr& producer);
 
-  /// For `service_actor`: stops the streams still running.
+  /// For `service_actor`: stops the streams still running and answers the
+  /// deferred replies still pending (`unavailable`).
   void stop_streams();
+
+  /// For `server_call::defer`: watches `promise` until `deadline`.
+  void watch_deferred(const std::shared_ptr<caf::response_promise>& promise,
+                      caf::actor_clock::time_point deadline);
+
+  /// For `service_actor`: answers the deferred replies whose deadline
+  /// passed.
+  void expire_deferred();
 
 protected:
   /// For generated code: runs one method call `f(server_call&)` with the
@@ -254,7 +280,7 @@ protected:
     if (!admit(ctx))
       return refuse(ctx);
     actors::call_context_scope current{ctx};
-    server_call call{self_, ctx};
+    server_call call{*this, self_, ctx};
     try {
       return f(call);
     } catch (...) {
@@ -283,6 +309,14 @@ private:
   std::optional<transport::node_actor> node_;
   /// Producers of the streams this service opened (they stop with it).
   std::set<caf::actor_addr> streams_;
+  /// Deferred replies by deadline (a min-heap; answered ones are dropped
+  /// when they come up or when the heap compacts). Held strongly: a method
+  /// that drops its `deferred` without answering still gets its caller an
+  /// answer, at the deadline.
+  std::vector<std::pair<caf::actor_clock::time_point, std::shared_ptr<caf::response_promise>>>
+    deferred_;
+  caf::actor_clock::time_point deferred_armed_ = caf::actor_clock::time_point::max();
+  size_t deferred_compact_at_ = 256;
   /// Timers set with `after`, by id.
   std::map<uint64_t, std::function<void()>> timers_;
   uint64_t last_timer_ = 0;

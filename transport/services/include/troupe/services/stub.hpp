@@ -41,6 +41,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <caf/actor.hpp>
@@ -94,9 +95,20 @@ struct stub_config {
   caf::timespan max_retry_delay = std::chrono::milliseconds{250};
 };
 
+namespace detail {
+
+/// A call in flight that its deadline may end (see `stub_core::watch`).
+struct expirable {
+  virtual ~expirable() = default;
+  /// Ends the call with `deadline_exceeded` unless it has ended.
+  virtual void expire() = 0;
+};
+
+} // namespace detail
+
 /// The non-template part of a stub, shared by its copies and its calls in
 /// flight (a call outlives a temporary stub).
-class stub_core {
+class stub_core : public std::enable_shared_from_this<stub_core> {
 public:
   stub_core(channel ch, std::string service, stub_config cfg);
 
@@ -139,10 +151,22 @@ public:
   /// Forgets `target` (it died or cannot be reached).
   void forget(const caf::actor_addr& target) const;
 
-  /// The CAF timeout of an attempt with `left` of the deadline: `left`,
-  /// except through a node's proxy, which enforces the deadline itself
-  /// (`call_options.hpp`) and always answers, so CAF needs no timer there.
+  /// The CAF timeout of an attempt with `left` of the deadline: `left` for
+  /// a fixed actor; none through a node's proxy, which enforces the deadline
+  /// itself (`call_options.hpp`), nor to a service found in the directory,
+  /// whose deadline `watch` enforces (a service always answers, at the
+  /// latest when its deferred replies expire or it stops).
   caf::duration request_timeout(caf::timespan left) const;
+
+  /// True if calls of this stub need `watch` (see `request_timeout`).
+  bool watches_deadlines() const noexcept;
+
+  /// Ends `call` with `deadline_exceeded` at `deadline` unless it ended
+  /// before: one timer per actor and stub for the earliest deadline
+  /// instead of one CAF timer per call (CAF 0.17 wakes its clock thread
+  /// for every timeout it is given).
+  void watch(caf::event_based_actor* self, caf::actor_clock::time_point deadline,
+             std::weak_ptr<detail::expirable> call) const;
 
   /// The pause before retry number `retry` (1, 2, ...).
   caf::timespan retry_delay(uint32_t retry) const;
@@ -173,12 +197,20 @@ public:
 private:
   caf::expected<caf::actor> resolve_fixed(const caf::actor_addr& stale) const;
 
+  struct sweeper;
+
+  /// Ends the calls of `self` whose deadline passed; arms the next timer.
+  void sweep(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw) const;
+
   channel channel_;
   std::string service_;
   stub_config cfg_;
   /// The service's actor found last (calls from any thread share it).
   mutable std::mutex cache_mtx_;
   mutable caf::actor cached_;
+  /// Deadline watches per calling actor (`watch`).
+  mutable std::mutex sweep_mtx_;
+  mutable std::unordered_map<caf::event_based_actor*, std::shared_ptr<sweeper>> sweepers_;
 };
 
 using stub_core_ptr = std::shared_ptr<const stub_core>;
@@ -187,7 +219,7 @@ namespace detail {
 
 /// One asynchronous call in flight.
 template <class Request, class Reply>
-struct pending_call {
+struct pending_call final : expirable {
   stub_core_ptr core;
   caf::event_based_actor* self = nullptr;
   /// What is sent: `(call_context, Request)`, built once (a retry changes
@@ -200,12 +232,22 @@ struct pending_call {
   std::function<void(caf::error&)> fail;
   caf::actor_addr stale;
   uint32_t retries = 0;
+  /// Answered, failed or expired: later outcomes are dropped.
+  bool finished = false;
 
   const actors::call_context& ctx() const {
     return msg.get_as<actors::call_context>(0);
   }
 
+  void expire() override {
+    failed(caf::make_error(rpc_errc::deadline_exceeded,
+                           ctx().method + ": no answer before the deadline"));
+  }
+
   void succeed(Reply& x) {
+    if (finished)
+      return;
+    finished = true;
     std::optional<actors::call_context_scope> scope;
     if (outer)
       scope.emplace(*outer);
@@ -213,6 +255,9 @@ struct pending_call {
   }
 
   void failed(caf::error err) {
+    if (finished)
+      return;
+    finished = true;
     std::optional<actors::call_context_scope> scope;
     if (outer)
       scope.emplace(*outer);
@@ -232,6 +277,8 @@ void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
   st->self->request(target, st->core->request_timeout(left), st->msg)
     .then([st](Reply& x) { st->succeed(x); },
           [st, target](caf::error& err) {
+            if (st->finished)
+              return;
             auto now = st->self->clock().now();
             if (!st->wait || !stub_core::not_delivered(err) || st->ctx().expired(now))
               return st->failed(std::move(err));
@@ -246,6 +293,8 @@ void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
 
 template <class Request, class Reply>
 void attempt(std::shared_ptr<pending_call<Request, Reply>> st) {
+  if (st->finished)
+    return;
   auto left = st->ctx().remaining(st->self->clock().now());
   if (left <= caf::timespan{0})
     return st->failed(stub_core::expired(st->ctx()));
@@ -295,6 +344,8 @@ public:
     st->fail = std::move(fail);
     if (expired)
       return st->failed(stub_core::expired(st->ctx()));
+    if (core_->watches_deadlines())
+      core_->watch(self_, st->ctx().deadline(), st);
     detail::attempt(std::move(st));
   }
 
@@ -437,7 +488,11 @@ protected:
         return to_status(std::move(target.error()));
       std::optional<Reply> reply;
       caf::error err;
-      self->request(*target, core_->request_timeout(left), ctx, request)
+      // A blocking call keeps CAF's timeout: no sweeper runs in a scoped actor.
+      auto timeout = core_->target().how() == channel::kind::remote
+        ? caf::duration{caf::infinite}
+        : caf::duration{left};
+      self->request(*target, timeout, ctx, request)
         .receive([&](Reply& x) { reply = std::move(x); },
                  [&](caf::error& e) { err = std::move(e); });
       if (reply)
