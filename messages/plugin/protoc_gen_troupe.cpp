@@ -77,11 +77,35 @@ std::string snake_case(const std::string& name) {
 
 /// Names the generated classes use themselves: a method may not take them.
 const std::set<std::string>& reserved_names() {
-  static const std::set<std::string> names{
-    "bind",           "call_async", "call_blocking", "dispatch",
-    "make_behavior",  "on_start",   "self",          "service_full_name",
-    "service_name",   "stats",      "target",        "unimplemented",
-    "unknown_method", "methods",    "full_name",     "service_full_name_v"};
+  // Members of service_base and stub_base (and of the generated classes):
+  // a method with one of these names would hide or clash with it.
+  static const std::set<std::string> names{"after",
+                                           "arm_deferred",
+                                           "bind",
+                                           "call_async",
+                                           "call_blocking",
+                                           "call_stream_async",
+                                           "call_stream_blocking",
+                                           "check_stream",
+                                           "dispatch",
+                                           "expire_deferred",
+                                           "fire",
+                                           "full_name",
+                                           "make_behavior",
+                                           "methods",
+                                           "on_start",
+                                           "on_stop",
+                                           "open_stream",
+                                           "self",
+                                           "service_full_name",
+                                           "service_full_name_v",
+                                           "service_name",
+                                           "stats",
+                                           "stop",
+                                           "target",
+                                           "unimplemented",
+                                           "unknown_method",
+                                           "watch_deferred"};
   return names;
 }
 

@@ -211,21 +211,40 @@ TEST_CASE_METHOD(fixture,
                  "first hop is told",
                  "[services][service][deadline]") {
   auto probe = std::make_shared<greeter_probe>();
+  auto relayed = std::make_shared<troupe::testing::relay_probe>();
   auto g = start_greeter(*this, probe);
-  auto r = keep(spawn_service(sys, std::make_unique<troupe::testing::relay>(channel::to(g))));
-  services_test::v1::Relay::Stub relay{channel::to(r)};
-  auto test = caf::actor_cast<caf::actor>(self);
-  auto client = spawn_client(sys, [=](caf::event_based_actor* c) {
-    auto [ok, fail] = report_to<Greeting>(test);
-    relay.forward(c, hello("ann"), 100ms).then(ok, fail);
+  // Both hops find their services in the directory: no CAF timer of their
+  // own, so what ends each call is the deadline travelling with it.
+  auto r = keep(spawn_service(
+    sys, std::make_unique<troupe::testing::relay>(channel::local(sys), relayed)));
+  with_service_directory(sys, [&](const service_directory_actor& dir) {
+    caf::anon_send(dir, register_service_atom::value,
+                   std::string{services_test::v1::Relay::full_name}, r);
   });
-  run_only(client); // the ingress call, 100 ms
-  run_only(r);      // the relay calls the greeter with what is left
-  CHECK(probe->calls == 0);
+  run();
+  services_test::v1::Relay::Stub relay{channel::local(sys)};
+  auto test = caf::actor_cast<caf::actor>(self);
+  auto forward = [&](Hello req, caf::timespan timeout) {
+    return spawn_client(sys, [=](caf::event_based_actor* c) {
+      auto [ok, fail] = report_to<Greeting>(test);
+      relay.forward(c, req, timeout).then(ok, fail);
+    });
+  };
+  // Warm the relay's stub: its first call looks the greeter up.
+  forward(hello("warm"), 1s);
+  run();
+  REQUIRE(received<Greeting>());
+  REQUIRE(relayed->relayed == 1);
+  auto calls_before = probe->calls.load();
+  auto client = forward(hello("ann"), 100ms);
+  run_only(client);          // the ingress call, 100 ms
+  run_only(r);               // the relay calls the greeter with what is left
   sched.advance_time(150ms); // the greeter is slow to get to it
   run();
   CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
-  CHECK(probe->calls == 0);
+  CHECK(probe->calls == calls_before);    // the second hop never ran the method
+  CHECK(relayed->deadline_exceeded == 1); // the first hop was told
+  CHECK(relayed->other_failures == 0);
   caf::anon_send_exit(g, caf::exit_reason::kill);
   run();
   CHECK(probe->refused_expired == 1); // the second hop refused it
@@ -425,4 +444,53 @@ TEST_CASE_METHOD(fixture, "a service that stops answers its pending deferred rep
   run();
   CHECK(is(failure(*this), rpc_errc::unavailable));
   CHECK(now() < 10s); // answered at once, not at the deadline
+}
+
+TEST_CASE_METHOD(fixture,
+                 "the service directory leaves with the last service and keeps no "
+                 "actor system alive",
+                 "[services][service][directory]") {
+  auto probe = std::make_shared<greeter_probe>();
+  troupe::supervisors::supervisor_config cfg;
+  cfg.name = "services";
+  cfg.children.push_back(service_child<greeter>(service_options{}, probe));
+  auto sup = troupe::supervisors::spawn_supervisor(sys, cfg);
+  REQUIRE(sup);
+  run();
+  Greeter::Stub stub{channel::local(sys)};
+  // A call, a stream, and a call to a name nobody runs.
+  greet(*this, stub, hello("ann"), 1s);
+  auto test = caf::actor_cast<caf::actor>(self);
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    stub.count(c, count_to(5), 4, 1s)
+      .then(
+        [=](caf::actor& stream) {
+          (void)troupe::actors::spawn_consumer<Tick>(
+            *c, stream, troupe::actors::consumer_config{4}, [](const Tick&) {},
+            [test](const caf::error& err) { caf::anon_send(test, done_atom::value, err); });
+        },
+        [test](caf::error& err) { caf::anon_send(test, failed_atom::value, err); });
+  });
+  services_test::v1::Relay::Stub nobody{channel::local(sys)};
+  spawn_client(sys, [=](caf::event_based_actor* c) {
+    auto [ok, fail] = report_to<Greeting>(test);
+    nobody.forward(c, hello("bob"), 50ms).then(ok, fail);
+  });
+  run();
+  advance_time(50ms);
+  CHECK(received<Greeting>());
+  auto done = received<done_atom, caf::error>();
+  REQUIRE(done);
+  CHECK_FALSE(std::get<1>(*done));
+  CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  run();
+  // Everything ended within the calls' deadlines (1 s at most; a stub's
+  // deadline watch keeps its actor until then): nothing is left running
+  // (the directory included), and no timer is left to fire.
+  advance_time(1s);
+  CHECK(running_actors() == 0);
+  // Nothing re-arms for ever (the supervisor's own stop timer is 5 s).
+  advance_time(5s);
+  CHECK(sched.trigger_timeouts() == 0);
 }

@@ -159,13 +159,22 @@ private:
   caf::actor echo_;
 };
 
+/// What a relay's calls to the greeter ended with (the first hop's view).
+struct relay_probe {
+  std::atomic<int> relayed{0};
+  std::atomic<int> deadline_exceeded{0};
+  std::atomic<int> other_failures{0};
+};
+
 /// Forwards to a Greeter through a stub, from inside its handler.
 class relay final : public services_test::v1::Relay::Service {
 public:
   using Greeting = services_test::v1::Greeting;
   using Hello = services_test::v1::Hello;
 
-  explicit relay(services::channel greeters) : greeters_(std::move(greeters)) {
+  explicit relay(services::channel greeters,
+                 std::shared_ptr<relay_probe> probe = std::make_shared<relay_probe>())
+    : greeters_(std::move(greeters)), probe_(std::move(probe)) {
     // nop
   }
 
@@ -174,11 +183,16 @@ public:
     auto later = call.defer<Greeting>();
     greeters_.greet(call.self(), req)
       .then(
-        [later](Greeting& g) mutable {
+        [later, probe = probe_](Greeting& g) mutable {
+          ++probe->relayed;
           actors::logger("services_test")->info("relayed {}", g.text());
           later.deliver(g);
         },
-        [later](caf::error& err) mutable {
+        [later, probe = probe_](caf::error& err) mutable {
+          if (messages::is(err, services::rpc_errc::deadline_exceeded))
+            ++probe->deadline_exceeded;
+          else
+            ++probe->other_failures;
           actors::logger("services_test")->info("relay failed: {}", messages::describe(err));
           later.fail(err);
         });
@@ -187,6 +201,7 @@ public:
 
 private:
   services_test::v1::Greeter::Stub greeters_;
+  std::shared_ptr<relay_probe> probe_;
 };
 
 } // namespace troupe::testing

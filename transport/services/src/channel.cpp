@@ -1,8 +1,5 @@
 #include "troupe/services/channel.hpp"
 
-#include <map>
-#include <mutex>
-
 #include <caf/actor_addr.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -16,8 +13,6 @@ struct channel::state {
   std::string host;
   uint16_t port = 0;
   caf::actor fixed;
-  mutable std::mutex mtx;
-  std::map<std::string, caf::actor> found;
 };
 
 channel channel::local(caf::actor_system& sys) {
@@ -53,31 +48,8 @@ caf::actor_system& channel::system() const {
   return *state_->sys;
 }
 
-caf::actor channel::cached(const std::string& service, const caf::actor_addr& stale) const {
-  if (state_->how == kind::fixed)
-    return state_->fixed.address() != stale ? state_->fixed : caf::actor{};
-  std::lock_guard<std::mutex> guard{state_->mtx};
-  auto i = state_->found.find(service);
-  if (i == state_->found.end() || i->second.address() == stale)
-    return nullptr;
-  return i->second;
-}
-
-void channel::remember(const std::string& service, const caf::actor& target) const {
-  if (state_->how == kind::fixed)
-    return;
-  std::lock_guard<std::mutex> guard{state_->mtx};
-  state_->found[service] = target;
-}
-
-void channel::forget(const caf::actor_addr& target) const {
-  std::lock_guard<std::mutex> guard{state_->mtx};
-  for (auto i = state_->found.begin(); i != state_->found.end();) {
-    if (i->second.address() == target)
-      i = state_->found.erase(i);
-    else
-      ++i;
-  }
+const caf::actor& channel::fixed() const {
+  return state_->fixed;
 }
 
 const transport::node_actor& channel::node() const {

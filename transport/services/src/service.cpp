@@ -10,13 +10,13 @@
 #include <troupe/actors/flow_stats.hpp>
 #include <troupe/transport/atoms.hpp>
 
-#include "troupe/service.pb.h"
-#include "troupe/services/service_directory.hpp"
-
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
 
+#include "deadline_heap.hpp"
 #include "service_actor.hpp"
+#include "troupe/service.pb.h"
+#include "troupe/services/service_directory.hpp"
 
 namespace troupe::services {
 
@@ -25,58 +25,61 @@ caf::timespan server_call::remaining() const {
 }
 
 std::shared_ptr<caf::response_promise> server_call::track() {
-  auto promise = std::make_shared<caf::response_promise>(self_->make_response_promise());
+  if (promise_)
+    return promise_; // a second defer() of the same call shares the promise
+  promise_ = std::make_shared<caf::response_promise>(self_->make_response_promise());
   service_->watch_deferred(
-    promise, ctx_->has_deadline() ? ctx_->deadline() : caf::actor_clock::time_point::max());
-  return promise;
+    promise_, ctx_->has_deadline() ? ctx_->deadline() : caf::actor_clock::time_point::max());
+  return promise_;
 }
 
 namespace {
 
-struct later_first {
-  template <class Entry>
-  bool operator()(const Entry& x, const Entry& y) const {
-    return x.first > y.first;
-  }
-};
+bool answered(const std::shared_ptr<caf::response_promise>& promise) {
+  return !promise->pending();
+}
+
+int64_t ns_of(caf::actor_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
 
 } // namespace
 
 void service_base::watch_deferred(const std::shared_ptr<caf::response_promise>& promise,
                                   caf::actor_clock::time_point deadline) {
-  deferred_.emplace_back(deadline, promise);
-  std::push_heap(deferred_.begin(), deferred_.end(), later_first{});
-  if (deferred_.size() >= deferred_compact_at_) {
-    deferred_.erase(std::remove_if(deferred_.begin(), deferred_.end(),
-                                   [](const auto& x) { return !x.second->pending(); }),
-                    deferred_.end());
-    std::make_heap(deferred_.begin(), deferred_.end(), later_first{});
-    deferred_compact_at_ = std::max<size_t>(256, 2 * deferred_.size());
-  }
-  if (deadline < deferred_armed_) {
-    deferred_armed_ = deadline;
-    self_->delayed_send(self_, std::max(deadline - self_->clock().now(), caf::timespan{0}),
-                        deferred_check_atom::value);
-  }
+  deferred_->push(deadline, promise, answered);
+  if (deadline < deferred_armed_)
+    arm_deferred(deadline);
 }
 
-void service_base::expire_deferred() {
-  auto now = self_->clock().now();
-  deferred_armed_ = caf::actor_clock::time_point::max();
-  while (!deferred_.empty() && deferred_.front().first <= now) {
-    if (auto& promise = deferred_.front().second; promise->pending()) {
-      ++stats_.deferred_expired;
-      promise->deliver(caf::make_error(rpc_errc::deadline_exceeded,
-                                       std::string{service_full_name()}
-                                         + ": the reply was not given before the deadline"));
-    }
-    std::pop_heap(deferred_.begin(), deferred_.end(), later_first{});
-    deferred_.pop_back();
-  }
-  if (!deferred_.empty() && deferred_.front().first != caf::actor_clock::time_point::max()) {
-    deferred_armed_ = deferred_.front().first;
-    self_->delayed_send(self_, deferred_armed_ - now, deferred_check_atom::value);
-  }
+void service_base::arm_deferred(caf::actor_clock::time_point at) {
+  deferred_armed_ = at;
+  if (at == caf::actor_clock::time_point::max())
+    return; // no deadline: answered when the service stops
+  self_->delayed_send(self_, std::max(at - self_->clock().now(), caf::timespan{0}),
+                      deferred_check_atom::value, ns_of(at));
+}
+
+void service_base::expire_deferred(int64_t armed_for) {
+  if (ns_of(deferred_armed_) != armed_for)
+    return; // superseded by a timer for an earlier deadline
+  deferred_->pop_due(self_->clock().now(), [this](std::shared_ptr<caf::response_promise>& p) {
+    if (!p->pending())
+      return;
+    ++stats_.deferred_expired;
+    p->deliver(caf::make_error(rpc_errc::deadline_exceeded,
+                               std::string{service_full_name()}
+                                 + ": the reply was not given before the deadline"));
+  });
+  // Replies that were given leave no timer behind.
+  deferred_->drop_ended_top(answered);
+  arm_deferred(deferred_->earliest());
+}
+
+service_base::service_base()
+  : deferred_(
+    std::make_unique<internal::deadline_heap<std::shared_ptr<caf::response_promise>>>()) {
+  // nop
 }
 
 service_base::~service_base() = default;
@@ -110,7 +113,8 @@ caf::error service_base::unimplemented(const char* method) {
   return caf::make_error(rpc_errc::unimplemented, std::string{method} + " is not implemented");
 }
 
-void service_base::failed(const actors::call_context& ctx) {
+void service_base::failed(server_call& call) {
+  const auto& ctx = call.context();
   ++stats_.exceptions;
   std::string what = "unknown exception";
   try {
@@ -122,12 +126,17 @@ void service_base::failed(const actors::call_context& ctx) {
   }
   actors::logger("troupe.services")
     ->error("{}: {} threw: {}", service_full_name(), ctx.method, what);
+  auto status = caf::make_error(rpc_errc::internal, ctx.method + " threw: " + what);
+  if (const auto& deferred = call.deferred_promise(); deferred && deferred->pending()) {
+    deferred->deliver(std::move(status)); // it deferred, then threw
+    return;
+  }
   auto promise = self_->make_response_promise();
   if (promise.pending())
-    promise.deliver(caf::make_error(rpc_errc::internal, ctx.method + " threw: " + what));
+    promise.deliver(std::move(status));
 }
 
-caf::message service_base::open_stream(server_call& call, caf::actor producer,
+caf::message service_base::open_stream(server_call& call, caf::actor producer, bool owned,
                                        const std::string& item_type,
                                        const hub_factory& make_hub) {
   // Streams that ended leave the set here, not through a monitor per stream.
@@ -138,16 +147,19 @@ caf::message service_base::open_stream(server_call& call, caf::actor producer,
   troupe::StreamOpened opened;
   opened.set_stream(name);
   opened.set_item_type(item_type);
-  streams_.insert(producer.address());
+  if (owned)
+    streams_.insert(producer.address());
   ++stats_.streams_opened;
   // Local callers find it in the directory, remote ones on the node.
   with_service_directory(self_->system(), [&](const service_directory_actor& dir) {
     caf::anon_send(dir, register_service_atom::value, name, producer);
   });
-  auto claim_within =
-    ctx.has_deadline() ? ctx.remaining(self_->clock().now()) : stream_open_timeout;
-  self_->delayed_send(self_, std::max(claim_within, caf::timespan{0}),
-                      stream_check_atom::value, producer.address());
+  if (owned) {
+    auto claim_within =
+      ctx.has_deadline() ? ctx.remaining(self_->clock().now()) : stream_open_timeout;
+    self_->delayed_send(self_, std::max(claim_within, caf::timespan{0}),
+                        stream_check_atom::value, producer.address());
+  }
   if (!node_)
     return caf::make_message(std::move(opened));
   auto hub = make_hub(self_->system(), producer);
@@ -213,19 +225,19 @@ void service_base::fire(uint64_t id) {
   f();
 }
 
-void service_base::stop_streams() {
+void service_base::stop() {
   for (auto& addr : streams_)
     if (auto producer = caf::actor_cast<caf::actor>(addr))
       caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
   streams_.clear();
   // No caller waits for an answer that will not come.
-  for (auto& [deadline, promise] : deferred_)
-    if (promise->pending()) {
-      ++stats_.deferred_expired;
-      promise->deliver(
-        caf::make_error(rpc_errc::unavailable, std::string{service_full_name()} + " stopped"));
-    }
-  deferred_.clear();
+  deferred_->drain([this](std::shared_ptr<caf::response_promise>& promise) {
+    if (!promise->pending())
+      return;
+    ++stats_.deferred_expired;
+    promise->deliver(
+      caf::make_error(rpc_errc::unavailable, std::string{service_full_name()} + " stopped"));
+  });
 }
 
 caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl,

@@ -8,6 +8,8 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <troupe/actors/log.hpp>
+
 #include "troupe/services/service.hpp"
 
 namespace troupe::services {
@@ -42,12 +44,21 @@ public:
         impl_->check_stream(producer);
       },
       [this](service_timer_atom, uint64_t id) { impl_->fire(id); },
-      [this](deferred_check_atom) { impl_->expire_deferred(); });
+      [this](deferred_check_atom, int64_t armed_for) { impl_->expire_deferred(armed_for); });
   }
 
   void on_exit() override {
-    impl_->on_stop();
-    impl_->stop_streams();
+    // User code must not throw out of CAF's cleanup.
+    try {
+      impl_->on_stop();
+    } catch (const std::exception& e) {
+      troupe::actors::logger("troupe.services")
+        ->error("{}: on_stop threw: {}", impl_->service_full_name(), e.what());
+    } catch (...) {
+      troupe::actors::logger("troupe.services")
+        ->error("{}: on_stop threw", impl_->service_full_name());
+    }
+    impl_->stop();
   }
 
 private:

@@ -59,18 +59,11 @@ public:
         retire_if_idle();
         return caf::ok_atom::value;
       },
-      [this](actors::lookup_atom, const std::string& name, const caf::actor_addr& stale,
+      [this](find_service_atom, const std::string& name, const caf::actor_addr& stale,
              caf::timespan wait) -> caf::result<caf::actor> {
         auto result = lookup(name, stale, wait);
         retire_if_idle();
         return result;
-      },
-      [this](timer_atom, caf::timespan delay) -> caf::result<caf::ok_atom> {
-        auto id = ++last_id_;
-        auto promise = make_response_promise<caf::ok_atom>();
-        timers_.emplace(id, promise);
-        delayed_send(this, delay, expire_atom::value, id);
-        return promise;
       },
       [this](expire_atom, uint64_t id) {
         expire(id);
@@ -129,37 +122,48 @@ private:
   }
 
   void expire(uint64_t id) {
-    if (auto t = timers_.find(id); t != timers_.end()) {
-      t->second.deliver(caf::ok_atom::value);
-      timers_.erase(t);
-      return;
-    }
     auto w = waiters_.find(id);
     if (w == waiters_.end())
       return; // served meanwhile
-    auto& e = entries_[w->second];
-    for (auto i = e.waiting.begin(); i != e.waiting.end(); ++i) {
-      if (i->id == id) {
-        i->promise.deliver(
-          caf::make_error(rpc_errc::deadline_exceeded,
-                          "no running service " + w->second + " appeared in time"));
-        e.waiting.erase(i);
-        break;
+    auto i = entries_.find(w->second);
+    if (i != entries_.end()) {
+      auto& waiting = i->second.waiting;
+      for (auto j = waiting.begin(); j != waiting.end(); ++j) {
+        if (j->id == id) {
+          j->promise.deliver(
+            caf::make_error(rpc_errc::deadline_exceeded,
+                            "no running service " + w->second + " appeared in time"));
+          waiting.erase(j);
+          break;
+        }
       }
+      drop_if_empty(i);
     }
     waiters_.erase(w);
   }
 
-  void on_down(const caf::down_msg& msg) {
-    for (auto& [name, e] : entries_)
-      if (e.actor && e.actor.address() == msg.source)
-        e.actor = nullptr;
+  /// Names come and go (every stream has one): an entry with neither an
+  /// actor nor a waiting lookup is dropped.
+  void drop_if_empty(std::map<std::string, entry>::iterator i) {
+    if (!i->second.actor && i->second.waiting.empty())
+      entries_.erase(i);
   }
 
-  /// Retires when nothing is registered, waiting or timed, and nothing is
+  void on_down(const caf::down_msg& msg) {
+    for (auto i = entries_.begin(); i != entries_.end();) {
+      auto next = std::next(i);
+      if (i->second.actor && i->second.actor.address() == msg.source) {
+        i->second.actor = nullptr;
+        drop_if_empty(i);
+      }
+      i = next;
+    }
+  }
+
+  /// Retires when nothing is registered or waiting, and nothing is
   /// in the mailbox (checked under the lock every sender holds).
   void retire_if_idle() {
-    if (!waiters_.empty() || !timers_.empty())
+    if (!waiters_.empty())
       return;
     for (auto& [name, e] : entries_)
       if (e.actor)
@@ -176,7 +180,6 @@ private:
   std::map<std::string, entry> entries_;
   /// Waiting lookups by id: the name they wait for.
   std::map<uint64_t, std::string> waiters_;
-  std::map<uint64_t, caf::typed_response_promise<caf::ok_atom>> timers_;
   uint64_t last_id_ = 0;
 };
 

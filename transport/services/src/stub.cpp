@@ -12,6 +12,7 @@
 #include <troupe/transport/atoms.hpp>
 #include <troupe/transport/transport_errc.hpp>
 
+#include "deadline_heap.hpp"
 #include "troupe/services/service_directory.hpp"
 
 namespace troupe::services {
@@ -19,6 +20,17 @@ namespace troupe::services {
 stub_core::stub_core(channel ch, std::string service, stub_config cfg)
   : channel_(std::move(ch)), service_(std::move(service)), cfg_(std::move(cfg)) {
   // nop
+}
+
+caf::actor_clock::time_point stub_core::deadline_for(const call_options& opts,
+                                                     caf::actor_clock::time_point now) const {
+  if (const auto* current = actors::current_call_context()) {
+    auto inherited = current->deadline();
+    if (opts.timeout > caf::timespan{0} && now + opts.timeout < inherited)
+      return now + opts.timeout;
+    return inherited;
+  }
+  return now + (opts.timeout > caf::timespan{0} ? opts.timeout : cfg_.default_timeout);
 }
 
 actors::call_context stub_core::make_context(const char* method, const call_options& opts,
@@ -43,7 +55,7 @@ void stub_core::resolve(caf::event_based_actor* self, const caf::actor_addr& sta
     case channel::kind::local:
       with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
         self
-          ->request(dir, left, actors::lookup_atom::value, service_, stale,
+          ->request(dir, left, find_service_atom::value, service_, stale,
                     wait ? left : caf::timespan{0})
           .then([k](caf::actor& found) { k(std::move(found)); }, on_error);
       });
@@ -76,11 +88,11 @@ caf::expected<caf::actor> stub_core::resolve(caf::scoped_actor& self,
     auto wait_for = wait ? left : caf::timespan{0};
     using handle =
       decltype(self->request(std::declval<const service_directory_actor&>(), left,
-                             actors::lookup_atom::value, service_, stale, wait_for));
+                             find_service_atom::value, service_, stale, wait_for));
     std::optional<handle> pending;
     with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
       pending.emplace(
-        self->request(dir, left, actors::lookup_atom::value, service_, stale, wait_for));
+        self->request(dir, left, find_service_atom::value, service_, stale, wait_for));
     });
     pending->receive(on_actor, on_error);
   } else {
@@ -94,7 +106,7 @@ caf::expected<caf::actor> stub_core::resolve(caf::scoped_actor& self,
 
 caf::actor stub_core::cached(const caf::actor_addr& stale) const {
   if (channel_.how() == channel::kind::fixed)
-    return channel_.cached(service_, stale);
+    return channel_.fixed().address() != stale ? channel_.fixed() : caf::actor{};
   std::lock_guard<std::mutex> guard{cache_mtx_};
   return cached_ && cached_.address() != stale ? cached_ : caf::actor{};
 }
@@ -121,32 +133,23 @@ bool stub_core::watches_deadlines() const noexcept {
 }
 
 struct stub_core::sweeper {
-  using time_point = caf::actor_clock::time_point;
-  using entry = std::pair<time_point, std::weak_ptr<detail::expirable>>;
-  /// Min-heap by deadline. Calls that ended stay until they are popped or
-  /// compacted away (removing from the middle of a heap costs more).
-  std::vector<entry> heap;
-  /// The deadline the armed timer fires at; max: none armed.
-  time_point armed = time_point::max();
-  /// Heap size at which ended calls are dropped.
-  size_t compact_at = 1024;
+  internal::deadline_heap<std::weak_ptr<detail::expirable>> calls;
+  /// The deadline the live timer fires at; max: none armed. A timer armed
+  /// for another deadline (superseded by an earlier one) does nothing.
+  caf::actor_clock::time_point armed = caf::actor_clock::time_point::max();
 };
 
 namespace {
 
-struct later_first {
-  template <class Entry>
-  bool operator()(const Entry& x, const Entry& y) const {
-    return x.first > y.first;
-  }
-};
+bool ended(const std::weak_ptr<detail::expirable>& call) {
+  return call.expired();
+}
 
 } // namespace
 
 void stub_core::watch(caf::event_based_actor* self, caf::actor_clock::time_point deadline,
                       std::weak_ptr<detail::expirable> call) const {
   std::shared_ptr<sweeper> sw;
-  bool arm = false;
   {
     std::lock_guard<std::mutex> guard{sweep_mtx_};
     auto& slot = sweepers_[self];
@@ -161,53 +164,46 @@ void stub_core::watch(caf::event_based_actor* self, caf::actor_clock::time_point
       });
     }
     sw = slot;
-    auto& heap = sw->heap;
-    heap.emplace_back(deadline, std::move(call));
-    std::push_heap(heap.begin(), heap.end(), later_first{});
-    if (heap.size() >= sw->compact_at) {
-      heap.erase(std::remove_if(heap.begin(), heap.end(),
-                                [](const sweeper::entry& x) { return x.second.expired(); }),
-                 heap.end());
-      std::make_heap(heap.begin(), heap.end(), later_first{});
-      sw->compact_at = std::max<size_t>(1024, 2 * heap.size());
-    }
-    if (deadline < sw->armed) {
-      sw->armed = deadline;
-      arm = true;
-    }
+    sw->calls.push(deadline, std::move(call), ended);
+    if (deadline >= sw->armed)
+      return;
+    sw->armed = deadline;
   }
-  if (arm)
-    after(self, deadline - self->clock().now(),
-          [core = shared_from_this(), self, sw] { core->sweep(self, sw); });
+  arm(self, sw, deadline);
 }
 
-void stub_core::sweep(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw) const {
+void stub_core::arm(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw,
+                    caf::actor_clock::time_point at) const {
+  after(self, at - self->clock().now(),
+        [core = shared_from_this(), self, sw, at] { core->sweep(self, sw, at); });
+}
+
+void stub_core::sweep(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw,
+                      caf::actor_clock::time_point armed_for) const {
   std::vector<std::shared_ptr<detail::expirable>> due;
-  caf::actor_clock::time_point next = caf::actor_clock::time_point::max();
+  auto next = caf::actor_clock::time_point::max();
   auto now = self->clock().now();
   {
     std::lock_guard<std::mutex> guard{sweep_mtx_};
-    auto& heap = sw->heap;
-    while (!heap.empty() && heap.front().first <= now) {
-      if (auto call = heap.front().second.lock())
-        due.push_back(std::move(call));
-      std::pop_heap(heap.begin(), heap.end(), later_first{});
-      heap.pop_back();
-    }
-    sw->armed = caf::actor_clock::time_point::max();
-    if (!heap.empty()) {
-      next = heap.front().first;
-      sw->armed = next;
-    }
+    if (sw->armed != armed_for)
+      return; // superseded by a timer for an earlier deadline
+    sw->calls.pop_due(now, [&](std::weak_ptr<detail::expirable>& call) {
+      if (auto live = call.lock())
+        due.push_back(std::move(live));
+    });
+    // Calls that ended leave no timer behind: only a live one re-arms.
+    sw->calls.drop_ended_top(ended);
+    next = sw->calls.earliest();
+    sw->armed = next;
   }
   for (auto& call : due)
     call->expire();
   if (next != caf::actor_clock::time_point::max())
-    after(self, next - now, [core = shared_from_this(), self, sw] { core->sweep(self, sw); });
+    arm(self, sw, next);
 }
 
 caf::expected<caf::actor> stub_core::resolve_fixed(const caf::actor_addr& stale) const {
-  if (auto found = channel_.cached(service_, stale))
+  if (auto found = cached(stale))
     return found;
   // A fixed actor that died does not come back.
   return caf::make_error(rpc_errc::unavailable, service_ + ": its actor is gone");
@@ -236,10 +232,12 @@ void stub_core::after(caf::event_based_actor* self, caf::timespan delay,
     f();
     return;
   }
-  with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
-    self->request(dir, caf::infinite, timer_atom::value, delay)
-      .then([f](caf::ok_atom) { f(); }, [f](caf::error&) { f(); });
-  });
+  // A timer in `self` without a handler of our own in its behavior: a
+  // response handler for a request never sent, answered by CAF's clock
+  // with its request timeout. It dies with the actor.
+  auto id = self->new_request_id(caf::message_priority::normal).response_id();
+  self->add_multiplexed_response_handler(id, caf::behavior{[f](caf::error&) { f(); }});
+  self->clock().set_request_timeout(self->clock().now() + delay, self, id);
 }
 
 void stub_core::claim(caf::event_based_actor* self, const troupe::StreamOpened& opened,
@@ -249,7 +247,7 @@ void stub_core::claim(caf::event_based_actor* self, const troupe::StreamOpened& 
   if (channel_.how() != channel::kind::remote) {
     with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
       self
-        ->request(dir, left, actors::lookup_atom::value, opened.stream(), caf::actor_addr{},
+        ->request(dir, left, find_service_atom::value, opened.stream(), caf::actor_addr{},
                   caf::timespan{0})
         .then([k](caf::actor& producer) { k(std::move(producer)); }, on_error);
     });
@@ -271,11 +269,11 @@ caf::expected<caf::actor> stub_core::claim(caf::scoped_actor& self,
   auto on_error = [&](caf::error& err) { result = std::move(err); };
   if (channel_.how() != channel::kind::remote) {
     using handle = decltype(self->request(std::declval<const service_directory_actor&>(), left,
-                                          actors::lookup_atom::value, opened.stream(),
+                                          find_service_atom::value, opened.stream(),
                                           caf::actor_addr{}, caf::timespan{0}));
     std::optional<handle> pending;
     with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
-      pending.emplace(self->request(dir, left, actors::lookup_atom::value, opened.stream(),
+      pending.emplace(self->request(dir, left, find_service_atom::value, opened.stream(),
                                     caf::actor_addr{}, caf::timespan{0}));
     });
     pending->receive([&](caf::actor& producer) { result = std::move(producer); }, on_error);

@@ -12,11 +12,9 @@
 /// find it again when the incarnation they used is gone: `local` in the
 /// service directory (waiting for a restart within the call's deadline),
 /// `remote` through the node (a proxy for `<name>@host:port`, reconnecting
-/// if needed). The last actor found is cached and shared by copies of the
-/// channel.
+/// if needed). A stub caches the actor it found (see `stub_core`).
 ///
-/// Thread safety: copies share their cache under a lock; any thread may
-/// use a channel.
+/// Thread safety: immutable once made; any thread may use a channel.
 
 #include <cstdint>
 #include <memory>
@@ -56,14 +54,8 @@ public:
   /// The actor system calls run in.
   caf::actor_system& system() const;
 
-  /// The actor found last for `service`, unless it is `stale`; null if none.
-  caf::actor cached(const std::string& service, const caf::actor_addr& stale) const;
-
-  /// Remembers `target` for `service`.
-  void remember(const std::string& service, const caf::actor& target) const;
-
-  /// Forgets `target` (it died or cannot be reached).
-  void forget(const caf::actor_addr& target) const;
+  /// For `to`: the actor.
+  const caf::actor& fixed() const;
 
   /// For `remote`: the node, host and port.
   const transport::node_actor& node() const;

@@ -68,6 +68,11 @@
 
 namespace troupe::services {
 
+namespace internal {
+template <class T>
+class deadline_heap;
+} // namespace internal
+
 /// A reply a method gives later (see `server_call::defer`). Copies share
 /// one promise: the first `deliver` or `fail` answers, later ones do
 /// nothing. If the call's deadline passes first, the service answers
@@ -166,10 +171,16 @@ public:
     return deferred<T>{track()};
   }
 
+  /// The promise `defer` made for this call, if any.
+  const std::shared_ptr<caf::response_promise>& deferred_promise() const noexcept {
+    return promise_;
+  }
+
 private:
   /// The call's promise, watched by the service until its deadline.
   std::shared_ptr<caf::response_promise> track();
 
+  std::shared_ptr<caf::response_promise> promise_;
   service_base* service_;
   caf::event_based_actor* self_;
   const actors::call_context* ctx_;
@@ -201,6 +212,8 @@ constexpr caf::timespan stream_open_timeout = std::chrono::seconds{30};
 /// Base of every generated `<Service>::Service`.
 class service_base {
 public:
+  service_base();
+
   virtual ~service_base();
 
   /// The service's full protobuf name, e.g. "shop.v1.Pricing".
@@ -253,24 +266,31 @@ public:
   /// For `stream_reply`: answers `call` with a `troupe.StreamOpened` once
   /// `producer` can be subscribed to — registered in the service directory
   /// under a new stream name and, for a service published on a node,
-  /// exported there under the same name.
-  caf::message open_stream(server_call& call, caf::actor producer,
+  /// exported there under the same name. With `owned`, the producer was
+  /// spawned for this call: it is stopped when nobody subscribes in time or
+  /// when the service stops. A producer the method handed over (a shared
+  /// feed) is never stopped by the service.
+  caf::message open_stream(server_call& call, caf::actor producer, bool owned,
                            const std::string& item_type, const hub_factory& make_hub);
 
   /// For `service_actor`: stops a stream nobody subscribed to in time.
   void check_stream(const caf::actor_addr& producer);
 
-  /// For `service_actor`: stops the streams still running and answers the
-  /// deferred replies still pending (`unavailable`).
-  void stop_streams();
+  /// For `service_actor`: stops the streams this service spawned and
+  /// answers the deferred replies still pending (`unavailable`).
+  void stop();
 
   /// For `server_call::defer`: watches `promise` until `deadline`.
   void watch_deferred(const std::shared_ptr<caf::response_promise>& promise,
                       caf::actor_clock::time_point deadline);
 
   /// For `service_actor`: answers the deferred replies whose deadline
-  /// passed.
-  void expire_deferred();
+  /// passed, if `armed_for` (nanoseconds on the actor clock) is the live
+  /// timer.
+  void expire_deferred(int64_t armed_for);
+
+  /// Arms the deferred timer for `at`.
+  void arm_deferred(caf::actor_clock::time_point at);
 
 protected:
   /// For generated code: runs one method call `f(server_call&)` with the
@@ -284,7 +304,7 @@ protected:
     try {
       return f(call);
     } catch (...) {
-      failed(ctx);
+      failed(call);
       throw;
     }
   }
@@ -302,21 +322,20 @@ private:
   /// The `deadline_exceeded` answer for a call not started.
   caf::message refuse(const actors::call_context& ctx);
 
-  /// Tells the caller `internal` after the method threw.
-  void failed(const actors::call_context& ctx);
+  /// Tells the caller `internal` after the method threw (also when it had
+  /// deferred its reply before throwing).
+  void failed(server_call& call);
 
   caf::event_based_actor* self_ = nullptr;
   std::optional<transport::node_actor> node_;
   /// Producers of the streams this service opened (they stop with it).
   std::set<caf::actor_addr> streams_;
-  /// Deferred replies by deadline (a min-heap; answered ones are dropped
-  /// when they come up or when the heap compacts). Held strongly: a method
-  /// that drops its `deferred` without answering still gets its caller an
-  /// answer, at the deadline.
-  std::vector<std::pair<caf::actor_clock::time_point, std::shared_ptr<caf::response_promise>>>
-    deferred_;
+  /// Deferred replies by deadline. Held strongly: a method that drops its
+  /// `deferred` without answering still gets its caller an answer, at the
+  /// deadline.
+  std::unique_ptr<internal::deadline_heap<std::shared_ptr<caf::response_promise>>> deferred_;
+  /// The deadline the live deferred timer fires at; max: none armed.
   caf::actor_clock::time_point deferred_armed_ = caf::actor_clock::time_point::max();
-  size_t deferred_compact_at_ = 256;
   /// Timers set with `after`, by id.
   std::map<uint64_t, std::function<void()>> timers_;
   uint64_t last_timer_ = 0;

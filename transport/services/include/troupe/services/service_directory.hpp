@@ -12,8 +12,8 @@
 ///
 /// # Lifetime
 ///
-/// The directory lives while it has something to do: a registered service,
-/// a waiting lookup or a running timer. Once it has none and no message
+/// The directory lives while it has something to do: a registered service
+/// or a waiting lookup. Once it has none and no message
 /// waits in its mailbox, it retires, and the next use spawns a new one.
 /// So it never keeps an actor system from shutting down (once the services
 /// are stopped, it is gone), and it is never an idle actor that outlives the
@@ -28,14 +28,13 @@
 ///       the actor runs `name` from now on (replaces an earlier one)
 ///   (unregister_service_atom, std::string name, caf::actor_addr) -> ok
 ///       removes `name` if that actor still runs it
-///   (lookup_atom, std::string name, caf::actor_addr stale, caf::timespan wait)
+///   (find_service_atom, std::string name, caf::actor_addr stale, caf::timespan wait)
 ///       -> caf::actor   the actor running `name` that is not `stale`;
 ///       if none, the next one registered within `wait`, else
 ///       `rpc_errc::unavailable` (wait 0: at once) or
 ///       `rpc_errc::deadline_exceeded` (after waiting)
-///   (timer_atom, caf::timespan delay) -> ok
-///       answered after `delay`: a timer for stubs inside actors whose
-///       behavior they do not own (CAF 0.17 has no callback timer)
+///   (expire_atom, uint64_t) -- internal: the directory's own timer for
+///       waiting lookups (a typed actor's timers are part of its interface)
 ///
 /// At most `max_waiting_lookups` lookups wait per name; more fail with
 /// `rpc_errc::resource_exhausted`.
@@ -56,22 +55,19 @@
 #include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
 
-#include <troupe/actors/flow/upstream_ref.hpp>
-
 namespace troupe::services {
 
 using register_service_atom = caf::atom_constant<caf::atom("trp_svcreg")>;
 using unregister_service_atom = caf::atom_constant<caf::atom("trp_svcunr")>;
-using timer_atom = caf::atom_constant<caf::atom("trp_svctmr")>;
-/// Internal: a waiting lookup or a timer is due.
+using find_service_atom = caf::atom_constant<caf::atom("trp_svcfnd")>;
+/// Internal: a waiting lookup is due.
 using expire_atom = caf::atom_constant<caf::atom("trp_svcexp")>;
 
 using service_directory_actor = caf::typed_actor<
   caf::replies_to<register_service_atom, std::string, caf::actor>::with<caf::ok_atom>,
   caf::replies_to<unregister_service_atom, std::string, caf::actor_addr>::with<caf::ok_atom>,
-  caf::replies_to<actors::lookup_atom, std::string, caf::actor_addr,
+  caf::replies_to<find_service_atom, std::string, caf::actor_addr,
                   caf::timespan>::with<caf::actor>,
-  caf::replies_to<timer_atom, caf::timespan>::with<caf::ok_atom>,
   caf::reacts_to<expire_atom, uint64_t>>;
 
 /// Lookups that may wait for one name at once.

@@ -12,14 +12,16 @@
 ///    `producer_config`): the service spawns a producer for this call;
 ///    the source is pulled only while the caller has credit, so a slow
 ///    caller slows the source (the caller's capacity is the bound);
-///  - a running producer of `T` (`caf::actor`), e.g. one shared feed;
+///  - a running producer of `T` (`caf::actor`), e.g. one shared feed: the
+///    service never stops it (not when nobody subscribes, not when the
+///    service stops);
 ///  - a status (`caf::error` or an `rpc_errc`): the call fails with it.
 ///
 /// The caller gets the stream as a producer handle (local: the producer
 /// itself; remote: an importer pulling with the caller's capacity) and
-/// subscribes consumers to it. A stream nobody subscribes to by the call's
-/// deadline (or `stream_open_timeout` without one) is stopped with
-/// `deadline_exceeded`. Once open, it runs until its source is done, its
+/// subscribes consumers to it. A stream spawned for the call that nobody
+/// subscribes to by the call's deadline (or `stream_open_timeout` without
+/// one) is stopped with `deadline_exceeded`. Once open, it runs until its source is done, its
 /// consumer stops, or its service stops (a service's streams stop with it).
 
 #include <type_traits>
@@ -70,6 +72,7 @@ public:
     if (err_)
       return caf::make_message(std::move(err_));
     auto producer = std::move(producer_);
+    bool owned = static_cast<bool>(source_);
     if (source_) {
       auto spawned =
         actors::spawn_producer<T>(*call.self(), std::move(cfg_), std::move(source_));
@@ -82,7 +85,7 @@ public:
     if (!producer)
       return caf::make_message(
         caf::make_error(rpc_errc::internal, "the stream has no producer"));
-    return service.open_stream(call, std::move(producer), T::descriptor()->full_name(),
+    return service.open_stream(call, std::move(producer), owned, T::descriptor()->full_name(),
                                [](caf::actor_system& sys, caf::actor p) {
                                  return transport::spawn_export_hub<T>(
                                    sys, std::move(p),

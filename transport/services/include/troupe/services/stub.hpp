@@ -124,6 +124,12 @@ public:
     return cfg_;
   }
 
+  /// The deadline a call with `opts` made at `now` gets: the earlier of its
+  /// timeout and the current context's deadline, else the timeout (the
+  /// stub's default without one).
+  caf::actor_clock::time_point deadline_for(const call_options& opts,
+                                            caf::actor_clock::time_point now) const;
+
   /// The context of a new call of `method` at `now` (see above).
   actors::call_context make_context(const char* method, const call_options& opts,
                                     caf::actor_clock::time_point now) const;
@@ -199,8 +205,14 @@ private:
 
   struct sweeper;
 
-  /// Ends the calls of `self` whose deadline passed; arms the next timer.
-  void sweep(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw) const;
+  /// Sets the timer of `sw` for `at`.
+  void arm(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw,
+           caf::actor_clock::time_point at) const;
+
+  /// Ends the calls of `self` whose deadline passed, if `armed_for` is
+  /// still the live timer; arms the next one.
+  void sweep(caf::event_based_actor* self, const std::shared_ptr<sweeper>& sw,
+             caf::actor_clock::time_point armed_for) const;
 
   channel channel_;
   std::string service_;
@@ -349,6 +361,10 @@ public:
     detail::attempt(std::move(st));
   }
 
+  const call_options& options() const noexcept {
+    return opts_;
+  }
+
   /// Same with one callback for both outcomes.
   template <class OnDone>
   void then(OnDone done) {
@@ -399,14 +415,22 @@ public:
   void then(OnStream on_stream, OnError on_error) {
     auto fail = std::make_shared<OnError>(std::move(on_error));
     auto ok = std::make_shared<OnStream>(std::move(on_stream));
+    // Finding the stream is part of the call: it gets what is left of the
+    // deadline, and the callbacks run in the caller's context.
+    auto deadline = core_->deadline_for(open_.options(), self_->clock().now());
+    std::optional<actors::call_context> outer;
+    if (const auto* current = actors::current_call_context())
+      outer = *current;
     std::move(open_).then(
-      [core = core_, self = self_, capacity = capacity_, ok,
-       fail](troupe::StreamOpened& opened) {
-        // The stream is routable before the answer leaves the service:
-        // finding it takes one local step (or one to the node).
-        core->claim(self, opened, capacity, core->config().default_timeout,
-                    &detail::make_importer<Item>,
-                    [ok, fail](caf::expected<caf::actor> stream) {
+      [core = core_, self = self_, capacity = capacity_, ok, fail, deadline,
+       outer](troupe::StreamOpened& opened) {
+        auto left = std::max(deadline - self->clock().now(),
+                             caf::timespan{std::chrono::milliseconds{1}});
+        core->claim(self, opened, capacity, left, &detail::make_importer<Item>,
+                    [ok, fail, outer](caf::expected<caf::actor> stream) {
+                      std::optional<actors::call_context_scope> scope;
+                      if (outer)
+                        scope.emplace(*outer);
                       if (stream) {
                         (*ok)(*stream);
                       } else {
@@ -462,12 +486,14 @@ protected:
   caf::expected<caf::actor> call_stream_blocking(const char* method, const Request& request,
                                                  uint32_t capacity,
                                                  const call_options& opts) const {
+    caf::scoped_actor self{core_->target().system()};
+    auto deadline = core_->deadline_for(opts, self->clock().now());
     auto opened = call_blocking<Request, troupe::StreamOpened>(method, request, opts);
     if (!opened)
       return opened.error();
-    caf::scoped_actor self{core_->target().system()};
-    auto stream = core_->claim(self, *opened, capacity, core_->config().default_timeout,
-                               &detail::make_importer<Item>);
+    auto left =
+      std::max(deadline - self->clock().now(), caf::timespan{std::chrono::milliseconds{1}});
+    auto stream = core_->claim(self, *opened, capacity, left, &detail::make_importer<Item>);
     if (!stream)
       return to_status(std::move(stream.error()));
     return stream;

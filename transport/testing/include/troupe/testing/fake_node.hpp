@@ -3,11 +3,14 @@
 /// `fake_node`: services as a node would serve them, without the network.
 ///
 /// A test publishes service implementations on it and calls them through
-/// the generated stubs over `channel()`: the same stub type a real client
-/// uses with `channel::remote(node, host, port)`, the same directory a
-/// supervised service registers in, no sockets. It works on a
-/// `deterministic_system` (deadlines on virtual time) as on a real one. The
-/// services stop with the fake node.
+/// the generated stubs over `channel()`: the stub type a real client uses,
+/// the directory a supervised service registers in, no sockets. It works on
+/// a `deterministic_system` (deadlines on virtual time) as on a real one.
+/// The services stop with the fake node.
+///
+/// What it does not exercise: the wire (serialization, a deadline carried
+/// as remaining time, a restarting service's `unknown_actor` retries);
+/// tests of those need two nodes on 127.0.0.1.
 ///
 ///   troupe::testing::deterministic_system<troupe::transport::system_config> f;
 ///   troupe::testing::fake_node node{f.sys};
