@@ -64,7 +64,9 @@
 #include <troupe/actors/call_context.hpp>
 #include <troupe/transport/node_actor.hpp>
 
+#include "troupe/services/reply.hpp"
 #include "troupe/services/rpc_errc.hpp"
+#include "troupe/services/server_call.hpp"
 
 namespace troupe::services {
 
@@ -72,119 +74,6 @@ namespace internal {
 template <class T>
 class deadline_heap;
 } // namespace internal
-
-/// A reply a method gives later (see `server_call::defer`). Copies share
-/// one promise: the first `deliver` or `fail` answers, later ones do
-/// nothing. If the call's deadline passes first, the service answers
-/// `deadline_exceeded` itself; if the service stops first, `unavailable`.
-template <class T>
-class deferred {
-public:
-  explicit deferred(std::shared_ptr<caf::response_promise> promise)
-    : promise_(std::move(promise)) {
-    // nop
-  }
-
-  /// Answers the call with `x`, unless it was answered.
-  void deliver(T x) {
-    if (promise_->pending())
-      promise_->deliver(std::move(x));
-  }
-
-  /// Fails the call with `err`, unless it was answered.
-  void fail(caf::error err) {
-    if (promise_->pending())
-      promise_->deliver(std::move(err));
-  }
-
-  /// False once answered.
-  bool pending() const {
-    return promise_->pending();
-  }
-
-private:
-  std::shared_ptr<caf::response_promise> promise_;
-};
-
-/// What a method returns: a value, an error, or a `deferred` it answers
-/// later.
-template <class T>
-class reply {
-public:
-  reply(T x) : msg_(caf::make_message(std::move(x))) { // NOLINT: implicit on purpose
-    // nop
-  }
-
-  reply(caf::error err) : msg_(caf::make_message(std::move(err))) { // NOLINT
-    // nop
-  }
-
-  template <class E,
-            class = std::enable_if_t<caf::has_make_error<E>::value
-                                     || caf::detail::error_factory<E>::specialized>>
-  reply(E code) : reply(caf::error{caf::make_error(code)}) { // NOLINT
-    // nop
-  }
-
-  reply(const deferred<T>&) { // NOLINT: the promise answers
-    // nop
-  }
-
-  /// The reply as CAF delivers it (empty for a deferred one). For
-  /// generated code.
-  caf::message take() {
-    return std::move(msg_);
-  }
-
-private:
-  caf::message msg_;
-};
-
-class service_base;
-
-/// One call being handled.
-class server_call {
-public:
-  server_call(service_base& service, caf::event_based_actor* self,
-              const actors::call_context& ctx)
-    : service_(&service), self_(self), ctx_(&ctx) {
-    // nop
-  }
-
-  /// The call's method, deadline, trace and request id.
-  const actors::call_context& context() const noexcept {
-    return *ctx_;
-  }
-
-  /// The service's actor (to make calls or set timers from the method).
-  caf::event_based_actor* self() const noexcept {
-    return self_;
-  }
-
-  /// Time left until the call's deadline (`caf::timespan::max()` without).
-  caf::timespan remaining() const;
-
-  /// Answers later: return the result from the method, then `deliver` or
-  /// `fail` it (see `deferred`).
-  template <class T>
-  deferred<T> defer() {
-    return deferred<T>{track()};
-  }
-
-  /// The promise `defer` made for this call, if any.
-  const std::shared_ptr<caf::response_promise>& deferred_promise() const noexcept {
-    return promise_;
-  }
-
-private:
-  /// The call's promise, watched by the service until its deadline.
-  std::shared_ptr<caf::response_promise> track();
-
-  std::shared_ptr<caf::response_promise> promise_;
-  service_base* service_;
-  caf::event_based_actor* self_;
-  const actors::call_context* ctx_;
-};
 
 /// Counters of one service incarnation.
 struct service_stats {

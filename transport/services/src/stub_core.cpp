@@ -1,4 +1,4 @@
-#include "troupe/services/stub.hpp"
+#include "troupe/services/stub_core.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -13,6 +13,7 @@
 #include <troupe/transport/transport_errc.hpp>
 
 #include "deadline_heap.hpp"
+#include "troupe/services/rpc_errc.hpp"
 #include "troupe/services/service_directory.hpp"
 
 namespace troupe::services {

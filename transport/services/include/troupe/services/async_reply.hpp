@@ -1,0 +1,181 @@
+#pragma once
+
+/// `async_reply`: a unary call made from inside an actor, started by
+/// `then`; the callbacks run in the actor, once. What a generated stub's
+/// method returns when given the calling actor (`stub.hpp`).
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/message.hpp>
+
+#include <troupe/actors/call_context.hpp>
+
+#include "troupe/services/call_options.hpp"
+#include "troupe/services/rpc_errc.hpp"
+#include "troupe/services/stub_core.hpp"
+
+namespace troupe::services {
+
+namespace detail {
+
+/// One asynchronous call in flight.
+template <class Request, class Reply>
+struct pending_call final : expirable {
+  stub_core_ptr core;
+  caf::event_based_actor* self = nullptr;
+  /// What is sent: `(call_context, Request)`, built once (a retry changes
+  /// the attempt in place; CAF copies it only if it is still shared).
+  caf::message msg;
+  bool wait = true;
+  /// The context current when the call started, restored for the callbacks.
+  std::optional<actors::call_context> outer;
+  std::function<void(Reply&)> ok;
+  std::function<void(caf::error&)> fail;
+  caf::actor_addr stale;
+  uint32_t retries = 0;
+  /// Answered, failed or expired: later outcomes are dropped.
+  bool finished = false;
+
+  const actors::call_context& ctx() const {
+    return msg.get_as<actors::call_context>(0);
+  }
+
+  void expire() override {
+    failed(caf::make_error(rpc_errc::deadline_exceeded,
+                           ctx().method + ": no answer before the deadline"));
+  }
+
+  void succeed(Reply& x) {
+    if (finished)
+      return;
+    finished = true;
+    std::optional<actors::call_context_scope> scope;
+    if (outer)
+      scope.emplace(*outer);
+    ok(x);
+  }
+
+  void failed(caf::error err) {
+    if (finished)
+      return;
+    finished = true;
+    std::optional<actors::call_context_scope> scope;
+    if (outer)
+      scope.emplace(*outer);
+    auto status = to_status(std::move(err));
+    fail(status);
+  }
+};
+
+template <class Request, class Reply>
+void attempt(std::shared_ptr<pending_call<Request, Reply>> st);
+
+template <class Request, class Reply>
+void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
+  auto left = st->ctx().remaining(st->self->clock().now());
+  if (left <= caf::timespan{0})
+    return st->failed(stub_core::expired(st->ctx()));
+  st->self->request(target, st->core->request_timeout(left), st->msg)
+    .then([st](Reply& x) { st->succeed(x); },
+          [st, target](caf::error& err) {
+            if (st->finished)
+              return;
+            auto now = st->self->clock().now();
+            if (!st->wait || !stub_core::not_delivered(err) || st->ctx().expired(now))
+              return st->failed(std::move(err));
+            st->core->forget(target.address());
+            st->stale = target.address();
+            ++st->retries;
+            ++st->msg.template get_mutable_as<actors::call_context>(0).attempt;
+            st->core->after(st->self, st->core->retry_delay(st->retries),
+                            [st] { attempt(st); });
+          });
+}
+
+template <class Request, class Reply>
+void attempt(std::shared_ptr<pending_call<Request, Reply>> st) {
+  if (st->finished)
+    return;
+  auto left = st->ctx().remaining(st->self->clock().now());
+  if (left <= caf::timespan{0})
+    return st->failed(stub_core::expired(st->ctx()));
+  if (auto target = st->core->cached(st->stale))
+    return send(st, std::move(target));
+  st->core->resolve(st->self, st->stale, left, st->wait,
+                    [st](caf::expected<caf::actor> found) {
+                      if (!found)
+                        return st->failed(std::move(found.error()));
+                      st->core->remember(*found);
+                      send(st, std::move(*found));
+                    });
+}
+
+} // namespace detail
+
+/// A call made from inside an actor, started by `then`.
+template <class Request, class Reply>
+class [[nodiscard]] async_reply {
+public:
+  async_reply(stub_core_ptr core, caf::event_based_actor* self, const char* method,
+              const Request& request, call_options opts)
+    : core_(std::move(core)),
+      self_(self),
+      method_(method),
+      request_(request),
+      opts_(std::move(opts)) {
+    // nop
+  }
+
+  /// Starts the call: `ok(Reply&)` or `fail(caf::error&)` runs once, in the
+  /// actor. A call whose deadline already passed fails before `then`
+  /// returns.
+  template <class OnReply, class OnError>
+  void then(OnReply ok, OnError fail) {
+    auto st = std::make_shared<detail::pending_call<Request, Reply>>();
+    st->core = core_;
+    st->self = self_;
+    auto now = self_->clock().now();
+    auto ctx = core_->make_context(method_, opts_, now);
+    auto expired = ctx.expired(now);
+    st->msg = caf::make_message(std::move(ctx), std::move(request_));
+    st->wait = opts_.wait_for_ready;
+    if (const auto* current = actors::current_call_context())
+      st->outer = *current;
+    st->ok = std::move(ok);
+    st->fail = std::move(fail);
+    if (expired)
+      return st->failed(stub_core::expired(st->ctx()));
+    if (core_->watches_deadlines())
+      core_->watch(self_, st->ctx().deadline(), st);
+    detail::attempt(std::move(st));
+  }
+
+  const call_options& options() const noexcept {
+    return opts_;
+  }
+
+  /// Same with one callback for both outcomes.
+  template <class OnDone>
+  void then(OnDone done) {
+    auto shared = std::make_shared<OnDone>(std::move(done));
+    then([shared](Reply& x) { (*shared)(caf::expected<Reply>{std::move(x)}); },
+         [shared](caf::error& err) { (*shared)(caf::expected<Reply>{std::move(err)}); });
+  }
+
+private:
+  stub_core_ptr core_;
+  caf::event_based_actor* self_;
+  const char* method_;
+  Request request_;
+  call_options opts_;
+};
+
+} // namespace troupe::services
