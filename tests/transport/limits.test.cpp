@@ -7,7 +7,10 @@
 #include <memory>
 #include <vector>
 
+#include <troupe/actors/producer.hpp>
+#include <troupe/flow.pb.h>
 #include <troupe/transport/peer_event.hpp>
+#include <troupe/transport/remote_stream.hpp>
 #include <troupe/transport/transport_errc.hpp>
 #include <troupe/transport/wire_error.hpp>
 
@@ -106,5 +109,107 @@ TEST_CASE_METHOD(limited_node,
     caf::after(troupe::testing::hang_bound) >> [] { FAIL("no peer down"); });
   CHECK(reason == transport_errc::slow_peer);
   CHECK(lazy->wait_closed(10s));
+  CHECK(serves_a_new_client());
+}
+
+namespace {
+
+/// The error of an ErrorFrame for `corr`, or an error saying what came.
+caf::error error_for(const std::optional<Frame>& frame, uint64_t corr) {
+  if (!frame)
+    return caf::make_error(caf::sec::runtime_error, "no frame");
+  if (!frame->has_error())
+    return caf::make_error(caf::sec::runtime_error, "not an error frame");
+  if (frame->error().correlation_id() != corr)
+    return caf::make_error(caf::sec::runtime_error, "an error for another request");
+  return from_wire_error(frame->error().error());
+}
+
+} // namespace
+
+TEST_CASE_METHOD(limited_node,
+                 "a peer at max_requests_per_peer gets too_many_requests and is served again "
+                 "once its requests are answered",
+                 "[transport][limits]") {
+  auto cfg = troupe::testing::fast_config();
+  cfg.max_requests_per_peer = 3;
+  cfg.peer_timeout = 10s; // the raw peer sends no heartbeats while it waits
+  start(cfg);
+  auto peer = handshaken();
+  // Three requests the echo service answers only after 500 ms fill the
+  // peer's allowance ...
+  for (uint64_t id = 1; id <= 3; ++id) {
+    auto call = troupe::testing::full_call();
+    call.set_sleep_ms(500);
+    REQUIRE(peer->write_frame(
+      limited_node::envelope("echo", "transport_test.v1.Call", call.SerializeAsString(), id)));
+  }
+  // ... so a fourth is answered at once, not delivered.
+  REQUIRE(peer->write_frame(limited_node::envelope(
+    "echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 4)));
+  CHECK(error_for(peer->read_frame(), 4) == transport_errc::too_many_requests);
+  // The three come back, and the peer is served again.
+  for (int i = 0; i < 3; ++i) {
+    auto reply = peer->read_frame();
+    REQUIRE(reply);
+    CHECK(reply->has_reply());
+  }
+  REQUIRE(peer->write_frame(limited_node::envelope(
+    "echo", "transport_test.v1.Call", troupe::testing::full_call().SerializeAsString(), 5)));
+  auto fifth = peer->read_frame();
+  REQUIRE(fifth);
+  CHECK(fifth->has_reply());
+  CHECK(fifth->reply().correlation_id() == 5);
+  CHECK(serves_a_new_client());
+}
+
+TEST_CASE_METHOD(limited_node,
+                 "a peer at max_sessions_per_peer of a stream gets too_many_sessions",
+                 "[transport][limits]") {
+  start(troupe::testing::fast_config());
+  auto next = std::make_shared<uint64_t>(0);
+  auto producer = troupe::actors::spawn_producer<troupe::testing::Tally>(
+    sys, troupe::actors::producer_config{64, 10s},
+    [next](size_t demand, std::vector<troupe::testing::Tally>& out) {
+      while (out.size() < demand && *next < 1000) {
+        out.emplace_back();
+        out.back().set_handled(++*next);
+      }
+      return *next < 1000 ? troupe::actors::pull_status::more
+                          : troupe::actors::pull_status::done;
+    });
+  REQUIRE(producer);
+  troupe::transport::stream_export_config scfg;
+  scfg.max_sessions_per_peer = 2;
+  REQUIRE(
+    troupe::transport::export_stream<troupe::testing::Tally>(*n, *producer, "tallies", scfg));
+  auto peer = handshaken();
+  auto open = [&](uint64_t stream_id, uint64_t corr) {
+    troupe::flow::Pull pull;
+    pull.set_stream_id(stream_id);
+    pull.set_open(true);
+    pull.set_capacity(4);
+    pull.set_credit(4);
+    return peer->write_frame(limited_node::envelope(
+      "tallies", "troupe.flow.Pull", pull.SerializeAsString(), corr, 5'000'000));
+  };
+  REQUIRE(open(101, 1));
+  REQUIRE(open(102, 2));
+  REQUIRE(open(103, 3));
+  // Two Batches and one refusal, in some order.
+  int batches = 0;
+  caf::error refused;
+  for (int i = 0; i < 3; ++i) {
+    auto frame = peer->read_frame();
+    REQUIRE(frame);
+    if (frame->has_reply())
+      ++batches;
+    else
+      refused = error_for(frame, 3);
+  }
+  CHECK(batches == 2);
+  CHECK(refused == transport_errc::too_many_sessions);
+  peer.reset(); // its sessions end with the connection
+  caf::anon_send_exit(*producer, caf::exit_reason::user_shutdown);
   CHECK(serves_a_new_client());
 }

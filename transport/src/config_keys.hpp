@@ -33,6 +33,8 @@ void visit_node_keys(node_config& x, F&& f) {
   f("max-connections", x.max_connections, "most accepted connections open at once");
   f("max-connections-per-address", x.max_connections_per_address,
     "most accepted connections open at once from one IP address");
+  f("max-requests-per-peer", x.max_requests_per_peer,
+    "most requests of one peer handled at once; more are refused");
   f("handshake-timeout", x.handshake_timeout, "bound on the whole handshake");
   f("connect-timeout", x.connect_timeout, "bound on establishing a TCP connection");
   f("heartbeat-interval", x.heartbeat_interval, "how often each side sends a heartbeat");
@@ -48,6 +50,8 @@ void visit_stream_export_keys(stream_export_config& x, F&& f) {
   f("poll-interval", x.poll_interval, "exporter: longest a Pull waits for items");
   f("idle-timeout", x.idle_timeout, "exporter: closes a stream whose importer is silent");
   f("max-batch", x.max_batch, "exporter: most items per Batch");
+  f("max-sessions-per-peer", x.max_sessions_per_peer,
+    "exporter: most sessions of a stream one peer may open");
 }
 
 template <class F>

@@ -298,7 +298,26 @@ void dispatcher::deliver(const envelope_fields& env) {
   }
   // No CAF request timeout here: the deadline was checked before starting
   // the work, and the requesting proxy enforces it on its side.
-  auto mid = responder_of(responder_).expect(env);
+  auto& responder = responder_of(responder_);
+  // Only this thread adds requests; answers only take them away: the count
+  // cannot grow between the check and `expect`.
+  if (responder.in_flight() >= cfg_->max_requests_per_peer) {
+    if (!refusing_) {
+      refusing_ = true;
+      log_->warn("{}: {} requests in flight (max_requests_per_peer): refusing more with "
+                 "too_many_requests",
+                 label_, cfg_->max_requests_per_peer);
+    }
+    return send_error(
+      caf::make_error(transport_errc::too_many_requests,
+                      "max_requests_per_peer " + std::to_string(cfg_->max_requests_per_peer)),
+      env);
+  }
+  if (refusing_) {
+    refusing_ = false;
+    log_->info("{}: requests in flight below max_requests_per_peer again", label_);
+  }
+  auto mid = responder.expect(env);
   target.actor->enqueue(responder_ptr_, mid, std::move(msg), nullptr);
 }
 

@@ -121,6 +121,8 @@ private:
 
   // -- I/O thread only ----------------------------------------------------------
   std::string label_;
+  /// Refusing requests at `max_requests_per_peer` (logged once per episode).
+  bool refusing_ = false;
   routes_ptr batch_routes_;
   std::vector<wire::Frame> control_;
   /// Frames that need protobuf's parser are parsed onto this arena, which

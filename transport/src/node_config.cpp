@@ -37,6 +37,8 @@ caf::error node_config::validate() const {
                + std::to_string(max_write_buffer) + ")");
   if (max_connections == 0)
     return bad("max_connections must be > 0");
+  if (max_requests_per_peer == 0)
+    return bad("max_requests_per_peer must be >= 1 (got 0)");
   if (max_connections_per_address == 0 || max_connections_per_address > max_connections)
     return bad("max_connections_per_address must be in [1, max_connections] (got "
                + std::to_string(max_connections_per_address) + ")");

@@ -28,6 +28,8 @@ caf::error stream_export_config::validate() const {
     return fail("idle_timeout must exceed poll_interval");
   if (max_batch == 0)
     return fail("max_batch must be >= 1 (got 0)");
+  if (max_sessions_per_peer == 0)
+    return fail("max_sessions_per_peer must be >= 1 (got 0)");
   return caf::none;
 }
 

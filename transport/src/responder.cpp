@@ -72,6 +72,11 @@ std::string responder::label() const {
   return label_;
 }
 
+size_t responder::in_flight() const {
+  std::lock_guard<adaptive_mutex> guard{mtx_};
+  return pending_.size();
+}
+
 caf::message_id responder::expect(const envelope_fields& env) {
   std::lock_guard<adaptive_mutex> guard{mtx_};
   next_id_ = (next_id_ + 1) & caf::message_id::request_id_mask;

@@ -52,6 +52,9 @@ public:
   /// with (sender: this responder).
   caf::message_id expect(const envelope_fields& env);
 
+  /// Requests delivered and not yet answered.
+  size_t in_flight() const;
+
   /// Turns a response into a reply (or error) frame.
   void enqueue(caf::mailbox_element_ptr what, caf::execution_unit* host) override;
 

@@ -272,6 +272,11 @@ private:
       if (pull.capacity() == 0)
         return caf::make_error(transport_errc::invalid_config, id,
                                "the Pull that opens a stream needs a capacity");
+      if (auto o = owners_.find(owner);
+          owner && o != owners_.end() && o->second >= cfg_.max_sessions_per_peer)
+        return caf::make_error(transport_errc::too_many_sessions, id,
+                               "max_sessions_per_peer "
+                                 + std::to_string(cfg_.max_sessions_per_peer));
       i = sessions_.emplace(id, session_entry{open_session(pull), owner}).first;
       if (owner && owners_[owner]++ == 0)
         monitor(owner);

@@ -34,6 +34,8 @@ rpc_errc status_of(const caf::error& err) {
     return rpc_errc::unimplemented;
   if (messages::is(err, flow_errc::mailbox_full)
       || messages::is(err, transport_errc::too_many_connections)
+      || messages::is(err, transport_errc::too_many_requests)
+      || messages::is(err, transport_errc::too_many_sessions)
       || messages::is(err, transport_errc::slow_peer)
       || messages::is(err, transport_errc::frame_too_large))
     return rpc_errc::resource_exhausted;

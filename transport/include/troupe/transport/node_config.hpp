@@ -66,6 +66,13 @@ struct node_config {
   /// one more is refused with `too_many_connections`. Default 64.
   uint32_t max_connections_per_address = 64;
 
+  /// Most requests from one peer that this node's actors are handling at
+  /// once (delivered, not yet answered). One more is answered at once with
+  /// `too_many_requests` and not delivered; the connection goes on. Bounds
+  /// what a peer that sends faster than the node answers can pile up in its
+  /// actors' mailboxes. Default 10 000.
+  uint32_t max_requests_per_peer = 10'000;
+
   /// Shared secret for the HMAC-SHA256 challenge-response. Empty (default) =
   /// no authentication. Both sides must use the same value; it never travels.
   std::string secret;

@@ -67,12 +67,18 @@ struct stream_export_config {
   caf::timespan idle_timeout = std::chrono::seconds{10};
   /// Most items per Batch. Default 1024.
   uint32_t max_batch = 1024;
+  /// Most sessions of this stream one peer (one connection) may have open
+  /// at once; a Pull that would open one more is answered
+  /// `too_many_sessions`. Each session holds up to its importer's capacity
+  /// of items: this bounds what one peer can make the exporter hold.
+  /// Default 64.
+  uint32_t max_sessions_per_peer = 64;
 
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
 
   /// The defaults above, overridden by `troupe.stream.{poll-interval,
-  /// idle-timeout, max-batch}` of `cfg`.
+  /// idle-timeout, max-batch, max-sessions-per-peer}` of `cfg`.
   static stream_export_config from(const caf::actor_system_config& cfg);
 };
 

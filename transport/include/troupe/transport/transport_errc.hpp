@@ -86,6 +86,14 @@ enum class transport_errc : uint8_t {
   /// address. Sent in a Refusal frame before the close. Context: which
   /// limit.
   too_many_connections = 23,
+  /// A peer has `node_config::max_requests_per_peer` requests being handled
+  /// by this node: its next request is answered with this and not
+  /// delivered; the connection goes on. Context: the limit.
+  too_many_requests = 24,
+  /// A Pull would open one more session of an exported stream for a peer
+  /// that has `stream_export_config::max_sessions_per_peer` open. Context:
+  /// the stream id and the limit.
+  too_many_sessions = 25,
 };
 
 /// The CAF error category of `transport_errc`.
