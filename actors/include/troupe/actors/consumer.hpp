@@ -169,10 +169,14 @@ private:
       input().finished(ordinal, items.size());
       return;
     }
-    // Moving the content keeps the items where they are; `items` stays valid.
+    // The items must live in the message we keep: a one-item batch sent as
+    // values sits in the mailbox element itself, and `current_batch` moves
+    // it into a new message (`items` would dangle once the element is
+    // gone). Take them from the kept message.
     auto batch = this->current_batch();
-    for (size_t i = 0; i < items.size(); ++i)
-      pending_.push_back(pending_item{batch, &items[i], first_seq + i, ordinal});
+    auto kept = items_of<T>(batch);
+    for (size_t i = 0; i < kept.size(); ++i)
+      pending_.push_back(pending_item{batch, &kept[i], first_seq + i, ordinal});
     start_pending();
   }
 

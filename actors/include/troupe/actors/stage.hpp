@@ -102,7 +102,14 @@ private:
   };
 
   void on_input(caf::span<const In> items, seq_t first_seq, uint64_t ordinal) override {
-    inputs_.push_back(input_batch{this->current_batch(), items, first_seq, 0, ordinal});
+    // The items we keep must live in the message we keep: a one-item batch
+    // sent as values sits in the mailbox element itself, and
+    // `current_batch` moves it into a new message (the handler's `items`
+    // would dangle once the element is gone).
+    (void)items;
+    auto batch = this->current_batch();
+    auto kept = items_of<In>(batch);
+    inputs_.push_back(input_batch{std::move(batch), kept, first_seq, 0, ordinal});
     this->output().resume();
   }
 

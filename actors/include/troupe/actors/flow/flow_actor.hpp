@@ -108,7 +108,10 @@ protected:
 
   /// The message of the batch being handled (call it from the item
   /// handler, e.g. `on_input`): keep it to keep its items alive after the
-  /// handler returns. Moves it out of the mailbox: call it once.
+  /// handler returns. Moves it out of the mailbox: call it once. Take the
+  /// items to keep from it (`items_of`), not from the handler's span: a
+  /// one-item batch sent as values lives in the mailbox element, and this
+  /// moves it into a new message.
   caf::message current_batch();
 
   /// The counters of both sides (what `flow_stats_atom` answers).
