@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <numeric>
+
 #include "flow_test_support.hpp"
 
 using namespace troupe::actors;
@@ -126,5 +128,39 @@ TEST_CASE_METHOD(flow_fixture,
   CHECK(src.next - 1 < 100); // the source stopped being pulled
   held.items.clear();
   run();
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "one-item batches an asynchronous handler starts later keep their values",
+                 "[actors][flow][consumer]") {
+  // Batch size 1: every item travels as values in its own mailbox element,
+  // which is gone by the time a waiting item starts. (A consumer that kept
+  // pointers into the element read freed memory: the chaos run lost items.)
+  counting_source src{40};
+  auto p = spawn_producer<int64_t>(sys, producer_config{1, {}}, std::ref(src));
+  REQUIRE(p);
+  held_items held;
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{16, 1},
+                                   [&](const int64_t& x, seq_t seq, item_done done) {
+                                     held.items.push_back({x, seq, std::move(done)});
+                                   });
+  REQUIRE(c);
+  run();
+  std::vector<int64_t> values;
+  std::vector<seq_t> seqs;
+  for (;;) {
+    if (held.items.empty())
+      break;
+    values.push_back(held.items.front().value);
+    seqs.push_back(held.items.front().seq);
+    held.finish_one();
+    run();
+  }
+  std::vector<int64_t> expected(40);
+  std::iota(expected.begin(), expected.end(), 1);
+  CHECK(values == expected);
+  for (size_t i = 0; i < seqs.size(); ++i)
+    CHECK(seqs[i] == static_cast<seq_t>(values[i]));
   CHECK(running_actors() == 0);
 }

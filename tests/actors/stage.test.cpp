@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <numeric>
+
 #include "flow_test_support.hpp"
 
 #include <troupe/actors/stage.hpp>
@@ -130,5 +132,35 @@ TEST_CASE_METHOD(flow_fixture,
   CHECK(sink_saw == caf::make_error(flow_errc::handler_failed));
   CHECK(handled < 10);
   run();
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "a stage keeps the values of one-item batches it transforms later",
+                 "[actors][flow][stage]") {
+  // Batch size 1 upstream: each input is its own mailbox element, gone by
+  // the time the stage transforms it for a consumer that was slow to ask.
+  counting_source src{40};
+  auto p = spawn_producer<int64_t>(sys, producer_config{1, {}}, std::ref(src));
+  REQUIRE(p);
+  auto same = spawn_stage<int64_t, int64_t>(sys, *p, stage_config{16, 1, {}},
+                                            [](const int64_t& x) { return x; });
+  REQUIRE(same);
+  held_items held;
+  auto sink = spawn_consumer<int64_t>(sys, *same, consumer_config{1, 1},
+                                      [&](const int64_t& x, seq_t seq, item_done done) {
+                                        held.items.push_back({x, seq, std::move(done)});
+                                      });
+  REQUIRE(sink);
+  run();
+  std::vector<int64_t> values;
+  while (!held.items.empty()) {
+    values.push_back(held.items.front().value);
+    held.finish_one();
+    run();
+  }
+  std::vector<int64_t> expected(40);
+  std::iota(expected.begin(), expected.end(), 1);
+  CHECK(values == expected);
   CHECK(running_actors() == 0);
 }
