@@ -58,9 +58,7 @@ caf::actor
 start_greeter(fixture& f,
               std::shared_ptr<greeter_probe> probe = std::make_shared<greeter_probe>()) {
   auto g = f.keep(spawn_service(f.sys, std::make_unique<greeter>(std::move(probe))));
-  with_service_directory(f.sys, [&](const service_directory_actor& dir) {
-    caf::anon_send(dir, register_service_atom::value, std::string{Greeter::full_name}, g);
-  });
+  register_service(f.sys, std::string{Greeter::full_name}, g);
   f.run();
   return g;
 }
@@ -217,10 +215,7 @@ TEST_CASE_METHOD(fixture,
   // own, so what ends each call is the deadline travelling with it.
   auto r = keep(spawn_service(
     sys, std::make_unique<troupe::testing::relay>(channel::local(sys), relayed)));
-  with_service_directory(sys, [&](const service_directory_actor& dir) {
-    caf::anon_send(dir, register_service_atom::value,
-                   std::string{services_test::v1::Relay::full_name}, r);
-  });
+  register_service(sys, std::string{services_test::v1::Relay::full_name}, r);
   run();
   services_test::v1::Relay::Stub relay{channel::local(sys)};
   auto test = caf::actor_cast<caf::actor>(self);
@@ -405,9 +400,7 @@ TEST_CASE_METHOD(fixture, "a local call to a service that never answers fails at
       return self->make_response_promise<Greeting>(); // dropped: never answered
     }};
   }));
-  with_service_directory(sys, [&](const service_directory_actor& dir) {
-    caf::anon_send(dir, register_service_atom::value, std::string{Greeter::full_name}, mute);
-  });
+  register_service(sys, std::string{Greeter::full_name}, mute);
   run();
   Greeter::Stub stub{channel::local(sys)};
   greet(*this, stub, hello("ann"), 200ms);

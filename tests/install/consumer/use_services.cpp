@@ -27,10 +27,7 @@ class till final : public shop::Till::Service {
 bool use_services(caf::actor_system& sys) {
   using namespace troupe::services;
   auto service = spawn_service(sys, std::make_unique<till>());
-  with_service_directory(sys, [&](const service_directory_actor& dir) {
-    caf::anon_send(dir, register_service_atom::value, std::string{shop::Till::full_name},
-                   service);
-  });
+  register_service(sys, std::string{shop::Till::full_name}, service);
   shop::Till::Stub stub{channel::local(sys)};
   shop::Order order;
   order.set_item("tea");

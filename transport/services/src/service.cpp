@@ -138,9 +138,7 @@ caf::message service_base::open_stream(server_call& call, caf::actor producer, b
     streams_.insert(producer.address());
   ++stats_.streams_opened;
   // Local callers find it in the directory, remote ones on the node.
-  with_service_directory(self_->system(), [&](const service_directory_actor& dir) {
-    caf::anon_send(dir, register_service_atom::value, name, producer);
-  });
+  register_service(self_->system(), name, producer);
   if (owned) {
     auto claim_within =
       ctx.has_deadline() ? ctx.remaining(self_->clock().now()) : stream_open_timeout;

@@ -16,9 +16,7 @@ caf::expected<caf::actor> start_service(const supervisors::start_context& ctx,
   auto actor = spawn_service(ctx.system, std::move(impl), opts.node);
   // Asynchronous on purpose: a start function must not block. A call that
   // arrives before the registration waits for it in the directory.
-  with_service_directory(ctx.system, [&](const service_directory_actor& dir) {
-    caf::anon_send(dir, register_service_atom::value, name, actor);
-  });
+  register_service(ctx.system, name, actor);
   if (opts.node)
     caf::anon_send(*opts.node, transport::publish_atom::value, actor, name,
                    transport::delivery::payload);

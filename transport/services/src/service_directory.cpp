@@ -7,6 +7,7 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -192,6 +193,12 @@ void with_service_directory(caf::actor_system& sys,
   if (!dir)
     dir = sys.spawn<service_directory_impl>();
   send(dir);
+}
+
+void register_service(caf::actor_system& sys, std::string name, caf::actor actor) {
+  with_service_directory(sys, [&](const service_directory_actor& dir) {
+    caf::anon_send(dir, register_service_atom::value, std::move(name), std::move(actor));
+  });
 }
 
 } // namespace troupe::services

@@ -17,9 +17,7 @@ fake_node::~fake_node() {
 caf::actor fake_node::publish(std::unique_ptr<services::service_base> impl) {
   std::string name = impl->service_full_name();
   auto actor = services::spawn_service(*sys_, std::move(impl));
-  services::with_service_directory(*sys_, [&](const services::service_directory_actor& dir) {
-    caf::anon_send(dir, services::register_service_atom::value, name, actor);
-  });
+  services::register_service(*sys_, name, actor);
   published_.push_back(actor);
   return actor;
 }

@@ -73,6 +73,10 @@ using service_directory_actor = caf::typed_actor<
 /// Lookups that may wait for one name at once.
 constexpr size_t max_waiting_lookups = 4096;
 
+/// Registers `actor` as the one running `name` in the directory of `sys`
+/// (asynchronously: a lookup that arrives first waits for it).
+void register_service(caf::actor_system& sys, std::string name, caf::actor actor);
+
 /// Calls `send(directory)` with the directory of `sys` (spawned if none
 /// runs) while it cannot retire. `send` must only send to it (`send`,
 /// `request`, `anon_send`): it runs under a process-wide lock.
