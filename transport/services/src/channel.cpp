@@ -13,7 +13,10 @@ struct channel::state {
   std::string host;
   uint16_t port = 0;
   caf::actor fixed;
+  std::shared_ptr<service_locator> locator;
 };
+
+service_locator::~service_locator() = default;
 
 channel channel::local(caf::actor_system& sys) {
   auto st = std::make_shared<state>();
@@ -40,6 +43,14 @@ channel channel::to(caf::actor target) {
   return channel{std::move(st)};
 }
 
+channel channel::located(caf::actor_system& sys, std::shared_ptr<service_locator> locator) {
+  auto st = std::make_shared<state>();
+  st->how = kind::located;
+  st->sys = &sys;
+  st->locator = std::move(locator);
+  return channel{std::move(st)};
+}
+
 channel::kind channel::how() const noexcept {
   return state_->how;
 }
@@ -62,6 +73,10 @@ const std::string& channel::host() const {
 
 uint16_t channel::port() const {
   return state_->port;
+}
+
+service_locator& channel::locator() const {
+  return *state_->locator;
 }
 
 } // namespace troupe::services

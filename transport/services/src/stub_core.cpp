@@ -67,6 +67,12 @@ void stub_core::resolve(caf::event_based_actor* self, const caf::actor_addr& sta
                   channel_.host(), channel_.port())
         .then([k](caf::actor& proxy) { k(std::move(proxy)); }, on_error);
       return;
+    case channel::kind::located:
+      self
+        ->request(channel_.locator().finder(), left, find_service_atom::value, service_, stale,
+                  wait ? left : caf::timespan{0})
+        .then([k](caf::actor& found) { k(std::move(found)); }, on_error);
+      return;
   }
 }
 
@@ -96,6 +102,11 @@ caf::expected<caf::actor> stub_core::resolve(caf::scoped_actor& self,
         self->request(dir, left, find_service_atom::value, service_, stale, wait_for));
     });
     pending->receive(on_actor, on_error);
+  } else if (channel_.how() == channel::kind::located) {
+    self
+      ->request(channel_.locator().finder(), left, find_service_atom::value, service_, stale,
+                wait ? left : caf::timespan{0})
+      .receive(on_actor, on_error);
   } else {
     self
       ->request(channel_.node(), left, transport::remote_atom::value, service_,
@@ -108,6 +119,9 @@ caf::expected<caf::actor> stub_core::resolve(caf::scoped_actor& self,
 caf::actor stub_core::cached(const caf::actor_addr& stale) const {
   if (channel_.how() == channel::kind::fixed)
     return channel_.fixed().address() != stale ? channel_.fixed() : caf::actor{};
+  // A locator balances: it picks on every call instead of the stub caching.
+  if (channel_.how() == channel::kind::located)
+    return channel_.locator().pick(service_, stale);
   std::lock_guard<std::mutex> guard{cache_mtx_};
   return cached_ && cached_.address() != stale ? cached_ : caf::actor{};
 }
@@ -130,7 +144,8 @@ caf::duration stub_core::request_timeout(caf::timespan left) const {
 }
 
 bool stub_core::watches_deadlines() const noexcept {
-  return channel_.how() == channel::kind::local;
+  // A located instance may be a local actor, which no proxy bounds.
+  return channel_.how() == channel::kind::local || channel_.how() == channel::kind::located;
 }
 
 struct stub_core::sweeper {
@@ -219,7 +234,7 @@ bool stub_core::not_delivered(const caf::error& err) {
 }
 
 caf::timespan stub_core::retry_delay(uint32_t retry) const {
-  if (channel_.how() != channel::kind::remote)
+  if (channel_.how() != channel::kind::remote && channel_.how() != channel::kind::located)
     return caf::timespan{0};
   auto delay = cfg_.retry_delay;
   for (uint32_t i = 1; i < retry && delay < cfg_.max_retry_delay; ++i)
@@ -245,6 +260,10 @@ void stub_core::claim(caf::event_based_actor* self, const troupe::StreamOpened& 
                       uint32_t capacity, caf::timespan left, importer_factory make_importer,
                       std::function<void(caf::expected<caf::actor>)> k) const {
   auto on_error = [k](caf::error& err) { k(std::move(err)); };
+  if (channel_.how() == channel::kind::located) {
+    k(stream_not_located(opened));
+    return;
+  }
   if (channel_.how() != channel::kind::remote) {
     with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
       self
@@ -268,6 +287,8 @@ caf::expected<caf::actor> stub_core::claim(caf::scoped_actor& self,
                                            importer_factory make_importer) const {
   caf::expected<caf::actor> result{caf::actor{}};
   auto on_error = [&](caf::error& err) { result = std::move(err); };
+  if (channel_.how() == channel::kind::located)
+    return stream_not_located(opened);
   if (channel_.how() != channel::kind::remote) {
     using handle = decltype(self->request(std::declval<const service_directory_actor&>(), left,
                                           find_service_atom::value, opened.stream(),
@@ -289,6 +310,16 @@ caf::expected<caf::actor> stub_core::claim(caf::scoped_actor& self,
       },
       on_error);
   return result;
+}
+
+caf::error stub_core::stream_not_located(const troupe::StreamOpened& opened) {
+  // The stream is published on the node the call reached, which a located
+  // channel does not track (service_locator.hpp). The producer stops by
+  // itself when nobody claims it within the call's deadline.
+  return caf::make_error(rpc_errc::unimplemented,
+                         opened.stream()
+                           + ": server-streaming calls through a located channel are not "
+                             "supported; call the member's node with channel::remote");
 }
 
 caf::error stub_core::expired(const actors::call_context& ctx) {

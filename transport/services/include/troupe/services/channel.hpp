@@ -7,12 +7,15 @@
 ///   Pricing::Stub local{channel::local(sys)};                 // by name, this process
 ///   Pricing::Stub remote{channel::remote(node, "10.0.0.2", 4711)}; // by name, that node
 ///   Pricing::Stub fixed{channel::to(actor)};                   // one given actor
+///   Pricing::Stub named{cluster.channel()};                    // by name, anywhere
 ///
 /// `local` and `remote` find the service by its full name (the stub's) and
 /// find it again when the incarnation they used is gone: `local` in the
 /// service directory (waiting for a restart within the call's deadline),
 /// `remote` through the node (a proxy for `<name>@host:port`, reconnecting
-/// if needed). A stub caches the actor it found (see `stub_core`).
+/// if needed). `located` asks a `service_locator` (a cluster's membership)
+/// for an instance on any node, on every call. A stub caches the actor it found (see
+/// `stub_core`).
 ///
 /// Thread safety: immutable once made; any thread may use a channel.
 
@@ -24,6 +27,8 @@
 #include <caf/fwd.hpp>
 
 #include <troupe/transport/node_actor.hpp>
+
+#include "troupe/services/service_locator.hpp"
 
 namespace troupe::services {
 
@@ -37,6 +42,8 @@ public:
     remote,
     /// One fixed actor.
     fixed,
+    /// A `service_locator`, on every call.
+    located,
   };
 
   /// The services of `sys`, by name (`service_directory`).
@@ -48,6 +55,9 @@ public:
 
   /// Always `target` (a service actor, or a proxy for one).
   static channel to(caf::actor target);
+
+  /// Whatever instance `locator` picks, in `sys`.
+  static channel located(caf::actor_system& sys, std::shared_ptr<service_locator> locator);
 
   kind how() const noexcept;
 
@@ -61,6 +71,9 @@ public:
   const transport::node_actor& node() const;
   const std::string& host() const;
   uint16_t port() const;
+
+  /// For `located`: the locator.
+  service_locator& locator() const;
 
   struct state;
 

@@ -97,8 +97,8 @@ public:
 
   /// The CAF timeout of an attempt with `left` of the deadline: `left` for
   /// a fixed actor; none through a node's proxy, which enforces the deadline
-  /// itself (`call_options.hpp`), nor to a service found in the directory,
-  /// whose deadline `watch` enforces (a service always answers, at the
+  /// itself (`call_options.hpp`), nor to a service found in the directory
+  /// or by a locator, whose deadline `watch` enforces (a service always answers, at the
   /// latest when its deferred replies expire or it stops).
   caf::duration request_timeout(caf::timespan left) const;
 
@@ -117,6 +117,9 @@ public:
 
   /// Runs `f` in `self` after `delay`.
   void after(caf::event_based_actor* self, caf::timespan delay, std::function<void()> f) const;
+
+  /// The status of a server-streaming call through a located channel.
+  static caf::error stream_not_located(const troupe::StreamOpened& opened);
 
   /// The status of a call whose deadline passed before it was sent.
   static caf::error expired(const actors::call_context& ctx);

@@ -1,0 +1,75 @@
+#include "cluster_locator.hpp"
+
+#include <algorithm>
+
+#include <caf/actor_cast.hpp>
+
+namespace troupe::cluster::internal {
+
+caf::actor cluster_locator::pick(const std::string& service, const caf::actor_addr& stale) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = by_service_.find(service);
+  if (i == by_service_.end() || i->second.empty())
+    return nullptr;
+  const auto& xs = i->second;
+  auto start = next_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const auto& x = xs[(start + k) % xs.size()];
+    // This member's own instance is found through the directory (finder).
+    if (x.target && x.target.address() != stale)
+      return x.target;
+  }
+  return nullptr;
+}
+
+services::service_finder_actor cluster_locator::finder() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return caf::actor_cast<services::service_finder_actor>(finder_);
+}
+
+void cluster_locator::set_finder(const caf::actor_addr& finder) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  finder_ = finder;
+}
+
+void cluster_locator::add(const std::string& service, const std::string& member,
+                          caf::actor target) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& xs = by_service_[service];
+  auto same = [&](const instance& x) { return x.member == member; };
+  if (auto i = std::find_if(xs.begin(), xs.end(), same); i != xs.end())
+    i->target = std::move(target);
+  else
+    xs.push_back(instance{member, std::move(target)});
+}
+
+void cluster_locator::remove_member(const std::string& member) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& [service, xs] : by_service_)
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [&](const instance& x) { return x.member == member; }),
+             xs.end());
+}
+
+bool cluster_locator::runs_locally(const std::string& service) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = by_service_.find(service);
+  return i != by_service_.end()
+    && std::any_of(i->second.begin(), i->second.end(),
+                   [](const instance& x) { return !x.target; });
+}
+
+bool cluster_locator::has_remote(const std::string& service) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = by_service_.find(service);
+  return i != by_service_.end()
+    && std::any_of(i->second.begin(), i->second.end(),
+                   [](const instance& x) { return static_cast<bool>(x.target); });
+}
+
+void cluster_locator::clear() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  by_service_.clear();
+}
+
+} // namespace troupe::cluster::internal

@@ -1,0 +1,56 @@
+#pragma once
+
+// Internal: the cluster's `service_locator` — per service, the instances on
+// up members, written by the cluster actor and read by stubs on every call.
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+
+#include <troupe/services/service_locator.hpp>
+
+namespace troupe::cluster::internal {
+
+class cluster_locator final : public services::service_locator {
+public:
+  caf::actor pick(const std::string& service, const caf::actor_addr& stale) override;
+
+  services::service_finder_actor finder() const override;
+
+  /// The cluster actor that answers when `pick` has nothing. Held weakly:
+  /// the cluster actor owns this locator.
+  void set_finder(const caf::actor_addr& finder);
+
+  /// `member` runs `service`, reached through `target` (a proxy on its
+  /// node); a null target: this member (found in the local directory).
+  void add(const std::string& service, const std::string& member, caf::actor target);
+
+  /// `member` takes no new calls (down, leaving, removed).
+  void remove_member(const std::string& member);
+
+  /// True if this member runs `service`.
+  bool runs_locally(const std::string& service) const;
+
+  /// True if some member runs `service` through a proxy.
+  bool has_remote(const std::string& service) const;
+
+  void clear();
+
+private:
+  struct instance {
+    std::string member;
+    caf::actor target;
+  };
+
+  mutable std::mutex mtx_;
+  std::unordered_map<std::string, std::vector<instance>> by_service_;
+  caf::actor_addr finder_;
+  std::atomic<uint64_t> next_{0};
+};
+
+} // namespace troupe::cluster::internal
