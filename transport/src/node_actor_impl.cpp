@@ -414,11 +414,16 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
     log_->info("node {}: two connections to {}; closing one", id_, peer_id);
     caf::anon_send(loser, close_atom::value,
                    caf::make_error(transport_errc::duplicate_connection, peer_id));
+  } else if (auto held = held_down_.find(entry.actor.address()); held != held_down_.end()) {
+    // The peer replaced one connection by another: nothing changed for the
+    // observers unless it is another peer at that address.
+    if (held->second.node_id != peer_id) {
+      observers_.notify(this, held->second);
+      notify_up(entry, peer_id, peer_addr);
+    }
+    held_down_.erase(held);
   } else {
-    observers_.notify(
-      this,
-      peer_event{
-        peer_status::up, peer_id, peer_addr.empty() ? entry.dial_addr : peer_addr, {}});
+    notify_up(entry, peer_id, peer_addr);
   }
   by_id_[peer_id] = winner;
   auto& won = conns_[winner.address()];
@@ -429,6 +434,22 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
     backoffs_.erase(*addr);
     resolve(*addr, caf::none, winner, won.peer_id);
   }
+}
+
+void node_actor_impl::notify_up(const connection_entry& entry, const std::string& peer_id,
+                                const std::string& peer_addr) {
+  observers_.notify(
+    this,
+    peer_event{peer_status::up, peer_id, peer_addr.empty() ? entry.dial_addr : peer_addr, {}});
+}
+
+const caf::actor* node_actor_impl::dialing(const std::string& address) const {
+  if (address.empty())
+    return nullptr;
+  for (const auto& [addr, e] : conns_)
+    if (!e.established && e.dial_addr == address)
+      return &e.actor;
+  return nullptr;
 }
 
 void node_actor_impl::on_connection_down(const caf::actor_addr& source,
@@ -444,11 +465,19 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
     auto j = by_id_.find(entry.peer_id);
     if (j != by_id_.end() && j->second == entry.actor) {
       by_id_.erase(j);
-      observers_.notify(this,
-                        peer_event{peer_status::down, entry.peer_id,
-                                   entry.peer_addr.empty() ? entry.dial_addr : entry.peer_addr,
-                                   reason});
+      peer_event down{peer_status::down, entry.peer_id,
+                      entry.peer_addr.empty() ? entry.dial_addr : entry.peer_addr, reason};
+      if (auto* pending = dialing(down.address))
+        held_down_.emplace(pending->address(), std::move(down));
+      else
+        observers_.notify(this, down);
     }
+  }
+  if (auto held = held_down_.find(source); held != held_down_.end()) {
+    // The connection that was to replace a lost one failed: the peer is
+    // down after all.
+    observers_.notify(this, held->second);
+    held_down_.erase(held);
   }
   std::vector<std::string> lost;
   for (auto j = by_addr_.begin(); j != by_addr_.end();) {

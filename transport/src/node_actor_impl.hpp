@@ -149,6 +149,13 @@ private:
   /// A connection ended (its supervisor reports the same as an event).
   void on_connection_down(const caf::actor_addr& source, const caf::error& reason);
 
+  /// Tells the observers that `peer_id` is up through `entry`.
+  void notify_up(const connection_entry& entry, const std::string& peer_id,
+                 const std::string& peer_addr);
+
+  /// The connection being established to `address` (dialed), if any.
+  const caf::actor* dialing(const std::string& address) const;
+
   // -- reconnect --------------------------------------------------------------
 
   void schedule_reconnect(const std::string& addr);
@@ -188,6 +195,11 @@ private:
   uint32_t accepted_open_ = 0;
   std::unordered_map<std::string, uint32_t> accepted_by_ip_;
   std::unordered_map<std::string, caf::actor> by_id_;
+  /// A peer's `down` held back while this node's own connection to it is
+  /// still being established: both nodes dialed, and the peer closed the
+  /// connection it chose to drop before the one it keeps was up here. Sent
+  /// only if that connection fails (key: that connection).
+  std::unordered_map<caf::actor_addr, peer_event> held_down_;
   /// Dialed or advertised address -> connection; a null actor while the
   /// connection to a dialed address is being started.
   std::unordered_map<std::string, caf::actor> by_addr_;

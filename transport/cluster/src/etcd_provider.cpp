@@ -179,9 +179,13 @@ private:
       }
     }
     // Withdraws the record at once instead of letting the lease expire: the
-    // others see this member removed now.
-    if (lease != 0)
+    // others see this member removed now — after its last change (`leaving`,
+    // written by `cluster::stop` just before), so they see it leave.
+    if (lease != 0) {
+      if (take_dirty())
+        (void)client.put(key, record(), lease);
       (void)client.revoke(lease);
+    }
   }
 
   std::string record() {
