@@ -92,8 +92,10 @@ struct etcd_fixture {
 
 } // namespace
 
-TEST_CASE_METHOD(etcd_fixture, "members registered in etcd see each other up and one that leaves is removed without being down",
-                 "[cluster][etcd]") {
+TEST_CASE_METHOD(
+  etcd_fixture,
+  "members registered in etcd see each other up and one that leaves is removed without being down",
+  "[cluster][etcd]") {
   auto& a = add();
   auto& b = add();
   REQUIRE_FALSE(a.c->wait_joined(10s));
@@ -111,7 +113,8 @@ TEST_CASE_METHOD(etcd_fixture, "members registered in etcd see each other up and
   CHECK(a.watch->when(b_id, S::leaving));
 }
 
-TEST_CASE_METHOD(etcd_fixture, "a member whose lease is lost goes down for the others and registers again",
+TEST_CASE_METHOD(etcd_fixture,
+                 "a member whose lease is lost goes down for the others and registers again",
                  "[cluster][etcd]") {
   auto& a = add();
   auto& b = add();
@@ -148,8 +151,10 @@ TEST_CASE_METHOD(etcd_fixture, "a member whose lease is lost goes down for the o
   CHECK(b.watch->await_state(b.c->id(), S::up, 10s, b.watch->size() - 1));
 }
 
-TEST_CASE_METHOD(etcd_fixture, "a foreign value under the prefix is skipped with a log line and the watch goes on",
-                 "[cluster][etcd]") {
+TEST_CASE_METHOD(
+  etcd_fixture,
+  "a foreign value under the prefix is skipped with a log line and the watch goes on",
+  "[cluster][etcd]") {
   std::ostringstream lines;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
   auto log = troupe::actors::logger("troupe.cluster");
@@ -169,8 +174,10 @@ TEST_CASE_METHOD(etcd_fixture, "a foreign value under the prefix is skipped with
         != std::string::npos);
 }
 
-TEST_CASE_METHOD(etcd_fixture, "etcd unreachable at start gives membership_unreachable after the bounded attempts and the member registers once etcd is up",
-                 "[cluster][etcd]") {
+TEST_CASE_METHOD(
+  etcd_fixture,
+  "etcd unreachable at start gives membership_unreachable after the bounded attempts and the member registers once etcd is up",
+  "[cluster][etcd]") {
   auto port = etcd->client_port();
   etcd->stop();
   auto ec = etcd_cfg();
@@ -178,8 +185,8 @@ TEST_CASE_METHOD(etcd_fixture, "etcd unreachable at start gives membership_unrea
   // A service on the node still answers locally meanwhile.
   auto probe = std::make_shared<troupe::testing::greeter_probe>();
   auto& a = add(ec);
-  auto service = troupe::services::spawn_service(
-    sys, std::make_unique<troupe::testing::greeter>(probe));
+  auto service =
+    troupe::services::spawn_service(sys, std::make_unique<troupe::testing::greeter>(probe));
   auto err = a.c->wait_joined(10s);
   CHECK(is(err, cluster_errc::membership_unreachable));
   services_test::v1::Hello hello;
@@ -193,8 +200,10 @@ TEST_CASE_METHOD(etcd_fixture, "etcd unreachable at start gives membership_unrea
   caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE_METHOD(etcd_fixture, "etcd lost mid-run leaves known members up and the watch resumes when it returns",
-                 "[cluster][etcd]") {
+TEST_CASE_METHOD(
+  etcd_fixture,
+  "etcd lost mid-run leaves known members up and the watch resumes when it returns",
+  "[cluster][etcd]") {
   auto& a = add();
   auto& b = add();
   REQUIRE_FALSE(a.c->wait_joined(10s));
@@ -212,7 +221,8 @@ TEST_CASE_METHOD(etcd_fixture, "etcd lost mid-run leaves known members up and th
   CHECK_FALSE(a.watch->when(b.c->id(), S::down));
 }
 
-TEST_CASE_METHOD(etcd_fixture, "a second node claiming a live member's identity gets duplicate_member",
+TEST_CASE_METHOD(etcd_fixture,
+                 "a second node claiming a live member's identity gets duplicate_member",
                  "[cluster][etcd]") {
   troupe::transport::node_config nc;
   nc.node_id = "twin";

@@ -47,6 +47,7 @@ struct cluster::impl {
   caf::actor_system* sys = nullptr;
   std::string id;
   spawned_cluster parts;
+  std::shared_ptr<internal::cluster_locator> locator;
   std::shared_ptr<membership_provider> provider;
   bool stopped = false;
 };
@@ -68,6 +69,7 @@ caf::expected<cluster> cluster::start(caf::actor_system& sys, transport::node& n
   st->id = self.id;
   st->provider = std::move(provider);
   st->parts = spawn_cluster(sys, node.handle(), std::move(self), cfg, st->provider);
+  st->locator = std::static_pointer_cast<internal::cluster_locator>(st->parts.locator);
   return cluster{std::move(st)};
 }
 
@@ -128,6 +130,22 @@ void cluster::subscribe(const caf::actor& observer) {
 
 services::channel cluster::channel() const {
   return services::channel::located(*impl_->sys, impl_->parts.locator);
+}
+
+std::vector<std::string> cluster::instances(const std::string& service) const {
+  return impl_->locator->members_running(service);
+}
+
+std::vector<std::string> cluster::await_instances(const std::string& service, uint32_t count,
+                                                  caf::timespan timeout) {
+  caf::scoped_actor self{*impl_->sys};
+  std::vector<std::string> result;
+  self
+    ->request(impl_->parts.actor, timeout + std::chrono::seconds{1}, instances_atom::value,
+              service, count, timeout)
+    .receive([&](std::vector<std::string>& xs) { result = std::move(xs); },
+             [&](caf::error&) { result = instances(service); });
+  return result;
 }
 
 void cluster::stop() {

@@ -117,6 +117,17 @@ cluster_actor_impl::behavior_type cluster_actor_impl::make_behavior() {
         demonitor(observer);
       return caf::ok_atom::value;
     },
+    [this](instances_atom, const std::string& service, uint32_t count,
+           caf::timespan wait) -> caf::result<std::vector<std::string>> {
+      auto now = locator_->members_running(service);
+      if (now.size() >= count || wait <= caf::timespan{0})
+        return now;
+      auto rp = make_response_promise<std::vector<std::string>>();
+      auto id = ++next_waiter_;
+      count_waiters_.emplace(id, count_waiter{service, count, rp});
+      delayed_send(this, wait, waiter_due_atom::value, id);
+      return rp;
+    },
     [this](find_service_atom, const std::string& service, const caf::actor_addr& stale,
            caf::timespan wait) { return find(service, stale, wait); },
     // -- its own timers --
@@ -126,6 +137,11 @@ cluster_actor_impl::behavior_type cluster_actor_impl::make_behavior() {
         dial(i->second);
     },
     [this](waiter_due_atom, uint64_t id) {
+      if (auto j = count_waiters_.find(id); j != count_waiters_.end()) {
+        j->second.promise.deliver(locator_->members_running(j->second.service));
+        count_waiters_.erase(j);
+        return;
+      }
       auto i = waiters_.find(id);
       if (i == waiters_.end())
         return;
@@ -147,6 +163,9 @@ void cluster_actor_impl::on_exit() {
     w.promise.deliver(
       caf::make_error(services::rpc_errc::unavailable, w.service + ": the cluster stopped"));
   waiters_.clear();
+  for (auto& [id, w] : count_waiters_)
+    w.promise.deliver(caf::make_error(cluster_errc::cluster_stopped, "the cluster stopped"));
+  count_waiters_.clear();
   provider_.reset();
 }
 
@@ -383,6 +402,16 @@ void cluster_actor_impl::find_locally(const std::string& service, const caf::act
 }
 
 void cluster_actor_impl::serve_waiters(const std::string& service) {
+  for (auto i = count_waiters_.begin(); i != count_waiters_.end();) {
+    auto now = i->second.service == service ? locator_->members_running(service)
+                                            : std::vector<std::string>{};
+    if (i->second.service == service && now.size() >= i->second.count) {
+      i->second.promise.deliver(std::move(now));
+      i = count_waiters_.erase(i);
+    } else {
+      ++i;
+    }
+  }
   for (auto i = waiters_.begin(); i != waiters_.end();) {
     auto& w = i->second;
     if (w.service != service) {

@@ -76,6 +76,13 @@ private:
     caf::typed_response_promise<caf::actor> promise;
   };
 
+  /// A caller waiting for `count` instances of `service`.
+  struct count_waiter {
+    std::string service;
+    uint32_t count = 0;
+    caf::typed_response_promise<std::vector<std::string>> promise;
+  };
+
   void seen(member m);
   void gone(const std::string& id, const caf::error& reason);
   void provider_status(const caf::error& err);
@@ -120,6 +127,7 @@ private:
   caf::error join_error_;
   bool registered_ = false;
   std::unordered_map<uint64_t, waiter> waiters_;
+  std::unordered_map<uint64_t, count_waiter> count_waiters_;
   uint64_t next_waiter_ = 0;
 };
 

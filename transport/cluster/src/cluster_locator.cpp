@@ -67,6 +67,15 @@ bool cluster_locator::has_remote(const std::string& service) const {
                    [](const instance& x) { return static_cast<bool>(x.target); });
 }
 
+std::vector<std::string> cluster_locator::members_running(const std::string& service) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::string> result;
+  if (auto i = by_service_.find(service); i != by_service_.end())
+    for (const auto& x : i->second)
+      result.push_back(x.member);
+  return result;
+}
+
 void cluster_locator::clear() {
   std::lock_guard<std::mutex> guard{mtx_};
   by_service_.clear();

@@ -39,6 +39,9 @@ public:
   /// True if some member runs `service` through a proxy.
   bool has_remote(const std::string& service) const;
 
+  /// The members whose instance of `service` takes calls now.
+  std::vector<std::string> members_running(const std::string& service) const;
+
   void clear();
 
 private:

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -70,7 +70,8 @@ caf::expected<std::unique_ptr<etcd_server>> etcd_server::start() {
 
 caf::expected<std::unique_ptr<etcd_server>> etcd_server::start(options opts) {
   if (::access(etcd_binary, X_OK) != 0)
-    return fail(std::string{etcd_binary} + " is missing: scripts/install-deps installs etcd-server");
+    return fail(std::string{etcd_binary}
+                + " is missing: scripts/install-deps installs etcd-server");
   std::unique_ptr<etcd_server> result{new etcd_server};
   result->opts_ = std::move(opts);
   result->client_port_ =
@@ -90,7 +91,9 @@ caf::expected<std::unique_ptr<etcd_server>> etcd_server::start(options opts) {
 }
 
 caf::error etcd_server::launch() {
-  auto url = [&](uint16_t port) { return "http://" + opts_.host + ":" + std::to_string(port); };
+  auto url = [&](uint16_t port) {
+    return "http://" + opts_.host + ":" + std::to_string(port);
+  };
   std::vector<std::string> args = opts_.prefix;
   args.insert(args.end(),
               {etcd_binary, "--name", "troupe-test", "--data-dir", dir_ + "/data",
@@ -127,8 +130,8 @@ caf::error etcd_server::launch() {
       pid_ = -1;
       return fail("etcd exited at start: " + tail_of(log_));
     }
-    if (auto res = cli.Get("/health"); res && res->status == 200
-                                       && res->body.find("\"true\"") != std::string::npos)
+    if (auto res = cli.Get("/health");
+        res && res->status == 200 && res->body.find("\"true\"") != std::string::npos)
       return caf::error{};
     std::this_thread::sleep_for(std::chrono::milliseconds{50}); // polling a process, bounded
   }
@@ -190,7 +193,8 @@ caf::expected<std::string> etcd_server::etcdctl(const std::vector<std::string>& 
     out.append(buf.data(), n);
   auto status = ::pclose(pipe);
   if (status != 0)
-    return fail("etcdctl " + (args.empty() ? std::string{} : args.front()) + " failed: " + out);
+    return fail("etcdctl " + (args.empty() ? std::string{} : args.front())
+                + " failed: " + out);
   return out;
 }
 

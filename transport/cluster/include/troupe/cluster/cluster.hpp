@@ -122,6 +122,15 @@ public:
   /// Where stubs find services by name on any up member (round robin).
   services::channel channel() const;
 
+  /// The members whose instance of `service` takes calls now (this one
+  /// included if it advertised it), as `channel()`'s stubs see them.
+  std::vector<std::string> instances(const std::string& service) const;
+
+  /// Waits at most `timeout` until at least `count` members run `service`
+  /// (see `instances`); returns them, fewer after the timeout.
+  std::vector<std::string> await_instances(const std::string& service, uint32_t count,
+                                           caf::timespan timeout);
+
   /// Leaves gracefully: announces `leaving`, withdraws this member's record
   /// (the others see it removed, not down), stops the cluster actor.
   /// Idempotent; bounded by the provider's request timeout.

@@ -18,6 +18,10 @@
 ///   (subscribe_atom, caf::actor) -> ok   sends it a `member_event` for every
 ///       change from now on, until it unsubscribes or terminates
 ///   (unsubscribe_atom, caf::actor) -> ok
+///   (instances_atom, std::string service, uint32_t count, caf::timespan wait)
+///       -> std::vector<std::string>   the members whose instance of
+///       `service` takes calls, once there are at least `count` of them or
+///       after `wait` (then fewer)
 ///   (find_service_atom, std::string, caf::actor_addr stale, caf::timespan wait)
 ///       -> caf::actor   an instance of the service on an up member (round
 ///       robin), not `stale`; waits at most `wait` for one; else
@@ -46,6 +50,7 @@ using members_atom = caf::atom_constant<caf::atom("trp_cmembs")>;
 using joined_atom = caf::atom_constant<caf::atom("trp_cjoin")>;
 using advertise_atom = caf::atom_constant<caf::atom("trp_cadv")>;
 using leave_atom = caf::atom_constant<caf::atom("trp_cleave")>;
+using instances_atom = caf::atom_constant<caf::atom("trp_cinsts")>;
 using actors::subscribe_atom;
 using actors::unsubscribe_atom;
 using services::find_service_atom;
@@ -55,6 +60,8 @@ using cluster_actor = membership_listener::extend<
   caf::replies_to<joined_atom>::with<caf::ok_atom>,
   caf::replies_to<advertise_atom, std::string>::with<caf::ok_atom>,
   caf::replies_to<leave_atom>::with<caf::ok_atom>,
+  caf::replies_to<instances_atom, std::string, uint32_t,
+                  caf::timespan>::with<std::vector<std::string>>,
   caf::replies_to<subscribe_atom, caf::actor>::with<caf::ok_atom>,
   caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
   caf::replies_to<find_service_atom, std::string, caf::actor_addr,
