@@ -119,8 +119,10 @@ TEST_CASE_METHOD(three_members, "a stub by service name balances over the member
   CHECK(c.probe->calls >= 90);
 }
 
-TEST_CASE_METHOD(three_members, "when a member's node stops its calls fail typed and new calls go to the other member",
-                 "[cluster][services]") {
+TEST_CASE_METHOD(
+  three_members,
+  "when a member's node stops its calls fail typed and new calls go to the other member",
+  "[cluster][services]") {
   REQUIRE(instances_at_a(2));
   troupe::testing::member_watch watch{sys, *a.c};
   Greeter::Stub stub{a.c->channel()};
@@ -175,7 +177,7 @@ TEST_CASE_METHOD(three_members, "when a member's node stops its calls fail typed
   CHECK(lost == 0);
   CHECK(a.c->instances(service_name) == std::vector<std::string>{b.c->id()});
   auto failover = std::chrono::duration_cast<std::chrono::milliseconds>(down_at - stopped_at);
-  WARN("failover: member down " << failover.count() << " ms after its node stopped; ok="
-                                << ok << " failed_typed=" << failed_typed << " lost=" << lost);
+  WARN("failover: member down " << failover.count() << " ms after its node stopped; ok=" << ok
+                                << " failed_typed=" << failed_typed << " lost=" << lost);
   CHECK(failover < 5s);
 }

@@ -334,3 +334,51 @@ TEST_CASE_METHOD(node_fixture, "a stopped node releases its I/O runtime",
     std::this_thread::yield();
   CHECK(troupe::transport::live_io_runtimes() == before);
 }
+
+TEST_CASE_METHOD(node_fixture,
+                 "two nodes dialing each other tell their observers one up and no down",
+                 "[transport][node]") {
+  // The peer may close the connection it drops before the one it keeps is
+  // up on this side; observers must not see that as the peer going down
+  // (a cluster would mark a healthy member down). Racy by nature: rounds.
+  for (int round = 0; round < 20; ++round) {
+    auto a = node::start(sys, fast_config());
+    auto b = node::start(sys, fast_config());
+    REQUIRE(a);
+    REQUIRE(b);
+    caf::scoped_actor events_a{sys};
+    caf::scoped_actor events_b{sys};
+    a->subscribe(events_a);
+    b->subscribe(events_b);
+    caf::scoped_actor s1{sys};
+    caf::scoped_actor s2{sys};
+    s1->send(a->handle(), troupe::transport::connect_atom::value, std::string{"127.0.0.1"},
+             b->port());
+    s2->send(b->handle(), troupe::transport::connect_atom::value, std::string{"127.0.0.1"},
+             a->port());
+    s1->receive([](std::string&) {}, [](caf::error& err) { FAIL(caf::to_string(err)); },
+                caf::after(3s) >> [] { FAIL("no answer"); });
+    s2->receive([](std::string&) {}, [](caf::error& err) { FAIL(caf::to_string(err)); },
+                caf::after(3s) >> [] { FAIL("no answer"); });
+    // Settled once a request works both ways; every event sent before
+    // these answers is in the observers' mailboxes.
+    REQUIRE(a->connect("127.0.0.1", b->port()));
+    REQUIRE(b->connect("127.0.0.1", a->port()));
+    for (auto* events : {&events_a, &events_b}) {
+      int ups = 0;
+      int downs = 0;
+      bool more = true;
+      while (more)
+        (*events)->receive(
+          [&](const troupe::transport::peer_event& e) {
+            ++(e.status == troupe::transport::peer_status::up ? ups : downs);
+          },
+          caf::after(0s) >> [&] { more = false; });
+      INFO("round " << round);
+      CHECK(ups == 1);
+      CHECK(downs == 0);
+    }
+    a->stop();
+    b->stop();
+  }
+}
