@@ -54,6 +54,10 @@ spawn_scripted_node(caf::actor_system& sys, std::shared_ptr<scripted_network> ne
           return caf::make_error(transport_errc::connect_failed, host + ": refused");
         return i->second;
       },
+      [](watch_atom, const std::string& name, const std::string&,
+         uint16_t) -> caf::result<caf::actor> {
+        return caf::make_error(transport_errc::unknown_actor, name);
+      },
       [observers](subscribe_atom, caf::actor& observer) {
         observers->push_back(std::move(observer));
         return caf::ok_atom::value;

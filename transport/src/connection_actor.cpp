@@ -1,5 +1,7 @@
 #include "connection_actor.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include <troupe/actors/log.hpp>
@@ -60,7 +62,7 @@ caf::behavior connection_actor::make_behavior() {
   set_exit_handler([this](caf::exit_msg&) {
     close(caf::make_error(transport_errc::node_stopped), close_mode::goodbye);
   });
-  set_down_handler([this](caf::down_msg& msg) { on_proxy_down(msg); });
+  set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   // However the actor ends (even killed), its socket closes (a graceful
   // close already under way, e.g. an error frame or goodbye, still
   // finishes), and its proxies fail pending requests with its reason. Then
@@ -83,6 +85,7 @@ caf::behavior connection_actor::make_behavior() {
     [this](io_closed_atom, caf::error& err) { on_io_closed(std::move(err)); },
     [this](timer_atom, connection_timer which) { on_timer(which); },
     [this](proxy_atom, const std::string& name) { return make_proxy_for(name); },
+    [this](watch_atom, const std::string& name) { return make_watch_for(name); },
     [this](close_atom, caf::error& reason) { close(std::move(reason), close_mode::goodbye); },
   };
 }
@@ -196,6 +199,14 @@ void connection_actor::on_established_frame(const wire::Frame& frame) {
   switch (frame.kind_case()) {
     case wire::Frame::kHeartbeat:
       return on_heartbeat(frame.heartbeat());
+    case wire::Frame::kWatch:
+      return on_watch(frame.watch());
+    case wire::Frame::kWatchDown:
+      return on_watch_down(frame.watch_down());
+    case wire::Frame::kUnwatch:
+      return on_unwatch(frame.unwatch());
+    case wire::Frame::kWatching:
+      return on_watching(frame.watching());
     case wire::Frame::kGoodbye: {
       auto why = from_wire_error(frame.goodbye().reason());
       return close(caf::make_error(transport_errc::peer_lost,
@@ -301,6 +312,151 @@ caf::result<caf::actor> connection_actor::make_proxy_for(const std::string& name
   return proxy;
 }
 
+// -- remote monitors ------------------------------------------------------------
+
+namespace {
+
+/// Makes a sentinel exit with `reason` (an exit message: CAF's
+/// `anon_send_exit` takes only an `exit_reason`).
+void end_watch(const caf::actor& sentinel, caf::error reason) {
+  caf::anon_send(sentinel, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
+}
+
+} // namespace
+
+caf::result<caf::actor> connection_actor::make_watch_for(const std::string& name) {
+  if (state_ != phase::established)
+    return caf::make_error(transport_errc::peer_lost, "the connection is closing");
+  // The sentinel does nothing but exit with the reason it is sent, even a
+  // normal one (it traps exits).
+  auto sentinel = system().spawn([](caf::event_based_actor* self) -> caf::behavior {
+    self->set_exit_handler([self](caf::exit_msg& msg) {
+      self->quit(msg.reason ? msg.reason : caf::make_error(caf::exit_reason::normal));
+    });
+    return {[](caf::ok_atom) {}};
+  });
+  auto id = next_watch_++;
+  watching_.emplace(id, sentinel.address());
+  watch_of_sentinel_.emplace(sentinel.address(), id);
+  monitor(sentinel);
+  wire::Frame frame;
+  auto* w = frame.mutable_watch();
+  w->set_watch_id(id);
+  w->set_name(name);
+  send_frame(frame);
+  // Answered once the peer monitors the actor: an exit after `watch`
+  // returned is then always reported with its own reason.
+  auto rp = make_response_promise();
+  unconfirmed_.emplace(id, std::make_pair(sentinel, rp));
+  return caf::delegated<caf::actor>{};
+}
+
+void connection_actor::on_watching(const wire::Watching& w) {
+  auto i = unconfirmed_.find(w.watch_id());
+  if (i == unconfirmed_.end())
+    return;
+  i->second.second.deliver(i->second.first);
+  unconfirmed_.erase(i);
+}
+
+void connection_actor::on_watch(const wire::Watch& w) {
+  auto routes = args_.routes->get();
+  auto i = routes->find(w.name());
+  if (i == routes->end() || !i->second.actor) {
+    wire::Frame frame;
+    auto* down = frame.mutable_watch_down();
+    down->set_watch_id(w.watch_id());
+    to_wire_error(caf::make_error(transport_errc::unknown_actor, w.name()), w.name(),
+                  *down->mutable_reason());
+    send_frame(frame);
+    return;
+  }
+  auto addr = i->second.actor.address();
+  auto& ids = served_[addr];
+  if (ids.empty())
+    monitor(i->second.actor);
+  ids.push_back(w.watch_id());
+  served_ids_[w.watch_id()] = addr;
+  wire::Frame frame;
+  frame.mutable_watching()->set_watch_id(w.watch_id());
+  send_frame(frame);
+}
+
+void connection_actor::on_unwatch(const wire::Unwatch& w) {
+  auto i = served_ids_.find(w.watch_id());
+  if (i == served_ids_.end())
+    return;
+  auto j = served_.find(i->second);
+  if (j != served_.end()) {
+    auto& ids = j->second;
+    ids.erase(std::remove(ids.begin(), ids.end(), w.watch_id()), ids.end());
+    if (ids.empty()) {
+      demonitor(j->first);
+      served_.erase(j);
+    }
+  }
+  served_ids_.erase(i);
+}
+
+void connection_actor::on_watch_down(const wire::WatchDown& w) {
+  if (auto u = unconfirmed_.find(w.watch_id()); u != unconfirmed_.end()) {
+    // Ended at once (nobody publishes the name): the caller still gets its
+    // sentinel, which dies right away with the reason.
+    u->second.second.deliver(u->second.first);
+    unconfirmed_.erase(u);
+  }
+  auto i = watching_.find(w.watch_id());
+  if (i == watching_.end())
+    return; // its sentinel is gone already (Unwatch crossed this frame)
+  auto sentinel = caf::actor_cast<caf::actor>(i->second);
+  watch_of_sentinel_.erase(i->second);
+  watching_.erase(i);
+  if (!sentinel)
+    return;
+  demonitor(sentinel);
+  auto reason = from_wire_error(w.reason());
+  end_watch(sentinel, reason ? reason : caf::make_error(caf::exit_reason::normal));
+}
+
+void connection_actor::report_watched_down(const caf::actor_addr& addr,
+                                           const caf::error& reason) {
+  auto j = served_.find(addr);
+  if (j == served_.end())
+    return;
+  auto why = reason ? reason : caf::make_error(caf::exit_reason::normal);
+  for (auto id : j->second) {
+    wire::Frame frame;
+    auto* down = frame.mutable_watch_down();
+    down->set_watch_id(id);
+    to_wire_error(why, messages::describe(why), *down->mutable_reason());
+    send_frame(frame);
+    served_ids_.erase(id);
+  }
+  served_.erase(j);
+}
+
+void connection_actor::on_down(const caf::down_msg& msg) {
+  if (served_.count(msg.source) > 0) {
+    if (state_ == phase::established)
+      report_watched_down(msg.source, msg.reason);
+    return;
+  }
+  if (auto i = watch_of_sentinel_.find(msg.source); i != watch_of_sentinel_.end()) {
+    // Nobody needs this watch any more (its sentinel was dropped or
+    // stopped): the peer can forget it.
+    auto id = i->second;
+    watching_.erase(id);
+    watch_of_sentinel_.erase(i);
+    if (state_ == phase::established) {
+      wire::Frame frame;
+      frame.mutable_unwatch()->set_watch_id(id);
+      send_frame(frame);
+    }
+    return;
+  }
+  on_proxy_down(msg);
+}
+
 void connection_actor::on_proxy_down(const caf::down_msg& msg) {
   // A proxy went away on its own (someone sent it an exit): forget it.
   auto i = proxy_names_.find(msg.source);
@@ -353,6 +509,18 @@ void connection_actor::shut_down_children(const caf::error& reason) {
     proxy_of(kvp.second).kill(why);
   proxies_.clear();
   proxy_names_.clear();
+  // Remote monitors end with the connection's reason: the node is lost or
+  // left, so nothing more can be known about its actors.
+  for (auto& [id, addr] : watching_)
+    if (auto sentinel = caf::actor_cast<caf::actor>(addr))
+      end_watch(sentinel, why);
+  watching_.clear();
+  watch_of_sentinel_.clear();
+  for (auto& [id, pending] : unconfirmed_)
+    pending.second.deliver(why);
+  unconfirmed_.clear();
+  served_.clear();
+  served_ids_.clear();
   if (responder_)
     responder_of(responder_).close(why);
 }

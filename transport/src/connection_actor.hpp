@@ -13,6 +13,8 @@
 //   (io_closed_atom, error)             the socket closed or broke
 //   (timeout_atom, connection_timer)    a timer of its own
 //   (proxy_atom, string name) -> actor  a proxy for the peer's actor `name`
+//   (watch_atom, string name) -> actor  a remote monitor of the peer's actor
+//                                       `name` (Watch / WatchDown / Unwatch)
 //   (close_atom, error)                 the node closes it (goodbye)
 //   exit message                        the node stops (goodbye)
 // It tells its parent `(established_atom, peer_id, peer_listen_address,
@@ -28,10 +30,12 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
 
 #include "dispatcher.hpp"
 #include "handshake.hpp"
@@ -133,6 +137,19 @@ private:
 
   caf::result<caf::actor> make_proxy_for(const std::string& name);
 
+  /// The monitors this node placed on the peer's actors (watcher side) and
+  /// the peer placed on this node's (served side).
+  caf::result<caf::actor> make_watch_for(const std::string& name);
+  void on_watch(const wire::Watch& w);
+  void on_watch_down(const wire::WatchDown& w);
+  void on_unwatch(const wire::Unwatch& w);
+  void on_watching(const wire::Watching& w);
+  /// Tells the peer that `addr` (watched by it) terminated with `reason`.
+  void report_watched_down(const caf::actor_addr& addr, const caf::error& reason);
+
+  /// A monitored actor terminated: a proxy, a watched actor or a sentinel.
+  void on_down(const caf::down_msg& msg);
+
   void on_proxy_down(const caf::down_msg& msg);
 
   // -- ending -----------------------------------------------------------------
@@ -173,6 +190,17 @@ private:
   std::unordered_map<std::string, caf::actor> proxies_;
   std::unordered_map<caf::actor_addr, std::pair<std::string, uint32_t>> proxy_names_;
   uint32_t next_proxy_ = 1;
+  /// Watcher side: watch id -> the sentinel handed out (weak: a sentinel
+  /// nobody holds any more is collected, and its watch ends with Unwatch).
+  std::unordered_map<uint64_t, caf::actor_addr> watching_;
+  std::unordered_map<caf::actor_addr, uint64_t> watch_of_sentinel_;
+  /// Watches the peer has not confirmed yet: `watch` answers once it has
+  /// (Watching), or once the watch ended at once (WatchDown).
+  std::unordered_map<uint64_t, std::pair<caf::actor, caf::response_promise>> unconfirmed_;
+  uint64_t next_watch_ = 1;
+  /// Served side: the peer's watch ids per watched actor, and back.
+  std::unordered_map<caf::actor_addr, std::vector<uint64_t>> served_;
+  std::unordered_map<uint64_t, caf::actor_addr> served_ids_;
   caf::actor_clock::time_point last_seen_{};
   /// When our last handshake frame left, while we wait for the answer (a
   /// round-trip sample).

@@ -184,7 +184,11 @@ dispatcher::verdict dispatcher::on_parsed(wire::Frame& frame) {
       break; // the peer reports a protocol error: the connection actor logs it
     }
     case wire::Frame::kHeartbeat:
-      break;
+    case wire::Frame::kWatch:
+    case wire::Frame::kWatchDown:
+    case wire::Frame::kUnwatch:
+    case wire::Frame::kWatching:
+      break; // control frames: the connection actor handles them in order
     default:
       // Goodbye, a frame of unknown kind, a handshake frame: the connection
       // ends; nothing after it may be dispatched.

@@ -43,6 +43,14 @@ const char* frame_kind_name(const wire::Frame& f) {
       return "error";
     case wire::Frame::kHeartbeat:
       return "heartbeat";
+    case wire::Frame::kWatch:
+      return "watch";
+    case wire::Frame::kWatchDown:
+      return "watch_down";
+    case wire::Frame::kUnwatch:
+      return "unwatch";
+    case wire::Frame::kWatching:
+      return "watching";
     case wire::Frame::kGoodbye:
       return "goodbye";
     case wire::Frame::KIND_NOT_SET:

@@ -172,6 +172,12 @@ caf::expected<caf::actor> node::remote_actor(const std::string& name, const std:
                          name, host, port);
 }
 
+caf::expected<caf::actor> node::watch(const std::string& name, const std::string& host,
+                                      uint16_t port) {
+  return ask<caf::actor>(impl_ ? impl_->call_bound() : caf::timespan{0}, watch_atom::value,
+                         name, host, port);
+}
+
 caf::expected<caf::actor> node::remote_actor(const std::string& address) {
   std::string name;
   std::string host;

@@ -169,6 +169,19 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
                       });
       return rp;
     },
+    [this](watch_atom, const std::string& name, const std::string& host,
+           uint16_t port) -> caf::result<caf::actor> {
+      auto rp = make_response_promise<caf::actor>();
+      with_connection(host, port,
+                      [rp, name](const caf::error& err, const caf::actor& connection,
+                                 const std::string&) mutable {
+                        if (err)
+                          rp.deliver(err);
+                        else
+                          rp.delegate(connection, watch_atom::value, name);
+                      });
+      return rp;
+    },
     [this](subscribe_atom, caf::actor& observer) { return subscribe(std::move(observer)); },
     [this](unsubscribe_atom, const caf::actor& observer) { return unsubscribe(observer); },
     // -- from its tree, its connections and its timers --

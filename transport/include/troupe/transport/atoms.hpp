@@ -13,6 +13,7 @@ using publish_atom = caf::atom_constant<caf::atom("trp_pub")>;
 using unpublish_atom = caf::atom_constant<caf::atom("trp_unpub")>;
 using remote_atom = caf::atom_constant<caf::atom("trp_remote")>;
 using connect_atom = caf::atom_constant<caf::atom("trp_conn")>;
+using watch_atom = caf::atom_constant<caf::atom("trp_watch")>;
 using actors::subscribe_atom;
 using actors::unsubscribe_atom;
 

@@ -117,6 +117,14 @@ public:
   /// Same, from "name@host:port".
   caf::expected<caf::actor> remote_actor(const std::string& address);
 
+  /// A remote monitor of the actor published as `name` on `host:port` now
+  /// (see `node_actor.hpp`, `watch_atom`): `monitor` the returned actor;
+  /// its down message carries the remote actor's exit reason, or the
+  /// connection's when that node is lost or leaves first. Connects first if
+  /// needed.
+  caf::expected<caf::actor> watch(const std::string& name, const std::string& host,
+                                  uint16_t port);
+
   /// Sends `observer` a `peer_event` whenever a peer comes up or goes down,
   /// until it unsubscribes or terminates.
   void subscribe(const caf::actor& observer);

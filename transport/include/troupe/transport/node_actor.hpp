@@ -12,6 +12,12 @@
 ///       -> caf::actor    a proxy, connecting first if needed
 ///   (connect_atom, std::string host, uint16_t port)
 ///       -> std::string   the peer's node id
+///   (watch_atom, std::string name, std::string host, uint16_t port)
+///       -> caf::actor    a remote monitor: an actor that exits when the
+///       actor published as `name` there now terminates, with that actor's
+///       exit reason; with `unknown_actor` if none is published; with the
+///       connection's reason (`peer_lost`, `peer_timeout`, ...) when the
+///       node is lost or leaves. `monitor` it for the down message.
 ///   (subscribe_atom, caf::actor observer) -> ok
 ///       the observer receives a `peer_event` for every peer that comes up
 ///       or goes down, until it unsubscribes or terminates
@@ -52,6 +58,7 @@ using node_actor = caf::typed_actor<
   caf::replies_to<unpublish_atom, std::string>::with<caf::ok_atom>,
   caf::replies_to<remote_atom, std::string, std::string, uint16_t>::with<caf::actor>,
   caf::replies_to<connect_atom, std::string, uint16_t>::with<std::string>,
+  caf::replies_to<watch_atom, std::string, std::string, uint16_t>::with<caf::actor>,
   caf::replies_to<subscribe_atom, caf::actor>::with<caf::ok_atom>,
   caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>>;
 
