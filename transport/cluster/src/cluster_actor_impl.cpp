@@ -285,6 +285,16 @@ void cluster_actor_impl::dial(entry& e) {
           return;
         auto& e = i->second;
         e.dialing = false;
+        // A static seed is named by its address; any other member by its
+        // node id, so another node at its address means it is gone.
+        if (node_id != e.m.id && e.m.id != e.m.address()) {
+          log_->info("cluster {}: {} answers as {}: member {} is gone", self_.id,
+                     e.m.address(), node_id, id);
+          set_state(e, member_state::down,
+                    caf::make_error(cluster_errc::member_replaced,
+                                    e.m.address() + " answers as " + node_id));
+          return; // no redial: its record expires
+        }
         e.node_id = std::move(node_id);
         if (e.m.state == member_state::joining || e.m.state == member_state::down) {
           e.redial.reset();

@@ -33,6 +33,10 @@ enum class cluster_errc : uint8_t {
   member_expired = 7,
   /// The cluster was stopped.
   cluster_stopped = 8,
+  /// Another node answers at a member's address: that member is gone (a
+  /// restarted process is a new member), though its record has not expired
+  /// yet.
+  member_replaced = 9,
 };
 
 /// The CAF error category of `cluster_errc`.
