@@ -68,7 +68,8 @@ struct node_config_t : troupe::cluster::system_config {
       .add(control, "control", "workload: the FIFO to read commands from")
       .add(hosts, "hosts", "workload: hosts in the demo, for the summary line")
       .add(call_threads, "call-threads", "workload: threads calling by service name")
-      .add(stream_items, "stream-items", "workload: stock changes to stream from another member")
+      .add(stream_items, "stream-items",
+           "workload: stock changes to stream from another member")
       .add(lifetime_s, "lifetime-s", "exit after this many seconds whatever happens");
   }
   bool workload = false;
@@ -342,8 +343,8 @@ int main(int argc, char** argv) {
     std::cerr << "bad cluster settings: " << sys.render(provider.error()) << "\n";
     return 2;
   }
-  auto cl = troupe::cluster::cluster::start(sys, *node, troupe::cluster::cluster_config_from(sys.config()),
-                                            std::move(*provider));
+  auto cl = troupe::cluster::cluster::start(
+    sys, *node, troupe::cluster::cluster_config_from(sys.config()), std::move(*provider));
   if (!cl) {
     std::cerr << "cannot start the cluster: " << sys.render(cl.error()) << "\n";
     return 2;

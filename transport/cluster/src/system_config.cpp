@@ -70,7 +70,8 @@ cluster_config cluster_config_from(const caf::actor_system_config& cfg) {
   cluster_config c;
   etcd_config e;
   extra_keys x;
-  visit_keys(c, e, x, [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
+  visit_keys(c, e, x,
+             [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
   return c;
 }
 
@@ -78,7 +79,8 @@ etcd_config etcd_config_from(const caf::actor_system_config& cfg) {
   cluster_config c;
   etcd_config e;
   extra_keys x;
-  visit_keys(c, e, x, [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
+  visit_keys(c, e, x,
+             [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
   return e;
 }
 
@@ -87,7 +89,8 @@ provider_from(const caf::actor_system_config& cfg) {
   cluster_config c;
   etcd_config e;
   extra_keys x;
-  visit_keys(c, e, x, [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
+  visit_keys(c, e, x,
+             [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
   if (x.provider == "etcd") {
     if (auto err = e.validate())
       return err;
