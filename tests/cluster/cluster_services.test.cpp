@@ -20,8 +20,8 @@
 #include <troupe/transport/node.hpp>
 #include <troupe/transport/system_config.hpp>
 
-#include "member_watch.hpp"
 #include "support/greeter.hpp"
+#include <troupe/testing/member_watch.hpp>
 
 using namespace std::chrono_literals;
 using namespace troupe::cluster;

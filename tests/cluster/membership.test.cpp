@@ -280,3 +280,22 @@ TEST_CASE_METHOD(fixture,
   for (int i = 0; i < 4; ++i)
     CHECK(members["a"].cluster.locator->pick("test.Svc", caf::actor_addr{}) == at_b);
 }
+
+TEST_CASE_METHOD(fixture, "an instance whose proxy dies while its member is up is replaced",
+                 "[cluster]") {
+  add("a", 1001);
+  add("b", 1002, {"test.Svc"});
+  auto key = std::string{"test.Svc@127.0.0.1:1002"};
+  auto old = net->proxies[key];
+  REQUIRE(members["a"].cluster.locator->pick("test.Svc", caf::actor_addr{}) == old);
+  // Its connection lost a duplicate-connection tie-break: the proxy ends,
+  // the member stays up through the other connection.
+  net->proxies.erase(key);
+  caf::anon_send_exit(old, caf::exit_reason::user_shutdown);
+  f.run();
+  CHECK(state_of("a", "b") == S::up);
+  auto fresh = members["a"].cluster.locator->pick("test.Svc", caf::actor_addr{});
+  REQUIRE(fresh);
+  CHECK(fresh != old);
+  CHECK(fresh == net->proxies[key]);
+}

@@ -45,7 +45,7 @@ const char* cluster_actor_impl::name() const {
 }
 
 cluster_actor_impl::behavior_type cluster_actor_impl::make_behavior() {
-  set_down_handler([this](caf::down_msg& msg) { subscribers_.remove(msg.source); });
+  set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   locator_->set_finder(address());
   for (auto& s : self_.services)
     locator_->add(s, self_.id, nullptr);
@@ -358,24 +358,47 @@ void cluster_actor_impl::set_self_state(member_state to, const caf::error& reaso
 }
 
 void cluster_actor_impl::add_instances(entry& e) {
-  for (const auto& service : e.m.services) {
-    auto id = e.m.id;
-    auto generation = e.generation;
-    request(node_, caf::infinite, transport::remote_atom::value, service, e.m.host, e.m.port)
-      .then(
-        [this, id, generation, service](caf::actor& proxy) {
-          auto i = members_.find(id);
-          if (i == members_.end() || i->second.generation != generation
-              || !takes_calls(i->second.m.state))
-            return;
-          locator_->add(service, id, std::move(proxy));
-          serve_waiters(service);
-        },
-        [this, id, service](caf::error& err) {
-          log_->warn("cluster {}: no proxy for {} on member {}: {}", self_.id, service, id,
-                     messages::describe(err));
-        });
+  for (const auto& service : e.m.services)
+    add_instance(e, service);
+}
+
+void cluster_actor_impl::add_instance(entry& e, const std::string& service) {
+  auto id = e.m.id;
+  auto generation = e.generation;
+  request(node_, caf::infinite, transport::remote_atom::value, service, e.m.host, e.m.port)
+    .then(
+      [this, id, generation, service](caf::actor& proxy) {
+        auto i = members_.find(id);
+        if (i == members_.end() || i->second.generation != generation
+            || !takes_calls(i->second.m.state))
+          return;
+        monitor(proxy);
+        proxies_[proxy.address()] = {id, service};
+        locator_->add(service, id, std::move(proxy));
+        serve_waiters(service);
+      },
+      [this, id, service](caf::error& err) {
+        log_->warn("cluster {}: no proxy for {} on member {}: {}", self_.id, service, id,
+                   messages::describe(err));
+      });
+}
+
+void cluster_actor_impl::on_down(const caf::down_msg& msg) {
+  auto p = proxies_.find(msg.source);
+  if (p == proxies_.end()) {
+    subscribers_.remove(msg.source);
+    return;
   }
+  auto [id, service] = std::move(p->second);
+  proxies_.erase(p);
+  // A proxy ends with its connection. If its member is still up (another
+  // connection to it took over), a fresh proxy replaces it; otherwise the
+  // member's own down took it out of the locator already.
+  auto i = members_.find(id);
+  if (i == members_.end() || !takes_calls(i->second.m.state))
+    return;
+  locator_->remove_instance(service, id, msg.source);
+  add_instance(i->second, service);
 }
 
 // -- lookups -------------------------------------------------------------------

@@ -103,6 +103,12 @@ private:
   /// Gets a proxy on `e`'s node for each of its services into the locator.
   void add_instances(entry& e);
 
+  /// Same for one service.
+  void add_instance(entry& e, const std::string& service);
+
+  /// A monitored actor went down: a subscriber, or a proxy in the locator.
+  void on_down(const caf::down_msg& msg);
+
   entry* by_node(const std::string& node_id);
 
   caf::result<caf::actor> find(const std::string& service, const caf::actor_addr& stale,
@@ -126,6 +132,10 @@ private:
   std::vector<caf::typed_response_promise<caf::ok_atom>> join_waiters_;
   caf::error join_error_;
   bool registered_ = false;
+  /// The proxies in the locator: (member, service) by proxy, to replace
+  /// one that dies while its member is up (e.g. its connection lost a
+  /// duplicate-connection tie-break to a new one).
+  std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>> proxies_;
   std::unordered_map<uint64_t, waiter> waiters_;
   std::unordered_map<uint64_t, count_waiter> count_waiters_;
   uint64_t next_waiter_ = 0;

@@ -51,6 +51,21 @@ void cluster_locator::remove_member(const std::string& member) {
              xs.end());
 }
 
+void cluster_locator::remove_instance(const std::string& service, const std::string& member,
+                                      const caf::actor_addr& target) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = by_service_.find(service);
+  if (i == by_service_.end())
+    return;
+  auto& xs = i->second;
+  xs.erase(std::remove_if(xs.begin(), xs.end(),
+                          [&](const instance& x) {
+                            return x.member == member && x.target
+                              && x.target.address() == target;
+                          }),
+           xs.end());
+}
+
 bool cluster_locator::runs_locally(const std::string& service) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = by_service_.find(service);

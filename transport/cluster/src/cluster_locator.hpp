@@ -33,6 +33,11 @@ public:
   /// `member` takes no new calls (down, leaving, removed).
   void remove_member(const std::string& member);
 
+  /// `member`'s instance of `service` through `target` is gone (a fresh
+  /// one may follow).
+  void remove_instance(const std::string& service, const std::string& member,
+                       const caf::actor_addr& target);
+
   /// True if this member runs `service`.
   bool runs_locally(const std::string& service) const;
 

@@ -24,6 +24,7 @@ rpc_errc status_of(const caf::error& err) {
     return rpc_errc::cancelled;
   if (messages::is(err, transport_errc::unknown_actor)
       || messages::is(err, transport_errc::peer_lost)
+      || messages::is(err, transport_errc::duplicate_connection)
       || messages::is(err, transport_errc::peer_timeout)
       || messages::is(err, transport_errc::node_stopped)
       || messages::is(err, transport_errc::connect_failed)

@@ -70,10 +70,10 @@ std::string to_string(rpc_errc x);
 
 /// The status code closest to `err`: its own code for a `trp_rpc` error;
 /// `deadline_exceeded` for deadlines and timeouts; `unavailable` for an
-/// unknown or dead actor, a lost, timed out or stopped peer, a failed
-/// connect; `unimplemented` for a message the receiver does not handle;
-/// `internal` for payloads that do not encode or decode, `resource_exhausted`
-/// for full mailboxes and connection limits; `unknown` otherwise. `none`
+/// unknown or dead actor, a lost, timed out or stopped peer, a connection
+/// replaced by another to the same peer, a failed connect; `unimplemented` for a message the
+/// receiver does not handle; `internal` for payloads that do not encode or decode,
+/// `resource_exhausted` for full mailboxes and connection limits; `unknown` otherwise. `none`
 /// for no error.
 rpc_errc status_of(const caf::error& err);
 

@@ -1,14 +1,18 @@
 #pragma once
 
-// Records the member events a cluster sends, for tests on real threads:
-// `await` blocks until a predicate over what was seen holds (a condition
-// variable, no sleeps), bounded by a timeout.
+/// `member_watch`: records the member events a cluster sends, for tests and
+/// benchmarks on real threads: `await` blocks until a predicate over what
+/// was seen holds (a condition variable, no sleeps), bounded by a timeout.
+///
+///   troupe::testing::member_watch watch{sys, cluster};
+///   REQUIRE(watch.await_state(other_id, troupe::cluster::member_state::up));
 
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
