@@ -8,7 +8,7 @@
 //   join      -- a new member starts: ms until a sees it up
 //   leave     -- it stops gracefully: ms until a sees it removed
 //   failover  -- a member's node stops (its record stays): ms until a sees
-//                it down and new calls avoid it
+//                it down (the moment its instances leave a's locator)
 //
 // Each measured `--runs` times (default 5); the medians are printed last:
 //   cluster direct_calls_per_s=<..> named_calls_per_s=<..> resolved_ratio=<named/direct>

@@ -258,9 +258,10 @@ int run_workload(caf::actor_system& sys, const node_config_t& cfg,
   auto running = cl.await_instances(service, cfg.hosts, 60s);
   std::printf("INSTANCES %zu\n", running.size());
   std::optional<troupe::cluster::member> other;
-  for (auto& m : cl.members())
-    if (m.id != cl.id() && m.state == troupe::cluster::member_state::up)
-      other = m;
+  if (auto members = cl.members())
+    for (auto& m : *members)
+      if (m.id != cl.id() && m.state == troupe::cluster::member_state::up)
+        other = m;
   if (other) {
     auto got = stream_from(sys, node, *other, cfg.stream_items);
     std::printf("STREAM received %llu of %u stock changes from %s\n",
@@ -369,8 +370,12 @@ int main(int argc, char** argv) {
     std::cerr << "cannot advertise: " << sys.render(err) << "\n";
     return 1;
   }
-  auto self_member = cl->members().front();
-  std::printf("READY %s %s\n", cl->id().c_str(), self_member.address().c_str());
+  auto members = cl->members();
+  if (!members || members->empty()) {
+    std::cerr << "cannot ask the cluster for its members\n";
+    return 1;
+  }
+  std::printf("READY %s %s\n", cl->id().c_str(), members->front().address().c_str());
   int rc = 0;
   if (cfg.workload) {
     rc = run_workload(sys, cfg, *node, *cl, view);

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <troupe/actors/consumer.hpp>
 #include <troupe/cluster/cluster.hpp>
 #include <troupe/cluster/etcd_provider.hpp>
 #include <troupe/services/rpc_errc.hpp>
@@ -180,4 +181,47 @@ TEST_CASE_METHOD(
   WARN("failover: member down " << failover.count() << " ms after its node stopped; ok=" << ok
                                 << " failed_typed=" << failed_typed << " lost=" << lost);
   CHECK(failover < 5s);
+}
+
+TEST_CASE_METHOD(
+  three_members,
+  "a server-streaming call by service name streams from the member that answered",
+  "[cluster][services]") {
+  REQUIRE(instances_at_a(2));
+  Greeter::Stub stub{a.c->channel()};
+  // Two streams: round robin sends one to each serving member.
+  for (int round = 0; round < 2; ++round) {
+    services_test::v1::CountRequest req;
+    req.set_n(500);
+    auto producer = stub.count(req, 32, 10s);
+    REQUIRE(producer);
+    std::mutex mtx;
+    std::condition_variable cv;
+    int64_t seen = 0;
+    bool done = false;
+    caf::error outcome;
+    auto consumer = troupe::actors::spawn_consumer<services_test::v1::Tick>(
+      sys, *producer, troupe::actors::consumer_config{8},
+      [&](const services_test::v1::Tick&) {
+        std::lock_guard<std::mutex> guard{mtx};
+        ++seen;
+      },
+      [&](const caf::error& err) {
+        std::lock_guard<std::mutex> guard{mtx};
+        outcome = err;
+        done = true;
+        cv.notify_all();
+      });
+    REQUIRE(consumer);
+    std::unique_lock<std::mutex> guard{mtx};
+    REQUIRE(cv.wait_for(guard, 30s, [&] { return done; }));
+    CHECK_FALSE(outcome);
+    CHECK(seen == 500);
+  }
+  // Each serving member produced one stream, and no more than the caller's
+  // capacity was ever on its way.
+  CHECK(b.probe->produced == 500);
+  CHECK(c.probe->produced == 500);
+  CHECK(b.probe->max_demand <= 32);
+  CHECK(c.probe->max_demand <= 32);
 }

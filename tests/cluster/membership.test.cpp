@@ -299,3 +299,22 @@ TEST_CASE_METHOD(fixture, "an instance whose proxy dies while its member is up i
   CHECK(fresh != old);
   CHECK(fresh == net->proxies[key]);
 }
+
+TEST_CASE_METHOD(fixture,
+                 "a member that cannot be reached is down and dialed again until it answers",
+                 "[cluster]") {
+  add("a", 1001);
+  add("b", 1002);
+  // The transport loses b, and nothing answers at its address for now.
+  net->answers.erase("127.0.0.1:1002");
+  peer("a", "b", troupe::transport::peer_status::down);
+  CHECK(state_of("a", "b") == S::down);
+  // The cluster dials again after its backoff (at most 2 s, then refused
+  // again, and so on): once b answers, the next dial finds it up.
+  f.advance_time(2s);
+  CHECK(state_of("a", "b") == S::down);
+  net->answers["127.0.0.1:1002"] = "b";
+  f.advance_time(2s);
+  f.advance_time(2s);
+  CHECK(state_of("a", "b") == S::up);
+}

@@ -209,8 +209,12 @@ void connection_actor::on_established_frame(const wire::Frame& frame) {
       return on_watching(frame.watching());
     case wire::Frame::kGoodbye: {
       auto why = from_wire_error(frame.goodbye().reason());
-      return close(caf::make_error(transport_errc::peer_lost,
-                                   "peer said goodbye: " + messages::describe(why)),
+      // A peer that drops this connection because it keeps another one to
+      // this node says so: the node must not take it for the peer leaving.
+      auto code = messages::is(why, transport_errc::duplicate_connection)
+        ? transport_errc::duplicate_connection
+        : transport_errc::peer_lost;
+      return close(caf::make_error(code, "peer said goodbye: " + messages::describe(why)),
                    close_mode::peer_left);
     }
     case wire::Frame::kReply:
@@ -360,17 +364,22 @@ void connection_actor::on_watching(const wire::Watching& w) {
 }
 
 void connection_actor::on_watch(const wire::Watch& w) {
-  auto routes = args_.routes->get();
-  auto i = routes->find(w.name());
-  if (i == routes->end() || !i->second.actor) {
+  auto refuse = [&](caf::error reason) {
     wire::Frame frame;
     auto* down = frame.mutable_watch_down();
     down->set_watch_id(w.watch_id());
-    to_wire_error(caf::make_error(transport_errc::unknown_actor, w.name()), w.name(),
-                  *down->mutable_reason());
+    to_wire_error(reason, messages::describe(reason), *down->mutable_reason());
     send_frame(frame);
-    return;
-  }
+  };
+  // A peer's watches cost this node a monitor each: bounded per connection.
+  if (served_ids_.size() >= max_watches_per_connection)
+    return refuse(caf::make_error(transport_errc::too_many_requests,
+                                  "more than " + std::to_string(max_watches_per_connection)
+                                    + " watches on one connection"));
+  auto routes = args_.routes->get();
+  auto i = routes->find(w.name());
+  if (i == routes->end() || !i->second.actor)
+    return refuse(caf::make_error(transport_errc::unknown_actor, w.name()));
   auto addr = i->second.actor.address();
   auto& ids = served_[addr];
   if (ids.empty())

@@ -48,6 +48,10 @@ class logger;
 
 namespace troupe::transport::internal {
 
+/// Most remote monitors a peer may hold on this node's actors through one
+/// connection; one more is answered at once with `too_many_requests`.
+constexpr size_t max_watches_per_connection = 4096;
+
 /// What a connection actor needs to start.
 struct connection_args {
   config_ptr cfg;

@@ -36,6 +36,8 @@ using timer_atom = caf::atom_constant<caf::atom("trp_timer")>;
 /// The proxy's deadline timer.
 using sweep_atom = caf::atom_constant<caf::atom("trp_sweep")>;
 using reconnect_atom = caf::atom_constant<caf::atom("trp_recon")>;
+/// A held-back peer `down` is due (node_actor_impl.hpp).
+using held_due_atom = caf::atom_constant<caf::atom("trp_held")>;
 using stop_atom = caf::atom_constant<caf::atom("trp_nstop")>;
 using stop_deadline_atom = caf::atom_constant<caf::atom("trp_stopdl")>;
 

@@ -210,6 +210,15 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
     [this](reconnect_atom, const std::string& addr) { on_reconnect(addr); },
     [this](stop_atom) { begin_stop(); },
     [this](stop_deadline_atom) { on_stop_deadline(); },
+    [this](held_due_atom, const std::string& peer_id) {
+      // No connection to the peer came up in time: it is down after all.
+      auto i = held_down_.find(peer_id);
+      if (i == held_down_.end())
+        return;
+      if (by_id_.count(peer_id) == 0)
+        observers_.notify(this, i->second);
+      held_down_.erase(i);
+    },
   };
 }
 
@@ -416,6 +425,9 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
     // Once established, a dialed address is worth reconnecting to.
     remembered_[entry.dial_addr] = entry.target;
   auto winner = entry.actor;
+  // A down held back for this peer: it only replaced one connection by
+  // another, and for the observers it never went away.
+  bool held_for_peer = held_down_.erase(peer_id) > 0;
   auto j = by_id_.find(peer_id);
   if (j != by_id_.end() && j->second != entry.actor) {
     // Both nodes dialed each other: both keep the connection dialed by the
@@ -427,15 +439,7 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
     log_->info("node {}: two connections to {}; closing one", id_, peer_id);
     caf::anon_send(loser, close_atom::value,
                    caf::make_error(transport_errc::duplicate_connection, peer_id));
-  } else if (auto held = held_down_.find(entry.actor.address()); held != held_down_.end()) {
-    // The peer replaced one connection by another: nothing changed for the
-    // observers unless it is another peer at that address.
-    if (held->second.node_id != peer_id) {
-      observers_.notify(this, held->second);
-      notify_up(entry, peer_id, peer_addr);
-    }
-    held_down_.erase(held);
-  } else {
+  } else if (!held_for_peer) {
     notify_up(entry, peer_id, peer_addr);
   }
   by_id_[peer_id] = winner;
@@ -480,17 +484,17 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
       by_id_.erase(j);
       peer_event down{peer_status::down, entry.peer_id,
                       entry.peer_addr.empty() ? entry.dial_addr : entry.peer_addr, reason};
-      if (auto* pending = dialing(down.address))
-        held_down_.emplace(pending->address(), std::move(down));
-      else
+      // The peer keeps another connection to this node (it said so), or
+      // this node is dialing it: wait for that connection before telling
+      // the observers anything.
+      if (reason == transport_errc::duplicate_connection || dialing(down.address) != nullptr) {
+        held_down_[entry.peer_id] = std::move(down);
+        delayed_send(this, cfg_->handshake_timeout + cfg_->connect_timeout,
+                     held_due_atom::value, entry.peer_id);
+      } else {
         observers_.notify(this, down);
+      }
     }
-  }
-  if (auto held = held_down_.find(source); held != held_down_.end()) {
-    // The connection that was to replace a lost one failed: the peer is
-    // down after all.
-    observers_.notify(this, held->second);
-    held_down_.erase(held);
   }
   std::vector<std::string> lost;
   for (auto j = by_addr_.begin(); j != by_addr_.end();) {

@@ -46,13 +46,12 @@ namespace troupe::transport::internal {
 
 /// The node's full protocol: the public one plus what its own tree, its
 /// connections and its timers tell it.
-using node_actor_internal =
-  node_actor::extend<caf::reacts_to<supervisor_atom, caf::actor>,
-                     caf::reacts_to<connections_atom, caf::actor>,
-                     caf::reacts_to<accepted_atom, connection_io_ptr>,
-                     caf::reacts_to<established_atom, std::string, std::string, std::string>,
-                     caf::reacts_to<reconnect_atom, std::string>, caf::reacts_to<stop_atom>,
-                     caf::reacts_to<stop_deadline_atom>>;
+using node_actor_internal = node_actor::extend<
+  caf::reacts_to<supervisor_atom, caf::actor>, caf::reacts_to<connections_atom, caf::actor>,
+  caf::reacts_to<accepted_atom, connection_io_ptr>,
+  caf::reacts_to<established_atom, std::string, std::string, std::string>,
+  caf::reacts_to<reconnect_atom, std::string>, caf::reacts_to<held_due_atom, std::string>,
+  caf::reacts_to<stop_atom>, caf::reacts_to<stop_deadline_atom>>;
 
 class node_actor_impl final : public node_actor_internal::base {
 public:
@@ -195,11 +194,13 @@ private:
   uint32_t accepted_open_ = 0;
   std::unordered_map<std::string, uint32_t> accepted_by_ip_;
   std::unordered_map<std::string, caf::actor> by_id_;
-  /// A peer's `down` held back while this node's own connection to it is
-  /// still being established: both nodes dialed, and the peer closed the
-  /// connection it chose to drop before the one it keeps was up here. Sent
-  /// only if that connection fails (key: that connection).
-  std::unordered_map<caf::actor_addr, peer_event> held_down_;
+  /// A peer's `down` held back, by peer id: both nodes dialed, and the
+  /// connection this node used was dropped (by the peer: `duplicate_connection`)
+  /// or lost while another one to the peer was still being established. The
+  /// next connection established to that peer cancels it (the observers
+  /// never see the peer go); otherwise it is sent when `held_due_atom`
+  /// fires (one handshake and connect timeout later).
+  std::unordered_map<std::string, peer_event> held_down_;
   /// Dialed or advertised address -> connection; a null actor while the
   /// connection to a dialed address is being started.
   std::unordered_map<std::string, caf::actor> by_addr_;

@@ -79,7 +79,13 @@ cluster::cluster(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
 
 cluster::cluster(cluster&&) noexcept = default;
 
-cluster& cluster::operator=(cluster&&) noexcept = default;
+cluster& cluster::operator=(cluster&& other) noexcept {
+  // The cluster this one was leaves first, as its destructor would.
+  if (impl_ && impl_ != other.impl_)
+    stop();
+  impl_ = std::move(other.impl_);
+  return *this;
+}
 
 cluster::~cluster() {
   if (impl_)
@@ -100,19 +106,19 @@ caf::error cluster::wait_joined(caf::timespan timeout) {
   self->request(impl_->parts.actor, timeout, joined_atom::value)
     .receive([](caf::ok_atom) {},
              [&](caf::error& err) {
-               result = messages::is(err, caf::sec::request_timeout)
-                 ? caf::make_error(services::rpc_errc::deadline_exceeded,
-                                   "not registered within the wait")
-                 : std::move(err);
+               result = messages::is(err, caf::sec::request_timeout) ? caf::make_error(
+                          cluster_errc::join_timeout, "not registered within the wait")
+                                                                     : std::move(err);
              });
   return result;
 }
 
-std::vector<member> cluster::members() {
+caf::expected<std::vector<member>> cluster::members() {
   caf::scoped_actor self{*impl_->sys};
-  std::vector<member> result;
+  caf::expected<std::vector<member>> result{std::vector<member>{}};
   self->request(impl_->parts.actor, ask_bound, members_atom::value)
-    .receive([&](std::vector<member>& xs) { result = std::move(xs); }, [](caf::error&) {});
+    .receive([&](std::vector<member>& xs) { result = std::move(xs); },
+             [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 

@@ -47,8 +47,9 @@ const char* cluster_actor_impl::name() const {
 cluster_actor_impl::behavior_type cluster_actor_impl::make_behavior() {
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   locator_->set_finder(address());
+  locator_->set_node(node_);
   for (auto& s : self_.services)
-    locator_->add(s, self_.id, nullptr);
+    add_local_instance(s);
   // Peer events first, so that no transition is missed between a dial's
   // answer and the subscription.
   request(node_, caf::infinite, transport::subscribe_atom::value,
@@ -94,7 +95,7 @@ cluster_actor_impl::behavior_type cluster_actor_impl::make_behavior() {
       if (!std::binary_search(self_.services.begin(), self_.services.end(), service)) {
         self_.services.insert(
           std::upper_bound(self_.services.begin(), self_.services.end(), service), service);
-        locator_->add(service, self_.id, nullptr);
+        add_local_instance(service);
         provider_->update(self_);
         serve_waiters(service);
       }
@@ -131,6 +132,17 @@ cluster_actor_impl::behavior_type cluster_actor_impl::make_behavior() {
     [this](find_service_atom, const std::string& service, const caf::actor_addr& stale,
            caf::timespan wait) { return find(service, stale, wait); },
     // -- its own timers --
+    [this](reproxy_atom, const std::string& id, const std::string& service,
+           uint64_t generation) {
+      auto i = members_.find(id);
+      if (i != members_.end() && i->second.generation == generation
+          && takes_calls(i->second.m.state))
+        add_instance(i->second, service);
+    },
+    [this](relocal_atom, const std::string& service) {
+      if (advertises(service))
+        add_local_instance(service);
+    },
     [this](redial_atom, const std::string& id, uint64_t generation) {
       auto i = members_.find(id);
       if (i != members_.end() && i->second.generation == generation)
@@ -266,8 +278,9 @@ void cluster_actor_impl::peer(const transport::peer_event& ev) {
   }
   if (e->m.state == member_state::up || e->m.state == member_state::joining) {
     set_state(*e, member_state::down, ev.reason);
-    // The node re-dials what it dialed; a member that dialed this node is
-    // dialed from here.
+    // The node re-dials what it dialed, but not a member that dialed this
+    // node; the cluster dials every down member (a dial to a peer the node
+    // is reconnecting to joins that attempt).
     redial_later(*e);
   }
 }
@@ -367,20 +380,54 @@ void cluster_actor_impl::add_instance(entry& e, const std::string& service) {
   auto generation = e.generation;
   request(node_, caf::infinite, transport::remote_atom::value, service, e.m.host, e.m.port)
     .then(
-      [this, id, generation, service](caf::actor& proxy) {
+      [this, id, generation, service, host = e.m.host, port = e.m.port](caf::actor& proxy) {
         auto i = members_.find(id);
         if (i == members_.end() || i->second.generation != generation
             || !takes_calls(i->second.m.state))
           return;
         monitor(proxy);
         proxies_[proxy.address()] = {id, service};
-        locator_->add(service, id, std::move(proxy));
+        locator_->add(service, id, std::move(proxy), host, port);
         serve_waiters(service);
       },
-      [this, id, service](caf::error& err) {
-        log_->warn("cluster {}: no proxy for {} on member {}: {}", self_.id, service, id,
-                   messages::describe(err));
+      [this, id, generation, service](caf::error& err) {
+        log_->warn("cluster {}: no proxy for {} on member {}: {} (trying again)", self_.id,
+                   service, id, messages::describe(err));
+        auto i = members_.find(id);
+        if (i != members_.end() && i->second.generation == generation)
+          delayed_send(this, i->second.redial.next(), reproxy_atom::value, id, service,
+                       generation);
       });
+}
+
+bool cluster_actor_impl::advertises(const std::string& service) const {
+  return std::binary_search(self_.services.begin(), self_.services.end(), service);
+}
+
+void cluster_actor_impl::add_local_instance(const std::string& service,
+                                            const caf::actor_addr& stale) {
+  // Until found, `find` sends calls for it through the directory.
+  locator_->add(service, self_.id, nullptr);
+  // The service may still be starting (or restarting): wait a while, then
+  // ask again.
+  constexpr auto local_wait = std::chrono::seconds{2};
+  services::with_service_directory(
+    home_system(), [&](const services::service_directory_actor& dir) {
+      request(dir, caf::infinite, find_service_atom::value, service, stale,
+              caf::timespan{local_wait})
+        .then(
+          [this, service](caf::actor& found) {
+            if (!advertises(service))
+              return;
+            monitor(found);
+            proxies_[found.address()] = {self_.id, service};
+            locator_->add(service, self_.id, std::move(found));
+            serve_waiters(service);
+          },
+          [this, service](caf::error&) {
+            delayed_send(this, std::chrono::seconds{1}, relocal_atom::value, service);
+          });
+    });
 }
 
 void cluster_actor_impl::on_down(const caf::down_msg& msg) {
@@ -391,6 +438,12 @@ void cluster_actor_impl::on_down(const caf::down_msg& msg) {
   }
   auto [id, service] = std::move(p->second);
   proxies_.erase(p);
+  if (id == self_.id) {
+    // This member's own instance ended (its supervisor restarts it).
+    if (advertises(service))
+      add_local_instance(service, msg.source);
+    return;
+  }
   // A proxy ends with its connection. If its member is still up (another
   // connection to it took over), a fresh proxy replaces it; otherwise the
   // member's own down took it out of the locator already.

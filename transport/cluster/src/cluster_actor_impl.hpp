@@ -38,11 +38,17 @@ namespace troupe::cluster::internal {
 
 using redial_atom = caf::atom_constant<caf::atom("trp_credl")>;
 using waiter_due_atom = caf::atom_constant<caf::atom("trp_cwdue")>;
+using reproxy_atom = caf::atom_constant<caf::atom("trp_cprox")>;
+using relocal_atom = caf::atom_constant<caf::atom("trp_cloc")>;
 
-/// The cluster actor's full protocol: the public one plus its own timers.
+/// The cluster actor's full protocol: the public one plus its own timers:
+/// dial a member again, give up a waiting lookup, ask again for a proxy
+/// (member id, service, generation) or for this member's own instance.
 using cluster_actor_internal =
   cluster_actor::extend<caf::reacts_to<redial_atom, std::string, uint64_t>,
-                        caf::reacts_to<waiter_due_atom, uint64_t>>;
+                        caf::reacts_to<waiter_due_atom, uint64_t>,
+                        caf::reacts_to<reproxy_atom, std::string, std::string, uint64_t>,
+                        caf::reacts_to<relocal_atom, std::string>>;
 
 class cluster_actor_impl final : public cluster_actor_internal::base {
 public:
@@ -105,6 +111,14 @@ private:
 
   /// Same for one service.
   void add_instance(entry& e, const std::string& service);
+
+  /// Finds this member's own instance of `service` (not `stale`) in the
+  /// service directory and puts it into the locator, so that round robin
+  /// includes it; until then, calls for it go through the directory.
+  void add_local_instance(const std::string& service, const caf::actor_addr& stale = {});
+
+  /// True if this member advertised `service`.
+  bool advertises(const std::string& service) const;
 
   /// A monitored actor went down: a subscriber, or a proxy in the locator.
   void on_down(const caf::down_msg& msg);

@@ -33,14 +33,36 @@ void cluster_locator::set_finder(const caf::actor_addr& finder) {
 }
 
 void cluster_locator::add(const std::string& service, const std::string& member,
-                          caf::actor target) {
+                          caf::actor target, const std::string& host, uint16_t port) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto& xs = by_service_[service];
   auto same = [&](const instance& x) { return x.member == member; };
   if (auto i = std::find_if(xs.begin(), xs.end(), same); i != xs.end())
-    i->target = std::move(target);
+    *i = instance{member, std::move(target), host, port};
   else
-    xs.push_back(instance{member, std::move(target)});
+    xs.push_back(instance{member, std::move(target), host, port});
+}
+
+bool cluster_locator::node_of(const caf::actor_addr& target, transport::node_actor& node,
+                              std::string& host, uint16_t& port) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!target || !node_)
+    return false;
+  for (const auto& [service, xs] : by_service_)
+    for (const auto& x : xs)
+      if (x.target && x.target.address() == target) {
+        node = node_;
+        host = x.host;
+        port = x.port;
+        return true;
+      }
+  // Not a proxy this locator handed out: this process's own instance.
+  return false;
+}
+
+void cluster_locator::set_node(transport::node_actor node) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  node_ = std::move(node);
 }
 
 void cluster_locator::remove_member(const std::string& member) {
@@ -72,14 +94,6 @@ bool cluster_locator::runs_locally(const std::string& service) const {
   return i != by_service_.end()
     && std::any_of(i->second.begin(), i->second.end(),
                    [](const instance& x) { return !x.target; });
-}
-
-bool cluster_locator::has_remote(const std::string& service) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = by_service_.find(service);
-  return i != by_service_.end()
-    && std::any_of(i->second.begin(), i->second.end(),
-                   [](const instance& x) { return static_cast<bool>(x.target); });
 }
 
 std::vector<std::string> cluster_locator::members_running(const std::string& service) const {

@@ -22,13 +22,21 @@ public:
 
   services::service_finder_actor finder() const override;
 
+  bool node_of(const caf::actor_addr& target, transport::node_actor& node, std::string& host,
+               uint16_t& port) const override;
+
+  /// The node proxies reach members through.
+  void set_node(transport::node_actor node);
+
   /// The cluster actor that answers when `pick` has nothing. Held weakly:
   /// the cluster actor owns this locator.
   void set_finder(const caf::actor_addr& finder);
 
   /// `member` runs `service`, reached through `target` (a proxy on its
-  /// node); a null target: this member (found in the local directory).
-  void add(const std::string& service, const std::string& member, caf::actor target);
+  /// node at `host:port`); a null target: this member (found in the local
+  /// directory).
+  void add(const std::string& service, const std::string& member, caf::actor target,
+           const std::string& host = {}, uint16_t port = 0);
 
   /// `member` takes no new calls (down, leaving, removed).
   void remove_member(const std::string& member);
@@ -41,9 +49,6 @@ public:
   /// True if this member runs `service`.
   bool runs_locally(const std::string& service) const;
 
-  /// True if some member runs `service` through a proxy.
-  bool has_remote(const std::string& service) const;
-
   /// The members whose instance of `service` takes calls now.
   std::vector<std::string> members_running(const std::string& service) const;
 
@@ -53,11 +58,14 @@ private:
   struct instance {
     std::string member;
     caf::actor target;
+    std::string host;
+    uint16_t port = 0;
   };
 
   mutable std::mutex mtx_;
   std::unordered_map<std::string, std::vector<instance>> by_service_;
   caf::actor_addr finder_;
+  transport::node_actor node_;
   std::atomic<uint64_t> next_{0};
 };
 

@@ -1,5 +1,6 @@
 #include "etcd_client.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
@@ -259,9 +260,13 @@ etcd_client::watch(const std::string& prefix, int64_t start_revision,
   curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &on_watch_progress);
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, &st);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, millis(timeout_));
-  // A watch is quiet while nothing changes; TCP keep-alives notice a dead
-  // etcd host.
+  // A watch is quiet while nothing changes; TCP keep-alives, probing after
+  // one request timeout of silence, notice a dead or cut-off etcd host
+  // within a few timeouts (curl's defaults wait a minute).
+  auto probe_s = std::max(1L, millis(timeout_) / 1000);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, probe_s);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, probe_s);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   auto rc = curl_easy_perform(h);
   if (st.failure)

@@ -65,6 +65,7 @@ public:
     if (session_.joinable())
       return;
     self_ = self;
+    id_ = self.id;
     listener_ = std::move(listener);
     session_ = std::thread{[this] { run_session(); }};
     watcher_ = std::thread{[this] { run_watch(); }};
@@ -88,6 +89,8 @@ public:
       session_.join();
     if (watcher_.joinable())
       watcher_.join();
+    // The listener owns this provider: let go of it.
+    listener_ = nullptr;
   }
 
 private:
@@ -96,22 +99,26 @@ private:
   void run_session() {
     internal::etcd_client client{cfg_.endpoints, cfg_.request_timeout};
     actors::backoff_state backoff{cfg_.retry};
-    auto key = cfg_.prefix + self_.id;
+    auto key = cfg_.prefix + id_;
     int64_t lease = 0;
     uint32_t failures = 0;
     bool registered_once = false;
     bool reported = false;
     // After a failure: report it (at start only after the configured
-    // attempts, mid-run at once), then wait before the next try.
+    // attempts, mid-run at once), wait the backoff delay, and try the failed
+    // step again at once (not after another keep-alive period: a lease
+    // must not expire while a keep-alive waits for its turn).
+    bool retry_now = false;
     auto fail = [&](const caf::error& err) {
       ++failures;
       if (!reported && (registered_once || failures >= cfg_.start_attempts)) {
         reported = true;
-        log_->warn("etcd membership {}: {} (after {} attempts; still trying)", self_.id,
+        log_->warn("etcd membership {}: {} (after {} attempts; still trying)", id_,
                    messages::describe(err), failures);
         report(err);
       }
-      wait(backoff.next());
+      pause(backoff.next());
+      retry_now = true;
     };
     while (!stopping_) {
       if (lease == 0) {
@@ -120,9 +127,13 @@ private:
           fail(granted.error());
           continue;
         }
+        // The record written includes every update so far; a later one
+        // marks it dirty again and is written next.
+        (void)take_dirty();
         auto created = client.create(key, record(), *granted);
         if (!created) {
           (void)client.revoke(*granted);
+          mark_dirty();
           fail(created.error());
           continue;
         }
@@ -130,7 +141,7 @@ private:
           (void)client.revoke(*granted);
           auto err = caf::make_error(cluster_errc::duplicate_member,
                                      key + " is held by another live member");
-          log_->error("etcd membership {}: {}", self_.id, messages::describe(err));
+          log_->error("etcd membership {}: {}", id_, messages::describe(err));
           report(err);
           wait_until_stopped();
           return;
@@ -138,16 +149,15 @@ private:
         lease = *granted;
         failures = 0;
         reported = false;
+        retry_now = false;
         registered_once = true;
         backoff.reset();
-        {
-          std::lock_guard<std::mutex> guard{mtx_};
-          dirty_ = false;
-        }
-        log_->info("etcd membership {}: registered {} under lease {:x}", self_.id, key, lease);
+        log_->info("etcd membership {}: registered {} under lease {:x}", id_, key, lease);
         report(caf::error{});
       }
-      wait(cfg_.lease_ttl / 3);
+      if (!retry_now)
+        wait_for_change(cfg_.lease_ttl / 3);
+      retry_now = false;
       if (stopping_)
         break;
       if (take_dirty()) {
@@ -164,11 +174,12 @@ private:
       }
       if (*ttl <= 0) {
         auto err = caf::make_error(cluster_errc::lease_lost,
-                                   self_.id + ": lease " + std::to_string(lease)
+                                   id_ + ": lease " + std::to_string(lease)
                                      + " expired; registering again");
-        log_->warn("etcd membership {}: {}", self_.id, messages::describe(err));
+        log_->warn("etcd membership {}: {}", id_, messages::describe(err));
         report(err);
         lease = 0;
+        mark_dirty();
         continue;
       }
       if (reported) {
@@ -191,7 +202,7 @@ private:
   std::string record() {
     std::lock_guard<std::mutex> guard{mtx_};
     troupe::MemberRecord rec;
-    rec.set_id(self_.id);
+    rec.set_id(id_);
     rec.set_host(self_.host);
     rec.set_port(self_.port);
     for (const auto& s : self_.services)
@@ -211,9 +222,16 @@ private:
   }
 
   /// Waits `d`, or less when stopped or the record changed.
-  void wait(caf::timespan d) {
+  void wait_for_change(caf::timespan d) {
     std::unique_lock<std::mutex> guard{mtx_};
     cv_.wait_for(guard, d, [this] { return stopping_.load() || dirty_; });
+  }
+
+  /// Waits `d`, or less when stopped (a backoff delay: a record change
+  /// does not cut it short).
+  void pause(caf::timespan d) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait_for(guard, d, [this] { return stopping_.load(); });
   }
 
   void wait_until_stopped() {
@@ -237,7 +255,7 @@ private:
       if (next_revision == 0) {
         auto all = client.range(cfg_.prefix);
         if (!all) {
-          wait_watch(backoff.next());
+          pause(backoff.next());
           continue;
         }
         std::unordered_set<std::string> present;
@@ -260,7 +278,7 @@ private:
           if (res.canceled() || res.compact_revision() > 0) {
             log_->warn("etcd membership {}: watch cancelled ({}); "
                        "reading every member again",
-                       self_.id, res.cancel_reason());
+                       id_, res.cancel_reason());
             next_revision = 0;
             return false;
           }
@@ -274,15 +292,10 @@ private:
       if (stopping_)
         break;
       if (err)
-        log_->debug("etcd membership {}: watch lost ({}); resuming from revision {}", self_.id,
+        log_->debug("etcd membership {}: watch lost ({}); resuming from revision {}", id_,
                     messages::describe(err), next_revision);
-      wait_watch(backoff.next());
+      pause(backoff.next());
     }
-  }
-
-  void wait_watch(caf::timespan d) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    cv_.wait_for(guard, d, [this] { return stopping_.load(); });
   }
 
   void on_event(const etcd::Event& ev, std::unordered_map<std::string, bool>& known) {
@@ -306,9 +319,9 @@ private:
     troupe::MemberRecord rec;
     if (!rec.ParseFromString(kv.value()) || rec.id() != id || id.empty() || rec.host().empty()
         || rec.port() == 0 || rec.port() > 65535) {
-      log_->warn(
-        "etcd membership {}: skipping {}: not a member record ({}: {} bytes)", self_.id, key,
-        messages::describe(caf::make_error(cluster_errc::invalid_record)), kv.value().size());
+      log_->warn("etcd membership {}: skipping {}: not a member record ({}: {} bytes)", id_,
+                 key, messages::describe(caf::make_error(cluster_errc::invalid_record)),
+                 kv.value().size());
       return std::nullopt;
     }
     member m;
@@ -336,6 +349,8 @@ private:
   std::atomic<bool> stopping_{false};
   bool dirty_ = false;
   member self_;
+  /// This member's id: set before the threads start, never changed.
+  std::string id_;
   membership_listener listener_;
   std::thread session_;
   std::thread watcher_;

@@ -48,10 +48,18 @@ void visit_keys(cluster_config& c, etcd_config& e, extra_keys& x, F&& f) {
     "attempts at start before membership_unreachable is reported");
 }
 
-template <class T>
-void read(const caf::actor_system_config& cfg, const char* name, T& field) {
-  field = caf::get_or(cfg, key(name), field);
-}
+/// Every `troupe.cluster.*` key of `cfg` over the defaults.
+struct settings {
+  cluster_config cluster;
+  etcd_config etcd;
+  extra_keys extra;
+
+  explicit settings(const caf::actor_system_config& cfg) {
+    visit_keys(cluster, etcd, extra, [&cfg](const char* name, auto& field, const char*) {
+      field = caf::get_or(cfg, key(name), field);
+    });
+  }
+};
 
 } // namespace
 
@@ -67,30 +75,18 @@ system_config::system_config() {
 }
 
 cluster_config cluster_config_from(const caf::actor_system_config& cfg) {
-  cluster_config c;
-  etcd_config e;
-  extra_keys x;
-  visit_keys(c, e, x,
-             [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
-  return c;
+  return settings{cfg}.cluster;
 }
 
 etcd_config etcd_config_from(const caf::actor_system_config& cfg) {
-  cluster_config c;
-  etcd_config e;
-  extra_keys x;
-  visit_keys(c, e, x,
-             [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
-  return e;
+  return settings{cfg}.etcd;
 }
 
 caf::expected<std::unique_ptr<membership_provider>>
 provider_from(const caf::actor_system_config& cfg) {
-  cluster_config c;
-  etcd_config e;
-  extra_keys x;
-  visit_keys(c, e, x,
-             [&](const char* name, auto& field, const char*) { read(cfg, name, field); });
+  settings all{cfg};
+  auto& e = all.etcd;
+  auto& x = all.extra;
   if (x.provider == "etcd") {
     if (auto err = e.validate())
       return err;

@@ -256,15 +256,30 @@ void stub_core::after(caf::event_based_actor* self, caf::timespan delay,
   self->clock().set_request_timeout(self->clock().now() + delay, self, id);
 }
 
+bool stub_core::stream_node(const caf::actor& from, transport::node_actor& node,
+                            std::string& host, uint16_t& port) const {
+  switch (channel_.how()) {
+    case channel::kind::remote:
+      node = channel_.node();
+      host = channel_.host();
+      port = channel_.port();
+      return true;
+    case channel::kind::located:
+      return from && channel_.locator().node_of(from.address(), node, host, port);
+    default:
+      return false;
+  }
+}
+
 void stub_core::claim(caf::event_based_actor* self, const troupe::StreamOpened& opened,
-                      uint32_t capacity, caf::timespan left, importer_factory make_importer,
+                      const caf::actor& from, uint32_t capacity, caf::timespan left,
+                      importer_factory make_importer,
                       std::function<void(caf::expected<caf::actor>)> k) const {
   auto on_error = [k](caf::error& err) { k(std::move(err)); };
-  if (channel_.how() == channel::kind::located) {
-    k(stream_not_located(opened));
-    return;
-  }
-  if (channel_.how() != channel::kind::remote) {
+  transport::node_actor node;
+  std::string host;
+  uint16_t port = 0;
+  if (!stream_node(from, node, host, port)) {
     with_service_directory(channel_.system(), [&](const service_directory_actor& dir) {
       self
         ->request(dir, left, find_service_atom::value, opened.stream(), caf::actor_addr{},
@@ -273,9 +288,7 @@ void stub_core::claim(caf::event_based_actor* self, const troupe::StreamOpened& 
     });
     return;
   }
-  self
-    ->request(channel_.node(), left, transport::remote_atom::value, opened.stream(),
-              channel_.host(), channel_.port())
+  self->request(node, left, transport::remote_atom::value, opened.stream(), host, port)
     .then([k, make_importer, capacity, sys = &self->system()](
             caf::actor& proxy) { k(make_importer(*sys, std::move(proxy), capacity)); },
           on_error);
@@ -283,13 +296,15 @@ void stub_core::claim(caf::event_based_actor* self, const troupe::StreamOpened& 
 
 caf::expected<caf::actor> stub_core::claim(caf::scoped_actor& self,
                                            const troupe::StreamOpened& opened,
-                                           uint32_t capacity, caf::timespan left,
+                                           const caf::actor& from, uint32_t capacity,
+                                           caf::timespan left,
                                            importer_factory make_importer) const {
   caf::expected<caf::actor> result{caf::actor{}};
   auto on_error = [&](caf::error& err) { result = std::move(err); };
-  if (channel_.how() == channel::kind::located)
-    return stream_not_located(opened);
-  if (channel_.how() != channel::kind::remote) {
+  transport::node_actor node;
+  std::string host;
+  uint16_t port = 0;
+  if (!stream_node(from, node, host, port)) {
     using handle = decltype(self->request(std::declval<const service_directory_actor&>(), left,
                                           find_service_atom::value, opened.stream(),
                                           caf::actor_addr{}, caf::timespan{0}));
@@ -301,25 +316,13 @@ caf::expected<caf::actor> stub_core::claim(caf::scoped_actor& self,
     pending->receive([&](caf::actor& producer) { result = std::move(producer); }, on_error);
     return result;
   }
-  self
-    ->request(channel_.node(), left, transport::remote_atom::value, opened.stream(),
-              channel_.host(), channel_.port())
+  self->request(node, left, transport::remote_atom::value, opened.stream(), host, port)
     .receive(
       [&](caf::actor& proxy) {
         result = make_importer(self->system(), std::move(proxy), capacity);
       },
       on_error);
   return result;
-}
-
-caf::error stub_core::stream_not_located(const troupe::StreamOpened& opened) {
-  // The stream is published on the node the call reached, which a located
-  // channel does not track (service_locator.hpp). The producer stops by
-  // itself when nobody claims it within the call's deadline.
-  return caf::make_error(rpc_errc::unimplemented,
-                         opened.stream()
-                           + ": server-streaming calls through a located channel are not "
-                             "supported; call the member's node with channel::remote");
 }
 
 caf::error stub_core::expired(const actors::call_context& ctx) {

@@ -175,7 +175,9 @@ caf::expected<std::string> etcd_server::etcdctl(const std::vector<std::string>& 
   std::string cmd;
   for (auto& p : opts_.prefix)
     cmd += p + " ";
-  cmd += std::string{"ETCDCTL_API=3 "} + etcdctl_binary + " --endpoints=" + endpoint();
+  // `env`: a namespace prefix (`ip netns exec h1`) runs a command, not an
+  // assignment.
+  cmd += std::string{"env ETCDCTL_API=3 "} + etcdctl_binary + " --endpoints=" + endpoint();
   for (auto& a : args) {
     cmd += " '";
     for (char c : a)

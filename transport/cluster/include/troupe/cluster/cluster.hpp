@@ -36,51 +36,20 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
-#include <troupe/actors/backoff.hpp>
 #include <troupe/services/channel.hpp>
 #include <troupe/transport/node_actor.hpp>
 
 #include "troupe/cluster/cluster_actor.hpp"
+#include "troupe/cluster/cluster_config.hpp"
 #include "troupe/cluster/member.hpp"
 #include "troupe/cluster/membership_provider.hpp"
+#include "troupe/cluster/spawn_cluster.hpp"
 
 namespace troupe::transport {
 class node;
 } // namespace troupe::transport
 
 namespace troupe::cluster {
-
-struct cluster_config {
-  /// The address other members reach this node at. Default "127.0.0.1";
-  /// set it when the node listens on 0.0.0.0 or behind another address.
-  std::string advertise_host = "127.0.0.1";
-  /// The port they reach it at; 0 (default) = the node's listening port.
-  uint16_t advertise_port = 0;
-  /// Services this member runs from the start (more with `advertise`).
-  std::vector<std::string> services;
-  /// Delays between attempts to connect to a member not reached yet.
-  actors::backoff connect_backoff =
-    actors::backoff::exponential(std::chrono::milliseconds{100}, std::chrono::seconds{2})
-      .with_jitter(actors::jitter::full);
-
-  /// Returns an `invalid_config` error naming the bad field, or none.
-  caf::error validate() const;
-};
-
-/// A cluster actor and the locator its stubs read (`channel()`).
-struct spawned_cluster {
-  cluster_actor actor;
-  std::shared_ptr<services::service_locator> locator;
-};
-
-/// Spawns the cluster actor of the member `self` (its id = the node's id)
-/// on `node`: it starts `provider` and runs until it exits (after
-/// `leave_atom` and the provider's `stop`, see `cluster::stop`). The
-/// lower-level entry point of `cluster::start`, usable on a deterministic
-/// system with a scripted node.
-spawned_cluster spawn_cluster(caf::actor_system& sys, transport::node_actor node, member self,
-                              const cluster_config& cfg,
-                              std::shared_ptr<membership_provider> provider);
 
 class cluster {
 public:
@@ -92,7 +61,8 @@ public:
                                       std::unique_ptr<membership_provider> provider);
 
   cluster(cluster&&) noexcept;
-  cluster& operator=(cluster&&) noexcept;
+  /// Stops the cluster this one was, then takes `other`'s place.
+  cluster& operator=(cluster&& other) noexcept;
   cluster(const cluster&) = delete;
   cluster& operator=(const cluster&) = delete;
 
@@ -106,11 +76,11 @@ public:
 
   /// Waits at most `timeout` until this member is registered: none, or the
   /// provider's error (`membership_unreachable` after its bounded attempts,
-  /// `duplicate_member`), or `deadline_exceeded`.
+  /// `duplicate_member`), or `join_timeout`.
   caf::error wait_joined(caf::timespan timeout);
 
   /// Every member known now, this one first.
-  std::vector<member> members();
+  caf::expected<std::vector<member>> members();
 
   /// Announces that this member runs `service` (already published on its
   /// node under that name, e.g. by `service_child` with `published_on`).
@@ -133,7 +103,9 @@ public:
 
   /// Leaves gracefully: announces `leaving`, withdraws this member's record
   /// (the others see it removed, not down), stops the cluster actor.
-  /// Idempotent; bounded by the provider's request timeout.
+  /// Idempotent. Bounded by the provider: with etcd, the request in flight,
+  /// the last record and the lease's revocation, each within
+  /// `request_timeout` per endpoint.
   void stop();
 
 private:

@@ -42,6 +42,7 @@
 #include <troupe/transport/peer_event.hpp>
 
 #include "troupe/cluster/member.hpp"
+#include "troupe/cluster/member_event.hpp"
 #include "troupe/cluster/membership_provider.hpp"
 
 namespace troupe::cluster {

@@ -37,6 +37,8 @@ enum class cluster_errc : uint8_t {
   /// restarted process is a new member), though its record has not expired
   /// yet.
   member_replaced = 9,
+  /// This member was not registered within the wait (`cluster::wait_joined`).
+  join_timeout = 10,
 };
 
 /// The CAF error category of `cluster_errc`.

@@ -1,8 +1,7 @@
 #pragma once
 
 /// A member of a cluster: one node (one process run) as membership sees it,
-/// and the events a cluster sends its subscribers when a member's state
-/// changes.
+/// and its states (the events about them: `member_event.hpp`).
 ///
 ///   joining ──► up ──► leaving ──► removed
 ///      │        │ ▲                   ▲
@@ -26,7 +25,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
 namespace troupe::cluster {
@@ -62,24 +60,6 @@ std::string to_string(const member& x);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member& x) {
   return f(caf::meta::type_name("troupe.member"), x.id, x.host, x.port, x.services, x.state);
-}
-
-/// A member changed state (`who.state` is the new one).
-struct member_event {
-  member who;
-  member_state previous = member_state::joining;
-  /// Why, for `down` and `removed`: `cluster_errc::member_expired`,
-  /// `member_left`, or the transport's reason (`peer_timeout`, ...).
-  caf::error reason;
-};
-
-/// Returns e.g. "member vm:42:ab12 (127.0.0.1:4711) up -> down:
-/// trp_net:peer_timeout".
-std::string to_string(const member_event& x);
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, member_event& x) {
-  return f(caf::meta::type_name("troupe.member_event"), x.who, x.previous, x.reason);
 }
 
 } // namespace troupe::cluster

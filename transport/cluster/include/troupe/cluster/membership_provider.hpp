@@ -14,8 +14,9 @@
 /// `membership_listener`. It decides nothing about member states; the
 /// cluster does (`member.hpp`).
 ///
-/// Thread safety: `start`, `update` and `stop` are called by the cluster,
-/// never concurrently; `stop` may block (bounded).
+/// Thread safety: `start` and `update` are called by the cluster actor;
+/// `stop` by `cluster::stop`'s thread, possibly while the actor calls
+/// `update`: a provider guards its state. `stop` may block (bounded).
 
 #include <string>
 

@@ -10,8 +10,11 @@
 ///                   etcd-request-timeout, etcd-start-attempts}
 ///
 /// `provider` is "etcd" (default), "static" (the `seeds`, "host:port" each)
-/// or "none" (this node alone). `cluster::start(sys, node)` reads them
-/// (`cluster_config::from`, `provider_from`).
+/// or "none" (this node alone). A program reads them with
+/// `cluster_config_from`, `etcd_config_from` and `provider_from`:
+///
+///   cluster::start(sys, node, cluster_config_from(sys.config()),
+///                  std::move(*provider_from(sys.config())));
 
 #include <memory>
 

@@ -37,7 +37,8 @@ struct pending_call final : expirable {
   bool wait = true;
   /// The context current when the call started, restored for the callbacks.
   std::optional<actors::call_context> outer;
-  std::function<void(Reply&)> ok;
+  /// The reply, and the actor that sent it (where a stream it opened lives).
+  std::function<void(Reply&, const caf::actor&)> ok;
   std::function<void(caf::error&)> fail;
   caf::actor_addr stale;
   uint32_t retries = 0;
@@ -53,14 +54,14 @@ struct pending_call final : expirable {
                            ctx().method + ": no answer before the deadline"));
   }
 
-  void succeed(Reply& x) {
+  void succeed(Reply& x, const caf::actor& from) {
     if (finished)
       return;
     finished = true;
     std::optional<actors::call_context_scope> scope;
     if (outer)
       scope.emplace(*outer);
-    ok(x);
+    ok(x, from);
   }
 
   void failed(caf::error err) {
@@ -84,7 +85,7 @@ void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
   if (left <= caf::timespan{0})
     return st->failed(stub_core::expired(st->ctx()));
   st->self->request(target, st->core->request_timeout(left), st->msg)
-    .then([st](Reply& x) { st->succeed(x); },
+    .then([st, target](Reply& x) { st->succeed(x, target); },
           [st, target](caf::error& err) {
             if (st->finished)
               return;
@@ -139,6 +140,14 @@ public:
   /// returns.
   template <class OnReply, class OnError>
   void then(OnReply ok, OnError fail) {
+    then_from([ok = std::move(ok)](Reply& x, const caf::actor&) mutable { ok(x); },
+              std::move(fail));
+  }
+
+  /// Same, and `ok(Reply&, const caf::actor& from)` also gets the actor
+  /// that answered (a server-streaming call's stream lives where it runs).
+  template <class OnReply, class OnError>
+  void then_from(OnReply ok, OnError fail) {
     auto st = std::make_shared<detail::pending_call<Request, Reply>>();
     st->core = core_;
     st->self = self_;

@@ -67,12 +67,12 @@ public:
     std::optional<actors::call_context> outer;
     if (const auto* current = actors::current_call_context())
       outer = *current;
-    std::move(open_).then(
+    std::move(open_).then_from(
       [core = core_, self = self_, capacity = capacity_, ok, fail, deadline,
-       outer](troupe::StreamOpened& opened) {
+       outer](troupe::StreamOpened& opened, const caf::actor& from) {
         auto left = std::max(deadline - self->clock().now(),
                              caf::timespan{std::chrono::milliseconds{1}});
-        core->claim(self, opened, capacity, left, &detail::make_importer<Item>,
+        core->claim(self, opened, from, capacity, left, &detail::make_importer<Item>,
                     [ok, fail, outer](caf::expected<caf::actor> stream) {
                       std::optional<actors::call_context_scope> scope;
                       if (outer)

@@ -10,10 +10,9 @@
 /// a hop through an actor; only when `pick` knows none does the stub ask
 /// `finder()`, which may wait within the call's deadline for one to appear.
 ///
-/// Server-streaming calls through a located channel are not supported yet
-/// (they fail with `rpc_errc::unimplemented`): the stream is published on
-/// the node the call reached, which the stub does not track. Open them
-/// through `channel::remote` to the member that runs the service.
+/// A server-streaming call's stream is published on the node of the
+/// instance that answered: the stub asks `node_of` where that is and pulls
+/// from there (or finds it in this process's directory).
 ///
 /// Thread safety: `pick` is called from any thread.
 
@@ -24,6 +23,8 @@
 #include <caf/replies_to.hpp>
 #include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
+
+#include <troupe/transport/node_actor.hpp>
 
 #include "troupe/services/service_directory.hpp"
 
@@ -47,6 +48,12 @@ public:
 
   /// The actor a stub asks when `pick` has nothing.
   virtual service_finder_actor finder() const = 0;
+
+  /// Where the instance `target` (an actor `pick` or `finder` returned)
+  /// runs: the node to reach and its host and port, or false for an
+  /// instance in this process.
+  virtual bool node_of(const caf::actor_addr& target, transport::node_actor& node,
+                       std::string& host, uint16_t& port) const = 0;
 };
 
 } // namespace troupe::services

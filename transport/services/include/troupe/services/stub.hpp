@@ -99,20 +99,24 @@ protected:
                                                  const call_options& opts) const {
     caf::scoped_actor self{core_->target().system()};
     auto deadline = core_->deadline_for(opts, self->clock().now());
-    auto opened = call_blocking<Request, troupe::StreamOpened>(method, request, opts);
+    caf::actor from;
+    auto opened = call_blocking<Request, troupe::StreamOpened>(method, request, opts, &from);
     if (!opened)
       return opened.error();
     auto left =
       std::max(deadline - self->clock().now(), caf::timespan{std::chrono::milliseconds{1}});
-    auto stream = core_->claim(self, *opened, capacity, left, &detail::make_importer<Item>);
+    auto stream =
+      core_->claim(self, *opened, from, capacity, left, &detail::make_importer<Item>);
     if (!stream)
       return to_status(std::move(stream.error()));
     return stream;
   }
 
+  /// `from` (if given) is set to the actor that answered.
   template <class Request, class Reply>
   caf::expected<Reply> call_blocking(const char* method, const Request& request,
-                                     const call_options& opts) const {
+                                     const call_options& opts,
+                                     caf::actor* from = nullptr) const {
     caf::scoped_actor self{core_->target().system()};
     auto ctx = core_->make_context(method, opts, self->clock().now());
     caf::actor_addr stale;
@@ -132,8 +136,11 @@ protected:
       self->request(*target, timeout, ctx, request)
         .receive([&](Reply& x) { reply = std::move(x); },
                  [&](caf::error& e) { err = std::move(e); });
-      if (reply)
+      if (reply) {
+        if (from != nullptr)
+          *from = *target;
         return std::move(*reply);
+      }
       if (!opts.wait_for_ready || !stub_core::not_delivered(err)
           || ctx.expired(self->clock().now()))
         return to_status(std::move(err));

@@ -118,9 +118,6 @@ public:
   /// Runs `f` in `self` after `delay`.
   void after(caf::event_based_actor* self, caf::timespan delay, std::function<void()> f) const;
 
-  /// The status of a server-streaming call through a located channel.
-  static caf::error stream_not_located(const troupe::StreamOpened& opened);
-
   /// The status of a call whose deadline passed before it was sent.
   static caf::error expired(const actors::call_context& ctx);
 
@@ -129,19 +126,26 @@ public:
   using importer_factory = caf::expected<caf::actor> (*)(caf::actor_system&, caf::actor remote,
                                                          uint32_t capacity);
 
-  /// Finds the stream a server-streaming call opened, from inside `self`:
-  /// the producer itself (local) or an importer pulling with `capacity`
-  /// (remote); calls `k` once, in `self`.
+  /// Finds the stream a server-streaming call answered by `from` opened,
+  /// from inside `self`: the producer itself (in this process) or an
+  /// importer pulling with `capacity` from the node `from` runs on; calls
+  /// `k` once, in `self`.
   void claim(caf::event_based_actor* self, const troupe::StreamOpened& opened,
-             uint32_t capacity, caf::timespan left, importer_factory make_importer,
+             const caf::actor& from, uint32_t capacity, caf::timespan left,
+             importer_factory make_importer,
              std::function<void(caf::expected<caf::actor>)> k) const;
 
   /// Same, blocking.
   caf::expected<caf::actor> claim(caf::scoped_actor& self, const troupe::StreamOpened& opened,
-                                  uint32_t capacity, caf::timespan left,
-                                  importer_factory make_importer) const;
+                                  const caf::actor& from, uint32_t capacity,
+                                  caf::timespan left, importer_factory make_importer) const;
 
 private:
+  /// The node a stream opened by `from` is published on; false if it is
+  /// in this process.
+  bool stream_node(const caf::actor& from, transport::node_actor& node, std::string& host,
+                   uint16_t& port) const;
+
   caf::expected<caf::actor> resolve_fixed(const caf::actor_addr& stale) const;
 
   struct sweeper;

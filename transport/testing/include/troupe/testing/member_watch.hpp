@@ -20,6 +20,7 @@
 #include <caf/send.hpp>
 
 #include <troupe/cluster/cluster.hpp>
+#include <troupe/cluster/member_event.hpp>
 
 namespace troupe::testing {
 
