@@ -72,6 +72,7 @@ double closed_loop(caf::actor_system& sys, const Echo::Stub& stub) {
     struct state {
       uint64_t measured = 0;
       uint64_t failed = 0;
+      std::string first_failure;
       int finished = 0;
       bool measuring = false;
       clock_type::time_point started;
@@ -84,7 +85,9 @@ double closed_loop(caf::actor_system& sys, const Echo::Stub& stub) {
     blob.set_data(std::string(64, 'x'));
     *fire = [self, st, fire, stub, blob, to] {
       // A failed call (a typed status) counts as done but not as measured.
-      auto next = [self, st, fire, to](bool ok) {
+      auto next = [self, st, fire, to](bool ok, const caf::error& err = caf::error{}) {
+        if (!ok && st->first_failure.empty())
+          st->first_failure = troupe::messages::describe(err);
         auto now = clock_type::now();
         if (!st->measuring && now >= st->warmup_end) {
           st->measuring = true;
@@ -98,15 +101,16 @@ double closed_loop(caf::actor_system& sys, const Echo::Stub& stub) {
           (*fire)();
         } else if (++st->finished == outstanding) {
           if (st->failed > 0)
-            std::fprintf(stderr, "%llu calls failed\n",
-                         static_cast<unsigned long long>(st->failed));
+            std::fprintf(stderr, "%llu calls failed, the first with %s\n",
+                         static_cast<unsigned long long>(st->failed),
+                         st->first_failure.c_str());
           self->send(to, done_atom::value,
                      st->measured / std::chrono::duration<double>(now - st->started).count());
           self->quit();
         }
       };
       stub.echo(self, blob, 10s)
-        .then([next](Blob&) { next(true); }, [next](caf::error&) { next(false); });
+        .then([next](Blob&) { next(true); }, [next](caf::error& err) { next(false, err); });
     };
     for (int i = 0; i < outstanding; ++i)
       (*fire)();

@@ -272,3 +272,33 @@ TEST_CASE_METHOD(two_nodes,
   CHECK(probe->max_unconsumed <= capacity);
   CHECK(probe->max_demand <= capacity);
 }
+
+TEST_CASE_METHOD(
+  two_nodes, "a remote stub whose connection ended finds the service again on its next call",
+  "[services][remote]") {
+  Greeter::Stub remote{remote_b()};
+  REQUIRE(remote.greet(hello("before"), 5s));
+  // b's node goes away and comes back on the same port (a restarted host):
+  // the proxy the stub used died with the connection.
+  auto port = b->port();
+  caf::anon_send_exit(services, caf::exit_reason::user_shutdown);
+  b.reset();
+  troupe::transport::node_config cfg;
+  cfg.port = port;
+  auto nb = node::start(sys, cfg);
+  REQUIRE(nb);
+  b.emplace(std::move(*nb));
+  troupe::supervisors::supervisor_config sup;
+  sup.name = "b-services-again";
+  sup.children.push_back(
+    service_child<greeter>(service_options{}.published_on(b->handle()), probe));
+  auto spawned = troupe::supervisors::spawn_supervisor(sys, sup);
+  REQUIRE(spawned);
+  services = *spawned;
+  // A call through the dead proxy was never sent: the stub looks the name
+  // up again (a new connection) instead of failing every call from now on.
+  auto again = remote.greet(hello("after"), 5s);
+  INFO(troupe::messages::describe(again ? caf::error{} : again.error()));
+  CHECK(again);
+  CHECK(remote.greet(hello("and after"), 5s));
+}

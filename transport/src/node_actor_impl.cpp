@@ -495,6 +495,17 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
         observers_.notify(this, down);
       }
     }
+  } else if (!entry.established && !entry.dial_addr.empty()) {
+    // A dial that failed: a down held back for a peer at that address
+    // waited for it in vain.
+    for (auto h = held_down_.begin(); h != held_down_.end();) {
+      if (h->second.address == entry.dial_addr && by_id_.count(h->first) == 0) {
+        observers_.notify(this, h->second);
+        h = held_down_.erase(h);
+      } else {
+        ++h;
+      }
+    }
   }
   std::vector<std::string> lost;
   for (auto j = by_addr_.begin(); j != by_addr_.end();) {

@@ -138,7 +138,10 @@ caf::error remote_proxy::forward(caf::mailbox_element& what, caf::execution_unit
     auto due = clock_->now() + deadline;
     std::lock_guard<adaptive_mutex> guard{mtx_};
     if (dead_)
-      return reason_;
+      // Never sent: a caller may safely try again elsewhere (a stub looks
+      // the name up again), which CAF's own "receiver down" says.
+      return caf::make_error(caf::sec::request_receiver_down,
+                             "the proxy's connection ended: " + messages::describe(reason_));
     corr = next_correlation_id();
     request req{std::move(what.sender), what.mid, std::move(what.stages)};
     if (!spare_.empty()) {

@@ -233,6 +233,13 @@ bool stub_core::not_delivered(const caf::error& err) {
     || messages::is(err, transport::transport_errc::connect_failed);
 }
 
+bool stub_core::target_gone(const caf::error& err) {
+  return not_delivered(err) || messages::is(err, transport::transport_errc::peer_lost)
+    || messages::is(err, transport::transport_errc::peer_timeout)
+    || messages::is(err, transport::transport_errc::node_stopped)
+    || messages::is(err, transport::transport_errc::duplicate_connection);
+}
+
 caf::timespan stub_core::retry_delay(uint32_t retry) const {
   if (channel_.how() != channel::kind::remote && channel_.how() != channel::kind::located)
     return caf::timespan{0};

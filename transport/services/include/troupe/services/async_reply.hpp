@@ -87,6 +87,8 @@ void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
   st->self->request(target, st->core->request_timeout(left), st->msg)
     .then([st, target](Reply& x) { st->succeed(x, target); },
           [st, target](caf::error& err) {
+            if (stub_core::target_gone(err))
+              st->core->forget(target.address());
             if (st->finished)
               return;
             auto now = st->self->clock().now();

@@ -141,6 +141,8 @@ protected:
           *from = *target;
         return std::move(*reply);
       }
+      if (stub_core::target_gone(err))
+        core_->forget(target->address());
       if (!opts.wait_for_ready || !stub_core::not_delivered(err)
           || ctx.expired(self->clock().now()))
         return to_status(std::move(err));

@@ -85,6 +85,11 @@ public:
   /// trying again (after looking it up again) cannot run it twice.
   static bool not_delivered(const caf::error& err);
 
+  /// True if `err` says the actor called is unreachable from now on (its
+  /// connection ended): the next call looks the service up again, though
+  /// this one is not retried (it may have run).
+  static bool target_gone(const caf::error& err);
+
   /// The actor found last for this service, unless it is `stale`; null if
   /// none.
   caf::actor cached(const caf::actor_addr& stale) const;
