@@ -6,6 +6,8 @@
 //
 // Options: --port=N --node-id=ID --secret=S --heartbeat-ms=N
 //          --peer-timeout-ms=N --lifetime-s=N --stream-items=N
+//          --max-frame-size=N --handshake-timeout-ms=N --max-write-buffer=N
+//          --max-requests-per-peer=N
 
 #include <signal.h>
 
@@ -75,6 +77,14 @@ int main(int argc, char** argv) {
       cfg.heartbeat_interval = std::chrono::milliseconds{std::stoi(v)};
     else if (option(argv[i], "--peer-timeout-ms", v))
       cfg.peer_timeout = std::chrono::milliseconds{std::stoi(v)};
+    else if (option(argv[i], "--max-frame-size", v))
+      cfg.max_frame_size = static_cast<uint32_t>(std::stoul(v));
+    else if (option(argv[i], "--handshake-timeout-ms", v))
+      cfg.handshake_timeout = std::chrono::milliseconds{std::stoi(v)};
+    else if (option(argv[i], "--max-write-buffer", v))
+      cfg.max_write_buffer = static_cast<uint32_t>(std::stoul(v));
+    else if (option(argv[i], "--max-requests-per-peer", v))
+      cfg.max_requests_per_peer = static_cast<uint32_t>(std::stoul(v));
     else if (option(argv[i], "--lifetime-s", v))
       lifetime_s = std::stol(v);
     else if (option(argv[i], "--stream-items", v))

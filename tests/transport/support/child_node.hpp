@@ -59,6 +59,11 @@ public:
     return port_;
   }
 
+  /// The child's process id; -1 once killed.
+  pid_t pid() const {
+    return pid_;
+  }
+
   /// SIGKILL (no goodbye, like a crash) and reap. Idempotent.
   void kill() {
     if (pid_ > 0) {

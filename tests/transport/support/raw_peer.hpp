@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,6 +72,15 @@ public:
     if (transport::internal::append_frame(frame, 64u * 1024u * 1024u, bytes))
       return false;
     return write(bytes);
+  }
+
+  /// Bounds each later `write`: a send that cannot progress for `timeout`
+  /// fails instead of blocking (a peer that stopped reading us).
+  void set_send_timeout(ms timeout) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   }
 
   void shutdown_write() {

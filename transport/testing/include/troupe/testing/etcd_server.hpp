@@ -4,7 +4,8 @@
 /// installed by scripts/install-deps), started by the test itself on
 /// 127.0.0.1 with free ports and a throwaway data directory, never as a
 /// system service. Stopped (SIGTERM, then SIGKILL after 5 s) and its data
-/// directory removed by the destructor.
+/// directory removed by the destructor; killed by the kernel if the thread
+/// that started it dies first (a test killed mid-run leaves no etcd).
 ///
 ///   auto etcd = troupe::testing::etcd_server::start();
 ///   REQUIRE(etcd);                       // the error says why (binary, ports, health)
