@@ -55,6 +55,11 @@ struct etcd_fixture {
   }
 
   ~etcd_fixture() {
+    stop_all();
+  }
+
+  /// Stops every member: no provider thread logs after this.
+  void stop_all() {
     for (auto& m : members) {
       m->watch.reset();
       m->c.reset();
@@ -158,7 +163,18 @@ TEST_CASE_METHOD(
   std::ostringstream lines;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
   auto log = troupe::actors::logger("troupe.cluster");
+  // spdlog's sink list is not guarded: change it only while no member's
+  // threads log (none yet here; all stopped before the sink goes, even when
+  // a REQUIRE ends the test early).
   log->sinks().push_back(sink);
+  struct detach {
+    etcd_fixture* f;
+    std::shared_ptr<spdlog::logger> log;
+    ~detach() {
+      f->stop_all();
+      log->sinks().pop_back();
+    }
+  } detach_sink{this, log};
   auto& a = add();
   REQUIRE_FALSE(a.c->wait_joined(10s));
   REQUIRE(etcd->etcdctl({"put", "/troupe-test/members/bogus", "not a member record"}));
@@ -166,11 +182,11 @@ TEST_CASE_METHOD(
   auto& b = add();
   REQUIRE(a.watch->await_state(b.c->id(), S::up));
   auto ids = a.c->members();
-  log->sinks().pop_back();
   REQUIRE(ids);
   CHECK(ids->size() == 2);
   for (auto& m : *ids)
     CHECK(m.id != "bogus");
+  stop_all();
   CHECK(lines.str().find("skipping /troupe-test/members/bogus: not a member record")
         != std::string::npos);
 }

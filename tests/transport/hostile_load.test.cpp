@@ -159,10 +159,9 @@ struct hostile_node {
         auto welcome = peer.handshake(id);
         if (!welcome || !welcome->has_welcome())
           return out.add_answer(welcome, peer);
-        auto frame = kind == 6
-          ? envelope("nobody", "transport_test.v1.Call",
-                     troupe::testing::full_call().SerializeAsString(), 9)
-          : envelope("echo", "no.such.Type", "whatever", 9);
+        auto frame = kind == 6 ? envelope("nobody", "transport_test.v1.Call",
+                                          troupe::testing::full_call().SerializeAsString(), 9)
+                               : envelope("echo", "no.such.Type", "whatever", 9);
         peer.write_frame(frame);
         return out.add_answer(peer.read_frame(2s), peer);
       }
@@ -242,9 +241,10 @@ TEST_CASE_METHOD(hostile_node, "a node under hostile load keeps serving a well-f
     by_code[code_of(outcome)] += count;
     total += count;
   }
-  std::printf("hostile load: %d connections in %.1f s; well-formed client answered in %.1f ms; "
-              "rss grew %.1f MB\n",
-              total, hostile_s.count(), answer_ms, growth_mb);
+  std::printf(
+    "hostile load: %d connections in %.1f s; well-formed client answered in %.1f ms; "
+    "rss grew %.1f MB\n",
+    total, hostile_s.count(), answer_ms, growth_mb);
   for (auto& [code, count] : by_code)
     std::printf("  %6d  %s\n", count, code.c_str());
   CHECK(total == (connections / wave) * wave);
