@@ -233,7 +233,17 @@ uint64_t stream_from(caf::actor_system& sys, troupe::transport::node& node,
   inventory::v1::ChangesQuery q;
   q.set_sku("sku-stream");
   q.set_count(n);
+  // Opening the stream only reads, so a call that failed `unavailable` (it
+  // may have been sent on a connection dropped as a duplicate when both
+  // nodes dialed each other) is simply made again, a few times.
   auto producer = stub.changes(q, 64, 10s);
+  for (int retry = 1; retry <= 3 && !producer
+       && troupe::services::status_of(producer.error())
+         == troupe::services::rpc_errc::unavailable;
+       ++retry) {
+    std::printf("STREAM retry %d after %s\n", retry, sys.render(producer.error()).c_str());
+    producer = stub.changes(q, 64, 10s);
+  }
   if (!producer) {
     std::printf("STREAM failed: %s\n", sys.render(producer.error()).c_str());
     return 0;
