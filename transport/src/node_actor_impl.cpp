@@ -156,31 +156,11 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
         });
       return rp;
     },
-    [this](remote_atom, const std::string& name, const std::string& host,
-           uint16_t port) -> caf::result<caf::actor> {
-      auto rp = make_response_promise<caf::actor>();
-      with_connection(host, port,
-                      [rp, name](const caf::error& err, const caf::actor& connection,
-                                 const std::string&) mutable {
-                        if (err)
-                          rp.deliver(err);
-                        else
-                          rp.delegate(connection, proxy_atom::value, name);
-                      });
-      return rp;
+    [this](remote_atom, const std::string& name, const std::string& host, uint16_t port) {
+      return ask_connection(proxy_atom::value, name, host, port);
     },
-    [this](watch_atom, const std::string& name, const std::string& host,
-           uint16_t port) -> caf::result<caf::actor> {
-      auto rp = make_response_promise<caf::actor>();
-      with_connection(host, port,
-                      [rp, name](const caf::error& err, const caf::actor& connection,
-                                 const std::string&) mutable {
-                        if (err)
-                          rp.deliver(err);
-                        else
-                          rp.delegate(connection, watch_atom::value, name);
-                      });
-      return rp;
+    [this](watch_atom, const std::string& name, const std::string& host, uint16_t port) {
+      return ask_connection(watch_atom::value, name, host, port);
     },
     [this](subscribe_atom, caf::actor& observer) { return subscribe(std::move(observer)); },
     [this](unsubscribe_atom, const caf::actor& observer) { return unsubscribe(observer); },
@@ -451,6 +431,22 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
     backoffs_.erase(*addr);
     resolve(*addr, caf::none, winner, won.peer_id);
   }
+}
+
+caf::result<caf::actor> node_actor_impl::ask_connection(caf::atom_value what,
+                                                        const std::string& name,
+                                                        const std::string& host,
+                                                        uint16_t port) {
+  auto rp = make_response_promise<caf::actor>();
+  with_connection(host, port,
+                  [rp, what, name](const caf::error& err, const caf::actor& connection,
+                                   const std::string&) mutable {
+                    if (err)
+                      rp.deliver(err);
+                    else
+                      rp.delegate(connection, what, name);
+                  });
+  return rp;
 }
 
 void node_actor_impl::notify_up(const connection_entry& entry, const std::string& peer_id,

@@ -131,6 +131,11 @@ private:
 
   void dial(const std::string& host, uint16_t port);
 
+  /// Asks the connection to host:port (dialing first if there is none) for
+  /// `(what, name)` — a proxy or a remote monitor — and answers with it.
+  caf::result<caf::actor> ask_connection(caf::atom_value what, const std::string& name,
+                                         const std::string& host, uint16_t port);
+
   /// Runs `w` once a connection to host:port is established, dialing first
   /// if there is none.
   void with_connection(const std::string& host, uint16_t port, waiter w);
