@@ -25,10 +25,13 @@ struct outcome {
   std::string acceptor_saw_listen;
 };
 
-/// Runs both sides against each other until neither has anything to send.
-outcome run(handshake::params ini, handshake::params acc) {
+/// Runs both sides against each other until neither has anything to send,
+/// over a connection that is `encrypted` (TLS) or not.
+outcome run(handshake::params ini, handshake::params acc, bool encrypted = false) {
   handshake a{handshake_role::initiator, std::move(ini), random_nonce()};
   handshake b{handshake_role::acceptor, std::move(acc), random_nonce()};
+  a.set_encrypted(encrypted);
+  b.set_encrypted(encrypted);
   outcome result;
   Frame to_b;
   REQUIRE(a.start(to_b));
@@ -102,6 +105,26 @@ TEST_CASE("a version mismatch is refused with a reason the other side can print"
   CHECK(r.acceptor_error == transport_errc::version_mismatch);
   REQUIRE(r.initiator_error == transport_errc::version_mismatch);
   CHECK(describe(r.initiator_error).find("version 2") != std::string::npos);
+}
+
+TEST_CASE("a node that requires TLS refuses a Hello that came in plaintext",
+          "[transport][handshake][tls]") {
+  auto tls_side = side("b", "s3cret");
+  tls_side.require_encryption = true;
+  SECTION("plaintext connection: refused, and the initiator reads why") {
+    auto r = run(side("a", "s3cret"), tls_side);
+    CHECK(r.acceptor_error == transport_errc::tls_mismatch);
+    REQUIRE(r.initiator_error == transport_errc::tls_mismatch);
+    CHECK(describe(r.initiator_error).find("requires TLS") != std::string::npos);
+    CHECK_FALSE(r.acceptor_done);
+  }
+  SECTION("encrypted connection: the secret still authenticates inside it") {
+    auto r = run(side("a", "s3cret"), tls_side, true);
+    CHECK(r.initiator_done);
+    CHECK(r.acceptor_done);
+    auto wrong = run(side("a", "other"), tls_side, true);
+    CHECK(wrong.initiator_error == transport_errc::auth_failed);
+  }
 }
 
 TEST_CASE("a node that reaches itself is refused", "[transport][handshake]") {

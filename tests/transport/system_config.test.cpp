@@ -11,10 +11,12 @@
 #include <caf/actor_system.hpp>
 #include <caf/settings.hpp>
 
+#include <troupe/messages/error_category.hpp>
 #include <troupe/transport/node.hpp>
 #include <troupe/transport/node_config.hpp>
 #include <troupe/transport/remote_stream.hpp>
 #include <troupe/transport/system_config.hpp>
+#include <troupe/transport/transport_errc.hpp>
 
 using namespace std::chrono_literals;
 using troupe::transport::node_config;
@@ -63,6 +65,24 @@ TEST_CASE("every node and stream setting is reachable from the command line",
   CHECK(stream_import_config::from(cfg).batch_size == stream_import_config{}.batch_size);
 }
 
+TEST_CASE("TLS settings come from troupe.node.tls.* and a bad verify mode is refused",
+          "[transport][config][tls]") {
+  system_config cfg;
+  parse(cfg,
+        {"--troupe.node.tls.enabled", "--troupe.node.tls.certificate-file=/etc/n.crt",
+         "--troupe.node.tls.verify=peer"});
+  auto n = node_config::from(cfg);
+  CHECK(n.tls.enabled);
+  CHECK(n.tls.certificate_file == "/etc/n.crt");
+  CHECK(n.tls.verify == troupe::transport::tls_verify::peer);
+  CHECK(node_config::from(system_config{}).tls.verify == node_config{}.tls.verify);
+  system_config bad;
+  parse(bad, {"--troupe.node.tls.verify=sometimes"});
+  auto err = node_config::from(bad).validate();
+  REQUIRE(err == troupe::transport::transport_errc::invalid_config);
+  CHECK(troupe::messages::describe(err).find("sometimes") != std::string::npos);
+}
+
 TEST_CASE("without settings, the config gives the structs' defaults", "[transport][config]") {
   system_config cfg;
   parse(cfg, {});
@@ -93,7 +113,8 @@ TEST_CASE("--help lists Troupe's settings and hides CAF modules Troupe does not 
   auto help = cfg.help_text();
   for (auto key :
        {"--troupe.node.port", "--troupe.node.secret", "--troupe.node.heartbeat-interval",
-        "--troupe.stream.capacity", "--troupe.stream.pull-timeout", "--dump-config"}) {
+        "--troupe.stream.capacity", "--troupe.stream.pull-timeout",
+        "--troupe.node.tls.certificate-file", "--troupe.node.tls.verify", "--dump-config"}) {
     CAPTURE(key);
     CHECK(help.find(key) != std::string::npos);
   }

@@ -8,6 +8,7 @@
 // Each `visit_*` calls `f(name, field, description)` for every key, `name`
 // relative to the group (`troupe.node`, `troupe.stream`).
 
+#include <optional>
 #include <string>
 
 #include "troupe/transport/node_config.hpp"
@@ -17,6 +18,7 @@ namespace troupe::transport::internal {
 
 constexpr const char* node_group = "troupe.node";
 constexpr const char* stream_group = "troupe.stream";
+constexpr const char* tls_group = "troupe.node.tls";
 
 template <class F>
 void visit_node_keys(node_config& x, F&& f) {
@@ -43,6 +45,27 @@ void visit_node_keys(node_config& x, F&& f) {
   f("reconnect", x.reconnect, "whether a lost outbound connection is re-established");
   f("io-threads", x.io_threads, "threads running the node's I/O");
   f("stop-timeout", x.stop_timeout, "how long a connection may take to say goodbye");
+}
+
+/// `verify` stands for `x.verify` as its name ("none", "peer", "mutual"):
+/// config values are strings, see `parse_tls_verify`.
+template <class F>
+void visit_tls_keys(tls_config& x, std::string& verify, F&& f) {
+  f("enabled", x.enabled, "whether connections use TLS");
+  f("certificate-file", x.certificate_file, "PEM certificate (chain) of this node");
+  f("private-key-file", x.private_key_file, "PEM private key of the certificate");
+  f("ca-file", x.ca_file, "PEM CA certificate(s) a peer's certificate must chain to");
+  f("verify", verify, "none, peer (the dialer checks) or mutual (both check)");
+}
+
+inline std::optional<tls_verify> parse_tls_verify(const std::string& x) {
+  if (x == "none")
+    return tls_verify::none;
+  if (x == "peer")
+    return tls_verify::peer;
+  if (x == "mutual")
+    return tls_verify::mutual;
+  return std::nullopt;
 }
 
 template <class F>

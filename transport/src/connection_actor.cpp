@@ -45,7 +45,7 @@ connection_actor::connection_actor(caf::actor_config& cfg, connection_args args,
     parent_(std::move(parent)),
     hs_(args_.role,
         handshake::params{args_.node_id, args_.cfg->secret, args_.listen_host,
-                          args_.listen_port, protocol_version},
+                          args_.listen_port, protocol_version, args_.cfg->tls.enabled},
         random_nonce()),
     log_(actors::logger("troupe.transport")) {
   // nop
@@ -136,6 +136,7 @@ void connection_actor::on_handshake_frame(const wire::Frame& frame) {
   }
   wire::Frame reply;
   caf::error err;
+  hs_.set_encrypted(args_.io->encrypted());
   auto has_reply = hs_.handle(frame, reply, err);
   if (err)
     return fail_handshake(std::move(err), has_reply ? &reply : nullptr);

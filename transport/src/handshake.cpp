@@ -106,6 +106,11 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
       if (in.kind_case() != wire::Frame::kHello)
         break;
       const auto& hello = in.hello();
+      if (self_.require_encryption && !encrypted_)
+        return refuse(
+          caf::make_error(transport_errc::tls_mismatch,
+                          "this node requires TLS; the peer connected in plaintext"),
+          reply, err);
       if (hello.protocol_version() != self_.version)
         return refuse(
           caf::make_error(transport_errc::version_mismatch,

@@ -63,10 +63,19 @@ public:
     std::string listen_host;
     uint16_t listen_port = 0;
     uint32_t version = protocol_version;
+    /// This node speaks TLS: an acceptor refuses a Hello that arrived on a
+    /// plaintext connection (`tls_mismatch`). See `set_encrypted`.
+    bool require_encryption = false;
   };
 
   /// `nonce` is this side's fresh random nonce (injected for tests).
   handshake(handshake_role role, params self, std::string nonce);
+
+  /// Whether the connection the frames arrive on is encrypted (TLS); set by
+  /// the owner before `handle`. Default false.
+  void set_encrypted(bool x) noexcept {
+    encrypted_ = x;
+  }
 
   /// Initiator: fills `out` with the Hello and returns true. Acceptor: false.
   bool start(wire::Frame& out);
@@ -116,6 +125,7 @@ private:
   std::string peer_id_;
   std::string peer_listen_;
   state state_;
+  bool encrypted_ = false;
 };
 
 } // namespace troupe::transport::internal

@@ -23,6 +23,7 @@
 #include <caf/timespan.hpp>
 
 #include "adaptive_mutex.hpp"
+#include "troupe/transport/node_config.hpp"
 
 namespace troupe::transport::internal {
 
@@ -40,6 +41,16 @@ using io_runtime_ptr = std::shared_ptr<io_runtime>;
 
 /// Starts `threads` I/O threads.
 io_runtime_ptr make_io_runtime(uint32_t threads);
+
+/// A node's TLS settings with its certificates, key and CAs loaded (an
+/// OpenSSL context, shared by all its connections). Defined in tcp_io.cpp.
+class tls_context;
+
+using tls_context_ptr = std::shared_ptr<tls_context>;
+
+/// Loads `cfg`'s files. Error: `invalid_config` naming the file and
+/// OpenSSL's reason.
+caf::expected<tls_context_ptr> make_tls_context(const tls_config& cfg);
 
 /// Receives what a connection reads. Called on the I/O thread only, never
 /// concurrently for one connection.
@@ -167,6 +178,11 @@ public:
   /// "ip:port" of the peer (or of the dialed address), for log lines.
   std::string remote_address() const;
 
+  /// Whether the bytes travel in TLS. Known before the first frame reaches
+  /// the sink; a TLS node's accepted connection from a plaintext peer is
+  /// not (its handshake refuses it).
+  virtual bool encrypted() const noexcept = 0;
+
 protected:
   // -- for the implementation -------------------------------------------------
 
@@ -212,8 +228,11 @@ using connection_io_ptr = std::shared_ptr<connection_io>;
 constexpr unsigned proxy_shift = 40;
 
 /// Returns an unconnected TCP connection (call `connect`) that accepts
-/// frames up to `max_frame_size` until `raise_frame_limit`.
-connection_io_ptr make_tcp_connection(const io_runtime_ptr& rt, uint32_t max_frame_size);
+/// frames up to `max_frame_size` until `raise_frame_limit`; with `tls`, it
+/// runs a TLS handshake once connected (`connect_failed`, `tls_failed` or
+/// `tls_mismatch` if that fails) before `on_connected`.
+connection_io_ptr make_tcp_connection(const io_runtime_ptr& rt, uint32_t max_frame_size,
+                                      tls_context_ptr tls = nullptr);
 
 /// A listening socket.
 class listener_io {
@@ -240,8 +259,13 @@ public:
 using listener_io_ptr = std::shared_ptr<listener_io>;
 
 /// Binds and listens on `host:port` (synchronously). Error: `listen_failed`.
+/// With `tls`, an accepted connection runs the server side of a TLS
+/// handshake before its first frame (or first write), unless the peer's
+/// first bytes are not a TLS record: then it stays plaintext, unencrypted,
+/// for the handshake to refuse.
 caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
                                                  const std::string& host, uint16_t port,
-                                                 uint32_t max_frame_size);
+                                                 uint32_t max_frame_size,
+                                                 tls_context_ptr tls = nullptr);
 
 } // namespace troupe::transport::internal

@@ -73,11 +73,18 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
   auto ptr = std::make_unique<impl>();
   ptr->sys = &sys;
   ptr->id = cfg.node_id.empty() ? generate_node_id() : cfg.node_id;
+  internal::tls_context_ptr tls;
+  if (cfg.tls.enabled) {
+    auto ctx = internal::make_tls_context(cfg.tls);
+    if (!ctx)
+      return std::move(ctx.error());
+    tls = std::move(*ctx);
+  }
   ptr->rt = internal::make_io_runtime(cfg.io_threads);
   internal::listener_io_ptr listener;
   if (cfg.listen) {
-    auto lio =
-      internal::make_tcp_listener(ptr->rt, cfg.host, cfg.port, cfg.max_handshake_frame_size);
+    auto lio = internal::make_tcp_listener(ptr->rt, cfg.host, cfg.port,
+                                           cfg.max_handshake_frame_size, tls);
     if (!lio) {
       ptr->rt->shutdown(std::chrono::seconds{1});
       return std::move(lio.error());
@@ -86,7 +93,8 @@ caf::expected<node> node::start(caf::actor_system& sys, node_config cfg) {
     ptr->port = listener->port();
   }
   ptr->cfg = std::make_shared<const node_config>(std::move(cfg));
-  auto handles = internal::spawn_node_actor(sys, ptr->cfg, ptr->id, ptr->rt, listener);
+  auto handles =
+    internal::spawn_node_actor(sys, ptr->cfg, ptr->id, ptr->rt, std::move(tls), listener);
   if (!handles) {
     ptr->rt->shutdown(std::chrono::seconds{1});
     return std::move(handles.error());

@@ -108,12 +108,13 @@ supervisors::supervisor_config node_supervision(const config_ptr& cfg,
 } // namespace
 
 node_actor_impl::node_actor_impl(caf::actor_config& cfg, config_ptr settings,
-                                 std::string node_id, io_runtime_ptr rt,
+                                 std::string node_id, io_runtime_ptr rt, tls_context_ptr tls,
                                  listener_io_ptr listener)
   : node_actor_internal::base(cfg),
     cfg_(std::move(settings)),
     id_(std::move(node_id)),
     rt_(std::move(rt)),
+    tls_(std::move(tls)),
     listener_(std::move(listener)),
     port_(listener_ ? listener_->port() : uint16_t{0}),
     log_(actors::logger("troupe.transport")) {
@@ -353,7 +354,7 @@ void node_actor_impl::start_connection(pending_start req) {
 }
 
 void node_actor_impl::dial(const std::string& host, uint16_t port) {
-  add_connection(make_tcp_connection(rt_, cfg_->max_handshake_frame_size),
+  add_connection(make_tcp_connection(rt_, cfg_->max_handshake_frame_size, tls_),
                  handshake_role::initiator, host, port);
 }
 
@@ -606,9 +607,10 @@ void node_actor_impl::on_stop_deadline() {
 
 caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr cfg,
                                              std::string node_id, io_runtime_ptr rt,
-                                             listener_io_ptr listener) {
+                                             tls_context_ptr tls, listener_io_ptr listener) {
   auto id = node_id;
-  auto node = sys.spawn<node_actor_impl>(cfg, std::move(node_id), std::move(rt), listener);
+  auto node = sys.spawn<node_actor_impl>(cfg, std::move(node_id), std::move(rt),
+                                         std::move(tls), listener);
   auto dynamic = caf::actor_cast<caf::actor>(node);
   auto sup = supervisors::spawn_supervisor(sys, node_supervision(cfg, id, listener, dynamic));
   if (!sup) {

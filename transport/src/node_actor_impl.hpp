@@ -56,7 +56,7 @@ using node_actor_internal = node_actor::extend<
 class node_actor_impl final : public node_actor_internal::base {
 public:
   node_actor_impl(caf::actor_config& cfg, config_ptr settings, std::string node_id,
-                  io_runtime_ptr rt, listener_io_ptr listener);
+                  io_runtime_ptr rt, tls_context_ptr tls, listener_io_ptr listener);
 
   const char* name() const override;
 
@@ -185,6 +185,8 @@ private:
   config_ptr cfg_;
   std::string id_;
   io_runtime_ptr rt_;
+  /// Null unless the node speaks TLS; every dialed connection uses it.
+  tls_context_ptr tls_;
   listener_io_ptr listener_;
   uint16_t port_ = 0;
   /// The root of the supervisor tree, and its "connections" child.
@@ -225,9 +227,10 @@ struct node_handles {
 };
 
 /// Spawns the node actor and its supervisor tree (the listener, if
-/// `listener` is not null, and the connections supervisor).
+/// `listener` is not null, and the connections supervisor). `tls` is null
+/// for a plaintext node.
 caf::expected<node_handles> spawn_node_actor(caf::actor_system& sys, config_ptr cfg,
                                              std::string node_id, io_runtime_ptr rt,
-                                             listener_io_ptr listener);
+                                             tls_context_ptr tls, listener_io_ptr listener);
 
 } // namespace troupe::transport::internal

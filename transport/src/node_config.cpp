@@ -22,7 +22,20 @@ std::string ms(caf::timespan x) {
 
 } // namespace
 
+std::string to_string(tls_verify x) {
+  switch (x) {
+    case tls_verify::none:
+      return "none";
+    case tls_verify::peer:
+      return "peer";
+    default:
+      return "mutual";
+  }
+}
+
 caf::error node_config::validate() const {
+  if (!config_errors.empty())
+    return bad(config_errors.front());
   if (listen && host.empty())
     return bad("host must not be empty when listen is true");
   if (max_frame_size < 64)
@@ -62,14 +75,33 @@ caf::error node_config::validate() const {
       return bad("observers[" + std::to_string(i) + "] must be a valid actor");
   if (stop_timeout <= caf::timespan{0})
     return bad("stop_timeout must be > 0");
+  if (tls.enabled) {
+    auto needs_own = listen || tls.verify == tls_verify::mutual;
+    if (needs_own && (tls.certificate_file.empty() || tls.private_key_file.empty()))
+      return bad(std::string{"tls.certificate_file and tls.private_key_file must be set "}
+                 + (listen ? "to listen with TLS" : "for tls.verify = mutual"));
+    if (tls.verify != tls_verify::none && tls.ca_file.empty())
+      return bad("tls.ca_file must be set for tls.verify = " + to_string(tls.verify)
+                 + " (or tls.verify = none to encrypt without checking certificates)");
+  }
   return caf::none;
 }
 
 node_config node_config::from(const caf::actor_system_config& cfg) {
   node_config n;
-  internal::visit_node_keys(n, [&cfg](const char* name, auto& field, const char*) {
-    field = caf::get_or(cfg, internal::config_key(internal::node_group, name), field);
-  });
+  auto read = [&cfg](const char* group) {
+    return [&cfg, group](const char* name, auto& field, const char*) {
+      field = caf::get_or(cfg, internal::config_key(group, name), field);
+    };
+  };
+  internal::visit_node_keys(n, read(internal::node_group));
+  auto verify = to_string(n.tls.verify);
+  internal::visit_tls_keys(n.tls, verify, read(internal::tls_group));
+  if (auto parsed = internal::parse_tls_verify(verify))
+    n.tls.verify = *parsed;
+  else
+    n.config_errors.push_back(internal::config_key(internal::tls_group, "verify")
+                              + " must be none, peer or mutual (got \"" + verify + "\")");
   return n;
 }
 

@@ -36,6 +36,9 @@ system_config::system_config() {
   node_config n;
   opt_group node_options{custom_options_, view(internal::node_group)};
   internal::visit_node_keys(n, declare(node_options, internal::node_group));
+  auto verify = to_string(n.tls.verify);
+  opt_group tls_options{custom_options_, view(internal::tls_group)};
+  internal::visit_tls_keys(n.tls, verify, declare(tls_options, internal::tls_group));
   stream_export_config e;
   stream_import_config i;
   opt_group stream_options{custom_options_, view(internal::stream_group)};

@@ -1,5 +1,6 @@
-// The TCP implementation of io.hpp on standalone Asio. The only translation
-// unit that includes Asio.
+// The TCP implementation of io.hpp on standalone Asio, with TLS through
+// Asio's SSL streams over OpenSSL. The only translation unit that includes
+// Asio.
 
 #include <sys/socket.h>
 
@@ -7,10 +8,15 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <caf/deep_to_string.hpp>
 #include <caf/execution_unit.hpp>
@@ -110,10 +116,102 @@ void connection_io::set_write_limit(size_t bytes) {
   write_limit_ = bytes;
 }
 
+// -- TLS context ------------------------------------------------------------------
+
+class tls_context {
+public:
+  explicit tls_context(tls_verify verify) : ctx(asio::ssl::context::tls), verify(verify) {
+    // nop
+  }
+
+  asio::ssl::context ctx;
+  tls_verify verify;
+};
+
+caf::expected<tls_context_ptr> make_tls_context(const tls_config& cfg) {
+  auto result = std::make_shared<tls_context>(cfg.verify);
+  auto& ctx = result->ctx;
+  auto bad = [](const std::string& what, const asio::error_code& ec) {
+    return caf::make_error(transport_errc::invalid_config,
+                           "tls: " + what + ": " + ec.message());
+  };
+  asio::error_code ec;
+  // TLS 1.2 and later only; no renegotiation, no compression.
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression
+                    | asio::ssl::context::single_dh_use,
+                  ec);
+  if (!cfg.certificate_file.empty()) {
+    ctx.use_certificate_chain_file(cfg.certificate_file, ec);
+    if (ec)
+      return bad("certificate_file " + cfg.certificate_file, ec);
+    ctx.use_private_key_file(cfg.private_key_file, asio::ssl::context::pem, ec);
+    if (ec)
+      return bad("private_key_file " + cfg.private_key_file, ec);
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+      return caf::make_error(transport_errc::invalid_config,
+                             "tls: private_key_file " + cfg.private_key_file
+                               + " does not match certificate_file " + cfg.certificate_file);
+  }
+  if (!cfg.ca_file.empty()) {
+    ctx.load_verify_file(cfg.ca_file, ec);
+    if (ec)
+      return bad("ca_file " + cfg.ca_file, ec);
+  }
+  return result;
+}
+
 namespace {
 
 using asio::ip::tcp;
 using strand_type = asio::strand<asio::io_context::executor_type>;
+using tls_stream = asio::ssl::stream<tcp::socket&>;
+
+/// Whether `ec` means the peer did not answer in TLS: it closed the
+/// connection during the TLS handshake, or sent bytes that are not a TLS
+/// record (a plaintext Troupe frame, a Refusal).
+bool looks_like_plaintext_peer(const asio::error_code& ec) {
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+      || ec == asio::error::connection_reset)
+    return true;
+  if (ec.category() != asio::error::get_ssl_category())
+    return false;
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_PACKET_LENGTH_TOO_LONG:
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_RECORD_LENGTH_MISMATCH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// The typed error of a failed TLS handshake (`handshaking`) or of TLS
+/// breaking later.
+caf::error tls_error(const asio::error_code& ec, SSL* ssl, bool handshaking,
+                     const std::string& peer) {
+  auto verdict = SSL_get_verify_result(ssl);
+  if (verdict != X509_V_OK)
+    return caf::make_error(transport_errc::tls_failed,
+                           peer + "'s certificate: " + X509_verify_cert_error_string(verdict));
+  if (handshaking && looks_like_plaintext_peer(ec))
+    return caf::make_error(transport_errc::tls_mismatch,
+                           peer
+                             + " does not answer in TLS (it closed the connection or sent "
+                               "plaintext during the TLS handshake: "
+                             + ec.message() + ")");
+  return caf::make_error(transport_errc::tls_failed, peer + ": " + ec.message());
+}
+
+/// Whether `bytes` start like a TLS record (a handshake record, 0x16, of
+/// TLS major version 3). A Troupe frame never does: its varint length
+/// prefix may be 0x16, but the next byte, the Frame's first field tag,
+/// cannot be 0x03 (field number 0 does not exist).
+bool starts_like_tls(const char* bytes, size_t n) {
+  return n >= 1 && static_cast<unsigned char>(bytes[0]) == 0x16
+    && (n < 2 || static_cast<unsigned char>(bytes[1]) == 0x03);
+}
 
 // -- runtime --------------------------------------------------------------------
 
@@ -211,15 +309,20 @@ private:
 class tcp_connection : public connection_io,
                        public std::enable_shared_from_this<tcp_connection> {
 public:
-  tcp_connection(io_runtime_ptr rt, strand_type strand, uint32_t max_frame_size)
+  tcp_connection(io_runtime_ptr rt, strand_type strand, uint32_t max_frame_size,
+                 tls_context_ptr tls)
     : rt_(std::move(rt)),
       strand_(strand),
       socket_(strand_),
       resolver_(strand_),
       linger_(strand_),
       decoder_(max_frame_size),
-      read_buf_(64 * 1024) {
-    // nop
+      read_buf_(64 * 1024),
+      tls_ctx_(std::move(tls)) {
+    if (tls_ctx_) {
+      tls_.emplace(socket_, tls_ctx_->ctx);
+      tls_phase_ = tls_phase::pending;
+    }
   }
 
   /// The socket, for an acceptor to accept into (on this strand).
@@ -244,6 +347,7 @@ public:
                  if (self->stopped_)
                    return;
                  self->sink_ = std::move(sink);
+                 self->dialed_host_ = host;
                  self->resolver_.async_resolve(
                    host, std::to_string(port),
                    [self](const asio::error_code& ec, tcp::resolver::results_type results) {
@@ -267,8 +371,15 @@ public:
       if (self->stopped_)
         return;
       self->sink_ = std::move(sink);
-      self->read_some();
+      if (self->tls_phase_ == tls_phase::pending)
+        return self->accept_tls();
+      if (self->tls_phase_ != tls_phase::negotiating && !self->reading_)
+        self->read_some();
     });
+  }
+
+  bool encrypted() const noexcept override {
+    return encrypted_.load();
   }
 
   void raise_frame_limit(uint32_t max_frame_size) override {
@@ -290,6 +401,12 @@ protected:
   /// Sends on the calling thread while the socket takes everything; hands
   /// the rest to the I/O thread.
   void start_writing() override {
+    if (tls_ctx_) {
+      // OpenSSL's SSL object is not to be used from two threads at once:
+      // with TLS, only the I/O thread (the strand) writes.
+      asio::post(strand_, [self = shared_from_this()] { self->write_some(); });
+      return;
+    }
     bool close_after = false;
     // A few rounds pick up what other threads appended meanwhile; beyond
     // that the I/O thread takes over, so no caller loops for long.
@@ -346,17 +463,124 @@ private:
         caf::make_error(transport_errc::connect_failed, remote_address(), ec.message()));
     asio::error_code ignored;
     socket_.set_option(tcp::no_delay{true}, ignored);
+    if (tls_phase_ == tls_phase::pending)
+      return dial_tls();
     if (sink_)
       sink_->on_connected();
     read_some();
   }
 
+  // -- TLS (on the strand) ----------------------------------------------------
+
+  /// The dialing side: checks the acceptor's certificate (by `verify`) and
+  /// that it names the dialed address, then handshakes.
+  void dial_tls() {
+    tls_phase_ = tls_phase::negotiating;
+    auto* ssl = tls_->native_handle();
+    if (tls_ctx_->verify == tls_verify::none) {
+      tls_->set_verify_mode(asio::ssl::verify_none);
+    } else {
+      tls_->set_verify_mode(asio::ssl::verify_peer);
+      asio::error_code ec;
+      asio::ip::make_address(dialed_host_, ec);
+      if (!ec) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), dialed_host_.c_str());
+      } else {
+        SSL_set1_host(ssl, dialed_host_.c_str());
+        SSL_set_tlsext_host_name(ssl, dialed_host_.c_str());
+      }
+    }
+    tls_->async_handshake(
+      asio::ssl::stream_base::client,
+      [self = shared_from_this()](const asio::error_code& ec) { self->on_tls_dialed(ec); });
+  }
+
+  void on_tls_dialed(const asio::error_code& ec) {
+    if (stopped_)
+      return;
+    if (ec)
+      return fail_tls(ec);
+    tls_phase_ = tls_phase::up;
+    encrypted_ = true;
+    if (sink_)
+      sink_->on_connected();
+    read_some();
+    if (write_waiting_)
+      write_some();
+  }
+
+  /// The accepting side: a peer whose first bytes are not a TLS record
+  /// stays plaintext (for the handshake to refuse it with a Refusal it can
+  /// read); a TLS peer is handshaken with.
+  void accept_tls() {
+    tls_phase_ = tls_phase::negotiating;
+    socket_.async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this()](const asio::error_code& ec) { self->on_first_bytes(ec); });
+  }
+
+  void on_first_bytes(const asio::error_code& ec) {
+    if (stopped_)
+      return;
+    if (ec)
+      return report(caf::make_error(transport_errc::peer_lost, ec.message()));
+    char first[2];
+    asio::error_code peek_ec;
+    auto n = socket_.receive(asio::buffer(first), tcp::socket::message_peek, peek_ec);
+    if (peek_ec == asio::error::would_block)
+      return accept_tls(); // spurious wake-up
+    if (peek_ec || n == 0)
+      return report(caf::make_error(transport_errc::peer_lost, "connection closed by peer"));
+    if (!starts_like_tls(first, n)) {
+      tls_.reset();
+      tls_phase_ = tls_phase::none;
+      return secured();
+    }
+    if (tls_ctx_->verify == tls_verify::mutual)
+      tls_->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    else
+      tls_->set_verify_mode(asio::ssl::verify_none);
+    tls_->async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this()](const asio::error_code& ec) {
+                            if (self->stopped_)
+                              return;
+                            if (ec)
+                              return self->fail_tls(ec);
+                            self->tls_phase_ = tls_phase::up;
+                            self->encrypted_ = true;
+                            self->secured();
+                          });
+  }
+
+  /// The accepted connection's TLS question is settled: read (if started)
+  /// and write what waited.
+  void secured() {
+    if (sink_ && !reading_)
+      read_some();
+    if (write_waiting_)
+      write_some();
+  }
+
+  void fail_tls(const asio::error_code& ec) {
+    auto err =
+      tls_error(ec, tls_->native_handle(), tls_phase_ != tls_phase::up, remote_address());
+    if (!sink_)
+      actors::logger("troupe.transport")->warn("TLS: {}", caf::to_string(err.context()));
+    report(std::move(err));
+    shut();
+  }
+
+  // -- reading (on the strand) -------------------------------------------------
+
   void read_some() {
     reading_ = true;
-    socket_.async_read_some(asio::buffer(read_buf_),
-                            [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                              self->on_read(ec, n);
-                            });
+    auto done = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+      self->on_read(ec, n);
+    };
+    if (tls_)
+      tls_->async_read_some(asio::buffer(read_buf_), std::move(done));
+    else
+      socket_.async_read_some(asio::buffer(read_buf_), std::move(done));
   }
 
   void on_read(const asio::error_code& ec, size_t n) {
@@ -369,13 +593,25 @@ private:
       return;
     }
     if (ec) {
-      if (ec == asio::error::eof) {
+      // A TLS peer that closes without TLS's close_notify is an EOF here:
+      // frames are length-delimited, so truncation is detected by framing.
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
         auto err = decoder_.finish();
         if (!err)
           err = caf::make_error(transport_errc::peer_lost, "connection closed by peer");
         return report(std::move(err));
       }
+      if (tls_ && ec.category() == asio::error::get_ssl_category())
+        return report(tls_error(ec, tls_->native_handle(), false, remote_address()));
       return report(caf::make_error(transport_errc::peer_lost, ec.message()));
+    }
+    if (first_read_) {
+      first_read_ = false;
+      if (!tls_ && starts_like_tls(read_buf_.data(), n))
+        return report(caf::make_error(
+          transport_errc::tls_mismatch,
+          remote_address()
+            + " speaks TLS; this node does not (troupe.node.tls.enabled is false)"));
     }
     decoder_.feed(read_buf_.data(), n);
     drain();
@@ -458,6 +694,17 @@ private:
   void write_some() {
     if (stopped_)
       return;
+    if (tls_phase_ == tls_phase::pending || tls_phase_ == tls_phase::negotiating) {
+      // Bytes written before TLS is up (e.g. a Refusal to a connection
+      // accepted over the limit) wait for it.
+      write_waiting_ = true;
+      if (tls_phase_ == tls_phase::pending && dialed_host_.empty())
+        accept_tls();
+      return;
+    }
+    write_waiting_ = false;
+    if (writing_active_)
+      return;
     bool close_after = false;
     if (!take_pending(active_, close_after)) {
       if (close_after)
@@ -468,18 +715,26 @@ private:
   }
 
   void async_write_active() {
-    asio::async_write(
-      socket_, asio::buffer(active_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t) {
-        if (self->stopped_)
-          return;
-        if (ec) {
+    writing_active_ = true;
+    auto done = [self = shared_from_this()](const asio::error_code& ec, size_t) {
+      self->writing_active_ = false;
+      if (self->stopped_)
+        return;
+      if (ec) {
+        if (self->tls_ && ec.category() == asio::error::get_ssl_category())
+          self->report(
+            tls_error(ec, self->tls_->native_handle(), false, self->remote_address()));
+        else
           self->report(caf::make_error(transport_errc::peer_lost, "write: " + ec.message()));
-          return self->shut();
-        }
-        self->active_.clear();
-        self->write_some();
-      });
+        return self->shut();
+      }
+      self->active_.clear();
+      self->write_some();
+    };
+    if (tls_)
+      asio::async_write(*tls_, asio::buffer(active_), std::move(done));
+    else
+      asio::async_write(socket_, asio::buffer(active_), std::move(done));
   }
 
   /// Graceful close: everything queued is written; half-close so the peer
@@ -521,6 +776,18 @@ private:
     sink_ = nullptr;
   }
 
+  /// Where a connection configured for TLS is.
+  enum class tls_phase : uint8_t {
+    /// Plaintext: not configured for TLS, or an accepted plaintext peer.
+    none,
+    /// Configured; the TLS handshake has not started.
+    pending,
+    /// The TLS handshake (or, accepting, the look at the first bytes) runs.
+    negotiating,
+    /// Encrypted.
+    up,
+  };
+
   io_runtime_ptr rt_; // keeps the io_context alive as long as this socket
   strand_type strand_;
   tcp::socket socket_;
@@ -536,6 +803,22 @@ private:
   bool reading_ = false;
   /// The I/O thread's write buffer.
   std::string active_;
+  /// An `async_write` of `active_` is under way.
+  bool writing_active_ = false;
+  /// No read happened yet (a plaintext connection checks for TLS bytes).
+  bool first_read_ = true;
+
+  // -- TLS ------------------------------------------------------------------------
+  tls_context_ptr tls_ctx_;
+  /// Over `socket_`; engaged while the connection is (to be) encrypted.
+  std::optional<tls_stream> tls_;
+  tls_phase tls_phase_ = tls_phase::none;
+  /// The host `connect` dialed (checked against the peer's certificate);
+  /// empty for an accepted connection.
+  std::string dialed_host_;
+  /// Something was written before TLS was up.
+  bool write_waiting_ = false;
+  std::atomic<bool> encrypted_{false};
 
   // -- the writer role (see connection_io) ----------------------------------
   /// The buffer of a direct send; used by whoever holds the writer role.
@@ -552,11 +835,13 @@ private:
 
 class tcp_listener : public listener_io, public std::enable_shared_from_this<tcp_listener> {
 public:
-  tcp_listener(io_runtime_ptr rt, tcp::acceptor acceptor, uint32_t max_frame_size)
+  tcp_listener(io_runtime_ptr rt, tcp::acceptor acceptor, uint32_t max_frame_size,
+               tls_context_ptr tls)
     : rt_(std::move(rt)),
       acceptor_(std::move(acceptor)),
       max_frame_size_(max_frame_size),
-      port_(acceptor_.local_endpoint().port()) {
+      port_(acceptor_.local_endpoint().port()),
+      tls_(std::move(tls)) {
     // nop
   }
 
@@ -611,7 +896,7 @@ private:
       return;
     // Each connection gets its own strand; accept straight into its socket.
     auto conn = std::make_shared<tcp_connection>(rt_, asio::make_strand(native(rt_).context()),
-                                                 max_frame_size_);
+                                                 max_frame_size_, tls_);
     acceptor_.async_accept(conn->socket(),
                            [self = shared_from_this(), conn](const asio::error_code& ec) {
                              self->on_accept(ec, conn);
@@ -642,6 +927,7 @@ private:
   tcp::acceptor acceptor_;
   uint32_t max_frame_size_;
   uint16_t port_;
+  tls_context_ptr tls_;
   caf::actor owner_;
   /// Accepted while no owner: bounded, like the kernel's backlog.
   static constexpr size_t max_held = 128;
@@ -668,14 +954,16 @@ io_runtime_ptr make_io_runtime(uint32_t threads) {
   return std::make_shared<asio_runtime>(threads);
 }
 
-connection_io_ptr make_tcp_connection(const io_runtime_ptr& rt, uint32_t max_frame_size) {
+connection_io_ptr make_tcp_connection(const io_runtime_ptr& rt, uint32_t max_frame_size,
+                                      tls_context_ptr tls) {
   auto strand = asio::make_strand(native(rt).context());
-  return std::make_shared<tcp_connection>(rt, strand, max_frame_size);
+  return std::make_shared<tcp_connection>(rt, strand, max_frame_size, std::move(tls));
 }
 
 caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
                                                  const std::string& host, uint16_t port,
-                                                 uint32_t max_frame_size) {
+                                                 uint32_t max_frame_size,
+                                                 tls_context_ptr tls) {
   auto where = host + ":" + std::to_string(port);
   asio::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
@@ -694,7 +982,7 @@ caf::expected<listener_io_ptr> make_tcp_listener(const io_runtime_ptr& rt,
   if (ec)
     return caf::make_error(transport_errc::listen_failed, where, ec.message());
   return listener_io_ptr{
-    std::make_shared<tcp_listener>(rt, std::move(acceptor), max_frame_size)};
+    std::make_shared<tcp_listener>(rt, std::move(acceptor), max_frame_size, std::move(tls))};
 }
 
 } // namespace troupe::transport::internal

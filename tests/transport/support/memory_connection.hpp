@@ -44,6 +44,15 @@ public:
     frame_limit_ = max_frame_size;
   }
 
+  bool encrypted() const noexcept override {
+    return encrypted_;
+  }
+
+  /// Plays a connection that runs over TLS (default: plaintext).
+  void set_encrypted(bool x) {
+    encrypted_ = x;
+  }
+
   // -- what the connection did --------------------------------------------------
 
   /// The frame limit the connection raised to after its handshake; 0 until
@@ -138,6 +147,7 @@ protected:
 private:
   frame_sink_ptr sink_;
   uint32_t frame_limit_ = 0;
+  bool encrypted_ = false;
   bool paused_ = false;
   bool closed_ = false;
   std::string written_;

@@ -28,6 +28,8 @@ rpc_errc status_of(const caf::error& err) {
       || messages::is(err, transport_errc::peer_timeout)
       || messages::is(err, transport_errc::node_stopped)
       || messages::is(err, transport_errc::connect_failed)
+      || messages::is(err, transport_errc::tls_mismatch)
+      || messages::is(err, transport_errc::tls_failed)
       || messages::is(err, caf::sec::request_receiver_down)
       || messages::is(err, flow_errc::upstream_unavailable))
     return rpc_errc::unavailable;

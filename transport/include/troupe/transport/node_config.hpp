@@ -20,6 +20,50 @@ namespace troupe::transport {
 /// The wire protocol version this build speaks (`Hello.protocol_version`).
 constexpr uint32_t protocol_version = 1;
 
+/// How a TLS connection checks its peer's certificate.
+enum class tls_verify : uint8_t {
+  /// Encrypt only: no certificate is checked on either side (the HMAC
+  /// secret, if set, still authenticates the peer).
+  none,
+  /// The dialing node checks the accepting node's certificate: its chain up
+  /// to `tls_config::ca_file`, its validity dates, and that it names the
+  /// dialed address (an IP address in its subjectAltName, or the host
+  /// name). The accepting node asks for no certificate.
+  peer,
+  /// Both sides check each other's certificate (mutual TLS); every node
+  /// needs a certificate of its own. The accepting node checks the chain
+  /// and the dates (it has no name to check the dialer against).
+  mutual,
+};
+
+/// Returns "none", "peer" or "mutual".
+std::string to_string(tls_verify x);
+
+/// TLS on a node's connections (over OpenSSL, through Asio's SSL streams).
+/// The handshake (and its HMAC secret, if set) runs inside the encrypted
+/// connection.
+struct tls_config {
+  /// Whether this node speaks TLS. A TLS node refuses a plaintext peer and a
+  /// plaintext node refuses a TLS peer, each with `tls_mismatch`. Default
+  /// false.
+  bool enabled = false;
+
+  /// PEM file with this node's certificate (and its intermediate CAs, if
+  /// any). Needed to listen, and for `tls_verify::mutual`.
+  std::string certificate_file;
+
+  /// PEM file with the private key of `certificate_file`.
+  std::string private_key_file;
+
+  /// PEM file with the CA certificate(s) a peer's certificate must chain
+  /// to. Needed unless `verify` is `none`.
+  std::string ca_file;
+
+  /// What is checked of a peer's certificate. Default mutual (the
+  /// strictest).
+  tls_verify verify = tls_verify::mutual;
+};
+
 struct node_config {
   /// Address to listen on. Default 127.0.0.1 (loopback only); "0.0.0.0"
   /// accepts connections from other hosts.
@@ -75,12 +119,18 @@ struct node_config {
 
   /// Shared secret for the HMAC-SHA256 challenge-response. Empty (default) =
   /// no authentication. Both sides must use the same value; it never travels.
+  /// Works alone and inside TLS.
   std::string secret;
+
+  /// TLS on every connection of the node (default off). The files are read
+  /// once, at `node::start` (`invalid_config` if one cannot be loaded).
+  tls_config tls;
 
   /// Bound on the whole handshake (hello to welcome). Default 5 s.
   caf::timespan handshake_timeout = std::chrono::seconds{5};
 
-  /// Bound on establishing the TCP connection. Default 5 s.
+  /// Bound on establishing the TCP connection (and, with TLS, the dialing
+  /// side's TLS handshake). Default 5 s.
   caf::timespan connect_timeout = std::chrono::seconds{5};
 
   /// How often each side sends a heartbeat. Smaller detects a dead peer
@@ -121,12 +171,17 @@ struct node_config {
   /// node's stop takes at most 1.5 times this. Default 1 s.
   caf::timespan stop_timeout = std::chrono::seconds{1};
 
+  /// What `from` could not read (e.g. an unknown `tls.verify` value); the
+  /// field keeps its default and `validate` reports the first entry.
+  std::vector<std::string> config_errors;
+
   /// Returns an `invalid_config` error naming the bad field, or none.
   caf::error validate() const;
 
   /// The defaults above, overridden by the `troupe.node.*` keys of `cfg`
-  /// (command line, config file; see `transport::system_config`). The
-  /// reconnect backoff and the observers are not config keys.
+  /// (command line, config file; see `transport::system_config`), TLS by
+  /// `troupe.node.tls.*`. The reconnect backoff and the observers are not
+  /// config keys.
   static node_config from(const caf::actor_system_config& cfg);
 };
 

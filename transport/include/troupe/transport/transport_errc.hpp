@@ -94,6 +94,17 @@ enum class transport_errc : uint8_t {
   /// that has `stream_export_config::max_sessions_per_peer` open. Context:
   /// the stream id and the limit.
   too_many_sessions = 25,
+  /// One side of a connection speaks TLS and the other does not
+  /// (`tls_config::enabled` differs): a TLS node refuses a plaintext Hello
+  /// with a Refusal carrying this; a plaintext node closes a connection that
+  /// starts with a TLS record, and the TLS dialer, whose TLS handshake then
+  /// ends without an answer, reports this too. Context: which side is which.
+  tls_mismatch = 26,
+  /// The TLS handshake failed or TLS broke: the peer's certificate is
+  /// expired, not yet valid, from a CA this node does not trust, or does not
+  /// name the dialed address; the peer rejected ours; or a TLS record was
+  /// corrupt. Context: OpenSSL's reason (e.g. "certificate has expired").
+  tls_failed = 27,
 };
 
 /// The CAF error category of `transport_errc`.

@@ -1,0 +1,259 @@
+// TLS on the wire: real nodes on 127.0.0.1 with certificates made at test
+// time by the `openssl` command (a throwaway CA, a good certificate, an
+// expired one, one that names another address, one from another CA).
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <troupe/messages/error_category.hpp>
+#include <troupe/transport/transport_errc.hpp>
+
+#include "support/node_fixture.hpp"
+
+using namespace std::chrono_literals;
+using troupe::messages::describe;
+using troupe::testing::Answer;
+using troupe::testing::fast_config;
+using troupe::testing::node_fixture;
+using troupe::transport::node;
+using troupe::transport::node_config;
+using troupe::transport::tls_verify;
+using troupe::transport::transport_errc;
+
+namespace {
+
+/// A throwaway public-key infrastructure in a scratch directory, made once
+/// per test process and removed at its end. A failing `openssl` fails the
+/// test: nothing is skipped.
+class test_pki {
+public:
+  test_pki() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "troupe-tls-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    dir_ = tmpl;
+    make_ca("ca");
+    make_ca("other-ca");
+    make_cert("node", "ca", "IP:127.0.0.1", "2");
+    make_cert("expired", "ca", "IP:127.0.0.1", "-1");
+    make_cert("elsewhere", "ca", "IP:127.0.0.2", "2");
+    make_cert("stranger", "other-ca", "IP:127.0.0.1", "2");
+  }
+
+  ~test_pki() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  /// `verify`-mode TLS settings with certificate `cert`, trusting `ca`.
+  node_config config(const std::string& cert, tls_verify verify = tls_verify::mutual,
+                     const std::string& ca = "ca") const {
+    auto cfg = fast_config();
+    cfg.tls.enabled = true;
+    cfg.tls.certificate_file = path(cert + ".crt");
+    cfg.tls.private_key_file = path(cert + ".key");
+    cfg.tls.ca_file = path(ca + ".crt");
+    cfg.tls.verify = verify;
+    return cfg;
+  }
+
+  std::string path(const std::string& file) const {
+    return (dir_ / file).string();
+  }
+
+private:
+  void run(const std::string& command) const {
+    auto full = "cd '" + dir_.string() + "' && " + command + " >> openssl.log 2>&1";
+    INFO(command);
+    REQUIRE(std::system(full.c_str()) == 0);
+  }
+
+  void make_ca(const std::string& name) const {
+    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name
+        + ".key -out " + name + ".crt -days 2 -subj /CN=" + name);
+  }
+
+  /// A certificate signed by `ca` for `san`, valid for `days` from now
+  /// (negative: it expired).
+  void make_cert(const std::string& name, const std::string& ca, const std::string& san,
+                 const std::string& days) const {
+    std::ofstream{dir_ / (name + ".ext")} << "subjectAltName=" << san << "\n";
+    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name
+        + ".key -out " + name + ".csr -subj /CN=" + name);
+    run("openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca
+        + ".key -CAcreateserial -out " + name + ".crt -days " + days + " -extfile " + name
+        + ".ext");
+  }
+
+  std::filesystem::path dir_;
+};
+
+const test_pki& pki() {
+  static test_pki instance;
+  return instance;
+}
+
+/// `what`'s text contains `part`.
+bool says(const caf::error& what, const std::string& part) {
+  return describe(what).find(part) != std::string::npos;
+}
+
+struct tls_fixture : node_fixture {
+  /// Starts a node (REQUIREs it started).
+  node start(node_config cfg) {
+    auto n = node::start(sys, std::move(cfg));
+    REQUIRE(n);
+    return std::move(*n);
+  }
+
+  /// Publishes an echo service on `n` and calls it from `from`.
+  caf::error call_echo(node& from, node& n) {
+    auto stats = std::make_shared<troupe::testing::service_stats>();
+    auto echo = sys.spawn(troupe::testing::echo_service, n.id(), stats);
+    REQUIRE(!n.publish(echo, "echo"));
+    auto proxy = from.remote_actor("echo", "127.0.0.1", n.port());
+    caf::error err;
+    if (!proxy) {
+      err = proxy.error();
+    } else {
+      auto r = call<Answer>(*proxy, 5000ms, troupe::testing::full_call());
+      err = r.error;
+      if (!err)
+        CHECK(r.value->handled_by() == n.id());
+    }
+    caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+    return err;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(tls_fixture, "mutual TLS nodes of one CA connect and answer requests",
+                 "[transport][tls]") {
+  auto a = start(pki().config("node"));
+  auto b = start(pki().config("node"));
+  CHECK(!call_echo(a, b));
+  CHECK(!call_echo(b, a)); // the other way round, on the same connection
+}
+
+TEST_CASE_METHOD(tls_fixture, "the HMAC secret keeps authenticating inside TLS",
+                 "[transport][tls][auth]") {
+  auto cfg = pki().config("node");
+  cfg.secret = "correct horse";
+  auto a = start(cfg);
+  auto b = start(cfg);
+  cfg.secret = "battery staple";
+  auto c = start(cfg);
+  CHECK(!call_echo(a, b));
+  auto refused = c.connect("127.0.0.1", b.port());
+  CHECK(refused.error() == transport_errc::auth_failed);
+}
+
+TEST_CASE_METHOD(tls_fixture, "a TLS node and a plaintext node refuse each other, both ways",
+                 "[transport][tls]") {
+  auto secure = start(pki().config("node"));
+  auto plain = start(fast_config());
+  SECTION("a plaintext peer dials a TLS node: refused with the node's reason") {
+    auto r = plain.connect("127.0.0.1", secure.port());
+    REQUIRE(r.error() == transport_errc::tls_mismatch);
+    CHECK(says(r.error(), "requires TLS"));
+  }
+  SECTION("a TLS peer dials a plaintext node") {
+    auto r = secure.connect("127.0.0.1", plain.port());
+    REQUIRE(r.error() == transport_errc::tls_mismatch);
+    CHECK(says(r.error(), "does not answer in TLS"));
+  }
+  // Either way the refusing node goes on serving its own kind.
+  auto other_secure = start(pki().config("node"));
+  CHECK(!call_echo(other_secure, secure));
+  auto other_plain = start(fast_config());
+  CHECK(!call_echo(other_plain, plain));
+}
+
+TEST_CASE_METHOD(tls_fixture, "an expired certificate is refused with tls_failed and why",
+                 "[transport][tls]") {
+  SECTION("the accepting node's: the dialer refuses it") {
+    auto server = start(pki().config("expired", tls_verify::peer));
+    auto client = start(pki().config("node", tls_verify::peer));
+    auto r = client.connect("127.0.0.1", server.port());
+    REQUIRE(r.error() == transport_errc::tls_failed);
+    CHECK(says(r.error(), "certificate has expired"));
+  }
+  SECTION("the dialer's, under mutual TLS: the accepting node refuses it") {
+    auto server = start(pki().config("node"));
+    auto client = start(pki().config("expired"));
+    auto r = client.connect("127.0.0.1", server.port());
+    REQUIRE(r.error() == transport_errc::tls_failed);
+    CHECK(says(r.error(), "expired"));
+  }
+}
+
+TEST_CASE_METHOD(tls_fixture, "a certificate from another CA is refused with tls_failed",
+                 "[transport][tls]") {
+  SECTION("the accepting node's") {
+    auto server = start(pki().config("stranger"));
+    auto client = start(pki().config("node"));
+    auto r = client.connect("127.0.0.1", server.port());
+    REQUIRE(r.error() == transport_errc::tls_failed);
+    CHECK(says(r.error(), "unable to get local issuer certificate"));
+  }
+  SECTION("the dialer's, under mutual TLS") {
+    auto server = start(pki().config("node"));
+    auto client = start(pki().config("stranger"));
+    auto r = client.connect("127.0.0.1", server.port());
+    CHECK(r.error() == transport_errc::tls_failed);
+  }
+  SECTION("verify = peer: the accepting node asks no certificate of the dialer") {
+    auto server = start(pki().config("node", tls_verify::peer));
+    auto client = start(pki().config("stranger", tls_verify::none));
+    CHECK(!call_echo(client, server));
+  }
+  SECTION("verify = none: encrypted, nothing checked") {
+    auto server = start(pki().config("stranger", tls_verify::none));
+    auto client = start(pki().config("node", tls_verify::none));
+    CHECK(!call_echo(client, server));
+  }
+}
+
+TEST_CASE_METHOD(tls_fixture, "a certificate that names another address is refused",
+                 "[transport][tls]") {
+  auto server = start(pki().config("elsewhere", tls_verify::peer));
+  auto client = start(pki().config("node", tls_verify::peer));
+  auto r = client.connect("127.0.0.1", server.port());
+  REQUIRE(r.error() == transport_errc::tls_failed);
+  CHECK(says(r.error(), "IP address mismatch"));
+}
+
+TEST_CASE_METHOD(tls_fixture, "wrong TLS settings fail node::start with invalid_config",
+                 "[transport][tls][config]") {
+  SECTION("listening without a certificate") {
+    auto cfg = pki().config("node");
+    cfg.tls.certificate_file.clear();
+    auto n = node::start(sys, cfg);
+    REQUIRE(n.error() == transport_errc::invalid_config);
+    CHECK(says(n.error(), "certificate_file"));
+  }
+  SECTION("checking certificates without a CA") {
+    auto cfg = pki().config("node", tls_verify::peer);
+    cfg.tls.ca_file.clear();
+    auto n = node::start(sys, cfg);
+    REQUIRE(n.error() == transport_errc::invalid_config);
+    CHECK(says(n.error(), "ca_file"));
+  }
+  SECTION("a file that does not exist, named in the error") {
+    auto cfg = pki().config("node");
+    cfg.tls.certificate_file = pki().path("missing.crt");
+    auto n = node::start(sys, cfg);
+    REQUIRE(n.error() == transport_errc::invalid_config);
+    CHECK(says(n.error(), "missing.crt"));
+  }
+  SECTION("a key that belongs to another certificate") {
+    auto cfg = pki().config("node");
+    cfg.tls.private_key_file = pki().path("stranger.key");
+    auto n = node::start(sys, cfg);
+    REQUIRE(n.error() == transport_errc::invalid_config);
+    CHECK(says(n.error(), "stranger.key"));
+  }
+}
