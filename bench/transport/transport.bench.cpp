@@ -12,9 +12,14 @@
 //   raw stream  -- the pipeline's ceiling: the same items length-delimited
 //                  over one loopback connection, a sender thread encoding, a
 //                  receiver thread parsing, no acknowledgements
+//   tls_rpc_ratio -- troupe request/reply with mutual TLS (certificates made
+//                    by `openssl` at start) over the same without TLS:
+//                    median of 5 rounds, each measuring both side by side
+//                    (1 s each, the order alternating)
 //
 // Last line: transport rpc_ratio=.. rpc_req_per_s=.. p50_us=.. p99_us=..
 //            remote_pipeline_items_per_s=<..> remote_pipeline_ratio=<pipeline/raw stream>
+//            tls_rpc_ratio=<TLS/plaintext>
 //
 // Options: --seconds=N (measuring time per variant, default 3),
 //          --outstanding=N (default 50),
@@ -22,6 +27,7 @@
 //          --workers=N (CAF scheduler threads, default: CAF's),
 //          --skip-raw (troupe only, e.g. for profiling),
 //          --pipeline-only (only the remote pipeline, for profiling),
+//          --tls-rounds=N (rounds of the TLS comparison, default 5; 0 = none),
 //          --caf-timeout-ms=N (CAF timeout of each request, default 0 =
 //                              caf::infinite, leaving the deadline to the proxy)
 
@@ -37,6 +43,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <troupe/testing/test_certificates.hpp>
 #include <troupe/transport/node.hpp>
 #include <troupe/transport/system_config.hpp>
 
@@ -51,6 +58,7 @@ using transport_bench::v1::Blob;
 namespace {
 
 int seconds = 3;
+int tls_rounds = 5;
 bool pipeline_only = false;
 int outstanding = 50;
 std::string policy = "stealing";
@@ -90,11 +98,12 @@ struct client_state {
 };
 
 caf::behavior troupe_client(caf::stateful_actor<client_state>* self, caf::actor proxy,
-                            caf::actor report_to) {
+                            caf::actor report_to, clock_type::duration warmup,
+                            clock_type::duration measure) {
   self->state.report_to = report_to;
   self->state.sent.resize(static_cast<size_t>(outstanding));
-  auto warmup_end = clock_type::now() + 1s;
-  self->state.stop_at = warmup_end + std::chrono::seconds{seconds};
+  auto warmup_end = clock_type::now() + warmup;
+  self->state.stop_at = warmup_end + measure;
   auto fire = std::make_shared<std::function<void()>>();
   *fire = [self, proxy, fire, warmup_end] {
     auto& st = self->state;
@@ -145,7 +154,10 @@ double percentile(std::vector<double>& xs, double p) {
   return xs[k];
 }
 
-result run_troupe() {
+/// Request/reply between two nodes, warming up for `warmup`, measuring for
+/// `measure`; with TLS if `tls` is set.
+result run_troupe(clock_type::duration warmup, clock_type::duration measure,
+                  const troupe::transport::tls_config* tls = nullptr) {
   troupe::transport::system_config cfg;
   if (policy == "sharing")
     cfg.set("scheduler.policy", caf::atom("sharing"));
@@ -154,8 +166,11 @@ result run_troupe() {
   caf::actor_system sys{cfg};
   result r;
   {
-    auto b = troupe::transport::node::start(sys);
-    auto a = troupe::transport::node::start(sys);
+    auto ncfg = troupe::transport::node_config::from(sys.config());
+    if (tls != nullptr)
+      ncfg.tls = *tls;
+    auto b = troupe::transport::node::start(sys, ncfg);
+    auto a = troupe::transport::node::start(sys, ncfg);
     if (!a || !b) {
       std::fprintf(stderr, "cannot start nodes\n");
       return r;
@@ -169,17 +184,52 @@ result run_troupe() {
       return r;
     }
     caf::scoped_actor self{sys};
-    sys.spawn(troupe_client, *proxy, caf::actor{self});
+    sys.spawn(troupe_client, *proxy, caf::actor{self}, warmup, measure);
     self->receive(
       [&](done_atom, double rps, std::vector<double>& lat) {
         r.req_per_s = rps;
         r.p50_us = percentile(lat, 0.50);
         r.p99_us = percentile(lat, 0.99);
       },
-      caf::after(std::chrono::seconds{seconds + 30}) >> [] {});
+      caf::after(warmup + measure + 30s) >> [] {});
     caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   }
   return r;
+}
+
+/// Median over `tls_rounds` rounds of TLS req/s over plaintext req/s, both
+/// measured in each round (the order alternating); 0 if it cannot run.
+double tls_rpc_ratio() {
+  if (tls_rounds <= 0)
+    return 0;
+  auto pki = troupe::testing::test_certificates::create();
+  if (!pki || (*pki)->add_certificate("node", "ca", "IP:127.0.0.1")) {
+    std::fprintf(stderr, "cannot make TLS certificates (openssl)\n");
+    return 0;
+  }
+  auto tls = (*pki)->tls("node");
+  std::vector<double> ratios;
+  std::vector<double> tls_rps;
+  std::vector<double> plain_rps;
+  for (int round = 0; round < tls_rounds; ++round) {
+    result plain;
+    result secure;
+    if (round % 2 == 0) {
+      plain = run_troupe(300ms, 1s);
+      secure = run_troupe(300ms, 1s, &tls);
+    } else {
+      secure = run_troupe(300ms, 1s, &tls);
+      plain = run_troupe(300ms, 1s);
+    }
+    plain_rps.push_back(plain.req_per_s);
+    tls_rps.push_back(secure.req_per_s);
+    ratios.push_back(plain.req_per_s > 0 ? secure.req_per_s / plain.req_per_s : 0.0);
+  }
+  auto ratio = percentile(ratios, 0.5);
+  std::printf("troupe request/reply with mutual TLS: %.0f req/s vs %.0f plaintext "
+              "(medians of %d rounds; ratio %.3f)\n",
+              percentile(tls_rps, 0.5), percentile(plain_rps, 0.5), tls_rounds, ratio);
+  return ratio;
 }
 
 } // namespace
@@ -192,6 +242,8 @@ int main(int argc, char** argv) {
       workers = static_cast<size_t>(std::max(1, std::atoi(argv[i] + 10)));
     else if (std::strcmp(argv[i], "--skip-raw") == 0)
       skip_raw = true;
+    else if (std::strncmp(argv[i], "--tls-rounds=", 13) == 0)
+      tls_rounds = std::max(0, std::atoi(argv[i] + 13));
     else if (std::strcmp(argv[i], "--pipeline-only") == 0)
       pipeline_only = true;
     else if (std::strncmp(argv[i], "--scheduler=", 12) == 0)
@@ -224,14 +276,16 @@ int main(int argc, char** argv) {
   auto raw = skip_raw ? 0.0 : raw_echo_req_per_s(seconds, outstanding);
   std::printf("raw asio+protobuf echo: %.0f req/s (%d outstanding, 64-byte payload)\n", raw,
               outstanding);
-  auto t = run_troupe();
+  auto t = run_troupe(1s, std::chrono::seconds{seconds});
   std::printf("troupe remote request/reply: %.0f req/s, p50 %.1f us, p99 %.1f us\n",
               t.req_per_s, t.p50_us, t.p99_us);
   auto pipeline = run_pipeline();
   auto raw_stream = skip_raw ? 0.0 : run_raw_stream();
-  std::printf("transport rpc_ratio=%.3f rpc_req_per_s=%.0f p50_us=%.1f p99_us=%.1f "
-              "remote_pipeline_items_per_s=%.0f remote_pipeline_ratio=%.3f\n",
-              raw > 0 ? t.req_per_s / raw : 0.0, t.req_per_s, t.p50_us, t.p99_us, pipeline,
-              raw_stream > 0 ? pipeline / raw_stream : 0.0);
+  auto tls = tls_rpc_ratio();
+  std::printf(
+    "transport rpc_ratio=%.3f rpc_req_per_s=%.0f p50_us=%.1f p99_us=%.1f "
+    "remote_pipeline_items_per_s=%.0f remote_pipeline_ratio=%.3f tls_rpc_ratio=%.3f\n",
+    raw > 0 ? t.req_per_s / raw : 0.0, t.req_per_s, t.p50_us, t.p99_us, pipeline,
+    raw_stream > 0 ? pipeline / raw_stream : 0.0, tls);
   return 0;
 }

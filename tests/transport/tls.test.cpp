@@ -1,14 +1,12 @@
 // TLS on the wire: real nodes on 127.0.0.1 with certificates made at test
-// time by the `openssl` command (a throwaway CA, a good certificate, an
-// expired one, one that names another address, one from another CA).
+// time by the `openssl` command (troupe::testing::test_certificates): a
+// throwaway CA, a good certificate, an expired one, one that names another
+// address, one from another CA.
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-
 #include <troupe/messages/error_category.hpp>
+#include <troupe/testing/test_certificates.hpp>
 #include <troupe/transport/transport_errc.hpp>
 
 #include "support/node_fixture.hpp"
@@ -25,69 +23,35 @@ using troupe::transport::transport_errc;
 
 namespace {
 
-/// A throwaway public-key infrastructure in a scratch directory, made once
-/// per test process and removed at its end. A failing `openssl` fails the
-/// test: nothing is skipped.
+/// The certificates of this test process, made once: "node" (for
+/// 127.0.0.1), "expired", "elsewhere" (for 127.0.0.2) from CA "ca", and
+/// "stranger" from CA "other-ca".
 class test_pki {
 public:
   test_pki() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "troupe-tls-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    dir_ = tmpl;
-    make_ca("ca");
-    make_ca("other-ca");
-    make_cert("node", "ca", "IP:127.0.0.1", "2");
-    make_cert("expired", "ca", "IP:127.0.0.1", "-1");
-    make_cert("elsewhere", "ca", "IP:127.0.0.2", "2");
-    make_cert("stranger", "other-ca", "IP:127.0.0.1", "2");
+    auto made = troupe::testing::test_certificates::create();
+    REQUIRE(made);
+    certs_ = std::move(*made);
+    REQUIRE_FALSE(certs_->add_ca("other-ca"));
+    REQUIRE_FALSE(certs_->add_certificate("node", "ca", "IP:127.0.0.1"));
+    REQUIRE_FALSE(certs_->add_certificate("expired", "ca", "IP:127.0.0.1", -1));
+    REQUIRE_FALSE(certs_->add_certificate("elsewhere", "ca", "IP:127.0.0.2"));
+    REQUIRE_FALSE(certs_->add_certificate("stranger", "other-ca", "IP:127.0.0.1"));
   }
 
-  ~test_pki() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  /// `verify`-mode TLS settings with certificate `cert`, trusting `ca`.
-  node_config config(const std::string& cert, tls_verify verify = tls_verify::mutual,
-                     const std::string& ca = "ca") const {
+  /// Fast test settings with TLS that presents `cert`.
+  node_config config(const std::string& cert, tls_verify verify = tls_verify::mutual) const {
     auto cfg = fast_config();
-    cfg.tls.enabled = true;
-    cfg.tls.certificate_file = path(cert + ".crt");
-    cfg.tls.private_key_file = path(cert + ".key");
-    cfg.tls.ca_file = path(ca + ".crt");
-    cfg.tls.verify = verify;
+    cfg.tls = certs_->tls(cert, verify);
     return cfg;
   }
 
   std::string path(const std::string& file) const {
-    return (dir_ / file).string();
+    return certs_->path(file);
   }
 
 private:
-  void run(const std::string& command) const {
-    auto full = "cd '" + dir_.string() + "' && " + command + " >> openssl.log 2>&1";
-    INFO(command);
-    REQUIRE(std::system(full.c_str()) == 0);
-  }
-
-  void make_ca(const std::string& name) const {
-    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name
-        + ".key -out " + name + ".crt -days 2 -subj /CN=" + name);
-  }
-
-  /// A certificate signed by `ca` for `san`, valid for `days` from now
-  /// (negative: it expired).
-  void make_cert(const std::string& name, const std::string& ca, const std::string& san,
-                 const std::string& days) const {
-    std::ofstream{dir_ / (name + ".ext")} << "subjectAltName=" << san << "\n";
-    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name
-        + ".key -out " + name + ".csr -subj /CN=" + name);
-    run("openssl x509 -req -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca
-        + ".key -CAcreateserial -out " + name + ".crt -days " + days + " -extfile " + name
-        + ".ext");
-  }
-
-  std::filesystem::path dir_;
+  std::unique_ptr<troupe::testing::test_certificates> certs_;
 };
 
 const test_pki& pki() {
