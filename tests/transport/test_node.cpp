@@ -1,15 +1,21 @@
 // troupe-transport-test-node: a node in its own process for the two-process
 // tests and the Python wire client. Publishes "echo" and "recorder" (see
 // support/services.hpp), and with --stream-items=N exports a stream of
-// Tally{1..N} as "tallies"; prints "PORT <n>" on stdout, and runs until
-// SIGTERM / SIGINT or --lifetime-s passes (so it never outlives a test run).
+// Tally{1..N} as "tallies"; with --import=NAME@HOST:PORT it imports a Tally
+// stream and handles each item by appending its number as a line to
+// --handled-file (with write(2), so a line written survives the process
+// being killed) before the item is acknowledged. Prints "PORT <n>" on
+// stdout, and runs until SIGTERM / SIGINT or --lifetime-s passes (so it
+// never outlives a test run).
 //
 // Options: --port=N --node-id=ID --secret=S --heartbeat-ms=N
 //          --peer-timeout-ms=N --lifetime-s=N --stream-items=N
 //          --max-frame-size=N --handshake-timeout-ms=N --max-write-buffer=N
-//          --max-requests-per-peer=N
+//          --max-requests-per-peer=N --import=ADDRESS --handled-file=PATH
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -18,6 +24,7 @@
 
 #include <caf/all.hpp>
 
+#include <troupe/actors/consumer.hpp>
 #include <troupe/actors/producer.hpp>
 #include <troupe/transport/node.hpp>
 #include <troupe/transport/remote_stream.hpp>
@@ -52,6 +59,28 @@ caf::expected<caf::actor> tally_stream(caf::actor_system& sys, uint64_t n) {
     });
 }
 
+/// Imports the Tally stream at `address` and appends each item's number to
+/// the file descriptor `fd`; the consumer acknowledges an item only after
+/// its handler returned.
+caf::error handle_stream(caf::actor_system& sys, troupe::transport::node& node,
+                         const std::string& address, int fd) {
+  using namespace troupe::actors;
+  auto items = troupe::transport::import_stream<troupe::testing::Tally>(sys, node, address);
+  if (!items)
+    return items.error();
+  auto consumer = spawn_consumer<troupe::testing::Tally>(
+    sys, *items, consumer_config{32, 1},
+    [fd](const troupe::testing::Tally& t) {
+      auto line = std::to_string(t.handled()) + "\n";
+      if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+        throw std::runtime_error("cannot record a handled item");
+    },
+    [](const caf::error&) {});
+  if (!consumer)
+    return consumer.error();
+  return caf::none;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +94,8 @@ int main(int argc, char** argv) {
   troupe::transport::node_config cfg;
   long lifetime_s = 60;
   uint64_t stream_items = 0;
+  std::string import_from;
+  std::string handled_file;
   for (int i = 1; i < argc; ++i) {
     std::string v;
     if (option(argv[i], "--port", v))
@@ -89,6 +120,10 @@ int main(int argc, char** argv) {
       lifetime_s = std::stol(v);
     else if (option(argv[i], "--stream-items", v))
       stream_items = std::stoull(v);
+    else if (option(argv[i], "--import", v))
+      import_from = v;
+    else if (option(argv[i], "--handled-file", v))
+      handled_file = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -120,6 +155,17 @@ int main(int argc, char** argv) {
       return 1;
     }
     tallies = *producer;
+  }
+  if (!import_from.empty()) {
+    int fd = ::open(handled_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::fprintf(stderr, "cannot open --handled-file %s\n", handled_file.c_str());
+      return 1;
+    }
+    if (auto err = handle_stream(sys, *node, import_from, fd)) {
+      std::fprintf(stderr, "cannot import: %s\n", sys.render(err).c_str());
+      return 1;
+    }
   }
   std::printf("PORT %u\n", static_cast<unsigned>(node->port()));
   std::fflush(stdout);
