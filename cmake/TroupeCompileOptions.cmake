@@ -38,8 +38,31 @@ function(troupe_enable_sanitizers)
     # GCC 12 warns that TSan does not model std::atomic_thread_fence, which
     # Asio uses; with -Werror that would stop the build.
     add_compile_options(-Wno-tsan)
+    troupe_use_tsan_caf()
   endif()
 endfunction()
+
+# TSan needs CAF itself instrumented: Debian's libcaf-core is not, and TSan
+# then reports every hand-off through CAF's mailboxes and scheduler queues
+# as a race. scripts/build-caf-tsan builds CAF's core from the upstream
+# tarball of Debian's package with -fsanitize=thread (about 2 minutes, once);
+# find_package(CAF) then finds that build before the system's. Fails the
+# configure step if it cannot be built: a TSan run against an uninstrumented
+# CAF would report nothing but noise.
+macro(troupe_use_tsan_caf)
+  set(_caf_tsan_prefix ${PROJECT_SOURCE_DIR}/build/caf-tsan/prefix)
+  if(NOT EXISTS ${_caf_tsan_prefix}/lib/libcaf_core.so)
+    message(STATUS "Building CAF with ThreadSanitizer (scripts/build-caf-tsan)")
+    execute_process(COMMAND ${PROJECT_SOURCE_DIR}/scripts/build-caf-tsan
+                    RESULT_VARIABLE _caf_tsan_rc)
+    if(NOT _caf_tsan_rc EQUAL 0)
+      message(FATAL_ERROR "scripts/build-caf-tsan failed (${_caf_tsan_rc})")
+    endif()
+  endif()
+  set(CAF_INCLUDE_DIR ${_caf_tsan_prefix}/include CACHE PATH "CAF headers" FORCE)
+  set(CAF_core_LIBRARY ${_caf_tsan_prefix}/lib/libcaf_core.so CACHE FILEPATH
+      "CAF core library (instrumented for TSan)" FORCE)
+endmacro()
 
 # With TROUPE_FUZZ, every target gets libFuzzer's coverage instrumentation
 # (the fuzz executables link libFuzzer itself, tests/fuzz), and sanitizer

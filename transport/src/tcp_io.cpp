@@ -138,6 +138,7 @@ caf::expected<tls_context_ptr> make_tls_context(const tls_config& cfg) {
   asio::error_code ec;
   // TLS 1.2 and later only; no renegotiation, no compression.
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_RENEGOTIATION);
   ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression
                     | asio::ssl::context::single_dh_use,
                   ec);
