@@ -27,11 +27,14 @@ struct outcome {
 
 /// Runs both sides against each other until neither has anything to send,
 /// over a connection that is `encrypted` (TLS) or not.
-outcome run(handshake::params ini, handshake::params acc, bool encrypted = false) {
+/// With TLS, each side sees its own end's channel binding: the same for one
+/// TLS session, different across a man in the middle.
+outcome run(handshake::params ini, handshake::params acc, bool encrypted = false,
+            std::string binding_i = "", std::string binding_a = "") {
   handshake a{handshake_role::initiator, std::move(ini), random_nonce()};
   handshake b{handshake_role::acceptor, std::move(acc), random_nonce()};
-  a.set_encrypted(encrypted);
-  b.set_encrypted(encrypted);
+  a.set_encrypted(encrypted, std::move(binding_i));
+  b.set_encrypted(encrypted, std::move(binding_a));
   outcome result;
   Frame to_b;
   REQUIRE(a.start(to_b));
@@ -119,11 +122,19 @@ TEST_CASE("a node that requires TLS refuses a Hello that came in plaintext",
     CHECK_FALSE(r.acceptor_done);
   }
   SECTION("encrypted connection: the secret still authenticates inside it") {
-    auto r = run(side("a", "s3cret"), tls_side, true);
+    auto r = run(side("a", "s3cret"), tls_side, true, "session-1", "session-1");
     CHECK(r.initiator_done);
     CHECK(r.acceptor_done);
-    auto wrong = run(side("a", "other"), tls_side, true);
+    auto wrong = run(side("a", "other"), tls_side, true, "session-1", "session-1");
     CHECK(wrong.initiator_error == transport_errc::auth_failed);
+  }
+  SECTION("the proofs cover the TLS session: a relay between two sessions fails") {
+    // A man in the middle that ends TLS on both sides (possible when nobody
+    // checks certificates) relays frames between two TLS sessions with
+    // different keying material: the proofs no longer match.
+    auto relayed = run(side("a", "s3cret"), tls_side, true, "session-1", "session-2");
+    CHECK(relayed.initiator_error == transport_errc::auth_failed);
+    CHECK_FALSE(relayed.acceptor_done);
   }
 }
 
@@ -170,5 +181,6 @@ TEST_CASE("proofs depend on every input and never contain the secret",
   CHECK(p != handshake_proof("secret", "troupe-v1/initiator", "n1", "n2", "a", "b"));
   CHECK(p != handshake_proof("secret", "troupe-v1/acceptor", "n1", "n2", "b", "a"));
   CHECK(p != handshake_proof("other", "troupe-v1/acceptor", "n1", "n2", "a", "b"));
+  CHECK(p != handshake_proof("secret", "troupe-v1/acceptor", "n1", "n2", "a", "b", "tls"));
   CHECK(p.find("secret") == std::string::npos);
 }

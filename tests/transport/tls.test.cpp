@@ -9,7 +9,10 @@
 #include <troupe/testing/test_certificates.hpp>
 #include <troupe/transport/transport_errc.hpp>
 
+#include <troupe/transport/diagnostics.hpp>
+
 #include "support/node_fixture.hpp"
+#include "support/raw_peer.hpp"
 
 using namespace std::chrono_literals;
 using troupe::messages::describe;
@@ -188,6 +191,75 @@ TEST_CASE_METHOD(tls_fixture, "a certificate that names another address is refus
   auto r = client.connect("127.0.0.1", server.port());
   REQUIRE(r.error() == transport_errc::tls_failed);
   CHECK(says(r.error(), "IP address mismatch"));
+}
+
+TEST_CASE_METHOD(tls_fixture, "a large message crosses TLS intact", "[transport][tls]") {
+  auto a = start(pki().config("node"));
+  auto b = start(pki().config("node"));
+  auto stats = std::make_shared<troupe::testing::service_stats>();
+  auto echo = sys.spawn(troupe::testing::echo_service, b.id(), stats);
+  REQUIRE(!b.publish(echo, "echo"));
+  auto proxy = a.remote_actor("echo", "127.0.0.1", b.port());
+  REQUIRE(proxy);
+  auto big = troupe::testing::full_call();
+  std::string blob(4u * 1024u * 1024u, '\0');
+  for (size_t i = 0; i < blob.size(); ++i)
+    blob[i] = static_cast<char>(i * 7919 % 251);
+  big.set_blob(blob);
+  auto r = call<Answer>(*proxy, 10000ms, big);
+  REQUIRE(r.value);
+  CHECK(r.value->echo().blob() == blob);
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(tls_fixture,
+                 "a peer that never finishes its TLS handshake is closed and costs "
+                 "nothing after",
+                 "[transport][tls][limits]") {
+  auto baseline = troupe::transport::live_io_runtimes();
+  auto cfg = pki().config("node");
+  cfg.max_connections = 2;
+  cfg.max_connections_per_address = 2;
+  SECTION("silent after TCP connect, or stalled after the first TLS bytes") {
+    cfg.handshake_timeout = 300ms;
+    auto secure = start(cfg);
+    troupe::testing::raw_peer silent{secure.port()};
+    troupe::testing::raw_peer stalled{secure.port()};
+    REQUIRE(silent.connected());
+    REQUIRE(stalled.connected());
+    REQUIRE(stalled.write(std::string{"\x16\x03\x01", 3}));
+    // Both are closed by the handshake timeout (the node keeps no socket).
+    CHECK(silent.wait_closed(5000ms));
+    CHECK(stalled.wait_closed(5000ms));
+    // Their slots are free again: a real peer gets in.
+    auto client = start(pki().config("node"));
+    CHECK(!call_echo(client, secure));
+  }
+  SECTION("over max_connections, a TLS dialer reads the refusal's reason") {
+    auto secure = start(cfg); // the two idle peers keep their slots for 3 s
+    troupe::testing::raw_peer one{secure.port()};
+    troupe::testing::raw_peer two{secure.port()};
+    REQUIRE(one.connected());
+    REQUIRE(two.connected());
+    auto client = start(pki().config("node"));
+    auto r = client.connect("127.0.0.1", secure.port());
+    CHECK(r.error() == transport_errc::too_many_connections);
+  }
+  SECTION("a node that stops during a TLS handshake leaves nothing behind") {
+    {
+      auto secure = start(cfg);
+      troupe::testing::raw_peer stalled{secure.port()};
+      REQUIRE(stalled.connected());
+      REQUIRE(stalled.write(std::string{"\x16\x03\x01", 3}));
+      secure.stop();
+      CHECK(stalled.wait_closed(5000ms));
+    }
+    auto until = std::chrono::steady_clock::now() + troupe::testing::hang_bound;
+    while (troupe::transport::live_io_runtimes() > baseline
+           && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+    CHECK(troupe::transport::live_io_runtimes() == baseline);
+  }
 }
 
 TEST_CASE_METHOD(tls_fixture, "wrong TLS settings fail node::start with invalid_config",

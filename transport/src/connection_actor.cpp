@@ -136,7 +136,8 @@ void connection_actor::on_handshake_frame(const wire::Frame& frame) {
   }
   wire::Frame reply;
   caf::error err;
-  hs_.set_encrypted(args_.io->encrypted());
+  if (args_.io->encrypted())
+    hs_.set_encrypted(true, args_.io->channel_binding());
   auto has_reply = hs_.handle(frame, reply, err);
   if (err)
     return fail_handshake(std::move(err), has_reply ? &reply : nullptr);

@@ -39,12 +39,15 @@ bool equal_proofs(const std::string& x, const std::string& y) {
 
 std::string handshake_proof(std::string_view secret, std::string_view label,
                             std::string_view hello_nonce, std::string_view challenge_nonce,
-                            std::string_view initiator_id, std::string_view acceptor_id) {
+                            std::string_view initiator_id, std::string_view acceptor_id,
+                            std::string_view channel_binding) {
   std::string input{label};
   append_field(input, hello_nonce);
   append_field(input, challenge_nonce);
   append_field(input, initiator_id);
   append_field(input, acceptor_id);
+  if (!channel_binding.empty())
+    append_field(input, channel_binding);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -140,7 +143,7 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
       ch->set_nonce(nonce_);
       if (!self_.secret.empty())
         ch->set_proof(handshake_proof(self_.secret, acceptor_label, peer_nonce_, nonce_,
-                                      peer_id_, self_.node_id));
+                                      peer_id_, self_.node_id, binding_));
       state_ = state::await_auth;
       return true;
     }
@@ -170,7 +173,7 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
                                         "peer does not authenticate"),
                         reply, err);
         auto expected = handshake_proof(self_.secret, acceptor_label, nonce_, peer_nonce_,
-                                        self_.node_id, peer_id_);
+                                        self_.node_id, peer_id_, binding_);
         if (!equal_proofs(expected, ch.proof()))
           return refuse(caf::make_error(transport_errc::auth_failed,
                                         "the peer's proof does not match the "
@@ -181,7 +184,7 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
       auto* auth = reply.mutable_auth();
       if (!self_.secret.empty())
         auth->set_proof(handshake_proof(self_.secret, initiator_label, nonce_, peer_nonce_,
-                                        self_.node_id, peer_id_));
+                                        self_.node_id, peer_id_, binding_));
       state_ = state::await_welcome;
       return true;
     }
@@ -195,7 +198,7 @@ bool handshake::handle(const wire::Frame& in, wire::Frame& reply, caf::error& er
                                         "none was presented"),
                         reply, err);
         auto expected = handshake_proof(self_.secret, initiator_label, peer_nonce_, nonce_,
-                                        peer_id_, self_.node_id);
+                                        peer_id_, self_.node_id, binding_);
         if (!equal_proofs(expected, in.auth().proof()))
           return refuse(
             caf::make_error(transport_errc::auth_failed, "wrong authentication proof"), reply,

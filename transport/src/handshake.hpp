@@ -36,10 +36,13 @@ namespace troupe::transport::internal {
 /// len₄(challenge_nonce) ‖ challenge_nonce ‖ len₄(initiator_id) ‖
 /// initiator_id ‖ len₄(acceptor_id) ‖ acceptor_id), where len₄ is the length
 /// as 4 bytes big-endian and `label` is "troupe-v1/acceptor" (the
-/// acceptor's proof) or "troupe-v1/initiator". Returns 32 raw bytes.
+/// acceptor's proof) or "troupe-v1/initiator", followed by
+/// len₄(channel_binding) ‖ channel_binding when the connection is TLS (see
+/// `connection_io::channel_binding`). Returns 32 raw bytes.
 std::string handshake_proof(std::string_view secret, std::string_view label,
                             std::string_view hello_nonce, std::string_view challenge_nonce,
-                            std::string_view initiator_id, std::string_view acceptor_id);
+                            std::string_view initiator_id, std::string_view acceptor_id,
+                            std::string_view channel_binding = {});
 
 /// Returns `n` bytes from OpenSSL's CSPRNG.
 std::string random_nonce(size_t n = 16);
@@ -71,10 +74,15 @@ public:
   /// `nonce` is this side's fresh random nonce (injected for tests).
   handshake(handshake_role role, params self, std::string nonce);
 
-  /// Whether the connection the frames arrive on is encrypted (TLS); set by
-  /// the owner before `handle`. Default false.
-  void set_encrypted(bool x) noexcept {
+  /// Whether the connection the frames arrive on is encrypted (TLS), and
+  /// its TLS channel binding (both ends of one TLS session have the same;
+  /// empty for plaintext); set by the owner before `handle`. The proofs
+  /// cover the binding, so a man in the middle that ends TLS on both sides
+  /// (possible with `tls_verify::none`) cannot relay a handshake that uses a
+  /// secret. Default: plaintext.
+  void set_encrypted(bool x, std::string channel_binding = {}) {
     encrypted_ = x;
+    binding_ = std::move(channel_binding);
   }
 
   /// Initiator: fills `out` with the Hello and returns true. Acceptor: false.
@@ -126,6 +134,7 @@ private:
   std::string peer_listen_;
   state state_;
   bool encrypted_ = false;
+  std::string binding_;
 };
 
 } // namespace troupe::transport::internal

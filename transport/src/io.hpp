@@ -91,7 +91,9 @@ using frame_sink_ptr = std::shared_ptr<frame_sink>;
 /// lock (`write`). The first writer after the connection went idle takes the
 /// writer role and sends the buffer itself, with a non-blocking system call
 /// on its own thread; bytes the socket does not take at once, and everything
-/// appended meanwhile, are written by the I/O thread. A writer that runs
+/// appended meanwhile, are written by the I/O thread. A TLS connection has
+/// no direct send (an SSL object is used by one thread at a time): its
+/// writer role posts the writing to the I/O thread. A writer that runs
 /// inside a CAF actor (`host` set) defers even that to the end of the actor's
 /// current activation (a job on the same scheduler thread), so everything an
 /// actor writes while handling a batch of messages leaves in one system call.
@@ -182,6 +184,13 @@ public:
   /// the sink; a TLS node's accepted connection from a plaintext peer is
   /// not (its handshake refuses it).
   virtual bool encrypted() const noexcept = 0;
+
+  /// For an encrypted connection: 32 bytes of TLS keying material exported
+  /// under the label "EXPORTER-troupe-v1" (RFC 5705 / 8446), equal at both
+  /// ends of one TLS session and different across a man in the middle; the
+  /// handshake's proofs cover it. Empty for plaintext. Valid once
+  /// `encrypted()` returned true.
+  virtual std::string channel_binding() const = 0;
 
 protected:
   // -- for the implementation -------------------------------------------------

@@ -137,7 +137,8 @@ caf::expected<tls_context_ptr> make_tls_context(const tls_config& cfg) {
   };
   asio::error_code ec;
   // TLS 1.2 and later only; no renegotiation, no compression.
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1)
+    return caf::make_error(transport_errc::invalid_config, "tls: cannot require TLS 1.2");
   SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_RENEGOTIATION);
   ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression
                     | asio::ssl::context::single_dh_use,
@@ -168,20 +169,28 @@ using asio::ip::tcp;
 using strand_type = asio::strand<asio::io_context::executor_type>;
 using tls_stream = asio::ssl::stream<tcp::socket&>;
 
-/// Whether `ec` means the peer did not answer in TLS: it closed the
-/// connection during the TLS handshake, or sent bytes that are not a TLS
-/// record (a plaintext Troupe frame, a Refusal).
-bool looks_like_plaintext_peer(const asio::error_code& ec) {
-  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
-      || ec == asio::error::connection_reset)
-    return true;
+/// The fatal TLS alert "protocol_version" (a TLS 1.0 record header, level
+/// fatal, description 70): what a plaintext node answers a TLS ClientHello
+/// with before closing, so the TLS dialer learns why.
+constexpr char plaintext_node_alert[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46};
+
+/// The OpenSSL reason of `ec`, or 0 if it is not an SSL error.
+int ssl_reason(const asio::error_code& ec) {
   if (ec.category() != asio::error::get_ssl_category())
-    return false;
-  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    return 0;
+  return ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+}
+
+/// Whether `ec`, during a TLS handshake, means the peer does not speak TLS:
+/// it answered in plaintext (a Troupe frame), or with the protocol_version
+/// alert a plaintext Troupe node sends.
+bool peer_speaks_plaintext(const asio::error_code& ec) {
+  switch (ssl_reason(ec)) {
     case SSL_R_WRONG_VERSION_NUMBER:
     case SSL_R_PACKET_LENGTH_TOO_LONG:
     case SSL_R_HTTP_REQUEST:
     case SSL_R_RECORD_LENGTH_MISMATCH:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
       return true;
     default:
       return false;
@@ -192,16 +201,24 @@ bool looks_like_plaintext_peer(const asio::error_code& ec) {
 /// breaking later.
 caf::error tls_error(const asio::error_code& ec, SSL* ssl, bool handshaking,
                      const std::string& peer) {
-  auto verdict = SSL_get_verify_result(ssl);
-  if (verdict != X509_V_OK)
-    return caf::make_error(transport_errc::tls_failed,
-                           peer + "'s certificate: " + X509_verify_cert_error_string(verdict));
-  if (handshaking && looks_like_plaintext_peer(ec))
+  // The verify result names what was wrong with the peer's certificate, but
+  // only if checking it is what failed (with verify = none OpenSSL still
+  // records a result that caused nothing).
+  if (ssl_reason(ec) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+    auto verdict = SSL_get_verify_result(ssl);
+    if (verdict != X509_V_OK)
+      return caf::make_error(transport_errc::tls_failed,
+                             peer
+                               + "'s certificate: " + X509_verify_cert_error_string(verdict));
+  }
+  if (handshaking && peer_speaks_plaintext(ec))
     return caf::make_error(transport_errc::tls_mismatch,
-                           peer
-                             + " does not answer in TLS (it closed the connection or sent "
-                               "plaintext during the TLS handshake: "
-                             + ec.message() + ")");
+                           peer + " does not answer in TLS (" + ec.message() + ")");
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+      || ec == asio::error::connection_reset)
+    return caf::make_error(transport_errc::peer_lost,
+                           peer + " closed the connection"
+                             + (handshaking ? " during the TLS handshake" : ""));
   return caf::make_error(transport_errc::tls_failed, peer + ": " + ec.message());
 }
 
@@ -383,6 +400,11 @@ public:
     return encrypted_.load();
   }
 
+  std::string channel_binding() const override {
+    // Written once, before `encrypted_` was set.
+    return encrypted_.load() ? binding_ : std::string{};
+  }
+
   void raise_frame_limit(uint32_t max_frame_size) override {
     asio::post(strand_, [self = shared_from_this(), max_frame_size] {
       self->decoder_.set_max_frame_size(max_frame_size);
@@ -478,18 +500,25 @@ private:
   void dial_tls() {
     tls_phase_ = tls_phase::negotiating;
     auto* ssl = tls_->native_handle();
+    asio::error_code not_ip;
+    asio::ip::make_address(dialed_host_, not_ip);
+    if (not_ip)
+      SSL_set_tlsext_host_name(ssl, dialed_host_.c_str()); // SNI carries names only
     if (tls_ctx_->verify == tls_verify::none) {
       tls_->set_verify_mode(asio::ssl::verify_none);
     } else {
       tls_->set_verify_mode(asio::ssl::verify_peer);
-      asio::error_code ec;
-      asio::ip::make_address(dialed_host_, ec);
-      if (!ec) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), dialed_host_.c_str());
+      auto named = false;
+      if (!not_ip) {
+        named = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), dialed_host_.c_str()) == 1;
       } else {
-        SSL_set1_host(ssl, dialed_host_.c_str());
-        SSL_set_tlsext_host_name(ssl, dialed_host_.c_str());
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        named = SSL_set1_host(ssl, dialed_host_.c_str()) == 1;
       }
+      if (!named)
+        return report(
+          caf::make_error(transport_errc::tls_failed,
+                          "cannot check a certificate against \"" + dialed_host_ + "\""));
     }
     tls_->async_handshake(
       asio::ssl::stream_base::client,
@@ -501,8 +530,7 @@ private:
       return;
     if (ec)
       return fail_tls(ec);
-    tls_phase_ = tls_phase::up;
-    encrypted_ = true;
+    secure_up();
     if (sink_)
       sink_->on_connected();
     read_some();
@@ -547,8 +575,7 @@ private:
                               return;
                             if (ec)
                               return self->fail_tls(ec);
-                            self->tls_phase_ = tls_phase::up;
-                            self->encrypted_ = true;
+                            self->secure_up();
                             self->secured();
                           });
   }
@@ -562,14 +589,53 @@ private:
       write_some();
   }
 
+  /// The TLS handshake succeeded: exports the channel binding, then marks
+  /// the connection encrypted (in that order: see `channel_binding`).
+  void secure_up() {
+    static constexpr char label[] = "EXPORTER-troupe-v1";
+    unsigned char out[32];
+    if (SSL_export_keying_material(tls_->native_handle(), out, sizeof(out), label,
+                                   sizeof(label) - 1, nullptr, 0, 0)
+        == 1)
+      binding_.assign(reinterpret_cast<const char*>(out), sizeof(out));
+    tls_phase_ = tls_phase::up;
+    encrypted_ = true;
+  }
+
+  /// The TLS handshake failed: reports why, then closes without a reset
+  /// (OpenSSL already queued its alert; closing with the peer's unread bytes
+  /// in the socket would reset the connection, which can discard the alert).
   void fail_tls(const asio::error_code& ec) {
     auto err =
       tls_error(ec, tls_->native_handle(), tls_phase_ != tls_phase::up, remote_address());
-    if (!sink_)
-      actors::logger("troupe.transport")->warn("TLS: {}", caf::to_string(err.context()));
+    if (!sink_) // refused before its actor started: nobody else logs it
+      actors::logger("troupe.transport")->info("TLS: {}", caf::to_string(err.context()));
     report(std::move(err));
-    shut();
+    tls_.reset(); // nothing is pending on it: its handshake just completed
+    tls_phase_ = tls_phase::none;
+    start_linger();
   }
+
+  /// Bytes wait for TLS to come up: a peer that never completes its side of
+  /// the TLS handshake (say, on a connection refused before its actor
+  /// started) must not hold the socket. After `tls_wait_bound` it is closed.
+  void bound_tls_wait() {
+    if (tls_wait_armed_)
+      return;
+    tls_wait_armed_ = true;
+    linger_.expires_after(tls_wait_bound);
+    linger_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (ec || self->stopped_ || self->tls_phase_ == tls_phase::up
+          || self->tls_phase_ == tls_phase::none)
+        return;
+      self->report(caf::make_error(transport_errc::handshake_timeout,
+                                   "no TLS handshake within "
+                                     + std::to_string(tls_wait_bound.count()) + " s"));
+      self->shut();
+    });
+  }
+
+  static constexpr std::chrono::seconds tls_wait_bound{2};
 
   // -- reading (on the strand) -------------------------------------------------
 
@@ -608,11 +674,14 @@ private:
     }
     if (first_read_) {
       first_read_ = false;
-      if (!tls_ && starts_like_tls(read_buf_.data(), n))
+      if (!tls_ && starts_like_tls(read_buf_.data(), n)) {
+        // Tell the TLS peer in the one language it reads, then close.
+        send_and_close(std::string{plaintext_node_alert, sizeof(plaintext_node_alert)});
         return report(caf::make_error(
           transport_errc::tls_mismatch,
           remote_address()
             + " speaks TLS; this node does not (troupe.node.tls.enabled is false)"));
+      }
     }
     decoder_.feed(read_buf_.data(), n);
     drain();
@@ -697,8 +766,9 @@ private:
       return;
     if (tls_phase_ == tls_phase::pending || tls_phase_ == tls_phase::negotiating) {
       // Bytes written before TLS is up (e.g. a Refusal to a connection
-      // accepted over the limit) wait for it.
+      // accepted over the limit) wait for it, boundedly.
       write_waiting_ = true;
+      bound_tls_wait();
       if (tls_phase_ == tls_phase::pending && dialed_host_.empty())
         accept_tls();
       return;
@@ -819,6 +889,10 @@ private:
   std::string dialed_host_;
   /// Something was written before TLS was up.
   bool write_waiting_ = false;
+  /// `bound_tls_wait` armed its timer.
+  bool tls_wait_armed_ = false;
+  /// See `channel_binding`.
+  std::string binding_;
   std::atomic<bool> encrypted_{false};
 
   // -- the writer role (see connection_io) ----------------------------------

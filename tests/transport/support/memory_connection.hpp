@@ -48,9 +48,15 @@ public:
     return encrypted_;
   }
 
-  /// Plays a connection that runs over TLS (default: plaintext).
-  void set_encrypted(bool x) {
+  std::string channel_binding() const override {
+    return binding_;
+  }
+
+  /// Plays a connection that runs over TLS with `binding` as its channel
+  /// binding (default: plaintext).
+  void set_encrypted(bool x, std::string binding = {}) {
     encrypted_ = x;
+    binding_ = std::move(binding);
   }
 
   // -- what the connection did --------------------------------------------------
@@ -148,6 +154,7 @@ private:
   frame_sink_ptr sink_;
   uint32_t frame_limit_ = 0;
   bool encrypted_ = false;
+  std::string binding_;
   bool paused_ = false;
   bool closed_ = false;
   std::string written_;
