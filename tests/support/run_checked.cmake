@@ -3,7 +3,11 @@
 # PASS_REGULAR_EXPRESSION ignores the exit code, so a program that prints the
 # expected line and then crashes would pass; this script requires both.
 #
-#   cmake "-DEXPECT=<regex>" [-DTIMEOUT=<seconds>] -P run_checked.cmake -- <command> [<arg>...]
+#   cmake "-DEXPECT=<regex>" [-DTIMEOUT=<seconds>] [-DEXIT_CODE=<n>]
+#         -P run_checked.cmake -- <command> [<arg>...]
+#
+# EXIT_CODE (default 0) is the exit code required, for a program that must
+# fail in one precise way (the tsan preset's canary must exit with TSan's 66).
 #
 # <regex> is a CMake regular expression, as PASS_REGULAR_EXPRESSION takes
 # (`.` also matches a newline). Tests use it through troupe_add_checked_test()
@@ -41,9 +45,12 @@ execute_process(COMMAND ${command} ${timeout_args}
                 OUTPUT_VARIABLE output ERROR_VARIABLE output
                 ECHO_OUTPUT_VARIABLE ECHO_ERROR_VARIABLE)
 
+if(NOT DEFINED EXIT_CODE OR EXIT_CODE STREQUAL "")
+  set(EXIT_CODE 0)
+endif()
 set(failures "")
-if(NOT rc STREQUAL "0")
-  list(APPEND failures "exit code: ${rc} (expected 0)")
+if(NOT rc STREQUAL "${EXIT_CODE}")
+  list(APPEND failures "exit code: ${rc} (expected ${EXIT_CODE})")
 endif()
 if(NOT output MATCHES "${EXPECT}")
   list(APPEND failures "the output does not match: ${EXPECT}")
@@ -52,4 +59,4 @@ if(failures)
   list(JOIN failures "\n  " text)
   message(FATAL_ERROR "run_checked: FAILED\n  ${text}")
 endif()
-message(STATUS "run_checked: exit code 0 and the expected output")
+message(STATUS "run_checked: exit code ${EXIT_CODE} and the expected output")

@@ -37,6 +37,17 @@ using troupe::wire::Frame;
 
 namespace {
 
+#ifdef __SANITIZE_THREAD__
+// ThreadSanitizer keeps shadow memory for everything the node touches (its
+// documented cost is 5-10x the memory): the bound scales with it. The test
+// still checks that a well-formed client is served, and TSan that nothing
+// races.
+constexpr double max_growth_mb = 8 * 20;
+#else
+/// The issue's bound on what a few thousand hostile connections may cost.
+constexpr double max_growth_mb = 20;
+#endif
+
 constexpr int connections = 2000;
 constexpr int wave = 60; // below the per-address limit (64): all are served
 /// Every third wave has one peer that never reads (the slowest attack).
@@ -233,7 +244,7 @@ TEST_CASE_METHOD(hostile_node, "a node under hostile load keeps serving a well-f
   CHECK(answer_ms < 1000);
   auto growth_mb =
     (static_cast<double>(rss_bytes(node.pid())) - static_cast<double>(rss_before)) / 1e6;
-  CHECK(growth_mb < 20);
+  CHECK(growth_mb < max_growth_mb);
   // The outcomes, by typed reason.
   std::map<std::string, int> by_code;
   int total = 0;

@@ -81,6 +81,10 @@ TEST_CASE_METHOD(limited_node,
   auto cfg = troupe::testing::fast_config();
   cfg.max_frame_size = 1024 * 1024;
   cfg.max_write_buffer = 1024 * 1024;
+  // The raw peer sends no heartbeats: only slow_peer may end it here, however
+  // slowly the node runs (a sanitizer build), not the peer timeout.
+  cfg.heartbeat_interval = std::chrono::seconds{1};
+  cfg.peer_timeout = troupe::testing::hang_bound;
   start(cfg);
   caf::scoped_actor events{sys};
   n->subscribe(events);

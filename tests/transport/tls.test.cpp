@@ -194,8 +194,14 @@ TEST_CASE_METHOD(tls_fixture, "a certificate that names another address is refus
 }
 
 TEST_CASE_METHOD(tls_fixture, "a large message crosses TLS intact", "[transport][tls]") {
-  auto a = start(pki().config("node"));
-  auto b = start(pki().config("node"));
+  // The default liveness bounds: fast_config's 400 ms peer timeout is less
+  // than encrypting 4 MiB takes in a sanitizer build, and heartbeats queue
+  // behind the message on the one connection.
+  auto cfg = pki().config("node");
+  cfg.heartbeat_interval = 1s;
+  cfg.peer_timeout = 5s;
+  auto a = start(cfg);
+  auto b = start(cfg);
   auto stats = std::make_shared<troupe::testing::service_stats>();
   auto echo = sys.spawn(troupe::testing::echo_service, b.id(), stats);
   REQUIRE(!b.publish(echo, "echo"));

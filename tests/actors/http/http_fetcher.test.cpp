@@ -104,7 +104,8 @@ TEST_CASE("a 500 is retried and ends with retries_exhausted naming the status",
 TEST_CASE("a hanging server fails the attempt with attempt_timeout", "[http][fetcher]") {
   troupe::testing::http_test_server server;
   auto cfg = quick(1);
-  cfg.attempt_timeout = 200ms;
+  // Bounds the /ok attempt too: generous enough for a loaded sanitizer build.
+  cfg.attempt_timeout = 1s;
   auto results = fetch_all({server.url("/hang"), server.url("/ok")}, cfg);
   REQUIRE(results.size() == 2);
   CHECK(results[0].error == caf::make_error(fetch_errc::attempt_timeout));
