@@ -62,19 +62,31 @@ caf::message flow_actor::current_batch() {
 }
 
 flow_stats flow_actor::stats() const {
-  if (!in_)
-    return out_->stats();
-  if (!out_)
-    return in_->stats();
-  // Both sides: the output's counters plus the input's.
-  auto result = out_->stats();
-  auto& x = in_->stats();
-  result.received = x.received;
-  result.processed = x.processed;
-  result.abandoned = x.abandoned;
-  result.max_buffered = x.max_buffered;
-  result.resubscribed = x.resubscribed;
+  flow_stats result;
+  if (out_) {
+    result = out_->stats();
+    for (auto& l : out_->links_) {
+      result.consumers_capacity += l.capacity;
+      result.outstanding += l.outstanding;
+    }
+    result.consumers = out_->links_.size();
+  }
+  if (in_) {
+    // The input's counters (with both sides: next to the output's).
+    auto& x = in_->stats();
+    result.received = x.received;
+    result.processed = x.processed;
+    result.abandoned = x.abandoned;
+    result.max_buffered = x.max_buffered;
+    result.resubscribed = x.resubscribed;
+    result.capacity = in_->capacity_;
+    result.buffered = in_->buffered();
+  }
   return result;
+}
+
+const char* flow_actor::name() const {
+  return "troupe.flow";
 }
 
 caf::message_handler flow_actor::handlers() {

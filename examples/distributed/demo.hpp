@@ -16,9 +16,11 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include <troupe/transport/system_config.hpp>
+#include <troupe/observability/system_config.hpp>
 
-struct demo_config : troupe::transport::system_config {
+/// The transport's keys, the cluster's, and `troupe.http.*` (the warehouse's
+/// observability endpoint: `--troupe.http.port=<p>`).
+struct demo_config : troupe::observability::system_config {
   demo_config();
   /// "shop" (default) or "warehouse".
   std::string role = "shop";

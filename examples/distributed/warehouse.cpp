@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include <troupe/actors/log.hpp>
+#include <troupe/observability/endpoint.hpp>
 #include <troupe/services/service_child.hpp>
 #include <troupe/supervisors/graceful_shutdown.hpp>
 #include <troupe/supervisors/supervisor.hpp>
@@ -108,10 +109,24 @@ int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
     return 1;
   }
   std::printf("warehouse listening on 127.0.0.1:%u\n", static_cast<unsigned>(n->port()));
+  // --troupe.http.port=<p>: metrics, the live tree, events and the dashboard.
+  std::unique_ptr<observability::endpoint> http;
+  if (auto http_cfg = observability::endpoint_config::from(sys.config())) {
+    auto started = observability::endpoint::start(
+      sys, *http_cfg, {{caf::actor_cast<caf::actor>(*tree), n->supervisor()}, &*n});
+    if (!started) {
+      std::cerr << "warehouse: " << sys.render(started.error()) << "\n";
+      return 1;
+    }
+    http = std::move(*started);
+    std::printf("warehouse dashboard on %s/\n", http->url().c_str());
+  }
   std::fflush(stdout);
   supervisors::graceful_shutdown_config shutdown;
   shutdown.deadline = 5s;
   auto rc = supervisors::run_with_graceful_shutdown(sys, *tree, shutdown);
+  if (http)
+    http->stop();
   n->stop();
   return rc;
 }

@@ -179,16 +179,8 @@ public:
                                  who ? caf::to_string(who.address()) : "invalid handle");
         return stop_child(i->second);
       },
-      [this](which_children_atom) {
-        std::vector<child_info> result;
-        result.reserve(children_.size());
-        for (auto& kvp : children_) {
-          auto& c = kvp.second;
-          result.push_back(
-            child_info{c.id, c.handle, c.spec->kind, c.spec->restart, c.restarts});
-        }
-        return result;
-      },
+      [this](which_children_atom) { return children_info(); },
+      [this](report_atom) { return report(); },
       [this](ready_atom) -> caf::result<caf::ok_atom> {
         if (started_)
           return caf::ok_atom::value;
@@ -401,8 +393,10 @@ private:
     c.finished = false;
     by_actor_[c.handle.id()] = c.seq;
     monitor(c.handle);
-    if (c.ever_started)
+    if (c.ever_started) {
       ++c.restarts;
+      ++restarts_total_;
+    }
     c.ever_started = true;
     emit(event_kind::started, &c, caf::error{});
     // A new incarnation is never the one a waiting asker saw die. (Most
@@ -571,6 +565,55 @@ private:
     }
     log_->info("significant children ended: shutting down ({})", to_string(auto_shutdown_));
     begin_shutdown(make_shutdown(path_));
+  }
+
+  /// The children in start order, as `which_children_atom` reports them.
+  std::vector<child_info> children_info() const {
+    std::vector<child_info> result;
+    result.reserve(children_.size());
+    for (auto& kvp : children_) {
+      auto& c = kvp.second;
+      result.push_back(
+        child_info{c.id, c.handle, c.spec->kind, c.spec->restart, c.restarts, status_of(c)});
+    }
+    return result;
+  }
+
+  static child_status status_of(const child& c) {
+    switch (c.state) {
+      case child_state::running:
+        return child_status::running;
+      case child_state::stopping:
+        return child_status::stopping;
+      case child_state::pending:
+        return child_status::restarting;
+      case child_state::queued:
+        return c.ever_started ? child_status::restarting : child_status::starting;
+      default:
+        return child_status::stopped;
+    }
+  }
+
+  /// What `report_atom` answers.
+  supervisor_report report() {
+    auto now = clock().now();
+    supervisor_report r;
+    r.path = path_;
+    r.strategy = to_string(strategy_);
+    r.max_restarts = intensity_.limits().max_restarts;
+    r.window = intensity_.limits().window;
+    r.restarts_in_window = static_cast<uint32_t>(intensity_.count(now));
+    r.restarts_total = restarts_total_;
+    for (auto& kvp : children_) {
+      auto& c = kvp.second;
+      if (c.state == child_state::pending && c.due > now) {
+        auto left = caf::timespan{c.due - now};
+        if (r.next_restart_in.count() == 0 || left < r.next_restart_in)
+          r.next_restart_in = left;
+      }
+    }
+    r.children = children_info();
+    return r;
   }
 
   caf::timespan next_delay(child& c, time_point now) {
@@ -913,6 +956,9 @@ private:
   std::string path_;
   restart_strategy strategy_;
   restart_intensity_window intensity_;
+  /// Restarts of any child since this supervisor started (a counter for
+  /// monitoring: children of a dynamic supervisor come and go).
+  uint64_t restarts_total_ = 0;
   actors::backoff backoff_;
   bool has_backoff_;
   caf::timespan stable_period_;

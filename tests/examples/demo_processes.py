@@ -9,11 +9,14 @@ kill9:    SIGKILL to the shop while it streams: its warehouse child is gone
           within a bounded time.
 sigterm:  SIGTERM to the shop while it streams: the shop exits with 143
           (128 + SIGTERM) and leaves no warehouse.
+dashboard: a warehouse started with --troupe.http.port=N serves /metrics,
+          /api/tree, /api/events and / while a shop streams from it.
 
 Every wait is bounded; a process left running is killed at the end.
 """
 
 import ctypes
+import json
 import os
 import queue
 import re
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 DEMO = sys.argv[1]
 MODE = sys.argv[2]
@@ -142,6 +146,47 @@ def main():
             fail("the shop started a warehouse of its own")
         if wh.p.poll() is not None:
             fail("the shop stopped the warehouse it was given")
+        wh.p.send_signal(signal.SIGTERM)
+        rc = wh.wait(20)
+        if rc != 0:
+            fail("the warehouse exited with %d after SIGTERM" % rc)
+    elif MODE == "dashboard":
+        port, http_port = free_port(), free_port()
+        wh = Proc("--role=warehouse", "--orders=100000", "--port=%d" % port,
+                  "--troupe.http.port=%d" % http_port)
+        wh.expect(r"warehouse dashboard on http://127\.0\.0\.1:%d/$" % http_port, 20)
+        base = "http://127.0.0.1:%d" % http_port
+        shop = Proc("--orders=100000", "--warehouse=127.0.0.1:%d" % port)
+        shop.expect(r"using the warehouse at", 20)
+
+        def get(path):
+            with urllib.request.urlopen(base + path, timeout=20) as r:
+                return r.headers.get("Content-Type", ""), r.read().decode("utf-8")
+
+        kind, text = get("/metrics")
+        if not kind.startswith("text/plain") or \
+                'troupe_supervisor_up{supervisor="warehouse"} 1' not in text:
+            fail("/metrics does not show the warehouse supervisor:\n" + text[:2000])
+        kind, text = get("/api/tree")
+        tree = json.loads(text)
+        paths = [s["path"] for s in tree["supervisors"]]
+        if kind != "application/json" or "warehouse" not in paths:
+            fail("/api/tree has no warehouse supervisor: %s" % paths)
+        kind, text = get("/")
+        if "<title>Troupe</title>" not in text:
+            fail("/ is not the dashboard")
+        # The event stream answers with its headers and a first chunk (a
+        # keep-alive comment, or an event: "id: <n>" then "data: {...}")
+        # within a few seconds.
+        with urllib.request.urlopen(base + "/api/events", timeout=20) as r:
+            if not r.headers.get("Content-Type", "").startswith("text/event-stream"):
+                fail("/api/events is not an event stream")
+            first = r.readline().decode("utf-8")
+            if not (first.startswith(":") or first.startswith("id:")
+                    or first.startswith("data:")):
+                fail("/api/events sent %r" % first)
+        shop.p.send_signal(signal.SIGTERM)
+        shop.wait(30)
         wh.p.send_signal(signal.SIGTERM)
         rc = wh.wait(20)
         if rc != 0:

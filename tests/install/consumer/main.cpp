@@ -22,7 +22,8 @@ int main() {
   caf::actor root;
   caf::actor shop;
   bool ok = use_supervisors(sys, root, shop) && use_messages(sys, shop)
-    && use_transport(sys, shop) && use_actors(sys) && use_http(sys) && use_services(sys);
+    && use_transport(sys, shop) && use_actors(sys) && use_http(sys) && use_services(sys)
+    && use_observability(sys, root);
   if (root) {
     // The actor system waits for every actor on destruction: stop the tree
     // and wait, bounded, for it to be gone.

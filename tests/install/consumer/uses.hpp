@@ -27,6 +27,10 @@ bool use_supervisors(caf::actor_system& sys, caf::actor& root, caf::actor& shop)
 /// on 127.0.0.1.
 bool use_transport(caf::actor_system& sys, const caf::actor& shop);
 
+/// troupe::observability: a snapshot of the supervisor `root`, and an
+/// endpoint started on an ephemeral port and stopped.
+bool use_observability(caf::actor_system& sys, const caf::actor& root);
+
 /// troupe::services: the generated Till service, supervised-free, called
 /// through its generated stub in this process.
 bool use_services(caf::actor_system& sys);

@@ -46,13 +46,28 @@ struct flow_stats {
   /// Items handed to the dead-letter hook after failing `max_deliveries`
   /// handlers (`flow_output::config::max_deliveries`).
   uint64_t dead_lettered = 0;
+
+  // -- now (taken when the stats are asked for; not counters) ----------------
+
+  /// Input side: the capacity (most items received and unfinished) and how
+  /// many are received and unfinished now. Both 0 for a source.
+  uint64_t capacity = 0;
+  uint64_t buffered = 0;
+  /// Output side, over every consumer: the sum of their capacities, and of
+  /// the items sent to them and not yet paid back with credit. Outstanding
+  /// equal to capacity means the consumers hold all they may: backpressure.
+  uint64_t consumers_capacity = 0;
+  uint64_t outstanding = 0;
+  /// Output side: consumers subscribed now.
+  uint64_t consumers = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_stats& x) {
   return f(caf::meta::type_name("troupe.flow_stats"), x.received, x.processed, x.abandoned,
            x.max_buffered, x.resubscribed, x.pulled, x.sent, x.redelivered, x.max_outstanding,
-           x.max_pull, x.pulls_without_demand, x.dead_lettered);
+           x.max_pull, x.pulls_without_demand, x.dead_lettered, x.capacity, x.buffered,
+           x.consumers_capacity, x.outstanding, x.consumers);
 }
 
 } // namespace troupe::actors

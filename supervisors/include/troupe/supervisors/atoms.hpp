@@ -29,6 +29,10 @@ using which_children_atom = caf::atom_constant<caf::atom("trp_which")>;
 /// it; a custom actor used with kind `supervisor` must answer it too.
 using ready_atom = caf::atom_constant<caf::atom("trp_ready")>;
 
+/// `(report_atom)` -> `supervisor_report`: a supervisor's state for
+/// monitoring (supervisor_report.hpp).
+using report_atom = caf::atom_constant<caf::atom("trp_report")>;
+
 /// Awaits a scope's report.
 using await_atom = caf::atom_constant<caf::atom("trp_await")>;
 

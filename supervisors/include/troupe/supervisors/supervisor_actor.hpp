@@ -24,6 +24,9 @@
 ///   // The children in start order.
 ///   (which_children_atom) -> (std::vector<child_info>)
 ///
+///   // Its path, restart budget and children, for monitoring.
+///   (report_atom) -> (supervisor_report)
+///
 ///   // `observer` receives every later `supervision_event` until it
 ///   // unsubscribes or terminates (the supervisor monitors it). Subscribing
 ///   // twice is one subscription; unsubscribing a stranger is a no-op.
@@ -71,6 +74,7 @@
 #include "troupe/supervisors/atoms.hpp"
 #include "troupe/supervisors/child_info.hpp"
 #include "troupe/supervisors/child_spec.hpp"
+#include "troupe/supervisors/supervisor_report.hpp"
 
 namespace troupe::supervisors {
 
@@ -81,6 +85,7 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<stop_child_atom, std::string>::with<caf::ok_atom>,
   caf::replies_to<stop_child_atom, caf::actor>::with<caf::ok_atom>,
   caf::replies_to<which_children_atom>::with<std::vector<child_info>>,
+  caf::replies_to<report_atom>::with<supervisor_report>,
   caf::replies_to<actors::subscribe_atom, caf::actor>::with<caf::ok_atom>,
   caf::replies_to<actors::unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
   caf::replies_to<ready_atom>::with<caf::ok_atom>,

@@ -114,6 +114,10 @@ protected:
   /// moves it into a new message.
   caf::message current_batch();
 
+  /// "troupe.flow": monitoring (the observability endpoint) asks actors of
+  /// this name for their `flow_stats`.
+  const char* name() const override;
+
   /// The counters of both sides (what `flow_stats_atom` answers).
   flow_stats stats() const;
 

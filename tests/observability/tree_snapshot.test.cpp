@@ -1,0 +1,89 @@
+// take_snapshot on a live system: supervisors answer report_atom, flow actors
+// their flow_stats; restarts and the restart budget are counted.
+
+#include <catch2/catch.hpp>
+
+#include <troupe/observability/tree_snapshot.hpp>
+
+#include "observed_tree.hpp"
+
+using namespace std::chrono_literals;
+using troupe::observability::child_view;
+using troupe::observability::supervisor_view;
+using troupe::observability::take_snapshot;
+using troupe::supervisors::child_status;
+
+namespace {
+
+const child_view* find(const supervisor_view& v, const std::string& id) {
+  for (auto& c : v.children)
+    if (c.info.id == id)
+      return &c;
+  return nullptr;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(troupe::testing::observed_tree,
+                 "a snapshot shows every supervisor and child, restarts and flow counters",
+                 "[observability][tree]") {
+  REQUIRE(drained());
+  crash_worker(3);
+  std::vector<caf::actor> answered;
+  auto snap = take_snapshot(sys, {root, node->supervisor()}, 2s, &answered);
+  REQUIRE(snap.roots.size() == 2);
+  auto& demo = snap.roots[0];
+  REQUIRE(demo.answered);
+  CHECK(demo.report.path == "demo");
+  CHECK(demo.report.strategy == "one_for_one");
+  CHECK(demo.report.restarts_total == 3);
+  CHECK(demo.report.restarts_in_window == 3);
+  CHECK(demo.report.max_restarts == 10);
+  auto* worker = find(demo, "worker");
+  REQUIRE(worker != nullptr);
+  CHECK(worker->info.restarts == 3);
+  CHECK(worker->info.status == child_status::running);
+  CHECK(worker->path == "demo/worker");
+  CHECK_FALSE(worker->flow);
+  auto* orders = find(demo, "orders");
+  REQUIRE(orders != nullptr);
+  CHECK(orders->type == "troupe.supervisor");
+  REQUIRE(orders->supervisor.size() == 1);
+  auto& pipeline = orders->supervisor.front();
+  CHECK(pipeline.report.path == "demo/orders");
+  auto* source = find(pipeline, "source");
+  auto* sink = find(pipeline, "sink");
+  REQUIRE(source != nullptr);
+  REQUIRE(sink != nullptr);
+  REQUIRE(source->flow);
+  REQUIRE(sink->flow);
+  CHECK(source->type == "troupe.flow");
+  CHECK(source->flow->pulled == static_cast<uint64_t>(items));
+  CHECK(source->flow->consumers == 1);
+  CHECK(source->flow->consumers_capacity == 16);
+  CHECK(sink->flow->processed == static_cast<uint64_t>(items));
+  CHECK(sink->flow->capacity == 16);
+  CHECK(sink->flow->buffered == 0);
+  // The node's own tree: its listener and connections supervisor.
+  CHECK(snap.roots[1].answered);
+  CHECK_FALSE(snap.roots[1].children.empty());
+  // Every supervisor that answered, for subscribing to their events.
+  CHECK(answered.size() == 4); // demo, demo/orders, the node's root, its connections
+  // A snapshot holds no actor alive.
+  CHECK(worker->info.handle == nullptr);
+}
+
+TEST_CASE_METHOD(troupe::testing::observed_tree,
+                 "a supervisor that does not answer in time is shown as not answering",
+                 "[observability][tree]") {
+  auto mute = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    return {[self](troupe::supervisors::report_atom) {
+      return self->make_response_promise<troupe::supervisors::supervisor_report>();
+    }};
+  });
+  auto snap = take_snapshot(sys, {mute, root}, 200ms);
+  REQUIRE(snap.roots.size() == 2);
+  CHECK_FALSE(snap.roots[0].answered);
+  CHECK(snap.roots[1].answered); // the rest is still collected
+  caf::anon_send_exit(mute, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,274 @@
+// The endpoint: cpp-httplib on a thread of its own (plus its worker pool),
+// an event hub actor subscribed to the supervisors and the node, and the
+// renderers of render.hpp.
+
+#include "troupe/observability/endpoint.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/settings.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <troupe/actors/log.hpp>
+#include <troupe/actors/observers.hpp>
+#include <troupe/transport/node.hpp>
+#include <troupe/transport/transport_errc.hpp>
+
+#include "event_feed.hpp"
+#include "peer_counters.hpp"
+#include "render.hpp"
+
+namespace troupe::observability {
+
+namespace internal {
+
+/// The dashboard page (dashboard.html, embedded at build time).
+const std::string& dashboard_html();
+
+/// Receives every supervision event of the supervisors it is subscribed to
+/// and every peer event of the node: counts peers, feeds the event stream.
+using event_hub_actor =
+  caf::typed_actor<caf::reacts_to<supervisors::supervision_event>,
+                   caf::reacts_to<transport::peer_event>, caf::reacts_to<caf::ok_atom>>;
+
+class event_hub : public event_hub_actor::base {
+public:
+  event_hub(caf::actor_config& cfg, std::shared_ptr<event_feed> feed,
+            std::shared_ptr<peer_counters> peers)
+    : event_hub_actor::base(cfg), feed_(std::move(feed)), peers_(std::move(peers)) {
+    // nop
+  }
+
+  const char* name() const override {
+    return "troupe.observability.hub";
+  }
+
+  behavior_type make_behavior() override {
+    return {
+      [this](const supervisors::supervision_event& e) { feed_->push(event_json(e)); },
+      [this](const transport::peer_event& e) {
+        {
+          std::lock_guard<std::mutex> guard{peers_->mtx};
+          auto& c = peers_->counts;
+          if (e.status == transport::peer_status::up) {
+            c.up.insert(e.node_id);
+            ++c.up_events;
+          } else {
+            c.up.erase(e.node_id);
+            ++c.down_by_reason[reason_label(e.reason)];
+          }
+        }
+        feed_->push(event_json(e));
+      },
+      [](caf::ok_atom) {
+        // A supervisor's reply to a subscription.
+      },
+    };
+  }
+
+private:
+  std::shared_ptr<event_feed> feed_;
+  std::shared_ptr<peer_counters> peers_;
+};
+
+} // namespace internal
+
+// -- config -------------------------------------------------------------------
+
+caf::error endpoint_config::validate() const {
+  if (host.empty())
+    return caf::make_error(transport::transport_errc::invalid_config,
+                           "troupe.http.host must not be empty");
+  if (collect_timeout <= caf::timespan{0})
+    return caf::make_error(transport::transport_errc::invalid_config,
+                           "collect_timeout must be > 0");
+  return caf::none;
+}
+
+std::optional<endpoint_config> endpoint_config::from(const caf::actor_system_config& cfg) {
+  if (caf::get_if(&cfg.content, "troupe.http.port") == nullptr)
+    return std::nullopt;
+  endpoint_config result;
+  result.host = caf::get_or(cfg, "troupe.http.host", result.host);
+  result.port = caf::get_or(cfg, "troupe.http.port", result.port);
+  return result;
+}
+
+// -- endpoint -----------------------------------------------------------------
+
+struct endpoint::impl {
+  caf::actor_system* sys = nullptr;
+  endpoint_config cfg;
+  endpoint_sources sources;
+  std::string node_id;
+  std::shared_ptr<internal::event_feed> feed = std::make_shared<internal::event_feed>();
+  std::shared_ptr<internal::peer_counters> peers = std::make_shared<internal::peer_counters>();
+  internal::event_hub_actor hub;
+  httplib::Server server;
+  std::thread thread;
+  uint16_t port = 0;
+  std::mutex mtx;
+  /// Supervisors the hub is subscribed to (a restarted supervisor is a new
+  /// actor: each view of the tree subscribes the new ones).
+  std::vector<caf::actor_addr> subscribed;
+  bool stopped = false;
+
+  tree_snapshot snapshot() {
+    std::vector<caf::actor> answered;
+    auto result = take_snapshot(*sys, sources.supervisors, cfg.collect_timeout, &answered);
+    subscribe(answered);
+    return result;
+  }
+
+  void subscribe(const std::vector<caf::actor>& sups) {
+    std::lock_guard<std::mutex> guard{mtx};
+    // Forget the ones that are gone.
+    subscribed.erase(std::remove_if(subscribed.begin(), subscribed.end(),
+                                    [](const caf::actor_addr& a) {
+                                      return caf::actor_cast<caf::actor>(a) == nullptr;
+                                    }),
+                     subscribed.end());
+    for (auto& s : sups) {
+      if (std::find(subscribed.begin(), subscribed.end(), s.address()) != subscribed.end())
+        continue;
+      caf::anon_send(s, actors::subscribe_atom::value, caf::actor_cast<caf::actor>(hub));
+      subscribed.push_back(s.address());
+    }
+  }
+
+  void routes() {
+    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      auto text = internal::metrics_text(snapshot(), peers->read(), sources.node != nullptr);
+      res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+    });
+    server.Get("/api/tree", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(internal::tree_json(snapshot(), peers->read(), node_id),
+                      "application/json");
+    });
+    server.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
+      // The tree is walked once so that every supervisor's events arrive.
+      (void)snapshot();
+      if (req.has_param("recent")) {
+        // The kept events as one JSON array, for a page's first draw.
+        res.set_content(internal::events_json(feed->recent()), "application/json");
+        return;
+      }
+      res.set_header("Cache-Control", "no-cache");
+      auto seen = std::make_shared<uint64_t>(0);
+      auto feed_ref = feed;
+      res.set_chunked_content_provider(
+        "text/event-stream", [feed_ref, seen](size_t, httplib::DataSink& sink) {
+          auto events = feed_ref->after(*seen, std::chrono::seconds{1});
+          if (feed_ref->closed()) {
+            sink.done();
+            return true;
+          }
+          std::string out;
+          for (auto& [n, json] : events)
+            out += "id: " + std::to_string(n) + "\ndata: " + json + "\n\n";
+          if (out.empty())
+            out = ": keep-alive\n\n"; // finds clients that left
+          return sink.write(out.data(), out.size());
+        });
+    });
+    server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(internal::dashboard_html(), "text/html; charset=utf-8");
+    });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (stopped)
+        return;
+      stopped = true;
+    }
+    feed->close();
+    server.stop();
+    if (thread.joinable())
+      thread.join();
+    if (sources.node != nullptr)
+      sources.node->unsubscribe(caf::actor_cast<caf::actor>(hub));
+    caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+  }
+};
+
+endpoint::endpoint(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+endpoint::~endpoint() {
+  stop();
+}
+
+caf::expected<std::unique_ptr<endpoint>>
+endpoint::start(caf::actor_system& sys, endpoint_config cfg, endpoint_sources sources) {
+  if (auto err = cfg.validate())
+    return err;
+  auto ptr = std::make_unique<impl>();
+  ptr->sys = &sys;
+  ptr->cfg = std::move(cfg);
+  ptr->sources = std::move(sources);
+  if (ptr->sources.node != nullptr)
+    ptr->node_id = ptr->sources.node->id();
+  ptr->hub = sys.spawn<internal::event_hub>(ptr->feed, ptr->peers);
+  if (ptr->sources.node != nullptr)
+    ptr->sources.node->subscribe(caf::actor_cast<caf::actor>(ptr->hub));
+  ptr->routes();
+  auto where = ptr->cfg.host + ":" + std::to_string(ptr->cfg.port);
+  bool bound = false;
+  if (ptr->cfg.port == 0) {
+    auto port = ptr->server.bind_to_any_port(ptr->cfg.host);
+    bound = port > 0;
+    ptr->port = static_cast<uint16_t>(port);
+  } else {
+    bound = ptr->server.bind_to_port(ptr->cfg.host, ptr->cfg.port);
+    ptr->port = ptr->cfg.port;
+  }
+  if (!bound) {
+    caf::anon_send_exit(ptr->hub, caf::exit_reason::user_shutdown);
+    return caf::make_error(transport::transport_errc::listen_failed, where,
+                           "the observability endpoint cannot listen");
+  }
+  auto* server = &ptr->server;
+  ptr->thread = std::thread{[server] { server->listen_after_bind(); }};
+  // httplib 0.11's stop() does nothing before its loop runs (and has no
+  // readiness signal): wait, bounded, until it runs, so that a stop right
+  // after start cannot leave the loop running forever.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (!server->is_running() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  if (!server->is_running()) {
+    ptr->stop();
+    return caf::make_error(transport::transport_errc::listen_failed, where,
+                           "the observability endpoint did not start serving");
+  }
+  actors::logger("troupe.observability")
+    ->info("observability endpoint on http://{}:{} (/metrics, /api/tree, /api/events, /)",
+           ptr->cfg.host, ptr->port);
+  return std::unique_ptr<endpoint>{new endpoint{std::move(ptr)}};
+}
+
+uint16_t endpoint::port() const noexcept {
+  return impl_->port;
+}
+
+std::string endpoint::url() const {
+  return "http://" + impl_->cfg.host + ":" + std::to_string(impl_->port);
+}
+
+void endpoint::stop() {
+  if (impl_)
+    impl_->stop();
+}
+
+} // namespace troupe::observability

@@ -1,0 +1,167 @@
+// `/metrics`: Prometheus families built from one snapshot at scrape time
+// with prometheus-cpp's data model and text serializer.
+
+#include <map>
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include "render.hpp"
+
+namespace troupe::observability::internal {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+class families {
+public:
+  /// Adds a family (once) and returns it.
+  MetricFamily& family(const std::string& name, const std::string& help, MetricType type) {
+    for (auto& f : list_)
+      if (f.name == name)
+        return f;
+    list_.push_back(MetricFamily{name, help, type, {}});
+    return list_.back();
+  }
+
+  void gauge(const std::string& name, const std::string& help, ClientMetric::Label label,
+             double value) {
+    gauge(name, help, std::vector<ClientMetric::Label>{std::move(label)}, value);
+  }
+
+  void gauge(const std::string& name, const std::string& help,
+             std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.gauge.value = value;
+    family(name, help, MetricType::Gauge).metric.push_back(std::move(m));
+  }
+
+  void counter(const std::string& name, const std::string& help,
+               std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = value;
+    family(name, help, MetricType::Counter).metric.push_back(std::move(m));
+  }
+
+  std::string text() const {
+    return prometheus::TextSerializer{}.Serialize(list_);
+  }
+
+private:
+  std::vector<MetricFamily> list_;
+};
+
+double seconds(caf::timespan x) {
+  return std::chrono::duration<double>(x).count();
+}
+
+void flow_series(families& out, const std::string& path, const actors::flow_stats& st) {
+  std::vector<ClientMetric::Label> l{{"actor", path}};
+  out.counter("troupe_flow_items_received_total",
+              "Items a flow actor received from upstream (redeliveries included).", l,
+              static_cast<double>(st.received));
+  out.counter("troupe_flow_items_processed_total",
+              "Items a flow actor finished (handled, or emitted downstream).", l,
+              static_cast<double>(st.processed));
+  out.counter("troupe_flow_items_sent_total",
+              "Items a flow actor sent downstream (redeliveries included).", l,
+              static_cast<double>(st.sent));
+  out.counter("troupe_flow_items_redelivered_total",
+              "Items sent again after their consumer died or cancelled.", l,
+              static_cast<double>(st.redelivered));
+  out.counter("troupe_flow_items_dead_lettered_total",
+              "Items handed to the dead-letter hook after max_deliveries failed handlers.", l,
+              static_cast<double>(st.dead_lettered));
+  out.counter("troupe_flow_items_abandoned_total",
+              "Items given up unfinished (upstream gone, or cancelled); redelivered upstream.",
+              l, static_cast<double>(st.abandoned));
+  out.gauge("troupe_flow_input_capacity", "Most items a flow actor's input may hold.", l,
+            static_cast<double>(st.capacity));
+  out.gauge("troupe_flow_input_buffered", "Items received and not finished, now.", l,
+            static_cast<double>(st.buffered));
+  out.gauge("troupe_flow_output_capacity",
+            "Sum of the capacities of a flow actor's consumers, now.", l,
+            static_cast<double>(st.consumers_capacity));
+  out.gauge("troupe_flow_output_outstanding",
+            "Items sent to consumers and not yet paid back with credit, now (equal to "
+            "troupe_flow_output_capacity: the consumers hold all they may).",
+            l, static_cast<double>(st.outstanding));
+  out.gauge("troupe_flow_consumers", "Consumers subscribed to a flow actor, now.", l,
+            static_cast<double>(st.consumers));
+}
+
+void supervisor_series(families& out, const supervisor_view& v) {
+  const auto& r = v.report;
+  ClientMetric::Label sup{"supervisor", r.path};
+  out.gauge("troupe_supervisor_up", "1 if the supervisor answered the scrape, else 0.", sup,
+            v.answered ? 1 : 0);
+  if (!v.answered)
+    return;
+  out.counter("troupe_supervisor_restarts_total",
+              "Child restarts a supervisor made since it started.", {sup},
+              static_cast<double>(r.restarts_total));
+  out.gauge("troupe_supervisor_restarts_in_window",
+            "Restarts within the supervisor's current intensity window.", sup,
+            r.restarts_in_window);
+  out.gauge("troupe_supervisor_restart_budget",
+            "Restarts left before the supervisor gives up (max_restarts minus the "
+            "restarts in the window).",
+            sup,
+            r.max_restarts > r.restarts_in_window ? r.max_restarts - r.restarts_in_window : 0);
+  out.gauge("troupe_supervisor_next_restart_seconds",
+            "Until the next planned restart (a child waiting out its backoff); 0: none.", sup,
+            seconds(r.next_restart_in));
+  std::map<supervisors::child_status, int> by_status;
+  for (auto s : {supervisors::child_status::running, supervisors::child_status::stopping,
+                 supervisors::child_status::stopped, supervisors::child_status::restarting,
+                 supervisors::child_status::starting})
+    by_status[s] = 0;
+  for (auto& c : v.children)
+    ++by_status[c.info.status];
+  for (auto& [status, n] : by_status)
+    out.gauge("troupe_supervisor_children", "Children of a supervisor by status.",
+              {sup, {"status", to_string(status)}}, n);
+  size_t labelled = 0;
+  for (auto& c : v.children) {
+    if (++labelled > max_labelled_children)
+      break;
+    out.gauge("troupe_child_restarts", "How often a child was restarted.",
+              {sup, {"child", c.info.id}}, c.info.restarts);
+    if (c.flow)
+      flow_series(out, c.path, *c.flow);
+  }
+  for (auto& c : v.children)
+    for (auto& s : c.supervisor)
+      supervisor_series(out, s);
+}
+
+} // namespace
+
+std::string metrics_text(const tree_snapshot& snapshot, const peer_counters::values& peers,
+                         bool with_peers) {
+  families out;
+  for (auto& root : snapshot.roots)
+    supervisor_series(out, root);
+  if (with_peers) {
+    out.gauge("troupe_transport_peers_up", "Peers connected to this node, now.",
+              std::vector<ClientMetric::Label>{}, static_cast<double>(peers.up.size()));
+    out.counter("troupe_transport_peer_up_total",
+                "Times a peer came up (first connections and reconnects).", {},
+                static_cast<double>(peers.up_events));
+    for (auto& [reason, n] : peers.down_by_reason)
+      out.counter("troupe_transport_peer_down_total", "Times a peer went down, by reason.",
+                  {{"reason", reason}}, static_cast<double>(n));
+  }
+  out.gauge("troupe_observability_collect_seconds",
+            "How long collecting this scrape's view of the tree took.",
+            std::vector<ClientMetric::Label>{}, seconds(snapshot.took));
+  return out.text();
+}
+
+} // namespace troupe::observability::internal

@@ -1,0 +1,39 @@
+#pragma once
+
+// Internal: a tree snapshot and the peer counters as Prometheus text
+// (`/metrics`) and as JSON (`/api/tree`), and events as JSON lines.
+
+#include <string>
+
+#include <troupe/supervisors/supervision_event.hpp>
+#include <troupe/transport/peer_event.hpp>
+
+#include "peer_counters.hpp"
+#include "troupe/observability/tree_snapshot.hpp"
+
+namespace troupe::observability::internal {
+
+/// Children of a supervisor beyond this many (in start order) get no series
+/// of their own: a dynamic supervisor's children come and go, and labels
+/// must stay a bounded set. They still count in the supervisor's series and
+/// show in `/api/tree`.
+constexpr size_t max_labelled_children = 32;
+
+std::string metrics_text(const tree_snapshot& snapshot, const peer_counters::values& peers,
+                         bool with_peers);
+
+std::string tree_json(const tree_snapshot& snapshot, const peer_counters::values& peers,
+                      const std::string& node_id);
+
+std::string event_json(const supervisors::supervision_event& x);
+
+std::string event_json(const transport::peer_event& x);
+
+/// `[{"seq": n, "event": {...}}, ...]` of numbered event lines.
+std::string events_json(const std::vector<std::pair<uint64_t, std::string>>& events);
+
+/// "trp_net:peer_timeout" of an error (its category and code name, without
+/// the context): a bounded label value.
+std::string reason_label(const caf::error& err);
+
+} // namespace troupe::observability::internal

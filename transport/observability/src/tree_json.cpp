@@ -1,0 +1,125 @@
+// `/api/tree` and the event stream's lines as JSON, with nlohmann::json.
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include <troupe/messages/error_category.hpp>
+
+#include "render.hpp"
+
+namespace troupe::observability::internal {
+
+namespace {
+
+using nlohmann::json;
+
+double ms(caf::timespan x) {
+  return std::chrono::duration<double, std::milli>(x).count();
+}
+
+json flow_json(const actors::flow_stats& st) {
+  return json{{"received", st.received},
+              {"processed", st.processed},
+              {"sent", st.sent},
+              {"redelivered", st.redelivered},
+              {"dead_lettered", st.dead_lettered},
+              {"abandoned", st.abandoned},
+              {"capacity", st.capacity},
+              {"buffered", st.buffered},
+              {"consumers", st.consumers},
+              {"consumers_capacity", st.consumers_capacity},
+              {"outstanding", st.outstanding}};
+}
+
+json supervisor_json(const supervisor_view& v) {
+  const auto& r = v.report;
+  json out{{"path", r.path}, {"answered", v.answered}};
+  if (!v.answered)
+    return out;
+  out["strategy"] = r.strategy;
+  out["max_restarts"] = r.max_restarts;
+  out["window_ms"] = ms(r.window);
+  out["restarts_total"] = r.restarts_total;
+  out["restarts_in_window"] = r.restarts_in_window;
+  out["restart_budget"] =
+    r.max_restarts > r.restarts_in_window ? r.max_restarts - r.restarts_in_window : 0;
+  out["next_restart_ms"] = ms(r.next_restart_in);
+  auto children = json::array();
+  for (auto& c : v.children) {
+    json child{{"id", c.info.id},
+               {"path", c.path},
+               {"kind", to_string(c.info.kind)},
+               {"restart", to_string(c.info.restart)},
+               {"status", to_string(c.info.status)},
+               {"restarts", c.info.restarts},
+               {"type", c.type}};
+    if (c.flow)
+      child["flow"] = flow_json(*c.flow);
+    if (!c.supervisor.empty())
+      child["supervisor"] = supervisor_json(c.supervisor.front());
+    children.push_back(std::move(child));
+  }
+  out["children"] = std::move(children);
+  return out;
+}
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+std::string reason_label(const caf::error& err) {
+  if (!err)
+    return "none";
+  auto text = messages::describe(err);
+  auto cut = text.find_first_of(" (");
+  return cut == std::string::npos ? text : text.substr(0, cut);
+}
+
+std::string tree_json(const tree_snapshot& snapshot, const peer_counters::values& peers,
+                      const std::string& node_id) {
+  auto roots = json::array();
+  for (auto& r : snapshot.roots)
+    roots.push_back(supervisor_json(r));
+  json out{{"node", node_id},
+           {"time_ms", unix_ms()},
+           {"collect_ms", ms(snapshot.took)},
+           {"supervisors", std::move(roots)}};
+  if (!node_id.empty())
+    out["peers"] = json{{"up", json(peers.up)}, {"up_events", peers.up_events}};
+  return out.dump();
+}
+
+std::string event_json(const supervisors::supervision_event& x) {
+  json out{{"type", "supervision"},      {"time_ms", unix_ms()}, {"kind", to_string(x.kind)},
+           {"supervisor", x.supervisor}, {"child", x.child},     {"restarts", x.restarts}};
+  if (x.reason)
+    out["reason"] = messages::describe(x.reason);
+  if (x.delay.count() > 0)
+    out["delay_ms"] = ms(x.delay);
+  return out.dump();
+}
+
+std::string events_json(const std::vector<std::pair<uint64_t, std::string>>& events) {
+  auto out = json::array();
+  for (auto& [n, line] : events)
+    out.push_back(json{{"seq", n}, {"event", json::parse(line)}});
+  return out.dump();
+}
+
+std::string event_json(const transport::peer_event& x) {
+  json out{{"type", "peer"},
+           {"time_ms", unix_ms()},
+           {"status", to_string(x.status)},
+           {"node", x.node_id},
+           {"address", x.address}};
+  if (x.reason)
+    out["reason"] = messages::describe(x.reason);
+  return out.dump();
+}
+
+} // namespace troupe::observability::internal
