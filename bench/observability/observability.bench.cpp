@@ -2,7 +2,8 @@
 // scraped, measured side by side in one run.
 //
 //   pipeline  a supervised pipeline (a source, 4 consumers, capacity 64,
-//             one message per item) moves 300 000 items; items/s
+//             batch size 1: one message per item) moves 1 000 000 items;
+//             items/s
 //   rpc       node A's proxy -> node B's published echo actor, 50 requests
 //             outstanding, 1 s; requests/s
 //
@@ -34,12 +35,14 @@
 #include <troupe/supervisors/supervisor.hpp>
 #include <troupe/transport/node.hpp>
 
+#include "bench.pb.h" // bench/transport's Blob: remote messages are protobuf
+
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int64_t pipeline_items = 300'000;
+constexpr int64_t pipeline_items = 1'000'000;
 constexpr int rounds = 5;
 
 /// Scrapes `port`'s /metrics every 100 ms until destroyed.
@@ -89,6 +92,12 @@ double median(std::vector<double> xs) {
 
 // -- pipeline -------------------------------------------------------------------
 
+troupe::actors::producer_config per_item() {
+  troupe::actors::producer_config cfg;
+  cfg.batch_size = 1;
+  return cfg;
+}
+
 double run_pipeline(caf::actor_system& sys, bool observed) {
   using namespace troupe;
   struct finish {
@@ -98,14 +107,17 @@ double run_pipeline(caf::actor_system& sys, bool observed) {
   };
   auto fin = std::make_shared<finish>();
   supervisors::pipeline p{supervisors::pipeline_config{"bench"}};
-  p.source<int64_t>("source", [](actors::seq_t committed) {
-    auto next = std::make_shared<int64_t>(static_cast<int64_t>(committed));
-    return [next](size_t n, std::vector<int64_t>& out) {
-      while (out.size() < n && *next < pipeline_items)
-        out.push_back(++*next);
-      return *next < pipeline_items ? actors::pull_status::more : actors::pull_status::done;
-    };
-  });
+  p.source<int64_t>(
+    "source",
+    [](actors::seq_t committed) {
+      auto next = std::make_shared<int64_t>(static_cast<int64_t>(committed));
+      return [next](size_t n, std::vector<int64_t>& out) {
+        while (out.size() < n && *next < pipeline_items)
+          out.push_back(++*next);
+        return *next < pipeline_items ? actors::pull_status::more : actors::pull_status::done;
+      };
+    },
+    per_item());
   for (int i = 0; i < 4; ++i)
     p.consumer<int64_t>(
       "worker-" + std::to_string(i), "source",
@@ -160,9 +172,11 @@ caf::behavior rpc_client(caf::stateful_actor<client_state>* self, caf::actor pro
   self->state.stop_at = clock_type::now() + 1s;
   auto fire = std::make_shared<std::function<void()>>();
   *fire = [self, proxy, fire] {
-    self->request(proxy, caf::infinite, std::string(64, 'x'))
+    transport_bench::v1::Blob blob;
+    blob.set_data(std::string(64, 'x'));
+    self->request(proxy, caf::infinite, std::move(blob))
       .then(
-        [self, fire](const std::string&) {
+        [self, fire](const transport_bench::v1::Blob&) {
           ++self->state.done;
           if (clock_type::now() < self->state.stop_at) {
             (*fire)();
@@ -185,7 +199,8 @@ double run_rpc(caf::actor_system& sys, bool observed) {
   auto a = transport::node::start(sys);
   if (!a || !b)
     return 0;
-  auto echo = sys.spawn([]() -> caf::behavior { return {[](std::string& x) { return x; }}; });
+  auto echo = sys.spawn(
+    []() -> caf::behavior { return {[](transport_bench::v1::Blob& x) { return x; }}; });
   if (b->publish(echo, "echo"))
     return 0;
   auto proxy = a->remote_actor("echo", "127.0.0.1", b->port());
