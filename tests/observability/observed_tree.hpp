@@ -23,12 +23,18 @@
 
 namespace troupe::testing {
 
+/// Bounds reading an event stream that should have delivered long before.
+inline constexpr std::chrono::seconds stream_bound{30};
+
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 
 inline caf::behavior crashable_worker(caf::event_based_actor* self) {
   return {[self](crash_atom) {
-    self->quit(caf::make_error(caf::sec::runtime_error, "forced by the test"));
-  }};
+            self->quit(caf::make_error(caf::sec::runtime_error, "forced by the test"));
+          },
+          [self](crash_atom, const std::string& why) {
+            self->quit(caf::make_error(caf::sec::runtime_error, why));
+          }};
 }
 
 struct observed_tree {
@@ -88,8 +94,9 @@ struct observed_tree {
     return cv.wait_for(guard, std::chrono::seconds{30}, [this] { return handled >= items; });
   }
 
-  /// Crashes the worker `times` times, each time waiting for its restart.
-  void crash_worker(int times) {
+  /// Crashes the worker `times` times, each time waiting for its restart;
+  /// with `why` as the error's text if not empty.
+  void crash_worker(int times, const std::string& why = "") {
     caf::scoped_actor self{sys};
     self
       ->request(root, std::chrono::seconds{5}, actors::subscribe_atom::value, caf::actor{self})
@@ -105,7 +112,10 @@ struct observed_tree {
           },
           [](caf::error& err) { FAIL(caf::to_string(err)); });
       REQUIRE(worker.handle);
-      self->send(worker.handle, crash_atom::value);
+      if (why.empty())
+        self->send(worker.handle, crash_atom::value);
+      else
+        self->send(worker.handle, crash_atom::value, why);
       bool restarted = false;
       while (!restarted)
         self->receive(

@@ -115,6 +115,12 @@ struct endpoint::impl {
   internal::event_hub_actor hub;
   httplib::Server server;
   std::thread thread;
+  /// Set once `listen_after_bind` returned (it failed, or stop ended it).
+  std::atomic<bool> loop_ended{false};
+  /// Open event streams; each holds one of httplib's worker threads, so
+  /// they are capped below its pool and scrapes always find a thread.
+  std::shared_ptr<std::atomic<int>> streams = std::make_shared<std::atomic<int>>(0);
+  static constexpr int max_streams = 4;
   uint16_t port = 0;
   std::mutex mtx;
   /// Supervisors the hub is subscribed to (a restarted supervisor is a new
@@ -162,11 +168,21 @@ struct endpoint::impl {
         res.set_content(internal::events_json(feed->recent()), "application/json");
         return;
       }
+      if (streams->fetch_add(1) >= max_streams) {
+        streams->fetch_sub(1);
+        res.status = 503;
+        res.set_content("too many open event streams (at most " + std::to_string(max_streams)
+                          + ")",
+                        "text/plain");
+        return;
+      }
       res.set_header("Cache-Control", "no-cache");
       auto seen = std::make_shared<uint64_t>(0);
       auto feed_ref = feed;
+      auto open = streams;
       res.set_chunked_content_provider(
-        "text/event-stream", [feed_ref, seen](size_t, httplib::DataSink& sink) {
+        "text/event-stream",
+        [feed_ref, seen](size_t, httplib::DataSink& sink) {
           auto events = feed_ref->after(*seen, std::chrono::seconds{1});
           if (feed_ref->closed()) {
             sink.done();
@@ -178,7 +194,8 @@ struct endpoint::impl {
           if (out.empty())
             out = ": keep-alive\n\n"; // finds clients that left
           return sink.write(out.data(), out.size());
-        });
+        },
+        [open](bool) { open->fetch_sub(1); });
     });
     server.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(internal::dashboard_html(), "text/html; charset=utf-8");
@@ -196,8 +213,8 @@ struct endpoint::impl {
     server.stop();
     if (thread.joinable())
       thread.join();
-    if (sources.node != nullptr)
-      sources.node->unsubscribe(caf::actor_cast<caf::actor>(hub));
+    // The node monitors its observers: the hub's exit unsubscribes it, and
+    // the node (possibly gone by now) is not touched.
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
   }
 };
@@ -240,14 +257,19 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg, endpoint_sources so
                            "the observability endpoint cannot listen");
   }
   auto* server = &ptr->server;
-  ptr->thread = std::thread{[server] { server->listen_after_bind(); }};
-  // httplib 0.11's stop() does nothing before its loop runs (and has no
-  // readiness signal): wait, bounded, until it runs, so that a stop right
-  // after start cannot leave the loop running forever.
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{5};
-  while (!server->is_running() && std::chrono::steady_clock::now() < until)
+  auto* ended = &ptr->loop_ended;
+  ptr->thread = std::thread{[server, ended] {
+    server->listen_after_bind();
+    *ended = true;
+  }};
+  // httplib 0.11's stop() does nothing before its loop runs, and it has no
+  // readiness signal: wait until the loop runs (or already ended), so that a
+  // stop right after start cannot leave the loop running forever. The loop
+  // starts at once on a free machine; no bound would be right on a loaded
+  // one, and the wait ends either way.
+  while (!server->is_running() && !ended->load())
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  if (!server->is_running()) {
+  if (ended->load()) {
     ptr->stop();
     return caf::make_error(transport::transport_errc::listen_failed, where,
                            "the observability endpoint did not start serving");

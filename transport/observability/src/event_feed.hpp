@@ -3,7 +3,7 @@
 // Internal: the events the endpoint streams (`/api/events`), as JSON lines
 // with increasing numbers. Keeps the last `capacity` so a client that
 // connects sees the recent past first; a client that falls further behind
-// than that misses the oldest (counted in `missed`).
+// than that misses the oldest.
 //
 // Thread safety: every member is thread-safe.
 

@@ -127,18 +127,21 @@ void supervisor_series(families& out, const supervisor_view& v) {
   for (auto& [status, n] : by_status)
     out.gauge("troupe_supervisor_children", "Children of a supervisor by status.",
               {sup, {"status", to_string(status)}}, n);
+  // A dynamic supervisor's children (one per connection, say) get ids that
+  // are never reused: no series of their own, nor for anything below them.
+  if (r.strategy == "dynamic")
+    return;
   size_t labelled = 0;
   for (auto& c : v.children) {
     if (++labelled > max_labelled_children)
       break;
-    out.gauge("troupe_child_restarts", "How often a child was restarted.",
-              {sup, {"child", c.info.id}}, c.info.restarts);
+    out.counter("troupe_child_restarts_total", "How often a child was restarted.",
+                {sup, {"child", c.info.id}}, c.info.restarts);
     if (c.flow)
       flow_series(out, c.path, *c.flow);
-  }
-  for (auto& c : v.children)
     for (auto& s : c.supervisor)
       supervisor_series(out, s);
+  }
 }
 
 } // namespace

@@ -14,6 +14,9 @@ namespace {
 
 using nlohmann::json;
 
+// Error texts come from anywhere (a remote peer's context too): invalid
+// UTF-8 is replaced, never thrown on (a throw would kill the event hub).
+
 double ms(caf::timespan x) {
   return std::chrono::duration<double, std::milli>(x).count();
 }
@@ -91,7 +94,7 @@ std::string tree_json(const tree_snapshot& snapshot, const peer_counters::values
            {"supervisors", std::move(roots)}};
   if (!node_id.empty())
     out["peers"] = json{{"up", json(peers.up)}, {"up_events", peers.up_events}};
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string event_json(const supervisors::supervision_event& x) {
@@ -101,14 +104,14 @@ std::string event_json(const supervisors::supervision_event& x) {
     out["reason"] = messages::describe(x.reason);
   if (x.delay.count() > 0)
     out["delay_ms"] = ms(x.delay);
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string events_json(const std::vector<std::pair<uint64_t, std::string>>& events) {
   auto out = json::array();
   for (auto& [n, line] : events)
     out.push_back(json{{"seq", n}, {"event", json::parse(line)}});
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string event_json(const transport::peer_event& x) {
@@ -119,7 +122,7 @@ std::string event_json(const transport::peer_event& x) {
            {"address", x.address}};
   if (x.reason)
     out["reason"] = messages::describe(x.reason);
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace troupe::observability::internal

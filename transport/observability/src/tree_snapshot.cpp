@@ -1,5 +1,6 @@
 #include "troupe/observability/tree_snapshot.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -25,14 +26,32 @@ std::string type_of(const caf::actor& x) {
 
 class collector {
 public:
-  collector(caf::actor_system& sys, caf::timespan timeout) : self_(sys), timeout_(timeout) {
+  collector(caf::actor_system& sys, caf::timespan timeout)
+    : self_(sys),
+      timeout_(timeout),
+      deadline_(std::chrono::steady_clock::now() + 4 * timeout) {
     // nop
+  }
+
+  /// Bound of the next ask: `timeout`, and the whole walk at most four
+  /// times that (a tree of slow actors cannot hold a scrape for long).
+  caf::timespan bound() const {
+    auto left =
+      std::chrono::duration_cast<caf::timespan>(deadline_ - std::chrono::steady_clock::now());
+    return std::max(caf::timespan{1}, std::min(timeout_, left));
+  }
+
+  bool seen(const caf::actor& x) {
+    for (auto& v : visited_)
+      if (v == x)
+        return true;
+    return false;
   }
 
   supervisor_view visit(const caf::actor& sup, const std::string& fallback_path) {
     supervisor_view view;
     view.report.path = fallback_path;
-    self_->request(sup, timeout_, supervisors::report_atom::value)
+    self_->request(sup, bound(), supervisors::report_atom::value)
       .receive(
         [&](supervisors::supervisor_report& r) {
           view.answered = true;
@@ -49,7 +68,7 @@ public:
       if (child.type == "troupe.supervisor") {
         child.supervisor.push_back(visit(info.handle, child.path));
       } else if (child.type == "troupe.flow") {
-        self_->request(info.handle, timeout_, actors::flow_stats_atom::value)
+        self_->request(info.handle, bound(), actors::flow_stats_atom::value)
           .receive([&](actors::flow_stats& st) { child.flow = st; }, [](caf::error&) {});
       }
       view.children.push_back(std::move(child));
@@ -70,6 +89,7 @@ public:
 private:
   caf::scoped_actor self_;
   caf::timespan timeout_;
+  std::chrono::steady_clock::time_point deadline_;
   std::vector<caf::actor> visited_;
 };
 
@@ -80,9 +100,9 @@ tree_snapshot take_snapshot(caf::actor_system& sys, const std::vector<caf::actor
   auto started = std::chrono::steady_clock::now();
   tree_snapshot result;
   collector c{sys, timeout};
-  for (auto& root : roots)
-    if (root)
-      result.roots.push_back(c.visit(root, "?"));
+  for (size_t i = 0; i < roots.size(); ++i)
+    if (roots[i] && !c.seen(roots[i])) // a root listed twice is walked once
+      result.roots.push_back(c.visit(roots[i], "root" + std::to_string(i)));
   if (answered != nullptr)
     *answered = c.visited();
   result.took =

@@ -6,7 +6,9 @@
 ///                     transport peers (docs/observability.md lists them)
 ///   GET /api/tree     the live supervision tree as JSON
 ///   GET /api/events   supervision and peer events as server-sent events
-///                     (the last 100 first, then as they happen)
+///                     (the last 100 first, then as they happen; at most 4
+///                     streams at once, 503 beyond); `?recent`: the kept
+///                     events as one JSON array
 ///   GET /             a dashboard page (embedded; no CDN, no build step)
 ///
 /// Everything is collected when asked for, from the actors themselves: each
@@ -67,7 +69,9 @@ struct endpoint_sources {
   std::vector<caf::actor> supervisors;
 
   /// A node whose peers are counted and whose peer events are streamed;
-  /// nullptr for none. Must outlive the endpoint.
+  /// nullptr for none. Used by `start` only (the node may stop first). Peers
+  /// already up when the endpoint starts are not counted in
+  /// `troupe_transport_peers_up` until they reconnect.
   transport::node* node = nullptr;
 };
 
@@ -78,7 +82,8 @@ public:
   static caf::expected<std::unique_ptr<endpoint>>
   start(caf::actor_system& sys, endpoint_config cfg, endpoint_sources sources);
 
-  /// Stops serving (open event streams end) and joins its threads.
+  /// Stops serving (open event streams end) and joins its threads. Destroy
+  /// the endpoint before the actor system.
   ~endpoint();
 
   endpoint(const endpoint&) = delete;
