@@ -137,8 +137,9 @@ double run_pipeline(caf::actor_system& sys, bool observed) {
   std::unique_ptr<observability::endpoint> ep;
   std::unique_ptr<scraper> scrape;
   if (observed) {
-    auto e = observability::endpoint::start(sys, observability::endpoint_config{},
-                                            {{caf::actor_cast<caf::actor>(*sup)}, nullptr});
+    auto e =
+      observability::endpoint::start(sys, observability::endpoint_config{},
+                                     {{caf::actor_cast<caf::actor>(*sup)}, nullptr, {}});
     if (!e)
       return 0;
     ep = std::move(*e);
@@ -210,7 +211,7 @@ double run_rpc(caf::actor_system& sys, bool observed) {
   std::unique_ptr<scraper> scrape;
   if (observed) {
     auto e = observability::endpoint::start(sys, observability::endpoint_config{},
-                                            {{a->supervisor(), b->supervisor()}, &*a});
+                                            {{a->supervisor(), b->supervisor()}, &*a, {}});
     if (!e)
       return 0;
     ep = std::move(*e);

@@ -113,7 +113,7 @@ int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
   std::unique_ptr<observability::endpoint> http;
   if (auto http_cfg = observability::endpoint_config::from(sys.config())) {
     auto started = observability::endpoint::start(
-      sys, *http_cfg, {{caf::actor_cast<caf::actor>(*tree), n->supervisor()}, &*n});
+      sys, *http_cfg, {{caf::actor_cast<caf::actor>(*tree), n->supervisor()}, &*n, {}});
     if (!started) {
       std::cerr << "warehouse: " << sys.render(started.error()) << "\n";
       return 1;

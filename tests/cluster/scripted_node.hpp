@@ -63,6 +63,7 @@ spawn_scripted_node(caf::actor_system& sys, std::shared_ptr<scripted_network> ne
         return caf::ok_atom::value;
       },
       [](unsubscribe_atom, const caf::actor&) { return caf::ok_atom::value; },
+      [](stats_atom) { return transport_stats{}; },
     };
   });
 }

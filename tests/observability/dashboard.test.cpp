@@ -41,7 +41,8 @@ TEST_CASE_METHOD(troupe::testing::observed_tree,
                  "headless Chromium renders the live tree and a forced restart",
                  "[observability][dashboard][browser]") {
   REQUIRE(drained());
-  auto started = endpoint::start(sys, endpoint_config{}, {{root, node->supervisor()}, &*node});
+  auto started =
+    endpoint::start(sys, endpoint_config{}, {{root, node->supervisor()}, &*node, {}});
   REQUIRE(started);
   auto& ep = *started;
   // Walk the tree once (the hub subscribes), then restart the worker twice:

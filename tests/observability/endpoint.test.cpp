@@ -30,7 +30,7 @@ struct served : troupe::testing::observed_tree {
     REQUIRE(drained());
     crash_worker(3);
     auto started =
-      endpoint::start(sys, endpoint_config{}, {{root, node->supervisor()}, &*node});
+      endpoint::start(sys, endpoint_config{}, {{root, node->supervisor()}, &*node, {}});
     REQUIRE(started);
     ep = std::move(*started);
     REQUIRE(ep->port() != 0);

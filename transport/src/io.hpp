@@ -9,6 +9,7 @@
 // at a time and in order; the sink decides what goes straight to actors (the
 // hot path: envelopes, replies) and what goes to the connection actor.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,14 +28,31 @@
 
 namespace troupe::transport::internal {
 
+/// Frames and bytes a node's connections read and wrote. Relaxed atomics:
+/// added once per read and once per write batch, read at a scrape.
+struct io_counters {
+  std::atomic<uint64_t> frames_in{0};
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> frames_out{0};
+  std::atomic<uint64_t> bytes_out{0};
+};
+
 /// The io_context and its thread(s).
 class io_runtime {
 public:
   virtual ~io_runtime();
 
+  /// What every connection of this runtime (one node's) read and wrote.
+  io_counters& counters() noexcept {
+    return counters_;
+  }
+
   /// Lets pending I/O finish (every socket is closed by then) and joins the
   /// thread(s); stops the loop after `bound` if it does not finish.
   virtual void shutdown(caf::timespan bound) = 0;
+
+private:
+  io_counters counters_;
 };
 
 using io_runtime_ptr = std::shared_ptr<io_runtime>;
@@ -133,10 +151,12 @@ public:
       return closed_error();
     if (auto err = encode(wbuf_))
       return err;
+    ++wframes_;
     if (wbuf_.size() > write_limit_) {
       // The peer does not take what it is sent: drop it, not our memory.
       auto err = slow_peer_error(address_, wbuf_.size());
       std::string{}.swap(wbuf_);
+      wframes_ = 0;
       wclosed_ = true;
       guard.unlock();
       abort(err);
@@ -216,12 +236,18 @@ protected:
 
   void set_address(std::string x);
 
+  /// Where the frames and bytes written are counted (the runtime's; set
+  /// once, before the first write). Null: not counted.
+  io_counters* counters_ = nullptr;
+
 private:
   static caf::error closed_error();
   static caf::error slow_peer_error(const std::string& address, size_t queued);
 
   mutable adaptive_mutex wmtx_;
   std::string wbuf_;
+  /// Frames in `wbuf_`, added to `counters_` when the writer takes them.
+  uint64_t wframes_ = 0;
   std::string address_;
   size_t write_limit_ = SIZE_MAX;
   bool writing_ = false;

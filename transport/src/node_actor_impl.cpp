@@ -165,6 +165,7 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
     },
     [this](subscribe_atom, caf::actor& observer) { return subscribe(std::move(observer)); },
     [this](unsubscribe_atom, const caf::actor& observer) { return unsubscribe(observer); },
+    [this](stats_atom) { return stats(); },
     // -- from its tree, its connections and its timers --
     [this](supervisor_atom, caf::actor& sup) {
       sup_ = std::move(sup);
@@ -528,6 +529,7 @@ void node_actor_impl::schedule_reconnect(const std::string& addr) {
   if (i == backoffs_.end())
     i = backoffs_.emplace(addr, actors::backoff_state{cfg_->reconnect_backoff}).first;
   auto delay = i->second.next();
+  ++reconnects_total_;
   log_->info("node {}: reconnecting to {} in {} ms (attempt {})", id_, addr,
              std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(),
              i->second.attempts());
@@ -543,6 +545,30 @@ void node_actor_impl::on_reconnect(const std::string& addr) {
 }
 
 // -- observers ----------------------------------------------------------------
+
+transport_stats node_actor_impl::stats() const {
+  transport_stats result;
+  for (auto& [addr, entry] : conns_) {
+    if (entry.established)
+      ++result.connections_up;
+    else
+      ++result.connections_handshaking;
+    if (!entry.accepted_ip.empty())
+      ++result.connections_accepted;
+  }
+  for (auto& [addr, target] : remembered_)
+    if (by_addr_.count(addr) == 0)
+      ++result.reconnects_pending;
+  result.reconnects_total = reconnects_total_;
+  if (rt_) {
+    auto& c = rt_->counters();
+    result.frames_in = c.frames_in.load(std::memory_order_relaxed);
+    result.bytes_in = c.bytes_in.load(std::memory_order_relaxed);
+    result.frames_out = c.frames_out.load(std::memory_order_relaxed);
+    result.bytes_out = c.bytes_out.load(std::memory_order_relaxed);
+  }
+  return result;
+}
 
 caf::ok_atom node_actor_impl::subscribe(caf::actor observer) {
   if (observers_.add(observer))

@@ -168,6 +168,9 @@ private:
 
   // -- observers --------------------------------------------------------------
 
+  /// Connections by state, reconnects, frames and bytes (`stats_atom`).
+  transport_stats stats() const;
+
   caf::ok_atom subscribe(caf::actor observer);
 
   caf::ok_atom unsubscribe(const caf::actor& observer);
@@ -216,6 +219,8 @@ private:
   std::unordered_map<std::string, dial_target> remembered_;
   std::unordered_map<std::string, actors::backoff_state> backoffs_;
   actors::observer_set observers_;
+  /// Reconnects scheduled since the node started.
+  uint64_t reconnects_total_ = 0;
   bool stopping_ = false;
   std::shared_ptr<spdlog::logger> log_;
 };

@@ -50,6 +50,7 @@ void connection_io::send_and_close(const std::string& bytes) {
   graceful_ = true;
   close_after_write_ = true;
   wbuf_ += bytes;
+  ++wframes_;
   if (!writing_) {
     writing_ = true;
     guard.unlock();
@@ -64,6 +65,7 @@ void connection_io::close() {
       return; // send_and_close is already finishing the connection
     wclosed_ = true;
     wbuf_.clear();
+    wframes_ = 0;
   }
   start_closing();
 }
@@ -93,6 +95,11 @@ bool connection_io::take_pending(std::string& out, bool& close_after) {
     return false;
   }
   out.swap(wbuf_);
+  if (counters_ != nullptr) {
+    counters_->frames_out.fetch_add(wframes_, std::memory_order_relaxed);
+    counters_->bytes_out.fetch_add(out.size(), std::memory_order_relaxed);
+  }
+  wframes_ = 0;
   return true;
 }
 
@@ -341,6 +348,7 @@ public:
       tls_.emplace(socket_, tls_ctx_->ctx);
       tls_phase_ = tls_phase::pending;
     }
+    counters_ = &rt_->counters();
   }
 
   /// The socket, for an acceptor to accept into (on this strand).
@@ -683,6 +691,7 @@ private:
             + " speaks TLS; this node does not (troupe.node.tls.enabled is false)"));
       }
     }
+    rt_->counters().bytes_in.fetch_add(n, std::memory_order_relaxed);
     decoder_.feed(read_buf_.data(), n);
     drain();
   }
@@ -693,10 +702,12 @@ private:
     if (!sink_)
       return;
     caf::error failure;
+    uint64_t frames = 0;
     while (!paused_) {
       std::string_view frame;
       auto st = decoder_.next(frame);
       if (st == frame_decoder::status::frame) {
+        ++frames;
         if (sink_->on_frame(frame, failure) == frame_sink::verdict::pause)
           paused_ = true;
         if (failure)
@@ -708,6 +719,7 @@ private:
         break;
       }
     }
+    rt_->counters().frames_in.fetch_add(frames, std::memory_order_relaxed);
     sink_->on_batch_end();
     if (failure)
       return report(std::move(failure));

@@ -17,7 +17,7 @@ bool use_observability(caf::actor_system& sys, const caf::actor& root) {
     return false;
   }
   // The endpoint listens on an ephemeral port of 127.0.0.1 and stops.
-  auto ep = endpoint::start(sys, endpoint_config{}, {{root}, nullptr});
+  auto ep = endpoint::start(sys, endpoint_config{}, {{root}, nullptr, {}});
   if (!ep) {
     std::cerr << "consumer: endpoint::start failed: " << sys.render(ep.error()) << "\n";
     return false;

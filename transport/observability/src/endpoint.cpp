@@ -14,6 +14,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/settings.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -110,6 +111,8 @@ struct endpoint::impl {
   endpoint_config cfg;
   endpoint_sources sources;
   std::string node_id;
+  /// The node actor (not kept alive by the endpoint).
+  caf::actor_addr node_addr;
   std::shared_ptr<internal::event_feed> feed = std::make_shared<internal::event_feed>();
   std::shared_ptr<internal::peer_counters> peers = std::make_shared<internal::peer_counters>();
   internal::event_hub_actor hub;
@@ -135,6 +138,25 @@ struct endpoint::impl {
     return result;
   }
 
+  /// The node's and the cluster's side, each asked within the collect
+  /// timeout.
+  internal::node_view node_view() {
+    internal::node_view result;
+    result.has_node = sources.node != nullptr;
+    result.node_id = node_id;
+    result.peers = peers->read();
+    caf::scoped_actor self{*sys};
+    if (auto node = caf::actor_cast<transport::node_actor>(node_addr))
+      self->request(node, cfg.collect_timeout, transport::stats_atom::value)
+        .receive([&](transport::transport_stats& st) { result.transport = st; },
+                 [](caf::error&) {});
+    if (sources.cluster)
+      self->request(*sources.cluster, cfg.collect_timeout, cluster::members_atom::value)
+        .receive([&](std::vector<cluster::member>& ms) { result.members = std::move(ms); },
+                 [](caf::error&) {});
+    return result;
+  }
+
   void subscribe(const std::vector<caf::actor>& sups) {
     std::lock_guard<std::mutex> guard{mtx};
     // Forget the ones that are gone.
@@ -153,12 +175,11 @@ struct endpoint::impl {
 
   void routes() {
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      auto text = internal::metrics_text(snapshot(), peers->read(), sources.node != nullptr);
+      auto text = internal::metrics_text(snapshot(), node_view());
       res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
     });
     server.Get("/api/tree", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(internal::tree_json(snapshot(), peers->read(), node_id),
-                      "application/json");
+      res.set_content(internal::tree_json(snapshot(), node_view()), "application/json");
     });
     server.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
       // The tree is walked once so that every supervisor's events arrive.
@@ -235,8 +256,10 @@ endpoint::start(caf::actor_system& sys, endpoint_config cfg, endpoint_sources so
   ptr->sys = &sys;
   ptr->cfg = std::move(cfg);
   ptr->sources = std::move(sources);
-  if (ptr->sources.node != nullptr)
+  if (ptr->sources.node != nullptr) {
     ptr->node_id = ptr->sources.node->id();
+    ptr->node_addr = caf::actor_cast<caf::actor_addr>(ptr->sources.node->handle());
+  }
   ptr->hub = sys.spawn<internal::event_hub>(ptr->feed, ptr->peers);
   if (ptr->sources.node != nullptr)
     ptr->sources.node->subscribe(caf::actor_cast<caf::actor>(ptr->hub));

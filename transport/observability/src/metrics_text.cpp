@@ -1,6 +1,8 @@
 // `/metrics`: Prometheus families built from one snapshot at scrape time
 // with prometheus-cpp's data model and text serializer.
 
+#include <array>
+#include <limits>
 #include <map>
 
 #include <prometheus/client_metric.h>
@@ -47,6 +49,26 @@ public:
     m.label = std::move(labels);
     m.counter.value = value;
     family(name, help, MetricType::Counter).metric.push_back(std::move(m));
+  }
+
+  /// A histogram from per-bucket counts (not cumulative) over `bounds`
+  /// (seconds), the last count above every bound.
+  template <size_t N>
+  void histogram(const std::string& name, const std::string& help,
+                 std::vector<ClientMetric::Label> labels, const std::array<double, N>& bounds,
+                 const std::array<uint64_t, N + 1>& counts, double sum) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < N; ++i) {
+      cumulative += counts[i];
+      m.histogram.bucket.push_back({cumulative, bounds[i]});
+    }
+    cumulative += counts[N];
+    m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum = sum;
+    family(name, help, MetricType::Histogram).metric.push_back(std::move(m));
   }
 
   std::string text() const {
@@ -96,6 +118,89 @@ void flow_series(families& out, const std::string& path, const actors::flow_stat
             static_cast<double>(st.consumers));
 }
 
+void service_series(families& out, const std::string& path,
+                    const services::service_report& r) {
+  std::vector<ClientMetric::Label> l{{"actor", path}, {"service", r.service}};
+  auto with = [&l](std::string key, std::string value) {
+    auto x = l;
+    x.push_back({std::move(key), std::move(value)});
+    return x;
+  };
+  out.counter("troupe_service_calls_total", "Calls a service received (all methods).", l,
+              static_cast<double>(r.stats.calls));
+  out.counter("troupe_service_not_started_total",
+              "Calls a service refused before starting them, by reason.",
+              with("reason", "deadline_passed"),
+              static_cast<double>(r.stats.expired_before_start));
+  out.counter("troupe_service_not_started_total",
+              "Calls a service refused before starting them, by reason.",
+              with("reason", "unknown_method"), static_cast<double>(r.stats.unknown_method));
+  out.counter("troupe_service_exceptions_total", "Service methods that threw.", l,
+              static_cast<double>(r.stats.exceptions));
+  out.counter("troupe_service_streams_opened_total",
+              "Streams a service opened (server-streaming calls).", l,
+              static_cast<double>(r.stats.streams_opened));
+  out.counter("troupe_service_streams_unclaimed_total",
+              "Streams nobody subscribed to in time (stopped).", l,
+              static_cast<double>(r.stats.streams_unclaimed));
+  for (auto& m : r.methods) {
+    auto ml = with("method", m.method);
+    out.histogram("troupe_service_handling_seconds",
+                  "Time from a call's start to its answer, per method.", ml,
+                  services::method_stats::bucket_bounds, m.buckets, seconds(m.latency_sum));
+    for (size_t code = 0; code < m.by_status.size(); ++code) {
+      // ok always; a failure status once it happened (a bounded set: rpc_errc).
+      if (code != 0 && m.by_status[code] == 0)
+        continue;
+      auto sl = ml;
+      sl.push_back({"status", services::method_stats::status_name(code)});
+      out.counter("troupe_service_handled_total",
+                  "Calls answered, per method and status (ok, or an rpc_errc name: "
+                  "deadline_exceeded counts the deadline expirations).",
+                  std::move(sl), static_cast<double>(m.by_status[code]));
+    }
+  }
+}
+
+void transport_series(families& out, const transport::transport_stats& st) {
+  using labels = std::vector<ClientMetric::Label>;
+  out.gauge("troupe_transport_connections", "Connections of this node, by state.",
+            labels{{"state", "up"}}, st.connections_up);
+  out.gauge("troupe_transport_connections", "Connections of this node, by state.",
+            labels{{"state", "handshaking"}}, st.connections_handshaking);
+  out.gauge("troupe_transport_connections_accepted",
+            "Open connections that other nodes dialed (counted against max_connections).",
+            labels{}, st.connections_accepted);
+  out.gauge("troupe_transport_reconnects_pending",
+            "Lost peers this node will dial again (in backoff, or dialing).", labels{},
+            st.reconnects_pending);
+  out.counter("troupe_transport_reconnects_total", "Reconnect attempts scheduled.", {},
+              static_cast<double>(st.reconnects_total));
+  out.counter("troupe_transport_receive_frames_total", "Frames read from every connection.",
+              {}, static_cast<double>(st.frames_in));
+  out.counter("troupe_transport_receive_bytes_total", "Bytes read from every connection.", {},
+              static_cast<double>(st.bytes_in));
+  out.counter("troupe_transport_transmit_frames_total",
+              "Frames handed to the sockets of every connection.", {},
+              static_cast<double>(st.frames_out));
+  out.counter("troupe_transport_transmit_bytes_total",
+              "Bytes handed to the sockets of every connection.", {},
+              static_cast<double>(st.bytes_out));
+}
+
+void members_series(families& out, const std::vector<cluster::member>& members) {
+  std::map<cluster::member_state, int> by_state;
+  for (auto s : {cluster::member_state::joining, cluster::member_state::up,
+                 cluster::member_state::leaving, cluster::member_state::down,
+                 cluster::member_state::removed})
+    by_state[s] = 0;
+  for (auto& m : members)
+    ++by_state[m.state];
+  for (auto& [state, n] : by_state)
+    out.gauge("troupe_cluster_members", "Cluster members this node knows, by state.",
+              ClientMetric::Label{"state", to_string(state)}, n);
+}
+
 void supervisor_series(families& out, const supervisor_view& v) {
   const auto& r = v.report;
   ClientMetric::Label sup{"supervisor", r.path};
@@ -139,6 +244,8 @@ void supervisor_series(families& out, const supervisor_view& v) {
                 {sup, {"child", c.info.id}}, c.info.restarts);
     if (c.flow)
       flow_series(out, c.path, *c.flow);
+    if (c.service)
+      service_series(out, c.path, *c.service);
     for (auto& s : c.supervisor)
       supervisor_series(out, s);
   }
@@ -146,12 +253,12 @@ void supervisor_series(families& out, const supervisor_view& v) {
 
 } // namespace
 
-std::string metrics_text(const tree_snapshot& snapshot, const peer_counters::values& peers,
-                         bool with_peers) {
+std::string metrics_text(const tree_snapshot& snapshot, const node_view& node) {
   families out;
   for (auto& root : snapshot.roots)
     supervisor_series(out, root);
-  if (with_peers) {
+  if (node.has_node) {
+    const auto& peers = node.peers;
     out.gauge("troupe_transport_peers_up", "Peers connected to this node, now.",
               std::vector<ClientMetric::Label>{}, static_cast<double>(peers.up.size()));
     out.counter("troupe_transport_peer_up_total",
@@ -160,7 +267,11 @@ std::string metrics_text(const tree_snapshot& snapshot, const peer_counters::val
     for (auto& [reason, n] : peers.down_by_reason)
       out.counter("troupe_transport_peer_down_total", "Times a peer went down, by reason.",
                   {{"reason", reason}}, static_cast<double>(n));
+    if (node.transport)
+      transport_series(out, *node.transport);
   }
+  if (node.members)
+    members_series(out, *node.members);
   out.gauge("troupe_observability_collect_seconds",
             "How long collecting this scrape's view of the tree took.",
             std::vector<ClientMetric::Label>{}, seconds(snapshot.took));

@@ -1,12 +1,17 @@
 #pragma once
 
-// Internal: a tree snapshot and the peer counters as Prometheus text
-// (`/metrics`) and as JSON (`/api/tree`), and events as JSON lines.
+// Internal: a tree snapshot and the node's view (peers, connections,
+// members) as Prometheus text (`/metrics`) and as JSON (`/api/tree`), and
+// events as JSON lines.
 
+#include <optional>
 #include <string>
+#include <vector>
 
+#include <troupe/cluster/member.hpp>
 #include <troupe/supervisors/supervision_event.hpp>
 #include <troupe/transport/peer_event.hpp>
+#include <troupe/transport/transport_stats.hpp>
 
 #include "peer_counters.hpp"
 #include "troupe/observability/tree_snapshot.hpp"
@@ -19,11 +24,21 @@ namespace troupe::observability::internal {
 /// show in `/api/tree`.
 constexpr size_t max_labelled_children = 32;
 
-std::string metrics_text(const tree_snapshot& snapshot, const peer_counters::values& peers,
-                         bool with_peers);
+/// What the endpoint knows of its node and its cluster at one request.
+struct node_view {
+  /// False when the endpoint has no node (then nothing below is shown).
+  bool has_node = false;
+  std::string node_id;
+  peer_counters::values peers;
+  /// The node's answer to `stats_atom`; none if it did not answer.
+  std::optional<transport::transport_stats> transport;
+  /// The cluster's members; none without a cluster or if it did not answer.
+  std::optional<std::vector<cluster::member>> members;
+};
 
-std::string tree_json(const tree_snapshot& snapshot, const peer_counters::values& peers,
-                      const std::string& node_id);
+std::string metrics_text(const tree_snapshot& snapshot, const node_view& node);
+
+std::string tree_json(const tree_snapshot& snapshot, const node_view& node);
 
 std::string event_json(const supervisors::supervision_event& x);
 

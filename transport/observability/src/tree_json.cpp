@@ -35,6 +35,50 @@ json flow_json(const actors::flow_stats& st) {
               {"outstanding", st.outstanding}};
 }
 
+json service_json(const services::service_report& r) {
+  auto methods = json::array();
+  for (auto& m : r.methods) {
+    auto answered = m.answered();
+    json statuses = json::object();
+    for (size_t code = 0; code < m.by_status.size(); ++code)
+      if (m.by_status[code] > 0)
+        statuses[services::method_stats::status_name(code)] = m.by_status[code];
+    methods.push_back(json{{"method", m.method},
+                           {"answered", answered},
+                           {"by_status", std::move(statuses)},
+                           {"mean_ms", answered > 0 ? ms(m.latency_sum) / answered : 0.0}});
+  }
+  return json{{"service", r.service},
+              {"calls", r.stats.calls},
+              {"expired_before_start", r.stats.expired_before_start},
+              {"unknown_method", r.stats.unknown_method},
+              {"exceptions", r.stats.exceptions},
+              {"streams_opened", r.stats.streams_opened},
+              {"methods", std::move(methods)}};
+}
+
+json transport_json(const transport::transport_stats& st) {
+  return json{{"connections_up", st.connections_up},
+              {"connections_handshaking", st.connections_handshaking},
+              {"connections_accepted", st.connections_accepted},
+              {"reconnects_pending", st.reconnects_pending},
+              {"reconnects_total", st.reconnects_total},
+              {"frames_in", st.frames_in},
+              {"bytes_in", st.bytes_in},
+              {"frames_out", st.frames_out},
+              {"bytes_out", st.bytes_out}};
+}
+
+json members_json(const std::vector<cluster::member>& members) {
+  auto out = json::array();
+  for (auto& m : members)
+    out.push_back(json{{"id", m.id},
+                       {"address", m.address()},
+                       {"state", to_string(m.state)},
+                       {"services", m.services}});
+  return out;
+}
+
 json supervisor_json(const supervisor_view& v) {
   const auto& r = v.report;
   json out{{"path", r.path}, {"answered", v.answered}};
@@ -59,6 +103,8 @@ json supervisor_json(const supervisor_view& v) {
                {"type", c.type}};
     if (c.flow)
       child["flow"] = flow_json(*c.flow);
+    if (c.service)
+      child["service"] = service_json(*c.service);
     if (!c.supervisor.empty())
       child["supervisor"] = supervisor_json(c.supervisor.front());
     children.push_back(std::move(child));
@@ -83,8 +129,9 @@ std::string reason_label(const caf::error& err) {
   return cut == std::string::npos ? text : text.substr(0, cut);
 }
 
-std::string tree_json(const tree_snapshot& snapshot, const peer_counters::values& peers,
-                      const std::string& node_id) {
+std::string tree_json(const tree_snapshot& snapshot, const node_view& node) {
+  const auto& node_id = node.node_id;
+  const auto& peers = node.peers;
   auto roots = json::array();
   for (auto& r : snapshot.roots)
     roots.push_back(supervisor_json(r));
@@ -92,8 +139,12 @@ std::string tree_json(const tree_snapshot& snapshot, const peer_counters::values
            {"time_ms", unix_ms()},
            {"collect_ms", ms(snapshot.took)},
            {"supervisors", std::move(roots)}};
-  if (!node_id.empty())
+  if (node.has_node)
     out["peers"] = json{{"up", json(peers.up)}, {"up_events", peers.up_events}};
+  if (node.transport)
+    out["transport"] = transport_json(*node.transport);
+  if (node.members)
+    out["members"] = members_json(*node.members);
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

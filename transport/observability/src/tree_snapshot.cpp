@@ -70,6 +70,10 @@ public:
       } else if (child.type == "troupe.flow") {
         self_->request(info.handle, bound(), actors::flow_stats_atom::value)
           .receive([&](actors::flow_stats& st) { child.flow = st; }, [](caf::error&) {});
+      } else if (child.type == "troupe.service") {
+        self_->request(info.handle, bound(), services::service_report_atom::value)
+          .receive([&](services::service_report& r) { child.service = std::move(r); },
+                   [](caf::error&) {});
       }
       view.children.push_back(std::move(child));
     }

@@ -8,13 +8,35 @@ caf::timespan server_call::remaining() const {
   return ctx_->remaining(self_->clock().now());
 }
 
-std::shared_ptr<caf::response_promise> server_call::track() {
-  if (promise_)
-    return promise_; // a second defer() of the same call shares the promise
-  promise_ = std::make_shared<caf::response_promise>(self_->make_response_promise());
+std::shared_ptr<internal::pending_reply> server_call::track() {
+  if (reply_)
+    return reply_; // a second defer() of the same call shares the promise
+  reply_ = std::make_shared<internal::pending_reply>();
+  reply_->promise = self_->make_response_promise();
+  reply_->stats = stats_;
+  reply_->clock = &self_->clock();
+  reply_->started = started_;
   service_->watch_deferred(
-    promise_, ctx_->has_deadline() ? ctx_->deadline() : caf::actor_clock::time_point::max());
-  return promise_;
+    reply_, ctx_->has_deadline() ? ctx_->deadline() : caf::actor_clock::time_point::max());
+  return reply_;
 }
+
+namespace internal {
+
+void pending_reply::fail(caf::error err) {
+  if (!promise.pending())
+    return;
+  counted(err);
+  promise.deliver(std::move(err));
+}
+
+void pending_reply::counted(const caf::error& err) {
+  if (stats == nullptr)
+    return;
+  auto status = err ? static_cast<rpc_errc>(to_status(err).code()) : rpc_errc::none;
+  stats->record(clock->now() - started, status);
+}
+
+} // namespace internal
 
 } // namespace troupe::services

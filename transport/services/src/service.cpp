@@ -22,8 +22,8 @@ namespace troupe::services {
 
 namespace {
 
-bool answered(const std::shared_ptr<caf::response_promise>& promise) {
-  return !promise->pending();
+bool was_answered(const std::shared_ptr<internal::pending_reply>& reply) {
+  return !reply->pending();
 }
 
 int64_t ns_of(caf::actor_clock::time_point t) {
@@ -32,9 +32,9 @@ int64_t ns_of(caf::actor_clock::time_point t) {
 
 } // namespace
 
-void service_base::watch_deferred(const std::shared_ptr<caf::response_promise>& promise,
+void service_base::watch_deferred(const std::shared_ptr<internal::pending_reply>& reply,
                                   caf::actor_clock::time_point deadline) {
-  deferred_->push(deadline, promise, answered);
+  deferred_->push(deadline, reply, was_answered);
   if (deadline < deferred_armed_)
     arm_deferred(deadline);
 }
@@ -50,22 +50,23 @@ void service_base::arm_deferred(caf::actor_clock::time_point at) {
 void service_base::expire_deferred(int64_t armed_for) {
   if (ns_of(deferred_armed_) != armed_for)
     return; // superseded by a timer for an earlier deadline
-  deferred_->pop_due(self_->clock().now(), [this](std::shared_ptr<caf::response_promise>& p) {
-    if (!p->pending())
-      return;
-    ++stats_.deferred_expired;
-    p->deliver(caf::make_error(rpc_errc::deadline_exceeded,
-                               std::string{service_full_name()}
-                                 + ": the reply was not given before the deadline"));
-  });
+  deferred_->pop_due(
+    self_->clock().now(), [this](std::shared_ptr<internal::pending_reply>& p) {
+      if (!p->pending())
+        return;
+      ++stats_.deferred_expired;
+      p->fail(caf::make_error(rpc_errc::deadline_exceeded,
+                              std::string{service_full_name()}
+                                + ": the reply was not given before the deadline"));
+    });
   // Replies that were given leave no timer behind.
-  deferred_->drop_ended_top(answered);
+  deferred_->drop_ended_top(was_answered);
   arm_deferred(deferred_->earliest());
 }
 
 service_base::service_base()
   : deferred_(
-    std::make_unique<internal::deadline_heap<std::shared_ptr<caf::response_promise>>>()) {
+    std::make_unique<internal::deadline_heap<std::shared_ptr<internal::pending_reply>>>()) {
   // nop
 }
 
@@ -91,6 +92,7 @@ caf::message service_base::refuse(const actors::call_context& ctx) {
 
 caf::message service_base::unknown_method(const actors::call_context& ctx) {
   ++stats_.unknown_method;
+  unknown_ = true;
   return caf::make_message(
     caf::make_error(rpc_errc::unimplemented,
                     std::string{service_full_name()} + " has no method " + ctx.method));
@@ -114,13 +116,51 @@ void service_base::failed(server_call& call) {
   actors::logger("troupe.services")
     ->error("{}: {} threw: {}", service_full_name(), ctx.method, what);
   auto status = caf::make_error(rpc_errc::internal, ctx.method + " threw: " + what);
-  if (const auto& deferred = call.deferred_promise(); deferred && deferred->pending()) {
-    deferred->deliver(std::move(status)); // it deferred, then threw
+  if (const auto& deferred = call.deferred_reply(); deferred && deferred->pending()) {
+    deferred->fail(std::move(status)); // it deferred, then threw
     return;
   }
   auto promise = self_->make_response_promise();
-  if (promise.pending())
+  if (promise.pending()) {
     promise.deliver(std::move(status));
+    call.stats()->record(self_->clock().now() - call.started(), rpc_errc::internal);
+  }
+}
+
+method_stats& service_base::method_stats_of(const std::string& method) {
+  auto i = methods_.find(method);
+  made_for_call_ = i == methods_.end();
+  if (made_for_call_) {
+    i = methods_.emplace(method, method_stats{}).first;
+    i->second.method = method;
+  }
+  return i->second;
+}
+
+void service_base::answered(const server_call& call, const caf::message& answer) {
+  if (unknown_) {
+    unknown_ = false;
+    // Only an entry this call made: nothing else points to it.
+    if (made_for_call_)
+      methods_.erase(call.context().method);
+    return;
+  }
+  if (answer.empty())
+    return; // deferred (or a stream being published): counted when answered
+  auto status = rpc_errc::none;
+  if (answer.match_element<caf::error>(0))
+    status = static_cast<rpc_errc>(to_status(answer.get_as<caf::error>(0)).code());
+  call.stats()->record(self_->clock().now() - call.started(), status);
+}
+
+service_report service_base::report() const {
+  service_report result;
+  result.service = service_full_name();
+  result.stats = stats_;
+  for (auto& [name, m] : methods_)
+    if (m.answered() > 0)
+      result.methods.push_back(m);
+  return result;
 }
 
 caf::message service_base::open_stream(server_call& call, caf::actor producer, bool owned,
@@ -216,11 +256,11 @@ void service_base::stop() {
       caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
   streams_.clear();
   // No caller waits for an answer that will not come.
-  deferred_->drain([this](std::shared_ptr<caf::response_promise>& promise) {
-    if (!promise->pending())
+  deferred_->drain([this](std::shared_ptr<internal::pending_reply>& reply) {
+    if (!reply->pending())
       return;
     ++stats_.deferred_expired;
-    promise->deliver(
+    reply->fail(
       caf::make_error(rpc_errc::unavailable, std::string{service_full_name()} + " stopped"));
   });
 }

@@ -31,8 +31,10 @@ public:
     // nop
   }
 
+  /// One name for every service actor (its `service_report` names the
+  /// service): how the observability endpoint knows whom to ask.
   const char* name() const override {
-    return impl_->service_full_name();
+    return "troupe.service";
   }
 
   caf::behavior make_behavior() override {
@@ -44,6 +46,7 @@ public:
         impl_->check_stream(producer);
       },
       [this](service_timer_atom, uint64_t id) { impl_->fire(id); },
+      [this](service_report_atom) { return impl_->report(); },
       [this](deferred_check_atom, int64_t armed_for) { impl_->expire_deferred(armed_for); });
   }
 

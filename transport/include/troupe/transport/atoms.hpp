@@ -14,6 +14,7 @@ using unpublish_atom = caf::atom_constant<caf::atom("trp_unpub")>;
 using remote_atom = caf::atom_constant<caf::atom("trp_remote")>;
 using connect_atom = caf::atom_constant<caf::atom("trp_conn")>;
 using watch_atom = caf::atom_constant<caf::atom("trp_watch")>;
+using stats_atom = caf::atom_constant<caf::atom("trp_stats")>;
 using actors::subscribe_atom;
 using actors::unsubscribe_atom;
 

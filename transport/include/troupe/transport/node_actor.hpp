@@ -22,6 +22,8 @@
 ///       the observer receives a `peer_event` for every peer that comes up
 ///       or goes down, until it unsubscribes or terminates
 ///   (unsubscribe_atom, caf::actor observer) -> ok
+///   (stats_atom) -> transport_stats   connections by state, reconnects,
+///       frames and bytes in and out (`transport_stats.hpp`)
 ///
 /// Errors: `transport_errc` (e.g. `connect_failed`, `node_stopped`,
 /// `invalid_config` for a publish without a name or actor).
@@ -41,6 +43,7 @@
 
 #include "troupe/transport/atoms.hpp"
 #include "troupe/transport/peer_event.hpp"
+#include "troupe/transport/transport_stats.hpp"
 
 namespace troupe::transport {
 
@@ -60,6 +63,7 @@ using node_actor = caf::typed_actor<
   caf::replies_to<connect_atom, std::string, uint16_t>::with<std::string>,
   caf::replies_to<watch_atom, std::string, std::string, uint16_t>::with<caf::actor>,
   caf::replies_to<subscribe_atom, caf::actor>::with<caf::ok_atom>,
-  caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>>;
+  caf::replies_to<unsubscribe_atom, caf::actor>::with<caf::ok_atom>,
+  caf::replies_to<stats_atom>::with<transport_stats>>;
 
 } // namespace troupe::transport

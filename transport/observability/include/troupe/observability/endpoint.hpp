@@ -3,7 +3,8 @@
 /// One HTTP endpoint per node for operators (off by default):
 ///
 ///   GET /metrics      Prometheus text format: supervisors, flow edges,
-///                     transport peers (docs/observability.md lists them)
+///                     services, the transport, cluster members
+///                     (docs/observability.md lists them)
 ///   GET /api/tree     the live supervision tree as JSON
 ///   GET /api/events   supervision and peer events as server-sent events
 ///                     (the last 100 first, then as they happen; at most 4
@@ -13,7 +14,9 @@
 ///
 /// Everything is collected when asked for, from the actors themselves: each
 /// supervisor answers `report_atom` (supervisor_report.hpp), each flow actor
-/// `flow_stats_atom`. Nothing is counted on a hot path for it.
+/// `flow_stats_atom`, each service `service_report_atom`, the node
+/// `stats_atom`, the cluster `members_atom`. Nothing is counted on a hot
+/// path for it.
 ///
 ///   observability::system_config cfg;        // declares troupe.http.*
 ///   ... caf::actor_system sys{cfg};
@@ -37,6 +40,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include <troupe/cluster/cluster_actor.hpp>
 #include <troupe/transport/fwd.hpp>
 
 namespace troupe::observability {
@@ -73,6 +77,10 @@ struct endpoint_sources {
   /// already up when the endpoint starts are not counted in
   /// `troupe_transport_peers_up` until they reconnect.
   transport::node* node = nullptr;
+
+  /// A cluster member whose view of the members is shown
+  /// (`troupe_cluster_members`); none by default.
+  std::optional<cluster::cluster_actor> cluster;
 };
 
 class endpoint {

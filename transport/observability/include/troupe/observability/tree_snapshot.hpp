@@ -1,7 +1,8 @@
 #pragma once
 
 /// One view of supervision trees, collected by asking the actors: each
-/// supervisor its `supervisor_report`, each flow actor its `flow_stats`.
+/// supervisor its `supervisor_report`, each flow actor its `flow_stats`,
+/// each service its `service_report`.
 /// The endpoint renders it as JSON (`/api/tree`) and as metrics
 /// (`/metrics`); a program can take one itself.
 
@@ -14,6 +15,7 @@
 #include <caf/timespan.hpp>
 
 #include <troupe/actors/flow_stats.hpp>
+#include <troupe/services/service_report.hpp>
 #include <troupe/supervisors/child_info.hpp>
 #include <troupe/supervisors/supervisor_report.hpp>
 
@@ -31,6 +33,8 @@ struct child_view {
   std::string type;
   /// For a flow actor (producer, stage, consumer, fetcher) that answered.
   std::optional<actors::flow_stats> flow;
+  /// For a service (CAF name "troupe.service") that answered.
+  std::optional<services::service_report> service;
   /// For a child that is a Troupe supervisor: its own view (one element).
   std::vector<supervisor_view> supervisor;
 };

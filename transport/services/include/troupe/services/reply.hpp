@@ -7,12 +7,50 @@
 #include <type_traits>
 #include <utility>
 
+#include <caf/actor_clock.hpp>
 #include <caf/error.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 #include <caf/response_promise.hpp>
 
 namespace troupe::services {
+
+struct method_stats;
+
+namespace internal {
+
+/// A reply given later: its promise, and where its answer is counted.
+/// Used in the service's actor only.
+struct pending_reply {
+  caf::response_promise promise;
+  /// The method's counters in the service object (which outlives every
+  /// pending reply: a stopping service answers them all).
+  method_stats* stats = nullptr;
+  caf::actor_clock* clock = nullptr;
+  caf::actor_clock::time_point started;
+
+  bool pending() const {
+    return promise.pending();
+  }
+
+  /// Answers with `x`, unless answered; counts the answer as `ok`.
+  template <class T>
+  void deliver(T&& x) {
+    if (!promise.pending())
+      return;
+    promise.deliver(std::forward<T>(x));
+    counted(caf::error{});
+  }
+
+  /// Answers with `err`, unless answered; counts it by its status.
+  void fail(caf::error err);
+
+private:
+  /// Counts the answer `err` (none: ok) in `stats`.
+  void counted(const caf::error& err);
+};
+
+} // namespace internal
 
 /// A reply a method gives later (see `server_call::defer`). Copies share
 /// one promise: the first `deliver` or `fail` answers, later ones do
@@ -21,30 +59,28 @@ namespace troupe::services {
 template <class T>
 class deferred {
 public:
-  explicit deferred(std::shared_ptr<caf::response_promise> promise)
-    : promise_(std::move(promise)) {
+  explicit deferred(std::shared_ptr<internal::pending_reply> reply)
+    : reply_(std::move(reply)) {
     // nop
   }
 
   /// Answers the call with `x`, unless it was answered.
   void deliver(T x) {
-    if (promise_->pending())
-      promise_->deliver(std::move(x));
+    reply_->deliver(std::move(x));
   }
 
   /// Fails the call with `err`, unless it was answered.
   void fail(caf::error err) {
-    if (promise_->pending())
-      promise_->deliver(std::move(err));
+    reply_->fail(std::move(err));
   }
 
   /// False once answered.
   bool pending() const {
-    return promise_->pending();
+    return reply_->pending();
   }
 
 private:
-  std::shared_ptr<caf::response_promise> promise_;
+  std::shared_ptr<internal::pending_reply> reply_;
 };
 
 /// What a method returns: a value, an error, or a `deferred` it answers

@@ -20,9 +20,12 @@ class service_base;
 /// One call being handled.
 class server_call {
 public:
+  /// `stats`: where the answer is counted; `started`: when the call
+  /// started (on the actor clock).
   server_call(service_base& service, caf::event_based_actor* self,
-              const actors::call_context& ctx)
-    : service_(&service), self_(self), ctx_(&ctx) {
+              const actors::call_context& ctx, method_stats* stats,
+              caf::actor_clock::time_point started)
+    : service_(&service), self_(self), ctx_(&ctx), stats_(stats), started_(started) {
     // nop
   }
 
@@ -46,19 +49,31 @@ public:
     return deferred<T>{track()};
   }
 
-  /// The promise `defer` made for this call, if any.
-  const std::shared_ptr<caf::response_promise>& deferred_promise() const noexcept {
-    return promise_;
+  /// The reply `defer` made for this call, if any.
+  const std::shared_ptr<internal::pending_reply>& deferred_reply() const noexcept {
+    return reply_;
+  }
+
+  /// Where the call's answer is counted.
+  method_stats* stats() const noexcept {
+    return stats_;
+  }
+
+  /// When the call started (on the actor clock).
+  caf::actor_clock::time_point started() const noexcept {
+    return started_;
   }
 
 private:
-  /// The call's promise, watched by the service until its deadline.
-  std::shared_ptr<caf::response_promise> track();
+  /// The call's reply, watched by the service until its deadline.
+  std::shared_ptr<internal::pending_reply> track();
 
-  std::shared_ptr<caf::response_promise> promise_;
+  std::shared_ptr<internal::pending_reply> reply_;
   service_base* service_;
   caf::event_based_actor* self_;
   const actors::call_context* ctx_;
+  method_stats* stats_;
+  caf::actor_clock::time_point started_;
 };
 
 } // namespace troupe::services

@@ -67,6 +67,7 @@
 #include "troupe/services/reply.hpp"
 #include "troupe/services/rpc_errc.hpp"
 #include "troupe/services/server_call.hpp"
+#include "troupe/services/service_report.hpp"
 
 namespace troupe::services {
 
@@ -74,25 +75,6 @@ namespace internal {
 template <class T>
 class deadline_heap;
 } // namespace internal
-
-/// Counters of one service incarnation.
-struct service_stats {
-  /// Calls received (all methods).
-  uint64_t calls = 0;
-  /// Calls refused because their deadline had passed before they started.
-  uint64_t expired_before_start = 0;
-  /// Calls for a method the service does not have.
-  uint64_t unknown_method = 0;
-  /// Methods that threw.
-  uint64_t exceptions = 0;
-  /// Streams opened (server-streaming calls answered with a stream).
-  uint64_t streams_opened = 0;
-  /// Streams nobody subscribed to in time, stopped.
-  uint64_t streams_unclaimed = 0;
-  /// Deferred replies the service answered itself: `deadline_exceeded` when
-  /// the deadline passed, `unavailable` when the service stopped.
-  uint64_t deferred_expired = 0;
-};
 
 /// How long a stream opened by a call without a deadline waits for its
 /// caller to subscribe.
@@ -128,6 +110,9 @@ public:
   const service_stats& stats() const noexcept {
     return stats_;
   }
+
+  /// Its counters and per-method stats (`service_report_atom`).
+  service_report report() const;
 
   /// Runs `f` in the service's actor after `delay` (on the actor clock),
   /// unless the actor stopped first: a timer for methods that answer later
@@ -169,8 +154,8 @@ public:
   /// answers the deferred replies still pending (`unavailable`).
   void stop();
 
-  /// For `server_call::defer`: watches `promise` until `deadline`.
-  void watch_deferred(const std::shared_ptr<caf::response_promise>& promise,
+  /// For `server_call::defer`: watches `reply` until `deadline`.
+  void watch_deferred(const std::shared_ptr<internal::pending_reply>& reply,
                       caf::actor_clock::time_point deadline);
 
   /// For `service_actor`: answers the deferred replies whose deadline
@@ -189,13 +174,16 @@ protected:
     if (!admit(ctx))
       return refuse(ctx);
     actors::call_context_scope current{ctx};
-    server_call call{*this, self_, ctx};
+    server_call call{*this, self_, ctx, &method_stats_of(ctx.method), self_->clock().now()};
+    caf::message answer;
     try {
-      return f(call);
+      answer = f(call);
     } catch (...) {
       failed(call);
       throw;
     }
+    answered(call, answer);
+    return answer;
   }
 
   /// For generated code: the answer to a method this service lacks.
@@ -215,6 +203,15 @@ private:
   /// deferred its reply before throwing).
   void failed(server_call& call);
 
+  /// The stats of `method` (made on first use; dropped again by
+  /// `answered` if the service has no such method, so a caller cannot grow
+  /// the map with made-up names).
+  method_stats& method_stats_of(const std::string& method);
+
+  /// Counts a method's immediate answer (an empty one is deferred: counted
+  /// when given).
+  void answered(const server_call& call, const caf::message& answer);
+
   caf::event_based_actor* self_ = nullptr;
   std::optional<transport::node_actor> node_;
   /// Producers of the streams this service opened (they stop with it).
@@ -222,13 +219,19 @@ private:
   /// Deferred replies by deadline. Held strongly: a method that drops its
   /// `deferred` without answering still gets its caller an answer, at the
   /// deadline.
-  std::unique_ptr<internal::deadline_heap<std::shared_ptr<caf::response_promise>>> deferred_;
+  std::unique_ptr<internal::deadline_heap<std::shared_ptr<internal::pending_reply>>> deferred_;
   /// The deadline the live deferred timer fires at; max: none armed.
   caf::actor_clock::time_point deferred_armed_ = caf::actor_clock::time_point::max();
   /// Timers set with `after`, by id.
   std::map<uint64_t, std::function<void()>> timers_;
   uint64_t last_timer_ = 0;
   service_stats stats_;
+  /// Per method, by full name (node-stable: pending replies point here).
+  std::map<std::string, method_stats, std::less<>> methods_;
+  /// Set by `unknown_method` while a call is dispatched.
+  bool unknown_ = false;
+  /// The call being dispatched made its method's entry.
+  bool made_for_call_ = false;
 };
 
 /// Spawns `impl` as a service actor (unsupervised, unregistered: for tests
