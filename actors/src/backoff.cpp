@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include <caf/deep_to_string.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 #include "troupe/actors/flow_errc.hpp"
 
@@ -43,10 +43,10 @@ caf::error backoff::validate() const {
     return caf::make_error(flow_errc::invalid_config, "backoff: " + std::move(why));
   };
   if (base_.count() < 0)
-    return fail("base must be >= 0 (got " + caf::deep_to_string(base_) + ")");
+    return fail("base must be >= 0 (got " + troupe::actors::human_duration(base_) + ")");
   if (cap_ < base_)
-    return fail("cap must be >= base (got " + caf::deep_to_string(cap_) + " < "
-                + caf::deep_to_string(base_) + ")");
+    return fail("cap must be >= base (got " + troupe::actors::human_duration(cap_) + " < "
+                + troupe::actors::human_duration(base_) + ")");
   if (!(multiplier_ >= 1.0) || !std::isfinite(multiplier_))
     return fail("multiplier must be >= 1 (got " + std::to_string(multiplier_) + ")");
   return caf::none;
@@ -86,10 +86,10 @@ std::string to_string(const backoff& x) {
   if (x.cap().count() == 0)
     result = "none";
   else if (x.base() == x.cap())
-    result = "constant(" + caf::deep_to_string(x.base()) + ")";
+    result = "constant(" + troupe::actors::human_duration(x.base()) + ")";
   else
-    result = "exponential(" + caf::deep_to_string(x.base()) + ".."
-      + caf::deep_to_string(x.cap()) + ", x" + std::to_string(x.multiplier()) + ")";
+    result = "exponential(" + troupe::actors::human_duration(x.base()) + ".."
+      + troupe::actors::human_duration(x.cap()) + ", x" + std::to_string(x.multiplier()) + ")";
   if (x.jitter_kind() != jitter::none)
     result += " with " + to_string(x.jitter_kind()) + " jitter";
   return result;

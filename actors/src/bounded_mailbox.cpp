@@ -5,7 +5,6 @@
 #include <functional>
 
 #include <caf/actor_system.hpp>
-#include <caf/deep_to_string.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
@@ -13,13 +12,14 @@
 #include <caf/response_promise.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/type_erased_tuple.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 namespace troupe::actors {
 
 std::string to_string(const overflow& x) {
   switch (x.what()) {
     case overflow::kind::wait:
-      return "wait(" + caf::deep_to_string(x.max_wait()) + ")";
+      return "wait(" + troupe::actors::human_duration(x.max_wait()) + ")";
     case overflow::kind::drop_newest:
       return "drop_newest";
     case overflow::kind::drop_oldest:

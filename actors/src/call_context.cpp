@@ -8,6 +8,7 @@ namespace troupe::actors {
 namespace {
 
 thread_local const call_context* current = nullptr;
+thread_local const caf::actor_clock* current_clock = nullptr;
 
 /// `digits` random lowercase hex digits, not all zero (W3C forbids that).
 std::string random_hex(size_t digits) {
@@ -116,12 +117,20 @@ const call_context* current_call_context() noexcept {
   return current;
 }
 
-call_context_scope::call_context_scope(const call_context& ctx) noexcept : previous_(current) {
+const caf::actor_clock* current_call_clock() noexcept {
+  return current_clock;
+}
+
+call_context_scope::call_context_scope(const call_context& ctx,
+                                       const caf::actor_clock* clock) noexcept
+  : previous_(current), previous_clock_(current_clock) {
   current = &ctx;
+  current_clock = clock;
 }
 
 call_context_scope::~call_context_scope() {
   current = previous_;
+  current_clock = previous_clock_;
 }
 
 } // namespace troupe::actors

@@ -12,6 +12,7 @@
 
 #include <troupe/actors/log.hpp>
 
+#include "troupe/supervisors/exception_reason.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
 #include <troupe/messages/error_category.hpp>
 
@@ -26,17 +27,6 @@ namespace {
 // the actor.
 constexpr caf::atom_value shield_timer_category = caf::atom("trp_shield");
 
-caf::error to_error(const std::exception_ptr& ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    return caf::make_error(supervisor_errc::exception_thrown, std::string{e.what()});
-  } catch (...) {
-    return caf::make_error(supervisor_errc::exception_thrown,
-                           std::string{"unknown exception"});
-  }
-}
-
 } // namespace
 
 std::shared_ptr<cancellation> cancellation::install(caf::event_based_actor* self) {
@@ -44,7 +34,7 @@ std::shared_ptr<cancellation> cancellation::install(caf::event_based_actor* self
   self->set_exit_handler(
     [c](caf::exit_msg& msg) { c->on_exit_message(msg.source, msg.reason); });
   self->set_exception_handler([c](std::exception_ptr& ep) -> caf::error {
-    auto err = to_error(ep);
+    auto err = exception_reason(ep);
     c->stopping_ = true;
     c->run_hooks(err);
     return err;

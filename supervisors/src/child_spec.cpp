@@ -1,6 +1,6 @@
 #include "troupe/supervisors/child_spec.hpp"
 
-#include <caf/deep_to_string.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 #include "spec_check.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
@@ -25,7 +25,7 @@ caf::error shutdown_policy::validate() const {
 std::string to_string(const shutdown_policy& x) {
   if (x.is_brutal_kill())
     return "brutal_kill";
-  return "timeout(" + caf::deep_to_string(x.grace()) + ")";
+  return "timeout(" + troupe::actors::human_duration(x.grace()) + ")";
 }
 
 caf::error child_spec::validate() const {

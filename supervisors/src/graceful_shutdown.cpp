@@ -14,7 +14,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/deep_to_string.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -184,7 +184,7 @@ int run_with_graceful_shutdown(caf::actor_system& sys, const caf::actor& root,
       stopping = true;
       deadline = clock::now() + cfg.deadline;
       log->info("signal {} received; stopping the tree within {}", signo,
-                caf::deep_to_string(cfg.deadline));
+                troupe::actors::human_duration(cfg.deadline));
       request_shutdown(root, make_shutdown("signal " + std::to_string(signo)));
     }
   }

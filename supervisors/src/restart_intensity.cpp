@@ -1,6 +1,6 @@
 #include "troupe/supervisors/restart_intensity.hpp"
 
-#include <caf/deep_to_string.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 #include "spec_check.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"
@@ -15,7 +15,8 @@ caf::error restart_intensity::validate() const {
 }
 
 std::string to_string(const restart_intensity& x) {
-  return std::to_string(x.max_restarts) + " restarts in " + caf::deep_to_string(x.window);
+  return std::to_string(x.max_restarts) + " restarts in "
+    + troupe::actors::human_duration(x.window);
 }
 
 restart_intensity_window::restart_intensity_window(restart_intensity limits)

@@ -5,13 +5,13 @@
 #include <utility>
 
 #include <caf/actor_system.hpp>
-#include <caf/deep_to_string.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 #include <spdlog/logger.h>
 
@@ -141,8 +141,8 @@ public:
         if (completed_ || cancelling_)
           return;
         auto err = caf::make_error(actors::flow_errc::deadline_exceeded, path_,
-                                   caf::deep_to_string(deadline_));
-        log_->info("deadline of {} passed", caf::deep_to_string(deadline_));
+                                   troupe::actors::human_duration(deadline_));
+        log_->info("deadline of {} passed", troupe::actors::human_duration(deadline_));
         // The tasks see a cancellation (their cleanup runs); the scope
         // fails with the deadline, as asyncio's timeout() raises.
         external_ = err;
@@ -305,7 +305,7 @@ private:
       if (t.running && t.cancel_sent && !t.kill_sent && t.kill_at <= now) {
         t.kill_sent = true;
         log_->warn("{} did not stop within {}; killing", t.outcome.id,
-                   caf::deep_to_string(cancel_timeout_));
+                   troupe::actors::human_duration(cancel_timeout_));
         internal::send_exit_urgent(this, t.handle, caf::exit_reason::kill);
       }
     }

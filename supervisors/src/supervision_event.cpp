@@ -1,6 +1,6 @@
 #include "troupe/supervisors/supervision_event.hpp"
 
-#include <caf/deep_to_string.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 namespace troupe::supervisors {
 
@@ -14,7 +14,7 @@ std::string to_string(const supervision_event& x) {
   result += to_string(x.kind);
   if (x.kind == event_kind::restarting) {
     result += " in ";
-    result += caf::deep_to_string(x.delay);
+    result += troupe::actors::human_duration(x.delay);
   }
   if (x.reason) {
     result += " (";

@@ -12,11 +12,11 @@
 #include <utility>
 
 #include <caf/actor_system.hpp>
-#include <caf/deep_to_string.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 #include <spdlog/logger.h>
 
@@ -360,7 +360,7 @@ private:
     if (to_log) {
       std::string text = ev.child.empty() ? to_string(kind) : ev.child + " " + to_string(kind);
       if (kind == event_kind::restarting)
-        text += " in " + caf::deep_to_string(delay);
+        text += " in " + troupe::actors::human_duration(delay);
       if (reason)
         text += " (" + messages::describe(reason) + ")";
       if (ev.restarts > 0)

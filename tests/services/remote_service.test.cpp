@@ -3,11 +3,13 @@
 // trace context in both hops' log lines, and a remote service restarted
 // while callers keep calling.
 
+#include <map>
 #include <optional>
 #include <sstream>
 
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <troupe/actors/consumer.hpp>
@@ -169,6 +171,49 @@ TEST_CASE_METHOD(two_nodes, "trace id and request id are in the log lines of bot
   CHECK(hop2.find("req=req-42]") != std::string::npos);
   // Each hop is a span of its own.
   CHECK(hop1.substr(hop1.find("span=")) != hop2.substr(hop2.find("span=")));
+}
+
+TEST_CASE_METHOD(two_nodes, "JSON log lines carry the context of both hops of a remote call",
+                 "[services][remote][context][log]") {
+  std::ostringstream lines;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
+  sink->set_formatter(troupe::actors::make_formatter(troupe::actors::log_format::json));
+  auto log = troupe::actors::logger("services_test");
+  log->sinks().push_back(sink);
+  auto relay = spawn_service(sys, std::make_unique<troupe::testing::relay>(remote_b()));
+  services_test::v1::Relay::Stub stub{channel::to(relay)};
+  call_options opts = 5s;
+  opts.request_id = "req-43";
+  auto got = stub.forward(hello("ann"), opts);
+  log->sinks().pop_back();
+  caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+  REQUIRE(got);
+  std::map<std::string, nlohmann::json> by_msg;
+  std::istringstream in{lines.str()};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line); // every line is one JSON object
+    by_msg[j["msg"].get<std::string>()] = j;
+  }
+  REQUIRE(by_msg.count("relaying ann") == 1);
+  REQUIRE(by_msg.count("greeting ann") == 1);
+  auto& hop1 = by_msg["relaying ann"];
+  auto& hop2 = by_msg["greeting ann"];
+  CHECK(hop1["actor"] == "services_test.v1.Relay");              // unsupervised: its name
+  CHECK(hop2["actor"] == "b-services/services_test.v1.Greeter"); // its place in the tree
+  CHECK(hop1["method"] == "/services_test.v1.Relay/Forward");
+  CHECK(hop2["method"] == "/services_test.v1.Greeter/Greet");
+  CHECK(hop1["trace_id"] == got->trace_id());
+  CHECK(hop2["trace_id"] == got->trace_id());
+  CHECK(hop1["request_id"] == "req-43");
+  CHECK(hop2["request_id"] == "req-43");
+  CHECK(hop1["span_id"] != hop2["span_id"]);
+  CHECK(hop2["attempt"] == 1);
+  // The deadline crossed the wire as time left: less on the second hop.
+  CHECK(hop1["deadline_left_ms"].get<double>() > 0);
+  CHECK(hop1["deadline_left_ms"].get<double>() <= 5000);
+  CHECK(hop2["deadline_left_ms"].get<double>() > 0);
+  CHECK(hop2["deadline_left_ms"].get<double>() <= hop1["deadline_left_ms"].get<double>());
 }
 
 TEST_CASE_METHOD(two_nodes, "callers of a remote service restarted mid-calls recover",

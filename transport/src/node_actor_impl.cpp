@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include <troupe/actors/human_duration.hpp>
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
 #include <troupe/supervisors/atoms.hpp>
@@ -530,9 +531,8 @@ void node_actor_impl::schedule_reconnect(const std::string& addr) {
     i = backoffs_.emplace(addr, actors::backoff_state{cfg_->reconnect_backoff}).first;
   auto delay = i->second.next();
   ++reconnects_total_;
-  log_->info("node {}: reconnecting to {} in {} ms (attempt {})", id_, addr,
-             std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(),
-             i->second.attempts());
+  log_->info("node {}: reconnecting to {} in {} (attempt {})", id_, addr,
+             actors::human_duration(delay), i->second.attempts());
   delayed_send(this, delay, reconnect_atom::value, addr);
 }
 

@@ -4,6 +4,8 @@
 #include <caf/message.hpp>
 #include <caf/settings.hpp>
 
+#include <troupe/actors/human_duration.hpp>
+
 #include "config_keys.hpp"
 #include "troupe/transport/transport_errc.hpp"
 
@@ -16,8 +18,7 @@ caf::error bad(std::string what) {
 }
 
 std::string ms(caf::timespan x) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(x).count())
-    + "ms";
+  return actors::human_duration(x);
 }
 
 } // namespace

@@ -18,12 +18,12 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <caf/deep_to_string.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/make_counted.hpp>
 #include <caf/ref_counted.hpp>
 #include <caf/resumable.hpp>
 #include <caf/send.hpp>
+#include <troupe/actors/human_duration.hpp>
 
 #include <troupe/actors/log.hpp>
 
@@ -272,7 +272,8 @@ public:
       std::this_thread::yield();
     if (done_.load() < threads_.size()) {
       actors::logger("troupe.transport")
-        ->warn("I/O threads still busy after {}; stopping them", caf::deep_to_string(bound));
+        ->warn("I/O threads still busy after {}; stopping them",
+               troupe::actors::human_duration(bound));
       ctx_.stop();
     }
     for (auto& t : threads_)

@@ -10,6 +10,7 @@
 #include <troupe/actors/flow_stats.hpp>
 #include <troupe/transport/atoms.hpp>
 
+#include <troupe/actors/human_duration.hpp>
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
 
@@ -79,13 +80,10 @@ bool service_base::admit(const actors::call_context& ctx) {
 
 caf::message service_base::refuse(const actors::call_context& ctx) {
   ++stats_.expired_before_start;
-  actors::call_context_scope current{ctx};
+  actors::call_context_scope current{ctx, &self_->clock()};
   actors::logger("troupe.services")
-    ->info("{}: not starting {}: its deadline passed {} µs ago", service_full_name(),
-           ctx.method,
-           -std::chrono::duration_cast<std::chrono::microseconds>(
-              ctx.remaining(self_->clock().now()))
-              .count());
+    ->info("{}: not starting {}: its deadline passed {} ago", service_full_name(), ctx.method,
+           actors::human_duration(-ctx.remaining(self_->clock().now())));
   return caf::make_message(caf::make_error(rpc_errc::deadline_exceeded,
                                            ctx.method + " was not started: deadline passed"));
 }
@@ -233,8 +231,9 @@ void service_base::after(caf::timespan delay, std::function<void()> f) {
   // The context current now (the call being handled) is current again when
   // `f` runs, so its log lines and calls belong to that call.
   if (const auto* ctx = actors::current_call_context())
-    f = [ctx_copy = *ctx, g = std::move(f)] {
-      actors::call_context_scope current{ctx_copy};
+    f = [this, ctx_copy = *ctx, g = std::move(f)] {
+      actors::call_context_scope current{ctx_copy, &self_->clock()};
+      actors::actor_path_scope at{path_};
       g();
     };
   timers_.emplace(id, std::move(f));
@@ -267,6 +266,8 @@ void service_base::stop() {
 
 caf::actor spawn_service(caf::actor_system& sys, std::unique_ptr<service_base> impl,
                          std::optional<transport::node_actor> node) {
+  if (impl->path().empty())
+    impl->set_path(impl->service_full_name());
   return sys.spawn<service_actor>(std::move(impl), std::move(node));
 }
 

@@ -9,6 +9,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include <troupe/actors/log.hpp>
+#include <troupe/supervisors/exception_reason.hpp>
 
 #include "troupe/services/service.hpp"
 
@@ -28,7 +29,13 @@ public:
   service_actor(caf::actor_config& cfg, std::unique_ptr<service_base> impl,
                 std::optional<transport::node_actor> node)
     : caf::event_based_actor(cfg), impl_(std::move(impl)), node_(std::move(node)) {
-    // nop
+    // A method that threw already answered its caller `internal` (with the
+    // text); the actor then fails with the text too, for its supervisor's
+    // log line and policy — not CAF's bare `runtime_error`.
+    set_exception_handler(
+      [](caf::scheduled_actor* self, std::exception_ptr& ep) -> caf::error {
+        return supervisors::exception_reason(self, ep);
+      });
   }
 
   /// One name for every service actor (its `service_report` names the

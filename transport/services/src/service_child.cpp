@@ -13,6 +13,7 @@ caf::expected<caf::actor> start_service(const supervisors::start_context& ctx,
                                         std::unique_ptr<service_base> impl,
                                         const service_options& opts) {
   std::string name = impl->service_full_name();
+  impl->set_path(ctx.path);
   auto actor = spawn_service(ctx.system, std::move(impl), opts.node);
   // Asynchronous on purpose: a start function must not block. A call that
   // arrives before the registration waits for it in the directory.

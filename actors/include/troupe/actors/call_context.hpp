@@ -104,17 +104,25 @@ bool parse_traceparent(std::string_view text, std::string& trace_id, std::string
 /// The context of the call this thread is handling, or null.
 const call_context* current_call_context() noexcept;
 
+/// The clock the current context's deadline is measured on (the handling
+/// actor's), or null if its scope did not name one.
+const caf::actor_clock* current_call_clock() noexcept;
+
 /// Makes a context current on this thread for its lifetime, then restores
-/// the one that was current before (scopes nest).
+/// the one that was current before (scopes nest). With `clock` (the
+/// handling actor's `clock()`), log lines show the time left to the
+/// deadline.
 class call_context_scope {
 public:
-  explicit call_context_scope(const call_context& ctx) noexcept;
+  explicit call_context_scope(const call_context& ctx,
+                              const caf::actor_clock* clock = nullptr) noexcept;
   ~call_context_scope();
   call_context_scope(const call_context_scope&) = delete;
   call_context_scope& operator=(const call_context_scope&) = delete;
 
 private:
   const call_context* previous_;
+  const caf::actor_clock* previous_clock_;
 };
 
 } // namespace troupe::actors

@@ -62,6 +62,7 @@
 #include <caf/timespan.hpp>
 
 #include <troupe/actors/call_context.hpp>
+#include <troupe/actors/log.hpp>
 #include <troupe/transport/node_actor.hpp>
 
 #include "troupe/services/reply.hpp"
@@ -113,6 +114,18 @@ public:
 
   /// Its counters and per-method stats (`service_report_atom`).
   service_report report() const;
+
+  /// Its place in the supervision tree (e.g. "shop/shop.v1.Pricing"), set
+  /// by `service_child`; the service's full name when unsupervised. Logged
+  /// as the actor path of every line its methods write.
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
+  /// For `start_service`: sets `path()`.
+  void set_path(std::string path) {
+    path_ = std::move(path);
+  }
 
   /// Runs `f` in the service's actor after `delay` (on the actor clock),
   /// unless the actor stopped first: a timer for methods that answer later
@@ -173,7 +186,8 @@ protected:
   caf::message dispatch(actors::call_context& ctx, F&& f) {
     if (!admit(ctx))
       return refuse(ctx);
-    actors::call_context_scope current{ctx};
+    actors::call_context_scope current{ctx, &self_->clock()};
+    actors::actor_path_scope at{path_};
     server_call call{*this, self_, ctx, &method_stats_of(ctx.method), self_->clock().now()};
     caf::message answer;
     try {
@@ -226,6 +240,7 @@ private:
   std::map<uint64_t, std::function<void()>> timers_;
   uint64_t last_timer_ = 0;
   service_stats stats_;
+  std::string path_;
   /// Per method, by full name (node-stable: pending replies point here).
   std::map<std::string, method_stats, std::less<>> methods_;
   /// Set by `unknown_method` while a call is dispatched.

@@ -1,0 +1,24 @@
+// Durations in log lines and error texts read as a person would write them.
+
+#include <catch2/catch.hpp>
+
+#include <troupe/actors/human_duration.hpp>
+
+using namespace std::chrono_literals;
+using troupe::actors::human_duration;
+
+TEST_CASE("durations print in the largest unit with three significant digits",
+          "[actors][human_duration]") {
+  CHECK(human_duration(23340321ns) == "23.3 ms");
+  CHECK(human_duration(100ms) == "100 ms");
+  CHECK(human_duration(1500ms) == "1.5 s");
+  CHECK(human_duration(250us) == "250 µs");
+  CHECK(human_duration(2min) == "2 min");
+  CHECK(human_duration(90s) == "1.5 min");
+  CHECK(human_duration(3h) == "3 h");
+  CHECK(human_duration(7ns) == "7 ns");
+  CHECK(human_duration(0ns) == "0 ns");
+  CHECK(human_duration(1s) == "1 s");
+  CHECK(human_duration(-3ms) == "-3 ms");
+  CHECK(human_duration(caf::timespan::max()) == "forever");
+}
