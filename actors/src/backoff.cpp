@@ -43,10 +43,10 @@ caf::error backoff::validate() const {
     return caf::make_error(flow_errc::invalid_config, "backoff: " + std::move(why));
   };
   if (base_.count() < 0)
-    return fail("base must be >= 0 (got " + troupe::actors::human_duration(base_) + ")");
+    return fail("base must be >= 0 (got " + human_duration(base_) + ")");
   if (cap_ < base_)
-    return fail("cap must be >= base (got " + troupe::actors::human_duration(cap_) + " < "
-                + troupe::actors::human_duration(base_) + ")");
+    return fail("cap must be >= base (got " + human_duration(cap_) + " < "
+                + human_duration(base_) + ")");
   if (!(multiplier_ >= 1.0) || !std::isfinite(multiplier_))
     return fail("multiplier must be >= 1 (got " + std::to_string(multiplier_) + ")");
   return caf::none;
@@ -86,10 +86,10 @@ std::string to_string(const backoff& x) {
   if (x.cap().count() == 0)
     result = "none";
   else if (x.base() == x.cap())
-    result = "constant(" + troupe::actors::human_duration(x.base()) + ")";
+    result = "constant(" + human_duration(x.base()) + ")";
   else
-    result = "exponential(" + troupe::actors::human_duration(x.base()) + ".."
-      + troupe::actors::human_duration(x.cap()) + ", x" + std::to_string(x.multiplier()) + ")";
+    result = "exponential(" + human_duration(x.base()) + ".." + human_duration(x.cap()) + ", x"
+      + std::to_string(x.multiplier()) + ")";
   if (x.jitter_kind() != jitter::none)
     result += " with " + to_string(x.jitter_kind()) + " jitter";
   return result;

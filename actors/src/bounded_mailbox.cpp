@@ -19,7 +19,7 @@ namespace troupe::actors {
 std::string to_string(const overflow& x) {
   switch (x.what()) {
     case overflow::kind::wait:
-      return "wait(" + troupe::actors::human_duration(x.max_wait()) + ")";
+      return "wait(" + human_duration(x.max_wait()) + ")";
     case overflow::kind::drop_newest:
       return "drop_newest";
     case overflow::kind::drop_oldest:

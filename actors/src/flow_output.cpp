@@ -280,9 +280,36 @@ bool flow_output::may_send(const link& l) const {
   return l.credit > 0 && l.unacked_items < 2 * l.capacity;
 }
 
+bool flow_output::waiting_for_demand() const {
+  if (finished_ || source_done_ || source_waiting_)
+    return false;
+  for (auto& l : links_)
+    if (may_send(l))
+      return false;
+  return true;
+}
+
+flow_stats flow_output::stats() const {
+  auto result = stats_;
+  if (waiting_since_ != caf::actor_clock::time_point::max())
+    result.demand_wait_ns +=
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              self_->clock().now() - waiting_since_)
+                              .count());
+  return result;
+}
+
 void flow_output::pump() {
   if (pumping_ || finished_)
     return; // re-entered from a hook; the outer loop continues
+  if (waiting_since_ != caf::actor_clock::time_point::max() && !waiting_for_demand()) {
+    // Demand came (or the source ran dry): the wait ends here.
+    stats_.demand_wait_ns +=
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              self_->clock().now() - waiting_since_)
+                              .count());
+    waiting_since_ = caf::actor_clock::time_point::max();
+  }
   pumping_ = true;
   // Serve each consumer until its credit is used up before moving on:
   // consecutive messages to one consumer find it awake, while interleaving
@@ -297,6 +324,8 @@ void flow_output::pump() {
   if (!links_.empty())
     next_link_ = (next_link_ + 1) % links_.size();
   pumping_ = false;
+  if (waiting_since_ == caf::actor_clock::time_point::max() && waiting_for_demand())
+    waiting_since_ = self_->clock().now();
   request_flushes();
 }
 

@@ -18,9 +18,11 @@ std::string human_duration(caf::timespan x) {
     {{3600e9, "h"}, {60e9, "min"}, {1e9, "s"}, {1e6, "ms"}, {1e3, "µs"}, {1, "ns"}}};
   auto ns = static_cast<double>(x.count());
   auto magnitude = std::fabs(ns);
+  // A value that rounds up to the next unit is shown in it: 999.96 µs is
+  // "1 ms", not "1000 µs" (three significant digits round at 0.05 %).
   const unit* chosen = &units.back();
   for (auto& u : units)
-    if (magnitude >= u.ns) {
+    if (magnitude >= u.ns * (1 - 0.0005)) {
       chosen = &u;
       break;
     }

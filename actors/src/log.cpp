@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,8 +22,6 @@
 namespace troupe::actors {
 
 namespace {
-
-thread_local const std::string* current_path = nullptr;
 
 /// The format every logger gets; read from TROUPE_LOG_FORMAT once.
 std::atomic<log_format>& format_in_use() {
@@ -58,9 +57,9 @@ class context_flag final : public spdlog::custom_flag_formatter {
 public:
   void format(const spdlog::details::log_msg&, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    if (current_path != nullptr) {
+    if (const auto* path = current_actor_path()) {
       append("[actor=", dest);
-      append(*current_path, dest);
+      append(*path, dest);
       append("] ", dest);
     }
     const auto* ctx = current_call_context();
@@ -110,8 +109,8 @@ public:
       {"level", std::string{level.data(), level.size()}},
       {"logger", std::string{msg.logger_name.data(), msg.logger_name.size()}},
       {"msg", std::string{msg.payload.data(), msg.payload.size()}}};
-    if (current_path != nullptr)
-      out["actor"] = *current_path;
+    if (const auto* path = current_actor_path())
+      out["actor"] = *path;
     if (const auto* ctx = current_call_context()) {
       out["method"] = ctx->method;
       out["trace_id"] = ctx->trace_id;
@@ -149,14 +148,29 @@ log_format current_log_format() {
   return format_in_use().load();
 }
 
+namespace {
+
+/// The loggers `logger` made (only those are switched by `set_log_format`:
+/// a user's own loggers and sinks keep their formatters).
+struct troupe_loggers {
+  std::mutex mtx; // also: spdlog::register_logger throws on a duplicate name
+  std::vector<std::weak_ptr<spdlog::logger>> made;
+};
+
+troupe_loggers& loggers() {
+  static troupe_loggers instance;
+  return instance;
+}
+
+} // namespace
+
 void set_log_format(log_format format) {
+  auto& all = loggers();
+  std::lock_guard<std::mutex> guard{all.mtx};
   format_in_use() = format;
-  // Loggers made after this get it from `logger`; these are Troupe's too
-  // (every logger in spdlog's registry is one `logger` made, or the user's
-  // own registered logger, which asked for spdlog's registry).
-  spdlog::apply_all([format](const std::shared_ptr<spdlog::logger>& l) {
-    l->set_formatter(make_formatter(format));
-  });
+  for (auto& weak : all.made)
+    if (auto l = weak.lock())
+      l->set_formatter(make_formatter(format));
 }
 
 std::shared_ptr<spdlog::logger> logger(const std::string& name) {
@@ -164,27 +178,17 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   std::call_once(env_levels, [] { spdlog::cfg::load_env_levels(); });
   if (auto existing = spdlog::get(name))
     return existing;
-  static std::mutex mtx; // spdlog::register_logger throws on a duplicate name
-  std::lock_guard<std::mutex> guard{mtx};
+  auto& all = loggers();
+  std::lock_guard<std::mutex> guard{all.mtx};
   if (auto existing = spdlog::get(name))
     return existing;
-  // Registered loggers take the level SPDLOG_LEVEL gave their name.
+  // Registered loggers take the level SPDLOG_LEVEL gave their name. The
+  // formatter is set under the lock `set_log_format` takes: no logger
+  // misses a switch.
   auto result = spdlog::stderr_color_mt(name);
   result->set_formatter(make_formatter());
+  all.made.push_back(result);
   return result;
-}
-
-actor_path_scope::actor_path_scope(const std::string& path) noexcept
-  : previous_(current_path) {
-  current_path = &path;
-}
-
-actor_path_scope::~actor_path_scope() {
-  current_path = previous_;
-}
-
-const std::string* current_actor_path() noexcept {
-  return current_path;
 }
 
 } // namespace troupe::actors

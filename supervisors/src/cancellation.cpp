@@ -34,7 +34,7 @@ std::shared_ptr<cancellation> cancellation::install(caf::event_based_actor* self
   self->set_exit_handler(
     [c](caf::exit_msg& msg) { c->on_exit_message(msg.source, msg.reason); });
   self->set_exception_handler([c](std::exception_ptr& ep) -> caf::error {
-    auto err = exception_reason(ep);
+    auto err = exception_error(ep);
     c->stopping_ = true;
     c->run_hooks(err);
     return err;

@@ -6,7 +6,7 @@
 
 namespace troupe::supervisors {
 
-caf::error exception_reason(const std::exception_ptr& ep) {
+caf::error exception_error(const std::exception_ptr& ep) {
   try {
     std::rethrow_exception(ep);
   } catch (const std::exception& e) {
@@ -18,7 +18,7 @@ caf::error exception_reason(const std::exception_ptr& ep) {
 }
 
 caf::error exception_reason(caf::scheduled_actor*, std::exception_ptr& ep) {
-  return exception_reason(static_cast<const std::exception_ptr&>(ep));
+  return exception_error(ep);
 }
 
 } // namespace troupe::supervisors

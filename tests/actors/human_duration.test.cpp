@@ -21,4 +21,9 @@ TEST_CASE("durations print in the largest unit with three significant digits",
   CHECK(human_duration(1s) == "1 s");
   CHECK(human_duration(-3ms) == "-3 ms");
   CHECK(human_duration(caf::timespan::max()) == "forever");
+  // Rounding never shows 1000 of a unit or 60 s.
+  CHECK(human_duration(999960ns) == "1 ms");
+  CHECK(human_duration(999400ns) == "999 µs");
+  CHECK(human_duration(59999ms) == "1 min");
+  CHECK(human_duration(59900ms) == "59.9 s");
 }

@@ -105,19 +105,35 @@ TEST_CASE("a text line shows the actor path, the time left and a retry's attempt
   CHECK(text.find("left=23 ms attempt=3 req=req-8] again") != std::string::npos);
 }
 
-TEST_CASE("set_log_format switches existing and new Troupe loggers", "[actors][log]") {
+TEST_CASE("set_log_format switches Troupe's loggers, not the user's", "[actors][log]") {
   auto before = troupe::actors::current_log_format();
   std::ostringstream lines;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
-  auto existing = std::make_shared<spdlog::logger>("log_test.existing", sink);
-  existing->set_formatter(troupe::actors::make_formatter(log_format::text));
-  spdlog::register_logger(existing);
+  auto troupes = troupe::actors::logger("log_test.troupe");
+  troupes->sinks().push_back(sink);
+  // A sink of its own (formatters belong to sinks), on the same stream.
+  auto users_sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
+  auto users = std::make_shared<spdlog::logger>("log_test.user", users_sink);
+  spdlog::register_logger(users);
+  users->set_pattern("user: %v");
   troupe::actors::set_log_format(log_format::json);
-  existing->info("hello");
-  CHECK(troupe::actors::current_log_format() == log_format::json); // new loggers' format
+  troupes->info("from troupe");
+  users->info("from user");
+  // A logger made after the switch is switched by the next one too.
+  auto later = troupe::actors::logger("log_test.later");
+  later->sinks().push_back(sink);
+  troupe::actors::set_log_format(log_format::text);
+  later->info("from later");
   troupe::actors::set_log_format(before);
-  spdlog::drop("log_test.existing");
-  auto j = json::parse(lines.str());
-  CHECK(j["msg"] == "hello");
-  CHECK(j["logger"] == "log_test.existing");
+  troupes->sinks().pop_back();
+  later->sinks().pop_back();
+  spdlog::drop("log_test.user");
+  std::istringstream in{lines.str()};
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(json::parse(line)["msg"] == "from troupe");
+  REQUIRE(std::getline(in, line));
+  CHECK(line == "user: from user"); // the user's pattern stays
+  REQUIRE(std::getline(in, line));
+  CHECK(line.find("[log_test.later] from later") != std::string::npos);
 }

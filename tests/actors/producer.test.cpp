@@ -120,6 +120,35 @@ TEST_CASE_METHOD(flow_fixture, "the producer's counters agree with the bound",
     run();
 }
 
+TEST_CASE_METHOD(flow_fixture, "a producer counts the time backpressure held it back",
+                 "[actors][flow][producer][backpressure]") {
+  counting_source src{100};
+  auto p = spawn_producer<int64_t>(sys, producer_config{4, {}}, std::ref(src));
+  REQUIRE(p);
+  held_items held;
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4},
+                                   [&](const int64_t& x, seq_t seq, item_done done) {
+                                     held.items.push_back({x, seq, std::move(done)});
+                                   });
+  REQUIRE(c);
+  run(); // the consumer holds all it may: the producer waits from here
+  CHECK(stats_of(*this, *p).demand_wait_ns == 0);
+  sched.advance_time(std::chrono::milliseconds{250});
+  // A wait going on is counted up to now.
+  CHECK(stats_of(*this, *p).demand_wait_ns == 250'000'000);
+  for (int i = 0; i < 4; ++i) // credit comes back: the wait ends...
+    REQUIRE(held.finish_one());
+  run();
+  REQUIRE(held.items.size() == 4);
+  sched.advance_time(
+    std::chrono::milliseconds{100}); // ...and starts again once the new items are held
+  auto waited = stats_of(*this, *p).demand_wait_ns;
+  CHECK(waited == 350'000'000);
+  // Done: a finished source waits for nothing.
+  while (held.finish_one())
+    run();
+}
+
 TEST_CASE_METHOD(flow_fixture, "four consumers share the work by demand",
                  "[actors][flow][producer]") {
   counting_source src{4000};

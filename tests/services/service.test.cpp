@@ -492,3 +492,44 @@ TEST_CASE_METHOD(fixture,
   advance_time(5s);
   CHECK(sched.trigger_timeouts() == 0);
 }
+
+TEST_CASE_METHOD(fixture, "a service counts each call once, by method and status",
+                 "[services][service][report]") {
+  auto g = start_greeter(*this);
+  Greeter::Stub stub{channel::local(sys)};
+  greet(*this, stub, hello("ann"));
+  greet(*this, stub, hello("bob", "fail:5")); // not_found
+  greet(*this, stub, hello("cy", "defer"));   // answered later: counted once, then
+  greet(*this, stub, hello("di", "hold"), call_options{200ms}); // the service answers
+  run();
+  sched.advance_time(std::chrono::milliseconds{250});
+  run();
+  // A call naming a method the service does not have: never a method entry.
+  auto nope = troupe::actors::call_context::ingress("/services_test.v1.Greeter/Nope",
+                                                    sys.clock().now(), 1s);
+  self->send(g, nope, hello("eve"));
+  run();
+  self->receive([](caf::error& err) { CHECK(is(err, rpc_errc::unimplemented)); },
+                caf::after(std::chrono::seconds{0}) >> [] { FAIL("no answer"); });
+  self->send(g, service_report_atom::value);
+  run();
+  std::optional<service_report> report;
+  self->receive([&](service_report& r) { report = std::move(r); },
+                caf::after(std::chrono::seconds{0}) >> [] {});
+  REQUIRE(report);
+  CHECK(report->service == "services_test.v1.Greeter");
+  CHECK(report->stats.calls == 5);
+  CHECK(report->stats.unknown_method == 1);
+  REQUIRE(report->methods.size() == 1);
+  auto& greet_stats = report->methods.front();
+  CHECK(greet_stats.method == "/services_test.v1.Greeter/Greet");
+  CHECK(greet_stats.answered() == 4);
+  CHECK(greet_stats.by_status[0] == 2); // ann, cy
+  CHECK(greet_stats.by_status[static_cast<size_t>(rpc_errc::not_found)] == 1);
+  CHECK(greet_stats.by_status[static_cast<size_t>(rpc_errc::deadline_exceeded)] == 1);
+  // On virtual time: three answered at once, the held one once its
+  // deadline (200 ms) passed, seen when the test moved the clock (250 ms).
+  CHECK(greet_stats.buckets[0] == 3);
+  CHECK(greet_stats.latency_sum >= 200ms);
+  CHECK(greet_stats.latency_sum <= 250ms);
+}

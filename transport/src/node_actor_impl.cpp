@@ -432,6 +432,7 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
       continue;
     by_addr_[*addr] = winner;
     backoffs_.erase(*addr);
+    reconnecting_.erase(*addr);
     resolve(*addr, caf::none, winner, won.peer_id);
   }
 }
@@ -520,6 +521,8 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
             "");
     if (!stopping_ && cfg_->reconnect && !is_permanent(reason) && remembered_.count(addr) > 0)
       schedule_reconnect(addr);
+    else
+      reconnecting_.erase(addr); // given up on (or never to be dialed again)
   }
 }
 
@@ -531,6 +534,7 @@ void node_actor_impl::schedule_reconnect(const std::string& addr) {
     i = backoffs_.emplace(addr, actors::backoff_state{cfg_->reconnect_backoff}).first;
   auto delay = i->second.next();
   ++reconnects_total_;
+  reconnecting_.insert(addr);
   log_->info("node {}: reconnecting to {} in {} (attempt {})", id_, addr,
              actors::human_duration(delay), i->second.attempts());
   delayed_send(this, delay, reconnect_atom::value, addr);
@@ -556,9 +560,7 @@ transport_stats node_actor_impl::stats() const {
     if (!entry.accepted_ip.empty())
       ++result.connections_accepted;
   }
-  for (auto& [addr, target] : remembered_)
-    if (by_addr_.count(addr) == 0)
-      ++result.reconnects_pending;
+  result.reconnects_pending = static_cast<uint32_t>(reconnecting_.size());
   result.reconnects_total = reconnects_total_;
   if (rt_) {
     auto& c = rt_->counters();
@@ -589,6 +591,7 @@ void node_actor_impl::begin_stop() {
     return;
   stopping_ = true;
   log_->info("node {}: stopping", id_);
+  reconnecting_.clear();
   resolve_all(caf::make_error(transport_errc::node_stopped));
   for (auto& req : pending_)
     req.io->close();

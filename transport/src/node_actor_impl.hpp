@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -221,6 +222,9 @@ private:
   actors::observer_set observers_;
   /// Reconnects scheduled since the node started.
   uint64_t reconnects_total_ = 0;
+  /// Lost addresses being reconnected (in backoff or dialing) until a
+  /// connection is established or the node gives up on them.
+  std::unordered_set<std::string> reconnecting_;
   bool stopping_ = false;
   std::shared_ptr<spdlog::logger> log_;
 };

@@ -140,21 +140,39 @@ struct endpoint::impl {
 
   /// The node's and the cluster's side, each asked within the collect
   /// timeout.
+  /// The node's and the cluster's side: both asked within one collect
+  /// timeout in total.
   internal::node_view node_view() {
+    auto started = std::chrono::steady_clock::now();
+    auto left = [&] {
+      return std::max(caf::timespan{1},
+                      std::chrono::duration_cast<caf::timespan>(
+                        started + cfg.collect_timeout - std::chrono::steady_clock::now()));
+    };
     internal::node_view result;
     result.has_node = sources.node != nullptr;
     result.node_id = node_id;
     result.peers = peers->read();
     caf::scoped_actor self{*sys};
     if (auto node = caf::actor_cast<transport::node_actor>(node_addr))
-      self->request(node, cfg.collect_timeout, transport::stats_atom::value)
+      self->request(node, left(), transport::stats_atom::value)
         .receive([&](transport::transport_stats& st) { result.transport = st; },
                  [](caf::error&) {});
     if (sources.cluster)
-      self->request(*sources.cluster, cfg.collect_timeout, cluster::members_atom::value)
+      self->request(*sources.cluster, left(), cluster::members_atom::value)
         .receive([&](std::vector<cluster::member>& ms) { result.members = std::move(ms); },
                  [](caf::error&) {});
+    result.took =
+      std::chrono::duration_cast<caf::timespan>(std::chrono::steady_clock::now() - started);
     return result;
+  }
+
+  /// One view for a request: the trees, then the node's side.
+  std::pair<tree_snapshot, internal::node_view> view() {
+    auto trees = snapshot();
+    auto node = node_view();
+    trees.took += node.took; // troupe_observability_collect_seconds: all of it
+    return {std::move(trees), std::move(node)};
   }
 
   void subscribe(const std::vector<caf::actor>& sups) {
@@ -175,11 +193,13 @@ struct endpoint::impl {
 
   void routes() {
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      auto text = internal::metrics_text(snapshot(), node_view());
+      auto [trees, node] = view();
+      auto text = internal::metrics_text(trees, node);
       res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
     });
     server.Get("/api/tree", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(internal::tree_json(snapshot(), node_view()), "application/json");
+      auto [trees, node] = view();
+      res.set_content(internal::tree_json(trees, node), "application/json");
     });
     server.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
       // The tree is walked once so that every supervisor's events arrive.

@@ -103,6 +103,10 @@ void flow_series(families& out, const std::string& path, const actors::flow_stat
   out.counter("troupe_flow_items_abandoned_total",
               "Items given up unfinished (upstream gone, or cancelled); redelivered upstream.",
               l, static_cast<double>(st.abandoned));
+  out.counter("troupe_flow_demand_wait_seconds_total",
+              "Time a flow actor's source had items but no consumer had credit "
+              "(backpressure holding the producer back).",
+              l, static_cast<double>(st.demand_wait_ns) / 1e9);
   out.gauge("troupe_flow_input_capacity", "Most items a flow actor's input may hold.", l,
             static_cast<double>(st.capacity));
   out.gauge("troupe_flow_input_buffered", "Items received and not finished, now.", l,

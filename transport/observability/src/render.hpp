@@ -34,6 +34,8 @@ struct node_view {
   std::optional<transport::transport_stats> transport;
   /// The cluster's members; none without a cluster or if it did not answer.
   std::optional<std::vector<cluster::member>> members;
+  /// How long asking the node and the cluster took.
+  caf::timespan took{0};
 };
 
 std::string metrics_text(const tree_snapshot& snapshot, const node_view& node);

@@ -28,6 +28,7 @@ json flow_json(const actors::flow_stats& st) {
               {"redelivered", st.redelivered},
               {"dead_lettered", st.dead_lettered},
               {"abandoned", st.abandoned},
+              {"demand_wait_ms", static_cast<double>(st.demand_wait_ns) / 1e6},
               {"capacity", st.capacity},
               {"buffered", st.buffered},
               {"consumers", st.consumers},

@@ -8,10 +8,10 @@ caf::timespan server_call::remaining() const {
   return ctx_->remaining(self_->clock().now());
 }
 
-std::shared_ptr<internal::pending_reply> server_call::track() {
+std::shared_ptr<detail::pending_reply> server_call::track() {
   if (reply_)
     return reply_; // a second defer() of the same call shares the promise
-  reply_ = std::make_shared<internal::pending_reply>();
+  reply_ = std::make_shared<detail::pending_reply>();
   reply_->promise = self_->make_response_promise();
   reply_->stats = stats_;
   reply_->clock = &self_->clock();
@@ -21,7 +21,7 @@ std::shared_ptr<internal::pending_reply> server_call::track() {
   return reply_;
 }
 
-namespace internal {
+namespace detail {
 
 void pending_reply::fail(caf::error err) {
   if (!promise.pending())
@@ -31,12 +31,10 @@ void pending_reply::fail(caf::error err) {
 }
 
 void pending_reply::counted(const caf::error& err) {
-  if (stats == nullptr)
-    return;
-  auto status = err ? static_cast<rpc_errc>(to_status(err).code()) : rpc_errc::none;
-  stats->record(clock->now() - started, status);
+  if (stats != nullptr)
+    stats->record(clock->now() - started, err);
 }
 
-} // namespace internal
+} // namespace detail
 
 } // namespace troupe::services

@@ -23,7 +23,7 @@ namespace troupe::services {
 
 namespace {
 
-bool was_answered(const std::shared_ptr<internal::pending_reply>& reply) {
+bool was_answered(const std::shared_ptr<detail::pending_reply>& reply) {
   return !reply->pending();
 }
 
@@ -33,7 +33,7 @@ int64_t ns_of(caf::actor_clock::time_point t) {
 
 } // namespace
 
-void service_base::watch_deferred(const std::shared_ptr<internal::pending_reply>& reply,
+void service_base::watch_deferred(const std::shared_ptr<detail::pending_reply>& reply,
                                   caf::actor_clock::time_point deadline) {
   deferred_->push(deadline, reply, was_answered);
   if (deadline < deferred_armed_)
@@ -51,15 +51,14 @@ void service_base::arm_deferred(caf::actor_clock::time_point at) {
 void service_base::expire_deferred(int64_t armed_for) {
   if (ns_of(deferred_armed_) != armed_for)
     return; // superseded by a timer for an earlier deadline
-  deferred_->pop_due(
-    self_->clock().now(), [this](std::shared_ptr<internal::pending_reply>& p) {
-      if (!p->pending())
-        return;
-      ++stats_.deferred_expired;
-      p->fail(caf::make_error(rpc_errc::deadline_exceeded,
-                              std::string{service_full_name()}
-                                + ": the reply was not given before the deadline"));
-    });
+  deferred_->pop_due(self_->clock().now(), [this](std::shared_ptr<detail::pending_reply>& p) {
+    if (!p->pending())
+      return;
+    ++stats_.deferred_expired;
+    p->fail(caf::make_error(rpc_errc::deadline_exceeded,
+                            std::string{service_full_name()}
+                              + ": the reply was not given before the deadline"));
+  });
   // Replies that were given leave no timer behind.
   deferred_->drop_ended_top(was_answered);
   arm_deferred(deferred_->earliest());
@@ -67,7 +66,7 @@ void service_base::expire_deferred(int64_t armed_for) {
 
 service_base::service_base()
   : deferred_(
-    std::make_unique<internal::deadline_heap<std::shared_ptr<internal::pending_reply>>>()) {
+    std::make_unique<internal::deadline_heap<std::shared_ptr<detail::pending_reply>>>()) {
   // nop
 }
 
@@ -120,8 +119,8 @@ void service_base::failed(server_call& call) {
   }
   auto promise = self_->make_response_promise();
   if (promise.pending()) {
+    call.stats()->record(self_->clock().now() - call.started(), status);
     promise.deliver(std::move(status));
-    call.stats()->record(self_->clock().now() - call.started(), rpc_errc::internal);
   }
 }
 
@@ -138,16 +137,19 @@ method_stats& service_base::method_stats_of(const std::string& method) {
 void service_base::answered(const server_call& call, const caf::message& answer) {
   if (unknown_) {
     unknown_ = false;
-    // Only an entry this call made: nothing else points to it.
-    if (made_for_call_)
+    // Only an entry this call made, and no deferred reply of it points to.
+    if (made_for_call_ && !call.deferred_reply())
       methods_.erase(call.context().method);
     return;
   }
-  if (answer.empty())
-    return; // deferred (or a stream being published): counted when answered
-  auto status = rpc_errc::none;
+  // A deferred reply (or a stream being published) is counted when it is
+  // answered — also when the method deferred and then returned a value
+  // anyway (CAF drops that value: the promise took the reply over).
+  if (answer.empty() || call.deferred_reply())
+    return;
+  caf::error status;
   if (answer.match_element<caf::error>(0))
-    status = static_cast<rpc_errc>(to_status(answer.get_as<caf::error>(0)).code());
+    status = answer.get_as<caf::error>(0);
   call.stats()->record(self_->clock().now() - call.started(), status);
 }
 
@@ -255,12 +257,13 @@ void service_base::stop() {
       caf::anon_send_exit(producer, caf::exit_reason::user_shutdown);
   streams_.clear();
   // No caller waits for an answer that will not come.
-  deferred_->drain([this](std::shared_ptr<internal::pending_reply>& reply) {
-    if (!reply->pending())
-      return;
-    ++stats_.deferred_expired;
-    reply->fail(
-      caf::make_error(rpc_errc::unavailable, std::string{service_full_name()} + " stopped"));
+  deferred_->drain([this](std::shared_ptr<detail::pending_reply>& reply) {
+    if (reply->pending()) {
+      ++stats_.deferred_expired;
+      reply->fail(
+        caf::make_error(rpc_errc::unavailable, std::string{service_full_name()} + " stopped"));
+    }
+    reply->stats = nullptr; // the counters go away with the service object
   });
 }
 

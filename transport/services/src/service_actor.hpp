@@ -32,10 +32,7 @@ public:
     // A method that threw already answered its caller `internal` (with the
     // text); the actor then fails with the text too, for its supervisor's
     // log line and policy — not CAF's bare `runtime_error`.
-    set_exception_handler(
-      [](caf::scheduled_actor* self, std::exception_ptr& ep) -> caf::error {
-        return supervisors::exception_reason(self, ep);
-      });
+    set_exception_handler(supervisors::exception_reason);
   }
 
   /// One name for every service actor (its `service_report` names the

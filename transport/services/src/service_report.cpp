@@ -15,6 +15,10 @@ void method_stats::record(caf::timespan took, rpc_errc status) noexcept {
   ++by_status[code < status_count ? code : static_cast<size_t>(rpc_errc::unknown)];
 }
 
+void method_stats::record(caf::timespan took, const caf::error& answer) {
+  record(took, answer ? static_cast<rpc_errc>(to_status(answer).code()) : rpc_errc::none);
+}
+
 uint64_t method_stats::answered() const noexcept {
   uint64_t n = 0;
   for (auto x : buckets)

@@ -46,6 +46,11 @@ struct flow_stats {
   /// Items handed to the dead-letter hook after failing `max_deliveries`
   /// handlers (`flow_output::config::max_deliveries`).
   uint64_t dead_lettered = 0;
+  /// Nanoseconds the output waited for demand: its source had items to
+  /// give, but no consumer had credit (or none was subscribed). The time
+  /// backpressure held this producer back; the wait going on when asked is
+  /// included.
+  uint64_t demand_wait_ns = 0;
 
   // -- now (taken when the stats are asked for; not counters) ----------------
 
@@ -66,8 +71,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_stats& x) {
   return f(caf::meta::type_name("troupe.flow_stats"), x.received, x.processed, x.abandoned,
            x.max_buffered, x.resubscribed, x.pulled, x.sent, x.redelivered, x.max_outstanding,
-           x.max_pull, x.pulls_without_demand, x.dead_lettered, x.capacity, x.buffered,
-           x.consumers_capacity, x.outstanding, x.consumers);
+           x.max_pull, x.pulls_without_demand, x.dead_lettered, x.demand_wait_ns, x.capacity,
+           x.buffered, x.consumers_capacity, x.outstanding, x.consumers);
 }
 
 } // namespace troupe::actors

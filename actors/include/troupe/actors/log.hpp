@@ -15,11 +15,12 @@
 ///
 /// The bracketed parts (JSON: the keys after "msg") appear only where they
 /// are known: the actor path while a Troupe actor that knows its place in
-/// the tree handles a message (`actor_path_scope`; a service under a
+/// the tree handles a message (`actor_path.hpp`; a service under a
 /// supervisor does), the call context while the thread handles a call
 /// (`call_context.hpp`; `left` is the time to its deadline on the handling
 /// actor's clock, shown when the scope named that clock, as a service's
-/// dispatch does; `attempt` only from the second try on). A component passes its path (for a
+/// dispatch does; `attempt` in text only from the second try on, in JSON
+/// always). A component passes its path (for a
 /// supervisor, its position in the tree) as the logger name, so every line carries where it
 /// came from.
 ///
@@ -32,6 +33,8 @@
 
 #include <spdlog/formatter.h>
 #include <spdlog/logger.h>
+
+#include "troupe/actors/actor_path.hpp"
 
 namespace troupe::actors {
 
@@ -58,22 +61,5 @@ void set_log_format(log_format format);
 
 /// The format in use: `TROUPE_LOG_FORMAT` until `set_log_format`.
 log_format current_log_format();
-
-/// Makes `path` (e.g. "shop/pricing") the actor path logged with every line
-/// written on this thread for its lifetime, then restores the previous
-/// one (scopes nest). `path` must outlive the scope.
-class actor_path_scope {
-public:
-  explicit actor_path_scope(const std::string& path) noexcept;
-  ~actor_path_scope();
-  actor_path_scope(const actor_path_scope&) = delete;
-  actor_path_scope& operator=(const actor_path_scope&) = delete;
-
-private:
-  const std::string* previous_;
-};
-
-/// The actor path current on this thread, or null.
-const std::string* current_actor_path() noexcept;
 
 } // namespace troupe::actors

@@ -22,10 +22,10 @@ namespace troupe::supervisors {
 
 /// `supervisor_errc::exception_thrown` with `what()` of the exception in
 /// `ep` ("unknown exception" for one not derived from std::exception).
-caf::error exception_reason(const std::exception_ptr& ep);
+caf::error exception_error(const std::exception_ptr& ep);
 
-/// The same, in the signature `caf::scheduled_actor::set_exception_handler`
-/// takes.
+/// `exception_error(ep)` in the signature `set_exception_handler` takes (one
+/// name, no overload: it converts to CAF's handler type as it is).
 caf::error exception_reason(caf::scheduled_actor* self, std::exception_ptr& ep);
 
 } // namespace troupe::supervisors

@@ -29,7 +29,8 @@ struct transport_stats {
   /// Frames and bytes read from every connection since the node started.
   uint64_t frames_in = 0;
   uint64_t bytes_in = 0;
-  /// Frames and bytes handed to the sockets since the node started.
+  /// Frames and bytes written since the node started (Troupe's protocol
+  /// bytes: before TLS encrypts them, as the read side after it decrypts).
   uint64_t frames_out = 0;
   uint64_t bytes_out = 0;
 };

@@ -23,6 +23,8 @@
 #include <caf/message.hpp>
 #include <caf/timespan.hpp>
 
+#include <caf/actor_clock.hpp>
+
 #include "troupe/actors/credit.hpp"
 #include "troupe/actors/flow/dead_letter.hpp"
 #include "troupe/actors/flow_stats.hpp"
@@ -121,9 +123,8 @@ public:
     return links_.size();
   }
 
-  const flow_stats& stats() const noexcept {
-    return stats_;
-  }
+  /// The counters, with the demand wait going on now added.
+  flow_stats stats() const;
 
 private:
   friend class flow_actor;
@@ -194,6 +195,8 @@ private:
   bool may_send(const link& l) const;
   /// Asks consumers whose pending credit we wait for to return it.
   void request_flushes();
+  /// True if the source could give items but no consumer may take one.
+  bool waiting_for_demand() const;
   void check_done();
   void check_consumers_left();
   void finish(const caf::error& err);
@@ -220,6 +223,10 @@ private:
   /// (first → last), merged as the gaps fill.
   seq_t committed_;
   std::map<seq_t, seq_t> acked_ahead_;
+  /// Since when the output waits for demand (`waiting_for_demand` at the
+  /// end of a pump); max: not waiting. Read on the actor clock once per
+  /// pump while backpressure holds, never per item.
+  caf::actor_clock::time_point waiting_since_ = caf::actor_clock::time_point::max();
   flow_stats stats_;
 };
 

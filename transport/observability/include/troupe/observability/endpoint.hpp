@@ -15,8 +15,8 @@
 /// Everything is collected when asked for, from the actors themselves: each
 /// supervisor answers `report_atom` (supervisor_report.hpp), each flow actor
 /// `flow_stats_atom`, each service `service_report_atom`, the node
-/// `stats_atom`, the cluster `members_atom`. Nothing is counted on a hot
-/// path for it.
+/// `stats_atom`, the cluster `members_atom`. The endpoint adds nothing to a
+/// hot path: it reads counters the actors keep anyway.
 ///
 ///   observability::system_config cfg;        // declares troupe.http.*
 ///   ... caf::actor_system sys{cfg};
@@ -53,9 +53,10 @@ struct endpoint_config {
   /// `endpoint::port()`.
   uint16_t port = 0;
 
-  /// Bound on collecting one view of the tree (every supervisor and flow
-  /// actor is asked, one after the other); what did not answer in time is
-  /// shown as not answering. Default 2 s.
+  /// Bound on asking one actor of the trees (each supervisor, flow actor
+  /// and service, one after the other; four times it bounds the whole
+  /// walk), and on asking the node and the cluster together; what did not
+  /// answer in time is shown as not answering. Default 2 s.
   caf::timespan collect_timeout = std::chrono::seconds{2};
 
   /// Returns an `invalid_config` error naming the bad field, or none.

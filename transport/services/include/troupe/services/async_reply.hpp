@@ -16,6 +16,7 @@
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
 
+#include <troupe/actors/actor_path.hpp>
 #include <troupe/actors/call_context.hpp>
 
 #include "troupe/services/call_options.hpp"
@@ -35,8 +36,10 @@ struct pending_call final : expirable {
   /// the attempt in place; CAF copies it only if it is still shared).
   caf::message msg;
   bool wait = true;
-  /// The context current when the call started, restored for the callbacks.
+  /// The context current when the call started, restored for the callbacks
+  /// (with the actor's clock and its path, for their log lines).
   std::optional<actors::call_context> outer;
+  const std::string* path = nullptr;
   /// The reply, and the actor that sent it (where a stream it opened lives).
   std::function<void(Reply&, const caf::actor&)> ok;
   std::function<void(caf::error&)> fail;
@@ -60,7 +63,10 @@ struct pending_call final : expirable {
     finished = true;
     std::optional<actors::call_context_scope> scope;
     if (outer)
-      scope.emplace(*outer);
+      scope.emplace(*outer, &self->clock());
+    std::optional<actors::actor_path_scope> at;
+    if (path != nullptr)
+      at.emplace(*path);
     ok(x, from);
   }
 
@@ -70,7 +76,10 @@ struct pending_call final : expirable {
     finished = true;
     std::optional<actors::call_context_scope> scope;
     if (outer)
-      scope.emplace(*outer);
+      scope.emplace(*outer, &self->clock());
+    std::optional<actors::actor_path_scope> at;
+    if (path != nullptr)
+      at.emplace(*path);
     auto status = to_status(std::move(err));
     fail(status);
   }
@@ -160,6 +169,7 @@ public:
     st->wait = opts_.wait_for_ready;
     if (const auto* current = actors::current_call_context())
       st->outer = *current;
+    st->path = actors::current_actor_path();
     st->ok = std::move(ok);
     st->fail = std::move(fail);
     if (expired)

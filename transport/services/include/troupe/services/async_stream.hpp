@@ -18,6 +18,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 
+#include <troupe/actors/actor_path.hpp>
 #include <troupe/actors/call_context.hpp>
 #include <troupe/transport/remote_stream.hpp>
 
@@ -67,16 +68,20 @@ public:
     std::optional<actors::call_context> outer;
     if (const auto* current = actors::current_call_context())
       outer = *current;
+    const auto* path = actors::current_actor_path();
     std::move(open_).then_from(
-      [core = core_, self = self_, capacity = capacity_, ok, fail, deadline,
-       outer](troupe::StreamOpened& opened, const caf::actor& from) {
+      [core = core_, self = self_, capacity = capacity_, ok, fail, deadline, outer,
+       path](troupe::StreamOpened& opened, const caf::actor& from) {
         auto left = std::max(deadline - self->clock().now(),
                              caf::timespan{std::chrono::milliseconds{1}});
         core->claim(self, opened, from, capacity, left, &detail::make_importer<Item>,
-                    [ok, fail, outer](caf::expected<caf::actor> stream) {
+                    [ok, fail, outer, self, path](caf::expected<caf::actor> stream) {
                       std::optional<actors::call_context_scope> scope;
                       if (outer)
-                        scope.emplace(*outer);
+                        scope.emplace(*outer, &self->clock());
+                      std::optional<actors::actor_path_scope> at;
+                      if (path != nullptr)
+                        at.emplace(*path);
                       if (stream) {
                         (*ok)(*stream);
                       } else {

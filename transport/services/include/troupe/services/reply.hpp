@@ -17,14 +17,15 @@ namespace troupe::services {
 
 struct method_stats;
 
-namespace internal {
+namespace detail {
 
 /// A reply given later: its promise, and where its answer is counted.
 /// Used in the service's actor only.
 struct pending_reply {
   caf::response_promise promise;
-  /// The method's counters in the service object (which outlives every
-  /// pending reply: a stopping service answers them all).
+  /// The method's counters in the service object; null once the service
+  /// stopped (it answers every pending reply then, so a reply user code
+  /// still holds is answered and never touches the counters again).
   method_stats* stats = nullptr;
   caf::actor_clock* clock = nullptr;
   caf::actor_clock::time_point started;
@@ -50,7 +51,7 @@ private:
   void counted(const caf::error& err);
 };
 
-} // namespace internal
+} // namespace detail
 
 /// A reply a method gives later (see `server_call::defer`). Copies share
 /// one promise: the first `deliver` or `fail` answers, later ones do
@@ -59,8 +60,7 @@ private:
 template <class T>
 class deferred {
 public:
-  explicit deferred(std::shared_ptr<internal::pending_reply> reply)
-    : reply_(std::move(reply)) {
+  explicit deferred(std::shared_ptr<detail::pending_reply> reply) : reply_(std::move(reply)) {
     // nop
   }
 
@@ -80,7 +80,7 @@ public:
   }
 
 private:
-  std::shared_ptr<internal::pending_reply> reply_;
+  std::shared_ptr<detail::pending_reply> reply_;
 };
 
 /// What a method returns: a value, an error, or a `deferred` it answers

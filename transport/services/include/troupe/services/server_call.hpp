@@ -50,7 +50,7 @@ public:
   }
 
   /// The reply `defer` made for this call, if any.
-  const std::shared_ptr<internal::pending_reply>& deferred_reply() const noexcept {
+  const std::shared_ptr<detail::pending_reply>& deferred_reply() const noexcept {
     return reply_;
   }
 
@@ -66,9 +66,9 @@ public:
 
 private:
   /// The call's reply, watched by the service until its deadline.
-  std::shared_ptr<internal::pending_reply> track();
+  std::shared_ptr<detail::pending_reply> track();
 
-  std::shared_ptr<internal::pending_reply> reply_;
+  std::shared_ptr<detail::pending_reply> reply_;
   service_base* service_;
   caf::event_based_actor* self_;
   const actors::call_context* ctx_;

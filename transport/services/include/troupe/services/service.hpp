@@ -61,8 +61,8 @@
 #include <caf/response_promise.hpp>
 #include <caf/timespan.hpp>
 
+#include <troupe/actors/actor_path.hpp>
 #include <troupe/actors/call_context.hpp>
-#include <troupe/actors/log.hpp>
 #include <troupe/transport/node_actor.hpp>
 
 #include "troupe/services/reply.hpp"
@@ -168,7 +168,7 @@ public:
   void stop();
 
   /// For `server_call::defer`: watches `reply` until `deadline`.
-  void watch_deferred(const std::shared_ptr<internal::pending_reply>& reply,
+  void watch_deferred(const std::shared_ptr<detail::pending_reply>& reply,
                       caf::actor_clock::time_point deadline);
 
   /// For `service_actor`: answers the deferred replies whose deadline
@@ -184,6 +184,7 @@ protected:
   /// checks and the context described above.
   template <class F>
   caf::message dispatch(actors::call_context& ctx, F&& f) {
+    unknown_ = false; // set by `unknown_method` during this call only
     if (!admit(ctx))
       return refuse(ctx);
     actors::call_context_scope current{ctx, &self_->clock()};
@@ -233,7 +234,7 @@ private:
   /// Deferred replies by deadline. Held strongly: a method that drops its
   /// `deferred` without answering still gets its caller an answer, at the
   /// deadline.
-  std::unique_ptr<internal::deadline_heap<std::shared_ptr<internal::pending_reply>>> deferred_;
+  std::unique_ptr<internal::deadline_heap<std::shared_ptr<detail::pending_reply>>> deferred_;
   /// The deadline the live deferred timer fires at; max: none armed.
   caf::actor_clock::time_point deferred_armed_ = caf::actor_clock::time_point::max();
   /// Timers set with `after`, by id.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
@@ -61,7 +62,7 @@ struct method_stats {
     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
   /// Status codes counted, `rpc_errc` values (0 = ok).
-  static constexpr size_t status_count = 17;
+  static constexpr size_t status_count = static_cast<size_t>(rpc_errc::unauthenticated) + 1;
 
   /// The method's full name, "/pkg.Service/Method".
   std::string method;
@@ -78,6 +79,9 @@ struct method_stats {
 
   /// Counts one answer.
   void record(caf::timespan took, rpc_errc status) noexcept;
+
+  /// Counts one answer: ok for no error, else its status (`to_status`).
+  void record(caf::timespan took, const caf::error& answer);
 
   /// Calls answered.
   uint64_t answered() const noexcept;
