@@ -101,8 +101,18 @@ public:
         pump();
       },
       [this](expire_atom, uint64_t id) { expire(id); },
-      [this](mailbox_stats_atom) { return stats_; },
+      [this](mailbox_stats_atom) {
+        auto result = stats_;
+        result.capacity = cfg_.capacity;
+        result.held = queue_.size() + in_worker_;
+        result.waiting = parked_.size();
+        return result;
+      },
     };
+  }
+
+  const char* name() const override {
+    return "troupe.mailbox";
   }
 
   void on_exit() override {

@@ -3,7 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
+
+#include <troupe/actors/bounded_mailbox.hpp>
 #include <troupe/observability/tree_snapshot.hpp>
+#include <troupe/supervisors/atoms.hpp>
 
 #include "observed_tree.hpp"
 
@@ -86,4 +90,63 @@ TEST_CASE_METHOD(troupe::testing::observed_tree,
   CHECK_FALSE(snap.roots[0].answered);
   CHECK(snap.roots[1].answered); // the rest is still collected
   caf::anon_send_exit(mute, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a bounded mailbox under a supervisor shows its depth and refusals",
+          "[observability][tree][mailbox]") {
+  troupe::supervisors::system_config cfg;
+  caf::actor_system sys{cfg};
+  // The worker holds its first message until the test lets go: the mailbox
+  // (capacity 1, reject) is full meanwhile.
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  auto entered = std::make_shared<std::promise<void>>();
+  troupe::supervisors::supervisor_config scfg;
+  scfg.name = "gated";
+  scfg.children = {troupe::supervisors::child_spec{
+    "worker",
+    [released,
+     entered](const troupe::supervisors::start_context& ctx) -> caf::expected<caf::actor> {
+      troupe::actors::mailbox_config mcfg;
+      mcfg.capacity = 1;
+      mcfg.policy = troupe::actors::overflow::reject();
+      return troupe::actors::spawn_bounded(
+        ctx.system, mcfg, [released, entered](caf::event_based_actor*) -> caf::behavior {
+          return {[released, entered](int) {
+            entered->set_value();
+            released.wait(); // bounded: the test releases it below
+          }};
+        });
+    }}};
+  auto sup = troupe::supervisors::spawn_supervisor(sys, scfg);
+  REQUIRE(sup);
+  auto root = caf::actor_cast<caf::actor>(*sup);
+  auto first = take_snapshot(sys, {root}, 2s);
+  REQUIRE(first.roots.size() == 1);
+  auto* before = find(first.roots[0], "worker");
+  REQUIRE(before != nullptr);
+  CHECK(before->type == "troupe.mailbox");
+  // The snapshot holds no handles: ask the supervisor for the gate.
+  caf::scoped_actor self{sys};
+  caf::actor worker;
+  self->request(root, 2s, troupe::supervisors::report_atom::value)
+    .receive(
+      [&](troupe::supervisors::supervisor_report& r) { worker = r.children.front().handle; },
+      [](caf::error&) {});
+  REQUIRE(worker);
+  self->send(worker, 1);
+  REQUIRE(entered->get_future().wait_for(10s) == std::future_status::ready);
+  self->send(worker, 2); // refused: the mailbox holds one
+  self->send(worker, 3); // refused
+  auto snap = take_snapshot(sys, {root}, 2s);
+  release->set_value();
+  auto* c = find(snap.roots[0], "worker");
+  REQUIRE(c != nullptr);
+  CHECK(c->type == "troupe.mailbox");
+  REQUIRE(c->mailbox);
+  CHECK(c->mailbox->capacity == 1);
+  CHECK(c->mailbox->held == 1);
+  CHECK(c->mailbox->accepted == 1);
+  CHECK(c->mailbox->rejected == 2);
+  troupe::supervisors::request_shutdown(root);
 }

@@ -166,6 +166,36 @@ void service_series(families& out, const std::string& path,
   }
 }
 
+void mailbox_series(families& out, const std::string& path, const actors::mailbox_stats& st) {
+  std::vector<ClientMetric::Label> l{{"actor", path}};
+  auto with_outcome = [&l](const char* outcome) {
+    auto x = l;
+    x.push_back({"outcome", outcome});
+    return x;
+  };
+  const char* help = "Messages a bounded mailbox took or refused, by outcome (accepted; "
+                     "dropped by drop_newest/drop_oldest; rejected by reject or a full "
+                     "parking lot; expired waiting).";
+  out.counter("troupe_mailbox_messages_total", help, with_outcome("accepted"),
+              static_cast<double>(st.accepted));
+  out.counter("troupe_mailbox_messages_total", help, with_outcome("dropped"),
+              static_cast<double>(st.dropped));
+  out.counter("troupe_mailbox_messages_total", help, with_outcome("rejected"),
+              static_cast<double>(st.rejected));
+  out.counter("troupe_mailbox_messages_total", help, with_outcome("expired"),
+              static_cast<double>(st.expired));
+  out.counter("troupe_mailbox_processed_total", "Messages the worker behind a gate processed.",
+              l, static_cast<double>(st.processed));
+  out.gauge("troupe_mailbox_capacity", "Most messages a bounded mailbox holds.", l,
+            static_cast<double>(st.capacity));
+  out.gauge("troupe_mailbox_depth",
+            "Messages a bounded mailbox holds now (queued, or with the worker and not "
+            "processed).",
+            l, static_cast<double>(st.held));
+  out.gauge("troupe_mailbox_waiting", "Messages parked at the gate, waiting for room, now.", l,
+            static_cast<double>(st.waiting));
+}
+
 void transport_series(families& out, const transport::transport_stats& st) {
   using labels = std::vector<ClientMetric::Label>;
   out.gauge("troupe_transport_connections", "Connections of this node, by state.",
@@ -250,6 +280,8 @@ void supervisor_series(families& out, const supervisor_view& v) {
       flow_series(out, c.path, *c.flow);
     if (c.service)
       service_series(out, c.path, *c.service);
+    if (c.mailbox)
+      mailbox_series(out, c.path, *c.mailbox);
     for (auto& s : c.supervisor)
       supervisor_series(out, s);
   }

@@ -106,6 +106,12 @@ json supervisor_json(const supervisor_view& v) {
       child["flow"] = flow_json(*c.flow);
     if (c.service)
       child["service"] = service_json(*c.service);
+    if (c.mailbox)
+      child["mailbox"] =
+        json{{"capacity", c.mailbox->capacity}, {"depth", c.mailbox->held},
+             {"waiting", c.mailbox->waiting},   {"accepted", c.mailbox->accepted},
+             {"dropped", c.mailbox->dropped},   {"rejected", c.mailbox->rejected},
+             {"expired", c.mailbox->expired},   {"processed", c.mailbox->processed}};
     if (!c.supervisor.empty())
       child["supervisor"] = supervisor_json(c.supervisor.front());
     children.push_back(std::move(child));

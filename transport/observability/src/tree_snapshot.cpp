@@ -70,6 +70,9 @@ public:
       } else if (child.type == "troupe.flow") {
         self_->request(info.handle, bound(), actors::flow_stats_atom::value)
           .receive([&](actors::flow_stats& st) { child.flow = st; }, [](caf::error&) {});
+      } else if (child.type == "troupe.mailbox") {
+        self_->request(info.handle, bound(), actors::mailbox_stats_atom::value)
+          .receive([&](actors::mailbox_stats& st) { child.mailbox = st; }, [](caf::error&) {});
       } else if (child.type == "troupe.service") {
         self_->request(info.handle, bound(), services::service_report_atom::value)
           .receive([&](services::service_report& r) { child.service = std::move(r); },

@@ -112,7 +112,9 @@ struct mailbox_config {
   caf::error validate() const;
 };
 
-/// Counters of a bounded mailbox. Ask the gate with `(mailbox_stats_atom)`.
+/// Counters of a bounded mailbox. Ask the gate with `(mailbox_stats_atom)`
+/// (the observability endpoint does, for a supervisor's child whose handle
+/// is a gate: CAF `name()` "troupe.mailbox").
 struct mailbox_stats {
   uint64_t accepted = 0;  ///< queued for the worker (after waiting, if parked)
   uint64_t dropped = 0;   ///< dropped by drop_newest / drop_oldest
@@ -121,12 +123,16 @@ struct mailbox_stats {
   uint64_t expired = 0;   ///< waited longer than their policy allows
   uint64_t processed = 0; ///< processed by the worker
   uint64_t max_held = 0;  ///< most messages held at once; never > capacity
+  // Now (taken when asked; not counters):
+  uint64_t capacity = 0; ///< the bound
+  uint64_t held = 0;     ///< queued or handed to the worker and not yet processed
+  uint64_t waiting = 0;  ///< parked at the gate, waiting for room
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mailbox_stats& x) {
   return f(caf::meta::type_name("troupe.mailbox_stats"), x.accepted, x.dropped, x.rejected,
-           x.parked, x.expired, x.processed, x.max_held);
+           x.parked, x.expired, x.processed, x.max_held, x.capacity, x.held, x.waiting);
 }
 
 using mailbox_stats_atom = caf::atom_constant<caf::atom("trp_mbstat")>;

@@ -2,7 +2,8 @@
 
 /// One view of supervision trees, collected by asking the actors: each
 /// supervisor its `supervisor_report`, each flow actor its `flow_stats`,
-/// each service its `service_report`.
+/// each service its `service_report`, each bounded mailbox's gate its
+/// `mailbox_stats`.
 /// The endpoint renders it as JSON (`/api/tree`) and as metrics
 /// (`/metrics`); a program can take one itself.
 
@@ -14,6 +15,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include <troupe/actors/bounded_mailbox.hpp>
 #include <troupe/actors/flow_stats.hpp>
 #include <troupe/services/service_report.hpp>
 #include <troupe/supervisors/child_info.hpp>
@@ -35,6 +37,8 @@ struct child_view {
   std::optional<actors::flow_stats> flow;
   /// For a service (CAF name "troupe.service") that answered.
   std::optional<services::service_report> service;
+  /// For a bounded mailbox's gate (CAF name "troupe.mailbox") that answered.
+  std::optional<actors::mailbox_stats> mailbox;
   /// For a child that is a Troupe supervisor: its own view (one element).
   std::vector<supervisor_view> supervisor;
 };
