@@ -28,6 +28,7 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -42,6 +43,7 @@
 #include <spdlog/logger.h>
 
 #include <troupe/actors/log.hpp>
+#include <troupe/actors/progress.hpp>
 
 #include <troupe/supervisors/pipeline.hpp>
 #include <troupe/supervisors/supervisor.hpp>
@@ -214,6 +216,12 @@ int main(int argc, char** argv) {
   self->monitor(*sup);
 
   // -- chaos: kill members until every item was processed and enough died --
+  // Progress on stderr (redrawn on a terminal, a line every 5 s in a log);
+  // stdout keeps the summary lines.
+  std::optional<troupe::actors::progress> shown;
+  shown.emplace("chaos", static_cast<uint64_t>(opts.items), [l] {
+    return static_cast<uint64_t>(l->distinct.load(std::memory_order_relaxed));
+  });
   auto start = steady_clock::now();
   std::mt19937_64 rng{opts.seed};
   int kills = 0;
@@ -235,6 +243,7 @@ int main(int argc, char** argv) {
   }
   auto chaos_ms = duration_cast<milliseconds>(steady_clock::now() - start).count();
   bool all_processed = l->wait_for(seconds{60}, [&] { return l->distinct == opts.items; });
+  shown->finish();
 
   // -- a graceful shutdown with a stuck consumer ---------------------------
   l->stuck_phase = true;
