@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 
 #include "troupe/actors/flow_errc.hpp"
 

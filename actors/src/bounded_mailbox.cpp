@@ -12,7 +12,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/scheduled_actor.hpp>
 #include <caf/type_erased_tuple.hpp>
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 
 namespace troupe::actors {
 

@@ -17,7 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "troupe/actors/call_context.hpp"
-#include "troupe/actors/human_duration.hpp"
+#include "troupe/actors/human_units.hpp"
 
 namespace troupe::actors {
 

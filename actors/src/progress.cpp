@@ -4,50 +4,21 @@
 
 #include <cmath>
 
-#include "troupe/actors/human_duration.hpp"
+#include "troupe/actors/human_units.hpp"
 
 namespace troupe::actors {
-
-namespace {
-
-/// "%.3g" without an exponent for the magnitudes used here.
-std::string three_digits(double x) {
-  char buf[32];
-  int decimals = x >= 100 ? 0 : x >= 10 ? 1 : 2;
-  std::snprintf(buf, sizeof(buf), "%.*f", decimals, x);
-  std::string s{buf};
-  if (s.find('.') != std::string::npos) {
-    while (s.back() == '0')
-      s.pop_back();
-    if (s.back() == '.')
-      s.pop_back();
-  }
-  return s;
-}
-
-} // namespace
-
-std::string progress::count_text(double x) {
-  if (x < 1000)
-    return three_digits(x);
-  if (x < 1e6)
-    return three_digits(x / 1e3) + " k";
-  if (x < 1e9)
-    return three_digits(x / 1e6) + " M";
-  return three_digits(x / 1e9) + " G";
-}
 
 std::string progress::line(const std::string& label, uint64_t done, uint64_t total,
                            caf::timespan elapsed) {
   auto seconds = std::chrono::duration<double>(elapsed).count();
   auto rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
-  std::string result = label + " " + count_text(static_cast<double>(done));
+  std::string result = label + " " + human_count(static_cast<double>(done));
   if (total > 0) {
     char pct[16];
     std::snprintf(pct, sizeof(pct), "%.1f", 100.0 * static_cast<double>(done) / total);
-    result += "/" + count_text(static_cast<double>(total)) + " (" + pct + " %)";
+    result += "/" + human_count(static_cast<double>(total)) + " (" + pct + " %)";
   }
-  result += ", " + count_text(rate) + "/s";
+  result += ", " + human_count(rate) + "/s";
   if (total > 0 && rate > 0 && done < total) {
     auto left = static_cast<double>(total - done) / rate;
     result += ", "
@@ -105,9 +76,9 @@ void progress::finish() {
   auto elapsed = std::chrono::steady_clock::now() - started_;
   auto done = cfg_.done ? cfg_.done() : 0;
   auto seconds = std::chrono::duration<double>(elapsed).count();
-  auto text = cfg_.label + " " + count_text(static_cast<double>(done)) + " in "
+  auto text = cfg_.label + " " + human_count(static_cast<double>(done)) + " in "
     + human_duration(std::chrono::duration_cast<caf::timespan>(elapsed)) + ", "
-    + count_text(seconds > 0 ? static_cast<double>(done) / seconds : 0.0) + "/s";
+    + human_count(seconds > 0 ? static_cast<double>(done) / seconds : 0.0) + "/s";
   std::fprintf(cfg_.out, "%s%s\n", *cfg_.terminal ? "\r\033[K" : "", text.c_str());
   std::fflush(cfg_.out);
 }

@@ -14,7 +14,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 
 #include <spdlog/spdlog.h>
 

@@ -1,6 +1,6 @@
 #include "troupe/supervisors/restart_intensity.hpp"
 
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 
 #include "spec_check.hpp"
 #include "troupe/supervisors/supervisor_errc.hpp"

@@ -11,7 +11,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 
 #include <spdlog/logger.h>
 

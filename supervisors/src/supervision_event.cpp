@@ -1,6 +1,6 @@
 #include "troupe/supervisors/supervision_event.hpp"
 
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 
 namespace troupe::supervisors {
 

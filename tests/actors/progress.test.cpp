@@ -30,9 +30,6 @@ TEST_CASE("a progress line shows done, total, rate and time left", "[actors][pro
         == "chaos 412 k/1 M (41.2 %), 206 k/s, 2.85 s left");
   CHECK(progress::line("crawl", 37, 0, 1s) == "crawl 37, 37/s"); // total unknown
   CHECK(progress::line("files", 10, 10, 1s) == "files 10/10 (100.0 %), 10/s");
-  CHECK(progress::count_text(1'500'000) == "1.5 M");
-  CHECK(progress::count_text(999) == "999");
-  CHECK(progress::count_text(2.5e9) == "2.5 G");
 }
 
 TEST_CASE("finish writes the last line, plain or redrawn in place", "[actors][progress]") {

@@ -6,6 +6,8 @@
 #include <future>
 
 #include <troupe/actors/bounded_mailbox.hpp>
+#include <troupe/actors/fetcher.hpp>
+#include <troupe/actors/producer.hpp>
 #include <troupe/observability/tree_snapshot.hpp>
 #include <troupe/supervisors/atoms.hpp>
 
@@ -149,4 +151,71 @@ TEST_CASE("a bounded mailbox under a supervisor shows its depth and refusals",
   CHECK(c->mailbox->accepted == 1);
   CHECK(c->mailbox->rejected == 2);
   troupe::supervisors::request_shutdown(root);
+}
+
+namespace {
+
+/// Starts attempts and never finishes them: the fetcher stays busy.
+class stalled_operation : public troupe::actors::async_operation<int64_t, int64_t> {
+public:
+  explicit stalled_operation(std::shared_ptr<std::promise<void>> three)
+    : three_(std::move(three)) {}
+
+  void start(uint64_t, const int64_t&, troupe::actors::completion<int64_t>) override {
+    if (++started_ == 3)
+      three_->set_value();
+  }
+
+  void cancel(uint64_t) override {}
+
+private:
+  std::shared_ptr<std::promise<void>> three_;
+  int started_ = 0;
+};
+
+} // namespace
+
+TEST_CASE("a fetcher under a supervisor shows its attempts in flight and its breaker",
+          "[observability][tree][fetcher]") {
+  troupe::supervisors::system_config cfg;
+  caf::actor_system sys{cfg};
+  auto next = std::make_shared<int64_t>(1);
+  auto producer = troupe::actors::spawn_producer<int64_t>(
+    sys, troupe::actors::producer_config{}, [next](size_t demand, std::vector<int64_t>& out) {
+      while (out.size() < demand && *next <= 10)
+        out.push_back((*next)++);
+      return *next <= 10 ? troupe::actors::pull_status::more
+                         : troupe::actors::pull_status::done;
+    });
+  REQUIRE(producer);
+  auto three = std::make_shared<std::promise<void>>();
+  auto started = three->get_future();
+  troupe::supervisors::supervisor_config scfg;
+  scfg.name = "fetching";
+  scfg.children = {troupe::supervisors::child_spec{
+    "fetcher",
+    [up = *producer,
+     three](const troupe::supervisors::start_context& ctx) -> caf::expected<caf::actor> {
+      troupe::actors::fetcher_config fcfg;
+      fcfg.max_in_flight = 3;
+      fcfg.attempt_timeout = std::chrono::minutes{1};
+      return troupe::actors::spawn_fetcher<int64_t, int64_t>(
+        ctx.system, up, fcfg, std::make_unique<stalled_operation>(three));
+    }}};
+  auto sup = troupe::supervisors::spawn_supervisor(sys, scfg);
+  REQUIRE(sup);
+  auto root = caf::actor_cast<caf::actor>(*sup);
+  REQUIRE(started.wait_for(10s) == std::future_status::ready);
+  auto snap = take_snapshot(sys, {root}, 2s);
+  REQUIRE(snap.roots.size() == 1);
+  auto* c = find(snap.roots[0], "fetcher");
+  REQUIRE(c != nullptr);
+  CHECK(c->type == "troupe.fetcher");
+  REQUIRE(c->flow); // a flow actor too
+  REQUIRE(c->fetch);
+  CHECK(c->fetch->attempts == 3);
+  CHECK(c->fetch->in_flight == 3);
+  CHECK(c->fetch->breaker == "closed");
+  troupe::supervisors::request_shutdown(root);
+  caf::anon_send_exit(*producer, caf::exit_reason::user_shutdown);
 }

@@ -80,6 +80,26 @@ struct two_nodes {
   channel remote_b() const {
     return channel::remote(a->handle(), "127.0.0.1", b->port());
   }
+
+  /// A relay in this process calls the greeter on b (two hops, the second
+  /// over TCP) for `request_id`; returns the answer and the lines the
+  /// "services_test" logger wrote meanwhile, in `format`.
+  std::pair<caf::expected<Greeting>, std::string>
+  relay_logged(troupe::actors::log_format format, std::string request_id) {
+    std::ostringstream lines;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
+    sink->set_formatter(troupe::actors::make_formatter(format));
+    auto log = troupe::actors::logger("services_test");
+    log->sinks().push_back(sink);
+    auto relay = spawn_service(sys, std::make_unique<troupe::testing::relay>(remote_b()));
+    services_test::v1::Relay::Stub stub{channel::to(relay)};
+    call_options opts = 5s;
+    opts.request_id = std::move(request_id);
+    auto got = stub.forward(hello("ann"), opts);
+    log->sinks().pop_back();
+    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+    return {std::move(got), lines.str()};
+  }
 };
 
 /// The calling code does not know where the service runs.
@@ -138,23 +158,13 @@ TEST_CASE_METHOD(two_nodes, "a remote call past its deadline fails deadline_exce
 
 TEST_CASE_METHOD(two_nodes, "trace id and request id are in the log lines of both hops",
                  "[services][remote][context]") {
-  std::ostringstream lines;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
-  sink->set_formatter(troupe::actors::make_formatter());
-  auto log = troupe::actors::logger("services_test");
-  log->sinks().push_back(sink);
   // Hop 1: a relay in this process; hop 2: the greeter, over TCP.
-  auto relay = spawn_service(sys, std::make_unique<troupe::testing::relay>(remote_b()));
-  services_test::v1::Relay::Stub stub{channel::to(relay)};
-  call_options opts = 5s;
-  opts.request_id = "req-42";
-  auto got = stub.forward(hello("ann"), opts);
-  log->sinks().pop_back();
-  caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+  auto logged = relay_logged(troupe::actors::log_format::text, "req-42");
+  auto& got = logged.first;
+  const auto& text = logged.second;
   REQUIRE(got);
   CHECK(got->request_id() == "req-42");
   auto trace = got->trace_id();
-  auto text = lines.str();
   CAPTURE(text);
   auto line_of = [&](const std::string& what) {
     auto end = text.find(what);
@@ -175,21 +185,12 @@ TEST_CASE_METHOD(two_nodes, "trace id and request id are in the log lines of bot
 
 TEST_CASE_METHOD(two_nodes, "JSON log lines carry the context of both hops of a remote call",
                  "[services][remote][context][log]") {
-  std::ostringstream lines;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
-  sink->set_formatter(troupe::actors::make_formatter(troupe::actors::log_format::json));
-  auto log = troupe::actors::logger("services_test");
-  log->sinks().push_back(sink);
-  auto relay = spawn_service(sys, std::make_unique<troupe::testing::relay>(remote_b()));
-  services_test::v1::Relay::Stub stub{channel::to(relay)};
-  call_options opts = 5s;
-  opts.request_id = "req-43";
-  auto got = stub.forward(hello("ann"), opts);
-  log->sinks().pop_back();
-  caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+  auto logged = relay_logged(troupe::actors::log_format::json, "req-43");
+  auto& got = logged.first;
+  const auto& text = logged.second;
   REQUIRE(got);
   std::map<std::string, nlohmann::json> by_msg;
-  std::istringstream in{lines.str()};
+  std::istringstream in{text};
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line); // every line is one JSON object

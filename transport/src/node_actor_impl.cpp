@@ -2,7 +2,7 @@
 
 #include <caf/all.hpp>
 
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
 #include <troupe/supervisors/atoms.hpp>

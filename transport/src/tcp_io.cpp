@@ -23,7 +23,7 @@
 #include <caf/ref_counted.hpp>
 #include <caf/resumable.hpp>
 #include <caf/send.hpp>
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 
 #include <troupe/actors/log.hpp>
 

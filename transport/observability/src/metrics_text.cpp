@@ -196,6 +196,33 @@ void mailbox_series(families& out, const std::string& path, const actors::mailbo
             static_cast<double>(st.waiting));
 }
 
+void fetch_series(families& out, const std::string& path, const actors::fetch_stats& st) {
+  std::vector<ClientMetric::Label> l{{"actor", path}};
+  out.counter("troupe_fetcher_attempts_total",
+              "Attempts a fetcher started (retries included).", l,
+              static_cast<double>(st.attempts));
+  out.counter("troupe_fetcher_retries_total", "Attempts that were retries.", l,
+              static_cast<double>(st.retries));
+  out.counter("troupe_fetcher_timeouts_total", "Attempts cut off by attempt_timeout.", l,
+              static_cast<double>(st.timeouts));
+  out.counter("troupe_fetcher_short_circuited_total",
+              "Requests an open circuit breaker refused without an attempt.", l,
+              static_cast<double>(st.short_circuited));
+  out.counter("troupe_fetcher_breaker_opened_total", "Times the circuit breaker opened.", l,
+              static_cast<double>(st.breaker_opened));
+  out.gauge("troupe_fetcher_in_flight", "Attempts running now.", l,
+            static_cast<double>(st.in_flight));
+  out.gauge("troupe_fetcher_waiting", "Requests queued or waiting out a retry's backoff, now.",
+            l, static_cast<double>(st.waiting));
+  for (const char* state : {"closed", "open", "half_open"}) {
+    auto sl = l;
+    sl.push_back({"state", state});
+    out.gauge("troupe_fetcher_breaker_state",
+              "1 for the circuit breaker's state now (closed, open, half_open), else 0.", sl,
+              st.breaker == state ? 1 : 0);
+  }
+}
+
 void transport_series(families& out, const transport::transport_stats& st) {
   using labels = std::vector<ClientMetric::Label>;
   out.gauge("troupe_transport_connections", "Connections of this node, by state.",
@@ -282,6 +309,8 @@ void supervisor_series(families& out, const supervisor_view& v) {
       service_series(out, c.path, *c.service);
     if (c.mailbox)
       mailbox_series(out, c.path, *c.mailbox);
+    if (c.fetch)
+      fetch_series(out, c.path, *c.fetch);
     for (auto& s : c.supervisor)
       supervisor_series(out, s);
   }

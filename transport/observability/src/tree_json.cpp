@@ -106,6 +106,15 @@ json supervisor_json(const supervisor_view& v) {
       child["flow"] = flow_json(*c.flow);
     if (c.service)
       child["service"] = service_json(*c.service);
+    if (c.fetch)
+      child["fetch"] = json{{"attempts", c.fetch->attempts},
+                            {"retries", c.fetch->retries},
+                            {"timeouts", c.fetch->timeouts},
+                            {"short_circuited", c.fetch->short_circuited},
+                            {"breaker_opened", c.fetch->breaker_opened},
+                            {"in_flight", c.fetch->in_flight},
+                            {"waiting", c.fetch->waiting},
+                            {"breaker", c.fetch->breaker}};
     if (c.mailbox)
       child["mailbox"] =
         json{{"capacity", c.mailbox->capacity}, {"depth", c.mailbox->held},

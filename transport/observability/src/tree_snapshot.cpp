@@ -67,9 +67,13 @@ public:
       child.type = type_of(info.handle);
       if (child.type == "troupe.supervisor") {
         child.supervisor.push_back(visit(info.handle, child.path));
-      } else if (child.type == "troupe.flow") {
+      } else if (child.type == "troupe.flow" || child.type == "troupe.fetcher") {
         self_->request(info.handle, bound(), actors::flow_stats_atom::value)
           .receive([&](actors::flow_stats& st) { child.flow = st; }, [](caf::error&) {});
+        if (child.type == "troupe.fetcher")
+          self_->request(info.handle, bound(), actors::fetch_stats_atom::value)
+            .receive([&](actors::fetch_stats& st) { child.fetch = std::move(st); },
+                     [](caf::error&) {});
       } else if (child.type == "troupe.mailbox") {
         self_->request(info.handle, bound(), actors::mailbox_stats_atom::value)
           .receive([&](actors::mailbox_stats& st) { child.mailbox = st; }, [](caf::error&) {});

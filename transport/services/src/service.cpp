@@ -10,7 +10,7 @@
 #include <troupe/actors/flow_stats.hpp>
 #include <troupe/transport/atoms.hpp>
 
-#include <troupe/actors/human_duration.hpp>
+#include <troupe/actors/human_units.hpp>
 #include <troupe/actors/log.hpp>
 #include <troupe/messages/error_category.hpp>
 

@@ -29,6 +29,7 @@
 #include <deque>
 #include <memory>
 #include <random>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -72,7 +73,9 @@ struct fetcher_config {
   caf::error validate() const;
 };
 
-/// Counters of a fetcher. Ask it with `(fetch_stats_atom)`.
+/// Counters of a fetcher. Ask it with `(fetch_stats_atom)` (the
+/// observability endpoint does, for a supervisor's child whose CAF `name()`
+/// is "troupe.fetcher"; it answers `flow_stats_atom` too).
 struct fetch_stats {
   uint64_t attempts = 0;           ///< operations started
   uint64_t succeeded = 0;          ///< requests answered
@@ -82,12 +85,17 @@ struct fetch_stats {
   uint64_t short_circuited = 0;    ///< requests refused by an open breaker
   uint64_t breaker_opened = 0;     ///< times the breaker went open
   uint64_t max_in_flight_seen = 0; ///< never exceeds max_in_flight
+  // Now (taken when asked; not counters):
+  uint64_t in_flight = 0; ///< attempts running
+  uint64_t waiting = 0;   ///< requests queued or waiting out a retry's backoff
+  std::string breaker;    ///< "closed", "open" or "half_open"
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_stats& x) {
   return f(caf::meta::type_name("troupe.fetch_stats"), x.attempts, x.succeeded, x.failed,
-           x.retries, x.timeouts, x.short_circuited, x.breaker_opened, x.max_in_flight_seen);
+           x.retries, x.timeouts, x.short_circuited, x.breaker_opened, x.max_in_flight_seen,
+           x.in_flight, x.waiting, x.breaker);
 }
 
 using fetch_stats_atom = caf::atom_constant<caf::atom("trp_fxstat")>;
@@ -112,6 +120,12 @@ public:
       breaker_(cfg_.breaker),
       rng_(cfg_.seed) {
     // nop
+  }
+
+  /// A flow actor that also answers `fetch_stats_atom`: monitoring asks
+  /// both.
+  const char* name() const override {
+    return "troupe.fetcher";
   }
 
   void on_exit() override {
@@ -157,7 +171,13 @@ private:
         waiting_.erase(i);
         start_ready();
       },
-      [this](fetch_stats_atom) { return stats_; },
+      [this](fetch_stats_atom) {
+        auto result = stats_;
+        result.in_flight = running_.size();
+        result.waiting = ready_.size() + waiting_.size();
+        result.breaker = to_string(breaker_.current(this->clock().now()));
+        return result;
+      },
     };
   }
 

@@ -67,9 +67,6 @@ public:
   static std::string line(const std::string& label, uint64_t done, uint64_t total,
                           caf::timespan elapsed);
 
-  /// `x` in k, M, G (three significant digits): "412 k", "1.5 M", "37".
-  static std::string count_text(double x);
-
 private:
   void run();
 

@@ -16,6 +16,7 @@
 #include <caf/timespan.hpp>
 
 #include <troupe/actors/bounded_mailbox.hpp>
+#include <troupe/actors/fetcher.hpp>
 #include <troupe/actors/flow_stats.hpp>
 #include <troupe/services/service_report.hpp>
 #include <troupe/supervisors/child_info.hpp>
@@ -39,6 +40,9 @@ struct child_view {
   std::optional<services::service_report> service;
   /// For a bounded mailbox's gate (CAF name "troupe.mailbox") that answered.
   std::optional<actors::mailbox_stats> mailbox;
+  /// For a fetcher (CAF name "troupe.fetcher", a flow actor too) that
+  /// answered.
+  std::optional<actors::fetch_stats> fetch;
   /// For a child that is a Troupe supervisor: its own view (one element).
   std::vector<supervisor_view> supervisor;
 };
