@@ -289,13 +289,17 @@ bool flow_output::waiting_for_demand() const {
   return true;
 }
 
+uint64_t flow_output::current_wait_ns() const {
+  if (waiting_since_ == caf::actor_clock::time_point::max())
+    return 0;
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(self_->clock().now() - waiting_since_)
+      .count());
+}
+
 flow_stats flow_output::stats() const {
   auto result = stats_;
-  if (waiting_since_ != caf::actor_clock::time_point::max())
-    result.demand_wait_ns +=
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              self_->clock().now() - waiting_since_)
-                              .count());
+  result.demand_wait_ns += current_wait_ns();
   return result;
 }
 
@@ -304,10 +308,7 @@ void flow_output::pump() {
     return; // re-entered from a hook; the outer loop continues
   if (waiting_since_ != caf::actor_clock::time_point::max() && !waiting_for_demand()) {
     // Demand came (or the source ran dry): the wait ends here.
-    stats_.demand_wait_ns +=
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              self_->clock().now() - waiting_since_)
-                              .count());
+    stats_.demand_wait_ns += current_wait_ns();
     waiting_since_ = caf::actor_clock::time_point::max();
   }
   pumping_ = true;

@@ -79,6 +79,13 @@ private:
   std::vector<MetricFamily> list_;
 };
 
+/// `labels` and one more.
+std::vector<ClientMetric::Label> plus(std::vector<ClientMetric::Label> labels, std::string key,
+                                      std::string value) {
+  labels.push_back({std::move(key), std::move(value)});
+  return labels;
+}
+
 double seconds(caf::timespan x) {
   return std::chrono::duration<double>(x).count();
 }
@@ -125,20 +132,16 @@ void flow_series(families& out, const std::string& path, const actors::flow_stat
 void service_series(families& out, const std::string& path,
                     const services::service_report& r) {
   std::vector<ClientMetric::Label> l{{"actor", path}, {"service", r.service}};
-  auto with = [&l](std::string key, std::string value) {
-    auto x = l;
-    x.push_back({std::move(key), std::move(value)});
-    return x;
-  };
   out.counter("troupe_service_calls_total", "Calls a service received (all methods).", l,
               static_cast<double>(r.stats.calls));
   out.counter("troupe_service_not_started_total",
               "Calls a service refused before starting them, by reason.",
-              with("reason", "deadline_passed"),
+              plus(l, "reason", "deadline_passed"),
               static_cast<double>(r.stats.expired_before_start));
   out.counter("troupe_service_not_started_total",
               "Calls a service refused before starting them, by reason.",
-              with("reason", "unknown_method"), static_cast<double>(r.stats.unknown_method));
+              plus(l, "reason", "unknown_method"),
+              static_cast<double>(r.stats.unknown_method));
   out.counter("troupe_service_exceptions_total", "Service methods that threw.", l,
               static_cast<double>(r.stats.exceptions));
   out.counter("troupe_service_streams_opened_total",
@@ -148,7 +151,7 @@ void service_series(families& out, const std::string& path,
               "Streams nobody subscribed to in time (stopped).", l,
               static_cast<double>(r.stats.streams_unclaimed));
   for (auto& m : r.methods) {
-    auto ml = with("method", m.method);
+    auto ml = plus(l, "method", m.method);
     out.histogram("troupe_service_handling_seconds",
                   "Time from a call's start to its answer, per method.", ml,
                   services::method_stats::bucket_bounds, m.buckets, seconds(m.latency_sum));
@@ -156,33 +159,27 @@ void service_series(families& out, const std::string& path,
       // ok always; a failure status once it happened (a bounded set: rpc_errc).
       if (code != 0 && m.by_status[code] == 0)
         continue;
-      auto sl = ml;
-      sl.push_back({"status", services::method_stats::status_name(code)});
       out.counter("troupe_service_handled_total",
                   "Calls answered, per method and status (ok, or an rpc_errc name: "
                   "deadline_exceeded counts the deadline expirations).",
-                  std::move(sl), static_cast<double>(m.by_status[code]));
+                  plus(ml, "status", services::method_stats::status_name(code)),
+                  static_cast<double>(m.by_status[code]));
     }
   }
 }
 
 void mailbox_series(families& out, const std::string& path, const actors::mailbox_stats& st) {
   std::vector<ClientMetric::Label> l{{"actor", path}};
-  auto with_outcome = [&l](const char* outcome) {
-    auto x = l;
-    x.push_back({"outcome", outcome});
-    return x;
-  };
   const char* help = "Messages a bounded mailbox took or refused, by outcome (accepted; "
                      "dropped by drop_newest/drop_oldest; rejected by reject or a full "
                      "parking lot; expired waiting).";
-  out.counter("troupe_mailbox_messages_total", help, with_outcome("accepted"),
+  out.counter("troupe_mailbox_messages_total", help, plus(l, "outcome", "accepted"),
               static_cast<double>(st.accepted));
-  out.counter("troupe_mailbox_messages_total", help, with_outcome("dropped"),
+  out.counter("troupe_mailbox_messages_total", help, plus(l, "outcome", "dropped"),
               static_cast<double>(st.dropped));
-  out.counter("troupe_mailbox_messages_total", help, with_outcome("rejected"),
+  out.counter("troupe_mailbox_messages_total", help, plus(l, "outcome", "rejected"),
               static_cast<double>(st.rejected));
-  out.counter("troupe_mailbox_messages_total", help, with_outcome("expired"),
+  out.counter("troupe_mailbox_messages_total", help, plus(l, "outcome", "expired"),
               static_cast<double>(st.expired));
   out.counter("troupe_mailbox_processed_total", "Messages the worker behind a gate processed.",
               l, static_cast<double>(st.processed));
@@ -215,11 +212,9 @@ void fetch_series(families& out, const std::string& path, const actors::fetch_st
   out.gauge("troupe_fetcher_waiting", "Requests queued or waiting out a retry's backoff, now.",
             l, static_cast<double>(st.waiting));
   for (const char* state : {"closed", "open", "half_open"}) {
-    auto sl = l;
-    sl.push_back({"state", state});
     out.gauge("troupe_fetcher_breaker_state",
-              "1 for the circuit breaker's state now (closed, open, half_open), else 0.", sl,
-              st.breaker == state ? 1 : 0);
+              "1 for the circuit breaker's state now (closed, open, half_open), else 0.",
+              plus(l, "state", state), st.breaker == state ? 1 : 0);
   }
 }
 

@@ -197,6 +197,8 @@ private:
   void request_flushes();
   /// True if the source could give items but no consumer may take one.
   bool waiting_for_demand() const;
+  /// Nanoseconds of the demand wait going on now; 0 if none.
+  uint64_t current_wait_ns() const;
   void check_done();
   void check_consumers_left();
   void finish(const caf::error& err);
