@@ -382,3 +382,62 @@ TEST_CASE_METHOD(node_fixture,
     b->stop();
   }
 }
+
+TEST_CASE_METHOD(node_fixture, "two nodes dialing each other lose no request and no proxy",
+                 "[transport][node]") {
+  // Both nodes dial at once and use what their dial gives them at once.
+  // Only one connection may ever carry traffic: a second one dropped as a
+  // duplicate would fail the requests in flight on it and kill the proxies
+  // handed out on it. Racy by nature: rounds.
+  constexpr int requests = 20;
+  for (int round = 0; round < 20; ++round) {
+    INFO("round " << round);
+    auto a = node::start(sys, fast_config());
+    auto b = node::start(sys, fast_config());
+    REQUIRE(a);
+    REQUIRE(b);
+    auto stats = std::make_shared<service_stats>();
+    auto echo_a = sys.spawn(troupe::testing::echo_service, a->id(), stats);
+    auto echo_b = sys.spawn(troupe::testing::echo_service, b->id(), stats);
+    REQUIRE(!a->publish(echo_a, "echo"));
+    REQUIRE(!b->publish(echo_b, "echo"));
+    caf::scoped_actor s1{sys};
+    caf::scoped_actor s2{sys};
+    auto remote = troupe::transport::remote_atom::value;
+    s1->send(a->handle(), remote, std::string{"echo"}, std::string{"127.0.0.1"}, b->port());
+    s2->send(b->handle(), remote, std::string{"echo"}, std::string{"127.0.0.1"}, a->port());
+    std::vector<caf::actor> proxies;
+    for (auto* s : {&s1, &s2})
+      (*s)->receive([&](caf::actor& proxy) { proxies.push_back(std::move(proxy)); },
+                    [](caf::error& err) { FAIL(caf::to_string(err)); },
+                    caf::after(hang_bound) >> [] { FAIL("no proxy"); });
+    // Requests at once on both sides, while the nodes may still be
+    // settling which connection they keep.
+    using handle = decltype(s1->request(proxies[0], hang_bound, Call{}));
+    std::vector<handle> pending;
+    for (int i = 0; i < requests; ++i) {
+      pending.push_back(s1->request(proxies[0], hang_bound, Call{}));
+      pending.push_back(s2->request(proxies[1], hang_bound, Call{}));
+    }
+    int answered = 0;
+    std::vector<std::string> failures;
+    for (auto& h : pending)
+      h.receive([&](const Answer&) { ++answered; },
+                [&](caf::error& err) { failures.push_back(render(err)); });
+    CHECK(failures.empty());
+    CHECK(answered == 2 * requests);
+    // Settled once connect answers both ways: the proxies handed out first
+    // still work (none was on a connection closed since).
+    REQUIRE(a->connect("127.0.0.1", b->port()));
+    REQUIRE(b->connect("127.0.0.1", a->port()));
+    for (auto& proxy : proxies) {
+      auto r = call<Answer>(proxy, 5000ms, Call{});
+      CHECK(r.value);
+      CHECK(!r.error);
+    }
+    a->stop();
+    b->stop();
+    caf::anon_send_exit(echo_a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(echo_b, caf::exit_reason::user_shutdown);
+  }
+}

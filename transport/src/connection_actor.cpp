@@ -77,6 +77,9 @@ caf::behavior connection_actor::make_behavior() {
     responder_ = nullptr;
     args_.routes = nullptr;
     args_.io = nullptr;
+    if (args_.claims)
+      args_.claims->ended(address());
+    args_.claims = nullptr;
   });
   start_io();
   return {
@@ -119,6 +122,12 @@ void connection_actor::on_connected() {
   if (state_ != phase::connecting)
     return;
   state_ = phase::handshaking;
+  if (args_.claims) {
+    auto dialed = args_.host + ":" + std::to_string(args_.port);
+    auto peer = args_.claims->dialing(address(), dialed, args_.io->remote_address());
+    if (!peer.empty())
+      return end_as_duplicate(peer);
+  }
   wire::Frame hello;
   if (hs_.start(hello)) {
     send_frame(hello);
@@ -139,8 +148,20 @@ void connection_actor::on_handshake_frame(const wire::Frame& frame) {
   if (args_.io->encrypted())
     hs_.set_encrypted(true, args_.io->channel_binding());
   auto has_reply = hs_.handle(frame, reply, err);
-  if (err)
+  if (err) {
+    if (err == transport_errc::duplicate_connection) // the peer's id, for the node
+      err = caf::make_error(transport_errc::duplicate_connection, hs_.peer_id());
     return fail_handshake(std::move(err), has_reply ? &reply : nullptr);
+  }
+  if (args_.claims && !hs_.peer_id().empty()) {
+    if (hs_.role() == handshake_role::initiator && !hs_.done()) {
+      if (!args_.claims->dialing_peer(address(), hs_.peer_id()))
+        return end_as_duplicate(hs_.peer_id());
+    } else if (hs_.role() == handshake_role::acceptor && hs_.done()) {
+      if (!args_.claims->welcome(address(), hs_.peer_id(), hs_.peer_listen_address()))
+        return end_as_duplicate(hs_.peer_id());
+    }
+  }
   if (has_reply) {
     send_frame(reply);
     hs_sent_ = now;
@@ -152,9 +173,20 @@ void connection_actor::on_handshake_frame(const wire::Frame& frame) {
   args_.io->resume();
 }
 
+void connection_actor::end_as_duplicate(const std::string& peer_id) {
+  auto why = caf::make_error(transport_errc::duplicate_connection, peer_id);
+  wire::Frame refusal;
+  to_wire_error(why, messages::describe(why), *refusal.mutable_refusal()->mutable_error());
+  fail_handshake(std::move(why), state_ == phase::connecting ? nullptr : &refusal);
+}
+
 void connection_actor::fail_handshake(caf::error err, const wire::Frame* refusal) {
   state_ = phase::closed;
-  log_->warn("{}: handshake failed: {}", label(), messages::describe(err));
+  // Two nodes dialing each other end one dial this way: nothing failed.
+  if (err == transport_errc::duplicate_connection)
+    log_->info("{}: not connecting: {}", label(), messages::describe(err));
+  else
+    log_->warn("{}: handshake failed: {}", label(), messages::describe(err));
   if (refusal != nullptr) {
     std::string bytes;
     (void)append_frame(*refusal, settings().max_frame_size, bytes);
@@ -176,6 +208,8 @@ void connection_actor::on_established() {
   auto dialed = hs_.role() == handshake_role::initiator;
   log_->info("{}: connected ({})", label(), dialed ? "dialed" : "accepted");
   auto initiator = dialed ? args_.node_id : hs_.peer_id();
+  if (dialed && args_.claims) // an acceptor recorded itself in `welcome`
+    args_.claims->established(address(), hs_.peer_id(), hs_.peer_listen_address());
   send(parent_, established_atom::value, hs_.peer_id(), hs_.peer_listen_address(), initiator);
   on_heartbeat_due();
 }

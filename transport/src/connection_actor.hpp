@@ -37,6 +37,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 
+#include "connection_claims.hpp"
 #include "dispatcher.hpp"
 #include "handshake.hpp"
 #include "io.hpp"
@@ -65,6 +66,9 @@ struct connection_args {
   std::string listen_host;
   uint16_t listen_port = 0;
   route_registry_ptr routes;
+  /// The node's connections by peer, shared by its connection actors (null
+  /// in tests of one connection: no duplicate is detected then).
+  connection_claims_ptr claims;
 };
 
 /// The connection's own timers.
@@ -120,6 +124,11 @@ private:
 
   /// The handshake failed with `err`; `refusal` (if any) tells the peer.
   void fail_handshake(caf::error err, const wire::Frame* refusal);
+
+  /// Ends the handshake because the peer has, or is about to have, another
+  /// connection with this node (see connection_claims.hpp): a Refusal
+  /// tells it, and the node hands this connection's waiters the other one.
+  void end_as_duplicate(const std::string& peer_id);
 
   void on_established();
 

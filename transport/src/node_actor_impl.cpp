@@ -36,6 +36,14 @@ bool is_permanent(const caf::error& reason) {
     || reason == transport_errc::self_connection || reason == transport_errc::node_stopped;
 }
 
+/// The peer named by a `duplicate_connection` error (its context).
+std::string duplicate_of(const caf::error& reason) {
+  const auto& ctx = reason.context();
+  if (ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
+  return {};
+}
+
 /// A supervisor name is a path segment: no '/'.
 std::string segment(std::string x) {
   for (auto& c : x)
@@ -118,6 +126,7 @@ node_actor_impl::node_actor_impl(caf::actor_config& cfg, config_ptr settings,
     tls_(std::move(tls)),
     listener_(std::move(listener)),
     port_(listener_ ? listener_->port() : uint16_t{0}),
+    claims_(std::make_shared<connection_claims>(id_)),
     log_(actors::logger("troupe.transport")) {
   // nop
 }
@@ -194,13 +203,24 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
     [this](stop_atom) { begin_stop(); },
     [this](stop_deadline_atom) { on_stop_deadline(); },
     [this](held_due_atom, const std::string& peer_id) {
-      // No connection to the peer came up in time: it is down after all.
-      auto i = held_down_.find(peer_id);
-      if (i == held_down_.end())
-        return;
-      if (by_id_.count(peer_id) == 0)
-        observers_.notify(this, i->second);
-      held_down_.erase(i);
+      // No connection to the peer came up in time: it is down after all,
+      // and the dials it refused wait for it in vain.
+      auto up = by_id_.count(peer_id) > 0;
+      if (auto i = held_down_.find(peer_id); i != held_down_.end()) {
+        if (!up)
+          observers_.notify(this, i->second);
+        held_down_.erase(i);
+      }
+      if (auto i = awaiting_peer_.find(peer_id); !up && i != awaiting_peer_.end()) {
+        auto addrs = std::move(i->second);
+        awaiting_peer_.erase(i);
+        for (auto& addr : addrs)
+          resolve(addr,
+                  caf::make_error(transport_errc::peer_lost, peer_id,
+                                  "refused this node's dial as a duplicate, and its own "
+                                  "connection did not come"),
+                  caf::actor{}, "");
+      }
     },
   };
 }
@@ -323,7 +343,8 @@ void node_actor_impl::start_connection(pending_start req) {
                        req.port,
                        cfg_->listen ? cfg_->host : std::string{},
                        port_,
-                       registry_};
+                       registry_,
+                       claims_};
   auto me = caf::actor_cast<caf::actor>(this);
   request(conn_sup_, caf::infinite, supervisors::start_child_atom::value,
           caf::make_message(std::move(args), me))
@@ -366,7 +387,11 @@ void node_actor_impl::with_connection(const std::string& host, uint16_t port, wa
   auto addr = address_of(host, port);
   auto i = by_addr_.find(addr);
   if (i == by_addr_.end()) {
-    dial(host, port);
+    // A connection with a peer listening there may be established already
+    // without this node having heard of it (its message is on the way):
+    // a dial now would only be refused as a duplicate.
+    if (!claims_->established_at(addr))
+      dial(host, port);
   } else if (i->second) {
     auto c = conns_.find(i->second.address());
     if (c != conns_.end() && c->second.established)
@@ -427,13 +452,19 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
   }
   by_id_[peer_id] = winner;
   auto& won = conns_[winner.address()];
-  for (auto* addr : {&entry.dial_addr, &entry.peer_addr}) {
-    if (addr->empty())
+  std::vector<std::string> addrs{entry.dial_addr, entry.peer_addr};
+  if (auto k = awaiting_peer_.find(peer_id); k != awaiting_peer_.end()) {
+    // Dials of this node the peer refused: this connection serves them.
+    addrs.insert(addrs.end(), k->second.begin(), k->second.end());
+    awaiting_peer_.erase(k);
+  }
+  for (auto& addr : addrs) {
+    if (addr.empty())
       continue;
-    by_addr_[*addr] = winner;
-    backoffs_.erase(*addr);
-    reconnecting_.erase(*addr);
-    resolve(*addr, caf::none, winner, won.peer_id);
+    by_addr_[addr] = winner;
+    backoffs_.erase(addr);
+    reconnecting_.erase(addr);
+    resolve(addr, caf::none, winner, won.peer_id);
   }
 }
 
@@ -495,6 +526,23 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
         observers_.notify(this, down);
       }
     }
+  } else if (!entry.established && !entry.dial_addr.empty()
+             && reason == transport_errc::duplicate_connection) {
+    // A dial ended as a duplicate in its handshake: the peer has, or is
+    // about to have, its own connection with this node. Its waiters get
+    // that one, not an error.
+    auto peer = duplicate_of(reason);
+    remembered_[entry.dial_addr] = entry.target;
+    if (auto j = by_id_.find(peer); j != by_id_.end()) {
+      by_addr_[entry.dial_addr] = j->second;
+      resolve(entry.dial_addr, caf::none, j->second, peer);
+    } else {
+      by_addr_.erase(entry.dial_addr);
+      awaiting_peer_[peer].push_back(entry.dial_addr);
+      delayed_send(this, cfg_->handshake_timeout + cfg_->connect_timeout, held_due_atom::value,
+                   peer);
+    }
+    return;
   } else if (!entry.established && !entry.dial_addr.empty()) {
     // A dial that failed: a down held back for a peer at that address
     // waited for it in vain.

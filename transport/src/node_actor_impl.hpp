@@ -34,6 +34,7 @@
 #include <troupe/actors/backoff.hpp>
 #include <troupe/actors/observers.hpp>
 
+#include "connection_claims.hpp"
 #include "handshake.hpp"
 #include "io.hpp"
 #include "io_messages.hpp"
@@ -200,6 +201,9 @@ private:
   routes_ptr routes_ = std::make_shared<route_table>();
   /// `routes_`, as the connections' I/O threads read it.
   route_registry_ptr registry_ = std::make_shared<route_registry>();
+  /// Which connections exist with which peers, as the connection actors
+  /// see it this instant (they decide duplicates in their handshakes).
+  connection_claims_ptr claims_;
   std::unordered_map<caf::actor_addr, connection_entry> conns_;
   /// Accepted connections open, in total and per remote IP.
   uint32_t accepted_open_ = 0;
@@ -212,6 +216,11 @@ private:
   /// never see the peer go); otherwise it is sent when `held_due_atom`
   /// fires (one handshake and connect timeout later).
   std::unordered_map<std::string, peer_event> held_down_;
+  /// Dialed addresses waiting for a peer's own connection, by peer id: the
+  /// peer refused this node's dial as a duplicate (it dialed this node at
+  /// the same time, and its dial won). Its connection, once established,
+  /// resolves their waiters; `held_due_atom` fails them if it never comes.
+  std::unordered_map<std::string, std::vector<std::string>> awaiting_peer_;
   /// Dialed or advertised address -> connection; a null actor while the
   /// connection to a dialed address is being started.
   std::unordered_map<std::string, caf::actor> by_addr_;
