@@ -16,8 +16,11 @@
 //   remote> rpc_ratio=<typed remote/raw asio> stream_items_per_s=<..>
 //   pipeline_items_per_s=<..> stream_ratio=<stream/pipeline>
 //
-// Options: --seconds=N (measured time per variant after 1 s warm-up,
-//          default 3), --outstanding=N (default 50), --only=local|remote|stream
+// The local and remote pairs run side by side: --rounds=N rounds (default
+// 5) of both loops in alternating order, each measured for --seconds=N
+// (default 1) after 0.3 s of warm-up; the ratios are the medians of the
+// per-round ratios. Also --outstanding=N (default 50),
+// --only=local|remote|stream.
 
 #include <algorithm>
 #include <chrono>
@@ -26,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -49,7 +53,8 @@ using transport_bench::v1::Blob;
 
 namespace {
 
-int seconds = 3;
+int seconds = 1;
+int rounds = 5;
 int outstanding = 50;
 std::string only;
 
@@ -89,7 +94,7 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 using issue_fn =
   std::function<void(caf::event_based_actor* self, uint64_t seq, std::function<void()> done)>;
 
-/// Keeps `outstanding` calls in flight for 1 s of warm-up and `seconds`
+/// Keeps `outstanding` calls in flight for 0.3 s of warm-up and `seconds`
 /// measured; returns calls/s. The same loop for every variant.
 double closed_loop(caf::actor_system& sys, issue_fn issue) {
   caf::scoped_actor waiter{sys};
@@ -100,7 +105,7 @@ double closed_loop(caf::actor_system& sys, issue_fn issue) {
       int finished = 0;
       bool measuring = false;
       clock_type::time_point started;
-      clock_type::time_point warmup_end = clock_type::now() + 1s;
+      clock_type::time_point warmup_end = clock_type::now() + 300ms;
       clock_type::time_point stop_at = warmup_end + std::chrono::seconds{seconds};
     };
     auto st = std::make_shared<state>();
@@ -148,11 +153,45 @@ issue_fn typed_call(Echo::Stub stub) {
   };
 }
 
+double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs.empty() ? 0 : xs[xs.size() / 2];
+}
+
+/// A baseline and a variant measured side by side.
+struct paired {
+  double base = 0;
+  double variant = 0;
+  double ratio = 0;
+};
+
+/// `rounds` rounds of both loops, in alternating order (the machine's
+/// drift hits both alike); the medians of the rates and of the per-round
+/// ratios.
+paired side_by_side(caf::actor_system& sys, const issue_fn& base, const issue_fn& variant) {
+  std::vector<double> bases;
+  std::vector<double> variants;
+  std::vector<double> ratios;
+  for (int i = 0; i < rounds; ++i) {
+    double b = 0;
+    double v = 0;
+    if (i % 2 == 0) {
+      b = closed_loop(sys, base);
+      v = closed_loop(sys, variant);
+    } else {
+      v = closed_loop(sys, variant);
+      b = closed_loop(sys, base);
+    }
+    bases.push_back(b);
+    variants.push_back(v);
+    ratios.push_back(b > 0 ? v / b : 0);
+  }
+  return {median(bases), median(variants), median(ratios)};
+}
+
 struct rates {
-  double raw_local = 0;
-  double typed_local = 0;
-  double raw_remote = 0;
-  double typed_remote = 0;
+  paired local;
+  paired remote;
   double stream = 0;
 };
 
@@ -162,7 +201,14 @@ rates run_troupe() {
   // As bench/transport's remote pipeline runs: two scheduler threads (one
   // per core) and its export batch size.
   cfg.set("scheduler.max-threads", 2);
-  cfg.set("troupe.stream.max-batch", 8192);
+  // A nested group is set the way a user sets it: as an option.
+  char prog[] = "troupe-bench-services";
+  char batch[] = "--troupe.stream.max-batch=8192";
+  char* args[] = {prog, batch};
+  if (auto err = cfg.parse_args(2, args)) {
+    std::fprintf(stderr, "cannot configure: %s\n", to_string(err).c_str());
+    return r;
+  }
   caf::actor_system sys{cfg};
   auto a = troupe::transport::node::start(sys);
   auto b = troupe::transport::node::start(sys);
@@ -183,18 +229,17 @@ rates run_troupe() {
   Echo::Stub local{channel::local(sys)};
   Echo::Stub remote{channel::remote(a->handle(), "127.0.0.1", b->port())};
   if (only.empty() || only == "local") {
-    r.raw_local = closed_loop(sys, raw_request(echo));
-    r.typed_local = closed_loop(sys, typed_call(local));
-    std::printf("local : raw CAF request %.0f/s, typed stub %.0f/s\n", r.raw_local,
-                r.typed_local);
+    r.local = side_by_side(sys, raw_request(echo), typed_call(local));
+    std::printf("local : raw CAF request %.0f/s, typed stub %.0f/s (medians of %d rounds)\n",
+                r.local.base, r.local.variant, rounds);
   }
   if (only.empty() || only == "remote") {
     auto proxy = a->remote_actor("echo", "127.0.0.1", b->port());
     if (proxy) {
-      r.raw_remote = closed_loop(sys, raw_request(*proxy));
-      r.typed_remote = closed_loop(sys, typed_call(remote));
-      std::printf("remote: raw proxy request %.0f/s, typed stub %.0f/s\n", r.raw_remote,
-                  r.typed_remote);
+      r.remote = side_by_side(sys, raw_request(*proxy), typed_call(remote));
+      std::printf(
+        "remote: raw proxy request %.0f/s, typed stub %.0f/s (medians of %d rounds)\n",
+        r.remote.base, r.remote.variant, rounds);
     }
   }
   if (only.empty() || only == "stream") {
@@ -238,6 +283,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--seconds=", 10) == 0)
       seconds = std::max(1, std::atoi(argv[i] + 10));
+    else if (std::strncmp(argv[i], "--rounds=", 9) == 0)
+      rounds = std::max(1, std::atoi(argv[i] + 9));
     else if (std::strncmp(argv[i], "--outstanding=", 14) == 0)
       outstanding = std::max(1, std::atoi(argv[i] + 14));
     else if (std::strncmp(argv[i], "--only=", 7) == 0)
@@ -246,7 +293,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   double raw_asio = 0;
   if (only.empty() || only == "remote") {
-    raw_asio = raw_echo_req_per_s(seconds, outstanding);
+    raw_asio = raw_echo_req_per_s(std::max(3, seconds), outstanding);
     std::printf("raw asio+protobuf echo: %.0f req/s\n", raw_asio);
   }
   auto r = run_troupe();
@@ -257,7 +304,7 @@ int main(int argc, char** argv) {
   }
   std::printf("services typed_local_ratio=%.3f typed_remote_ratio=%.3f rpc_ratio=%.3f "
               "stream_items_per_s=%.0f pipeline_items_per_s=%.0f stream_ratio=%.3f\n",
-              ratio(r.typed_local, r.raw_local), ratio(r.typed_remote, r.raw_remote),
-              ratio(r.typed_remote, raw_asio), r.stream, pipeline, ratio(r.stream, pipeline));
+              r.local.ratio, r.remote.ratio, ratio(r.remote.variant, raw_asio), r.stream,
+              pipeline, ratio(r.stream, pipeline));
   return 0;
 }

@@ -270,7 +270,9 @@ void define_service(const pb::ServiceDescriptor* service,
             "\n::caf::behavior $name$::Service::make_behavior() {\n"
             "  return {\n");
   for (auto* in : inputs) {
-    out.Print("    [this](::troupe::actors::call_context& ctx, $in$& request) {\n"
+    // Const references: the caller keeps its message (to retry it), and a
+    // mutable one would make CAF copy the whole message for the handler.
+    out.Print("    [this](const ::troupe::actors::call_context& ctx, const $in$& request) {\n"
               "      return dispatch(ctx, [&](::troupe::services::server_call& call) {\n",
               "in", pb::compiler::cpp::QualifiedClassName(in));
     for (int i = 0; i < service->method_count(); ++i) {

@@ -72,9 +72,9 @@ service_base::service_base()
 
 service_base::~service_base() = default;
 
-bool service_base::admit(const actors::call_context& ctx) {
+bool service_base::admit(const actors::call_context& ctx, caf::actor_clock::time_point now) {
   ++stats_.calls;
-  return !ctx.expired(self_->clock().now());
+  return !ctx.expired(now);
 }
 
 caf::message service_base::refuse(const actors::call_context& ctx) {

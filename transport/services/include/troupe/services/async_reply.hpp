@@ -4,7 +4,6 @@
 /// `then`; the callbacks run in the actor, once. What a generated stub's
 /// method returns when given the calling actor (`stub.hpp`).
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -27,22 +26,32 @@ namespace troupe::services {
 
 namespace detail {
 
-/// One asynchronous call in flight.
-template <class Request, class Reply>
+/// One asynchronous call in flight, with its callbacks' own types (no
+/// `std::function`: one allocation per call fewer).
+template <class Reply, class OnReply, class OnError>
 struct pending_call final : expirable {
+  using reply_type = Reply;
+
+  pending_call(OnReply on_reply, OnError on_error)
+    : ok(std::move(on_reply)), fail(std::move(on_error)) {
+    // nop
+  }
+
   stub_core_ptr core;
   caf::event_based_actor* self = nullptr;
   /// What is sent: `(call_context, Request)`, built once (a retry changes
-  /// the attempt in place; CAF copies it only if it is still shared).
+  /// the attempt in place; CAF copies it only if it is still shared: the
+  /// generated handlers take it by const reference, so it is not).
   caf::message msg;
   bool wait = true;
   /// The context current when the call started, restored for the callbacks
   /// (with the actor's clock and its path, for their log lines).
   std::optional<actors::call_context> outer;
   const std::string* path = nullptr;
-  /// The reply, and the actor that sent it (where a stream it opened lives).
-  std::function<void(Reply&, const caf::actor&)> ok;
-  std::function<void(caf::error&)> fail;
+  /// `ok(Reply&, const caf::actor& from)`: the reply, and the actor that
+  /// sent it (where a stream it opened lives). `fail(caf::error&)`.
+  OnReply ok;
+  OnError fail;
   caf::actor_addr stale;
   uint32_t retries = 0;
   /// Answered, failed or expired: later outcomes are dropped.
@@ -85,12 +94,15 @@ struct pending_call final : expirable {
   }
 };
 
-template <class Request, class Reply>
-void attempt(std::shared_ptr<pending_call<Request, Reply>> st);
+template <class Call>
+void attempt(std::shared_ptr<Call> st, caf::actor_clock::time_point now);
 
-template <class Request, class Reply>
-void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
-  auto left = st->ctx().remaining(st->self->clock().now());
+/// Sends the call to `target` (`now` read by the caller: one clock read per
+/// attempt).
+template <class Call>
+void send(std::shared_ptr<Call> st, caf::actor target, caf::actor_clock::time_point now) {
+  using Reply = typename Call::reply_type;
+  auto left = st->ctx().remaining(now);
   if (left <= caf::timespan{0})
     return st->failed(stub_core::expired(st->ctx()));
   st->self->request(target, st->core->request_timeout(left), st->msg)
@@ -108,25 +120,25 @@ void send(std::shared_ptr<pending_call<Request, Reply>> st, caf::actor target) {
             ++st->retries;
             ++st->msg.template get_mutable_as<actors::call_context>(0).attempt;
             st->core->after(st->self, st->core->retry_delay(st->retries),
-                            [st] { attempt(st); });
+                            [st] { attempt(st, st->self->clock().now()); });
           });
 }
 
-template <class Request, class Reply>
-void attempt(std::shared_ptr<pending_call<Request, Reply>> st) {
+template <class Call>
+void attempt(std::shared_ptr<Call> st, caf::actor_clock::time_point now) {
   if (st->finished)
     return;
-  auto left = st->ctx().remaining(st->self->clock().now());
+  auto left = st->ctx().remaining(now);
   if (left <= caf::timespan{0})
     return st->failed(stub_core::expired(st->ctx()));
   if (auto target = st->core->cached(st->stale))
-    return send(st, std::move(target));
+    return send(st, std::move(target), now);
   st->core->resolve(st->self, st->stale, left, st->wait,
                     [st](caf::expected<caf::actor> found) {
                       if (!found)
                         return st->failed(std::move(found.error()));
                       st->core->remember(*found);
-                      send(st, std::move(*found));
+                      send(st, std::move(*found), st->self->clock().now());
                     });
 }
 
@@ -159,7 +171,8 @@ public:
   /// that answered (a server-streaming call's stream lives where it runs).
   template <class OnReply, class OnError>
   void then_from(OnReply ok, OnError fail) {
-    auto st = std::make_shared<detail::pending_call<Request, Reply>>();
+    using call = detail::pending_call<Reply, OnReply, OnError>;
+    auto st = std::make_shared<call>(std::move(ok), std::move(fail));
     st->core = core_;
     st->self = self_;
     auto now = self_->clock().now();
@@ -170,13 +183,11 @@ public:
     if (const auto* current = actors::current_call_context())
       st->outer = *current;
     st->path = actors::current_actor_path();
-    st->ok = std::move(ok);
-    st->fail = std::move(fail);
     if (expired)
       return st->failed(stub_core::expired(st->ctx()));
     if (core_->watches_deadlines())
       core_->watch(self_, st->ctx().deadline(), st);
-    detail::attempt(std::move(st));
+    detail::attempt(std::move(st), now);
   }
 
   const call_options& options() const noexcept {

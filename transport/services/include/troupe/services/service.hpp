@@ -183,13 +183,14 @@ protected:
   /// For generated code: runs one method call `f(server_call&)` with the
   /// checks and the context described above.
   template <class F>
-  caf::message dispatch(actors::call_context& ctx, F&& f) {
+  caf::message dispatch(const actors::call_context& ctx, F&& f) {
     unknown_ = false; // set by `unknown_method` during this call only
-    if (!admit(ctx))
+    auto started = self_->clock().now();
+    if (!admit(ctx, started))
       return refuse(ctx);
     actors::call_context_scope current{ctx, &self_->clock()};
     actors::actor_path_scope at{path_};
-    server_call call{*this, self_, ctx, &method_stats_of(ctx.method), self_->clock().now()};
+    server_call call{*this, self_, ctx, &method_stats_of(ctx.method), started};
     caf::message answer;
     try {
       answer = f(call);
@@ -208,8 +209,8 @@ protected:
   static caf::error unimplemented(const char* method);
 
 private:
-  /// Counts the call; false if its deadline passed.
-  bool admit(const actors::call_context& ctx);
+  /// Counts the call; false if its deadline passed by `now`.
+  bool admit(const actors::call_context& ctx, caf::actor_clock::time_point now);
 
   /// The `deadline_exceeded` answer for a call not started.
   caf::message refuse(const actors::call_context& ctx);
