@@ -22,48 +22,21 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "transport", "python"))
 
 from stream_client import Importer, import_all  # noqa: E402
 from wire_client import Connection, check, handshake, start_node, stop_node  # noqa: E402
+from troupe_client import ServiceCaller  # noqa: E402
 
 SERVICE = "services_test.v1.Greeter"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
 
 
-class Caller:
-    """Calls methods of one service over an authenticated connection."""
+class Caller(ServiceCaller):
+    """Calls Greeter with a fixed trace context, to check what crosses."""
 
     def __init__(self, conn, wire_pb2, node_id):
-        self.conn = conn
-        self.wire = wire_pb2
-        self.node_id = node_id
-        self.next_corr = 1
+        super().__init__(conn, wire_pb2, node_id, SERVICE, trace_id=TRACE_ID)
 
     def call(self, method, request, request_id, deadline_us=5_000_000):
-        """Returns ("reply", Envelope) or ("error", troupe.Error)."""
-        corr = self.next_corr
-        self.next_corr += 1
-        frame = self.wire.Frame()
-        env = frame.envelope
-        env.sender.node = "python-service-client"
-        env.receiver.node = self.node_id
-        env.receiver.name = SERVICE
-        env.method = "/%s/%s" % (SERVICE, method)
-        env.type = request.DESCRIPTOR.full_name
-        env.payload = request.SerializeToString()
-        env.correlation_id = corr
-        env.deadline_remaining_us = deadline_us
-        env.trace.trace_id = TRACE_ID
-        env.trace.span_id = SPAN_ID
-        env.trace.request_id = request_id
-        env.attempt = 1
-        self.conn.send(frame)
-        answer = self.conn.receive()
-        kind = answer.WhichOneof("kind")
-        if kind == "reply":
-            check(answer.reply.correlation_id == corr, "reply to another call")
-            return "reply", answer.reply
-        check(kind == "error", "expected a reply or an error, got %s" % answer)
-        check(answer.error.correlation_id == corr, "error for another call")
-        return "error", answer.error.error
+        return super().call(method, request, request_id, deadline_us, span_id=SPAN_ID)
 
 
 def main():

@@ -18,63 +18,9 @@ import struct
 import sys
 
 from wire_client import Connection, check, handshake, start_node, stop_node
+from troupe_client import StreamImporter as Importer  # noqa: F401  (capacity 64)
 
 CAPACITY = 64
-
-
-def decode_varint(data, pos):
-    value, shift = 0, 0
-    while True:
-        check(pos < len(data) and shift <= 63, "truncated varint in Batch.items")
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-class Importer:
-    """One remote-stream session over an authenticated connection."""
-
-    def __init__(self, conn, wire_pb2, flow_pb2, node_id, name):
-        self.conn = conn
-        self.wire = wire_pb2
-        self.flow = flow_pb2
-        self.node_id = node_id
-        self.name = name
-        self.next_corr = 1
-
-    def request(self, pull):
-        """Sends one Pull; returns ("batch", Batch) or ("error", troupe.Error)."""
-        corr = self.next_corr
-        self.next_corr += 1
-        frame = self.wire.Frame()
-        env = frame.envelope
-        env.receiver.node = self.node_id
-        env.receiver.name = self.name
-        env.sender.node = "python-importer"
-        env.type = "troupe.flow.Pull"
-        env.payload = pull.SerializeToString()
-        env.correlation_id = corr
-        env.deadline_remaining_us = 5_000_000  # > the exporter's poll interval
-        self.conn.send(frame)
-        answer = self.conn.receive()
-        kind = answer.WhichOneof("kind")
-        if kind == "reply":
-            check(answer.reply.correlation_id == corr, "reply to another request")
-            check(answer.reply.type == "troupe.flow.Batch", "reply type " + answer.reply.type)
-            batch = self.flow.Batch()
-            batch.ParseFromString(answer.reply.payload)
-            return "batch", batch
-        check(kind == "error", "expected a reply or an error frame, got %s" % answer)
-        check(answer.error.correlation_id == corr, "error for another request")
-        return "error", answer.error.error
-
-    def pull(self, stream_id, credit, acked_through, open_=False, capacity=0):
-        pull = self.flow.Pull(stream_id=stream_id, credit=credit,
-                              acked_through=acked_through, open=open_, capacity=capacity)
-        return self.request(pull)
 
 
 def expect_error(outcome, code, what):
@@ -86,55 +32,12 @@ def expect_error(outcome, code, what):
 
 def import_all(imp, tally_type, stream_id, items, type_name="transport_test.v1.Tally",
                value_of=lambda item: item.handled):
-    """Pulls the stream of `type_name` items to its end; returns value_of(item)
-    for each item in arrival order."""
-    received = []
-    next_number = 1   # the number the next item must have
-    acked = 0         # acknowledged through this number
-    credit_left = CAPACITY
-    kind, batch = imp.pull(stream_id, CAPACITY, 0, open_=True, capacity=CAPACITY)
-    pulls = 1
-    while True:
-        check(kind == "batch", "Pull failed: %s" % (batch,))
-        check(batch.stream_id == stream_id, "Batch for another stream")
-        check(batch.count <= credit_left,
-              "the exporter sent %d items on %d credit" % (batch.count, credit_left))
-        if batch.count:
-            check(batch.first_seq == next_number,
-                  "first_seq %d, expected %d" % (batch.first_seq, next_number))
-            check(batch.item_type == type_name, "item type " + batch.item_type)
-        data, pos = batch.items, 0
-        for _ in range(batch.count):
-            size, pos = decode_varint(data, pos)
-            check(pos + size <= len(data), "an item runs past Batch.items")
-            tally = tally_type()
-            tally.ParseFromString(data[pos:pos + size])
-            pos += size
-            received.append(value_of(tally))
-        check(pos == len(data), "bytes left after the Batch's items")
-        credit_left -= batch.count
-        next_number += batch.count
-        if batch.done:
-            check(not batch.HasField("error"), "the stream failed: %s" % batch.error)
-            break
-        # Everything received is finished: acknowledge it and grant as much
-        # credit back, so held items + unused credit never exceed CAPACITY.
-        newly = next_number - 1 - acked
-        acked = next_number - 1
-        credit_left += newly
-        kind, batch = imp.pull(stream_id, newly, acked)
-        pulls += 1
-        check(pulls <= 4 * items + 100, "too many Pulls: the stream does not end")
-    # A last Pull acknowledges what the done Batch brought; the session then
-    # ends. (If everything was acknowledged before, it has ended already.)
-    if next_number - 1 > acked:
-        kind, last = imp.pull(stream_id, 0, next_number - 1)
-        pulls += 1
-        if kind == "batch":
-            check(last.done and last.count == 0, "the final answer is an empty done Batch")
-        else:
-            check(last.category == "trp_net" and last.code in (13, 21), "final Pull: %s" % last)
-    return received, pulls
+    """Pulls the stream of `type_name` items to its end, checking the credit
+    bound on every Batch; returns value_of(item) for each item in arrival
+    order, and the number of Pulls."""
+    received = [value_of(item) for item in
+                imp.items(tally_type, type_name, max_pulls=4 * items + 100, stream_id=stream_id)]
+    return received, imp.pulls
 
 
 def main():

@@ -11,100 +11,26 @@ uncaught exception). Every wait is bounded.
 """
 
 import argparse
-import hashlib
-import hmac
 import os
 import select
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "transport", "python"))
+
+import troupe_client  # noqa: E402
+from troupe_client import Connection, check  # noqa: E402,F401  (re-exported)
+
 SECRET = b"python shares this secret"
-TIMEOUT_S = 10.0
+TIMEOUT_S = troupe_client.TIMEOUT_S
 
 
-def encode_varint(value):
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-class Connection:
-    """Length-delimited troupe.wire.Frame messages over one TCP socket."""
-
-    def __init__(self, port, wire_pb2):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
-        self.buf = b""
-        self.wire = wire_pb2
-
-    def goodbye(self, text):
-        """Says Goodbye{trp_net/15 node_stopped} and closes."""
-        bye = self.wire.Frame()
-        bye.goodbye.reason.category = "trp_net"
-        bye.goodbye.reason.code = 15
-        bye.goodbye.reason.message = text
-        self.send(bye)
-        self.sock.close()
-
-    def send(self, frame):
-        body = frame.SerializeToString()
-        self.sock.sendall(encode_varint(len(body)) + body)
-
-    def _read_more(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no frame in time")
-        ready, _, _ = select.select([self.sock], [], [], left)
-        if not ready:
-            raise TimeoutError("no frame in time")
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("node closed the connection")
-        self.buf += chunk
-
-    def receive(self):
-        """Returns the next frame that is not a heartbeat (pings get a pong)."""
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            # varint length prefix
-            length, shift, pos = 0, 0, 0
-            while True:
-                if pos >= len(self.buf):
-                    self._read_more(deadline)
-                    continue
-                byte = self.buf[pos]
-                length |= (byte & 0x7F) << shift
-                pos += 1
-                if not byte & 0x80:
-                    break
-                shift += 7
-            while len(self.buf) < pos + length:
-                self._read_more(deadline)
-            frame = self.wire.Frame()
-            frame.ParseFromString(self.buf[pos:pos + length])
-            self.buf = self.buf[pos + length:]
-            if frame.WhichOneof("kind") == "heartbeat":
-                if not frame.heartbeat.reply:
-                    pong = self.wire.Frame()
-                    pong.heartbeat.timestamp_us = frame.heartbeat.timestamp_us
-                    pong.heartbeat.reply = True
-                    self.send(pong)
-                continue
-            return frame
-
-
-def proof(label, hello_nonce, challenge_nonce, initiator_id, acceptor_id):
-    """HMAC-SHA256 over the label and four length-prefixed fields."""
-    data = label
-    for field in (hello_nonce, challenge_nonce, initiator_id, acceptor_id):
-        data += struct.pack(">I", len(field)) + field
-    return hmac.new(SECRET, data, hashlib.sha256).digest()
+def handshake(conn, wire_pb2, my_id=b"python-client"):
+    """The handshake with the test node's shared secret."""
+    return troupe_client.handshake(conn, wire_pb2, my_id, SECRET)
 
 
 def start_node(program, extra_args=()):
@@ -120,36 +46,6 @@ def start_node(program, extra_args=()):
                 return node, int(line.split()[1])
     node.kill()
     raise TimeoutError("the node did not print its port")
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-def handshake(conn, wire_pb2, my_id=b"python-client"):
-    """Runs the initiator's side of the handshake (docs/wire-protocol.md §2)
-    with the shared secret; returns the node's id."""
-    my_nonce = os.urandom(16)
-    # 1. Hello -> Challenge
-    hello = wire_pb2.Frame()
-    hello.hello.protocol_version = 1
-    hello.hello.node_id = my_id.decode()
-    hello.hello.nonce = my_nonce
-    conn.send(hello)
-    challenge = conn.receive()
-    check(challenge.WhichOneof("kind") == "challenge", "expected a challenge")
-    ch = challenge.challenge
-    node_id = ch.node_id.encode()
-    expected = proof(b"troupe-v1/acceptor", my_nonce, ch.nonce, my_id, node_id)
-    check(hmac.compare_digest(expected, ch.proof), "the node's proof is wrong")
-    # 2. Auth -> Welcome
-    auth = wire_pb2.Frame()
-    auth.auth.proof = proof(b"troupe-v1/initiator", my_nonce, ch.nonce, my_id, node_id)
-    conn.send(auth)
-    welcome = conn.receive()
-    check(welcome.WhichOneof("kind") == "welcome", "expected a welcome, got %s" % welcome)
-    return ch.node_id
 
 
 def stop_node(node):
