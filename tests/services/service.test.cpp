@@ -374,6 +374,12 @@ TEST_CASE_METHOD(fixture, "a streaming method fails with its status like any met
 TEST_CASE_METHOD(fixture, "a stream nobody subscribes to is stopped at the call's deadline",
                  "[services][service][stream]") {
   auto probe = std::make_shared<greeter_probe>();
+  SECTION("a pull source") {
+    // nop
+  }
+  SECTION("a producer the method spawned and handed over as owned") {
+    probe->own_producer = true;
+  }
   auto g = start_greeter(*this, probe);
   Greeter::Stub stub{channel::local(sys)};
   auto test = caf::actor_cast<caf::actor>(self);

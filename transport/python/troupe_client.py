@@ -19,8 +19,10 @@ import hashlib
 import hmac
 import os
 import select
+import signal
 import socket
 import struct
+import subprocess
 import time
 
 TIMEOUT_S = 10.0
@@ -301,3 +303,34 @@ class StreamImporter:
             else:
                 check(last.category == "trp_net" and last.code in (13, 21),
                       "final Pull: %s" % last)
+
+
+def start_node(argv, timeout_s=TIMEOUT_S, env=None):
+    """Starts a node program that prints "PORT <n>" once it listens (as
+    troupe-jobs and the test nodes do); returns (process, port). Its other
+    output stays in `process.stdout`; `env` as for subprocess.Popen."""
+    node = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([node.stdout], [], [], 0.5)
+        if ready:
+            line = node.stdout.readline().decode()
+            if line.startswith("PORT "):
+                return node, int(line.split()[1])
+            if not line and node.poll() is not None:
+                break
+    node.kill()
+    node.wait()
+    raise TimeoutError("%s did not print its port" % argv[0])
+
+
+def stop_node(node, timeout_s=TIMEOUT_S):
+    """Stops the node with SIGTERM (a kill if it does not exit in time);
+    returns (exit code, what it printed since its port)."""
+    node.send_signal(signal.SIGTERM)
+    try:
+        out, _ = node.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        node.kill()
+        out, _ = node.communicate()
+    return node.returncode, out.decode(errors="replace")

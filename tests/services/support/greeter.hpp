@@ -38,6 +38,9 @@ struct greeter_probe {
   std::atomic<int64_t> max_unconsumed{0};
   std::atomic<int64_t> max_demand{0};
   std::atomic<int> streams_unclaimed{0};
+  /// `Count` spawns its producer itself and hands it over as owned
+  /// (`stream_reply::owned`) instead of returning its pull source.
+  bool own_producer = false;
 
   /// The incarnation running now.
   caf::actor current() const {
@@ -119,23 +122,31 @@ public:
   }
 
   services::stream_reply<services_test::v1::Tick>
-  count(services::server_call&, const services_test::v1::CountRequest& req) override {
+  count(services::server_call& call, const services_test::v1::CountRequest& req) override {
     if (req.n() == 0)
       return caf::make_error(services::rpc_errc::invalid_argument, "n must be > 0");
     auto probe = probe_;
     auto n = req.n();
     auto next = std::make_shared<uint32_t>(0);
-    return [probe, n, next](size_t demand, std::vector<services_test::v1::Tick>& out) {
-      probe->max_demand = std::max<int64_t>(probe->max_demand, static_cast<int64_t>(demand));
-      while (out.size() < demand && *next < n) {
-        services_test::v1::Tick tick;
-        tick.set_seq(++*next);
-        out.push_back(std::move(tick));
-        auto unconsumed = ++probe->produced - probe->consumed;
-        probe->max_unconsumed = std::max<int64_t>(probe->max_unconsumed, unconsumed);
-      }
-      return *next < n ? actors::pull_status::more : actors::pull_status::done;
-    };
+    actors::source_fn<services_test::v1::Tick> source =
+      [probe, n, next](size_t demand, std::vector<services_test::v1::Tick>& out) {
+        probe->max_demand = std::max<int64_t>(probe->max_demand, static_cast<int64_t>(demand));
+        while (out.size() < demand && *next < n) {
+          services_test::v1::Tick tick;
+          tick.set_seq(++*next);
+          out.push_back(std::move(tick));
+          auto unconsumed = ++probe->produced - probe->consumed;
+          probe->max_unconsumed = std::max<int64_t>(probe->max_unconsumed, unconsumed);
+        }
+        return *next < n ? actors::pull_status::more : actors::pull_status::done;
+      };
+    if (!probe->own_producer)
+      return source;
+    auto producer = actors::spawn_producer<services_test::v1::Tick>(
+      *call.self(), actors::producer_config{}, std::move(source));
+    if (!producer)
+      return producer.error();
+    return services::stream_reply<services_test::v1::Tick>::owned(std::move(*producer));
   }
 
 private:

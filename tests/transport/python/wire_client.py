@@ -12,11 +12,7 @@ uncaught exception). Every wait is bounded.
 
 import argparse
 import os
-import select
-import signal
-import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "transport", "python"))
@@ -25,7 +21,6 @@ import troupe_client  # noqa: E402
 from troupe_client import Connection, check  # noqa: E402,F401  (re-exported)
 
 SECRET = b"python shares this secret"
-TIMEOUT_S = troupe_client.TIMEOUT_S
 
 
 def handshake(conn, wire_pb2, my_id=b"python-client"):
@@ -34,30 +29,14 @@ def handshake(conn, wire_pb2, my_id=b"python-client"):
 
 
 def start_node(program, extra_args=()):
-    node = subprocess.Popen([program, "--secret=" + SECRET.decode(), "--lifetime-s=30",
-                             *extra_args],
-                            stdout=subprocess.PIPE)
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([node.stdout], [], [], 0.5)
-        if ready:
-            line = node.stdout.readline().decode()
-            if line.startswith("PORT "):
-                return node, int(line.split()[1])
-    node.kill()
-    raise TimeoutError("the node did not print its port")
+    return troupe_client.start_node([program, "--secret=" + SECRET.decode(), "--lifetime-s=30",
+                                     *extra_args])
 
 
 def stop_node(node):
-    """Stops the node with SIGTERM (a kill if it does not exit in time);
-    returns its exit code, 0 for a clean stop."""
-    node.send_signal(signal.SIGTERM)
-    try:
-        node.wait(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        node.kill()
-        node.wait()
-    return node.returncode
+    """Stops the node with SIGTERM; returns its exit code, 0 for a clean stop."""
+    code, _ = troupe_client.stop_node(node)
+    return code
 
 
 def main():

@@ -15,6 +15,8 @@
 ///  - a running producer of `T` (`caf::actor`), e.g. one shared feed: the
 ///    service never stops it (not when nobody subscribes, not when the
 ///    service stops);
+///  - `stream_reply<T>::owned(producer)`: a producer the method spawned for
+///    this call (to keep its handle), owned like a pull source's;
 ///  - a status (`caf::error` or an `rpc_errc`): the call fails with it.
 ///
 /// The caller gets the stream as a producer handle (local: the producer
@@ -56,6 +58,17 @@ public:
     // nop
   }
 
+  /// A producer of `T` the method spawned for this call itself (it needs
+  /// the handle, e.g. to resume a source that waits for events with
+  /// `flow_resume_atom`): the service owns it as it owns a pull source's
+  /// producer (stopped when nobody subscribes in time, and when the
+  /// service stops).
+  static stream_reply owned(caf::actor producer) {
+    stream_reply result{std::move(producer)};
+    result.owned_ = true;
+    return result;
+  }
+
   stream_reply(caf::error err) : err_(std::move(err)) { // NOLINT
     // nop
   }
@@ -72,7 +85,7 @@ public:
     if (err_)
       return caf::make_message(std::move(err_));
     auto producer = std::move(producer_);
-    bool owned = static_cast<bool>(source_);
+    bool owned = owned_ || static_cast<bool>(source_);
     if (source_) {
       auto spawned =
         actors::spawn_producer<T>(*call.self(), std::move(cfg_), std::move(source_));
@@ -97,6 +110,7 @@ private:
   actors::source_fn<T> source_;
   actors::producer_config cfg_;
   caf::actor producer_;
+  bool owned_ = false;
   caf::error err_;
 };
 
