@@ -44,6 +44,8 @@ def spec_for(jobs_pb2, kind, n):
     elif kind == "deadline":
         spec.task_ms = 30_000
         spec.deadline_ms = 150
+    elif kind == "watched":
+        spec.task_ms = 200
     return spec
 
 
@@ -97,26 +99,18 @@ def main():
         # Submit: the long ones first, so they hold slots when cancelled.
         kinds = sorted((KINDS[i % len(KINDS)] for i in range(args.jobs)),
                        key=lambda k: k != "cancel")
+        check(kinds[-1] == "done", "the last job is one that finishes")
         submitted = {}
         for n, kind_of in enumerate(kinds):
-            kind, reply = jobs.call("Submit", spec_for(jobs_pb2, kind_of, n))
+            last = n == len(kinds) - 1
+            kind, reply = jobs.call("Submit",
+                                    spec_for(jobs_pb2, "watched" if last else kind_of, n))
             check(kind == "reply", "Submit failed: %s" % (reply,))
             submitted[jobs.parse(reply, jobs_pb2.JobRef).id] = kind_of
         print("submitted %d jobs (4 run at once)" % len(submitted))
 
-        # Watch the last job submitted from the start: it waits for a slot
-        # (QUEUED), runs, reports each task, and ends DONE.
-        detailed = max(i for i, k in submitted.items() if k == "done")
-        statuses = watch(jobs, pb, detailed)
-        steps = [(state_name(jobs_pb2, s), s.tasks_done) for s in statuses]
-        print("watched job %d: %s" % (detailed, steps))
-        done = [s.tasks_done for s in statuses]
-        check(done == sorted(done), "tasks_done went backwards: %s" % done)
-        check(statuses[-1].state == jobs_pb2.DONE, "the watch ends with DONE")
-        check(len(statuses) >= 2, "the watch saw only the end: %s" % steps)
-        finals = {detailed: statuses[-1]}
-
         # Cancel answers once the job stopped: its cleanups have run.
+        finals = {}
         for job_id, kind_of in submitted.items():
             if kind_of != "cancel":
                 continue
@@ -125,6 +119,18 @@ def main():
             finals[job_id] = jobs.parse(reply, jobs_pb2.JobStatus)
             print("cancelled job %d: %s, %d cleanups" % (job_id, state_name(jobs_pb2,
                   finals[job_id]), finals[job_id].cleanups))
+
+        # Watch the last job submitted: it still waits for a slot (QUEUED),
+        # then runs, reports each task, and ends DONE.
+        detailed = max(i for i, k in submitted.items() if k == "done")
+        statuses = watch(jobs, pb, detailed)
+        steps = [(state_name(jobs_pb2, s), s.tasks_done) for s in statuses]
+        print("watched job %d: %s" % (detailed, steps))
+        done = [s.tasks_done for s in statuses]
+        check(done == sorted(done), "tasks_done went backwards: %s" % done)
+        check(statuses[-1].state == jobs_pb2.DONE, "the watch ends with DONE")
+        check(len(statuses) >= 2, "the watch saw only the end: %s" % steps)
+        finals[detailed] = statuses[-1]
 
         # Watch every other job to its end.
         for job_id, kind_of in submitted.items():
@@ -147,12 +153,18 @@ def main():
             if kind_of == "done":
                 check(s.tasks_done == s.tasks and s.commits == s.tasks and s.cleanups == 0,
                       "job %d: %s" % (job_id, s))
-            elif kind_of in ("cancel", "deadline"):
+            elif kind_of == "deadline":
                 # Every task was working (30 s of it): each ran its cleanup.
                 check(s.tasks_done == 0 and s.cleanups == s.tasks, "job %d: %s" % (job_id, s))
+            elif kind_of == "cancel":
+                # Running when cancelled: every task ran its cleanup; still
+                # queued: no task had started.
+                check(s.tasks_done == 0 and s.cleanups in (0, s.tasks), "job %d: %s" % (job_id, s))
             else:
                 check("failed (as asked)" in s.error, "job %d: error %r" % (job_id, s.error))
 
+        check(any(finals[i].cleanups for i, k in submitted.items() if k == "cancel"),
+              "no cancelled job ran its cleanups")
         kind, reply = jobs.call("Summary", jobs_pb2.SummaryRequest())
         check(kind == "reply", "Summary failed: %s" % (reply,))
         summary = jobs.parse(reply, jobs_pb2.JobsSummary)
