@@ -103,3 +103,43 @@ function(troupe_add_messages target)
   endforeach()
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
+
+# troupe_add_python_messages(<target> OUT_DIR <dir> PROTOS <file.proto>...
+#                            [PROTO_ROOT <dir>])
+#
+# Python code for a client in another language (transport/python/
+# troupe_client.py): protoc --python_out for the given protos and Troupe's
+# own wire schemas (troupe/{envelope,error,flow,service,wire}.proto), into
+# OUT_DIR, by a custom target <target> built with ALL. A Python program puts
+# OUT_DIR on its path and imports `troupe.wire_pb2` and `<relative>_pb2`.
+function(troupe_add_python_messages target)
+  cmake_parse_arguments(ARG "" "PROTO_ROOT;OUT_DIR" "PROTOS" ${ARGN})
+  if(NOT ARG_OUT_DIR OR NOT ARG_PROTOS)
+    message(FATAL_ERROR "troupe_add_python_messages(${target}): OUT_DIR and PROTOS are required")
+  endif()
+  if(NOT ARG_PROTO_ROOT)
+    set(ARG_PROTO_ROOT ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
+  set(_protos)
+  set(_outputs)
+  foreach(_name IN ITEMS envelope error flow service wire)
+    list(APPEND _protos "${TROUPE_PROTO_DIR}/troupe/${_name}.proto")
+    list(APPEND _outputs "${ARG_OUT_DIR}/troupe/${_name}_pb2.py")
+  endforeach()
+  foreach(_proto IN LISTS ARG_PROTOS)
+    get_filename_component(_abs "${_proto}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+    file(RELATIVE_PATH _rel "${ARG_PROTO_ROOT}" "${_abs}")
+    string(REGEX REPLACE "\\.proto$" "_pb2.py" _py "${_rel}")
+    list(APPEND _protos "${_abs}")
+    list(APPEND _outputs "${ARG_OUT_DIR}/${_py}")
+  endforeach()
+  add_custom_command(
+    OUTPUT ${_outputs}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUT_DIR}
+    COMMAND protobuf::protoc --python_out ${ARG_OUT_DIR}
+            -I ${TROUPE_PROTO_DIR} -I ${ARG_PROTO_ROOT} ${_protos}
+    DEPENDS ${_protos} protobuf::protoc
+    COMMENT "Generating Python protobuf code (${target})"
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS ${_outputs})
+endfunction()
