@@ -266,6 +266,7 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
     slow_b.set_think_ms(100);
     auto client = sys.spawn([=, to = caf::actor{main}](caf::event_based_actor* self) {
       for (const auto& req : {slow_a, slow_b})
+        // [cookbook:deadline_call]
         stub.get_quote(self, req, 2s)
           .then(
             [to](shop::v1::Quote& q) {
@@ -277,6 +278,7 @@ int run_shop(caf::actor_system& sys, const demo_config& cfg, const std::string& 
                           troupe::messages::describe(status).c_str());
               caf::anon_send(to, false);
             });
+      // [/cookbook:deadline_call]
     });
     int answered = 0;
     for (int i = 0; i < 2; ++i)

@@ -122,9 +122,11 @@ int run_warehouse(caf::actor_system& sys, const demo_config& cfg) {
     std::printf("warehouse dashboard on %s/\n", http->url().c_str());
   }
   std::fflush(stdout);
+  // [cookbook:graceful_shutdown]
   supervisors::graceful_shutdown_config shutdown;
   shutdown.deadline = 5s;
   auto rc = supervisors::run_with_graceful_shutdown(sys, *tree, shutdown);
+  // [/cookbook:graceful_shutdown]
   if (http)
     http->stop();
   n->stop();

@@ -35,6 +35,7 @@ struct task_plan {
 /// cancellation waits for: a commit is never torn. A cancelled task runs
 /// its cleanup. Whatever happened, it tells its scope (committed, cleaned
 /// up) before it ends.
+// [cookbook:shielded_task]
 caf::behavior job_task(caf::event_based_actor* self, caf::actor scope, job_runner_actor runner,
                        task_plan plan) {
   auto c = cancellation::install(self);
@@ -67,6 +68,7 @@ caf::behavior job_task(caf::event_based_actor* self, caf::actor scope, job_runne
     },
   };
 }
+// [/cookbook:shielded_task]
 
 v1::JobState final_state(const troupe::supervisors::scope_report& report,
                          bool cancel_requested) {

@@ -96,6 +96,7 @@ jobs_service::watch(troupe::services::server_call&, const v1::JobRef& ref) {
   auto i = jobs_.find(ref.id());
   if (i == jobs_.end())
     return caf::make_error(rpc_errc::not_found, "no job " + std::to_string(ref.id()));
+  // [cookbook:watch_stream]
   auto feed = std::make_shared<status_feed>();
   auto producer = troupe::actors::spawn_producer<v1::JobStatus>(
     *self(), troupe::actors::producer_config{},
@@ -113,6 +114,7 @@ jobs_service::watch(troupe::services::server_call&, const v1::JobRef& ref) {
     self()->send(i->second.runner, watch_atom::value, feed);
   // Owned: stopped if the caller never subscribes, and with the service.
   return troupe::services::stream_reply<v1::JobStatus>::owned(std::move(*producer));
+  // [/cookbook:watch_stream]
 }
 
 troupe::services::reply<v1::JobsSummary> jobs_service::summary(troupe::services::server_call&,
@@ -129,6 +131,7 @@ void jobs_service::on_stop() {
       caf::anon_send(job.runner, cancel_atom::value);
 }
 
+// [cookbook:admit]
 void jobs_service::admit() {
   while (running_ < cfg_.max_running && !queue_.empty()) {
     auto id = queue_.front();
@@ -141,6 +144,7 @@ void jobs_service::admit() {
     self()->send(i->second.runner, start_atom::value);
   }
 }
+// [/cookbook:admit]
 
 void jobs_service::on_ended(uint64_t id, v1::JobStatus final) {
   auto i = jobs_.find(id);

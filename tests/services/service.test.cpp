@@ -413,6 +413,7 @@ TEST_CASE_METHOD(fixture, "a local call to a service that never answers fails at
   }));
   register_service(sys, std::string{Greeter::full_name}, mute);
   run();
+  // [cookbook:virtual_time]
   Greeter::Stub stub{channel::local(sys)};
   greet(*this, stub, hello("ann"), 200ms);
   run();
@@ -420,6 +421,7 @@ TEST_CASE_METHOD(fixture, "a local call to a service that never answers fails at
   CHECK_FALSE(received<failed_atom, caf::error>());
   advance_time(1ms);
   CHECK(is(failure(*this), rpc_errc::deadline_exceeded));
+  // [/cookbook:virtual_time]
 }
 
 TEST_CASE_METHOD(fixture, "a service answers a deferred reply it did not give by the deadline",
