@@ -1,6 +1,7 @@
 #include "troupe/actors/call_context.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <random>
 
 namespace troupe::actors {
@@ -25,6 +26,7 @@ uint64_t random_word() {
 /// `digits` (a multiple of 16) random lowercase hex digits, not all zero
 /// (W3C forbids that).
 std::string random_hex(size_t digits) {
+  assert(digits % 16 == 0);
   static constexpr char hex[] = "0123456789abcdef";
   std::string result(digits, '0');
   uint64_t any = 0;

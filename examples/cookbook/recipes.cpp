@@ -8,10 +8,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -54,25 +56,39 @@ T await(std::future<T>& f, const char* recipe) {
 // -- asyncio.Queue(maxsize=n): a producer slowed to its consumer's pace ------
 
 // [cookbook:bounded_queue]
-void bounded_queue(caf::actor_system& sys) {
+/// Sums 1..n through a queue of 64 items; `done(sum, error)` at the end.
+caf::expected<caf::actor> sum_through_queue(caf::actor_system& sys, int64_t n,
+                                            std::function<void(int64_t, caf::error)> done) {
   // The source is pulled only while the consumer has credit: at most 64
   // items exist between the two, however fast the source could go.
   auto next = std::make_shared<int64_t>(0);
   auto producer = actors::spawn_producer<int64_t>(
-    sys, actors::producer_config{}, [next](size_t demand, std::vector<int64_t>& out) {
-      while (out.size() < demand && *next < 100'000)
+    sys, actors::producer_config{}, [next, n](size_t demand, std::vector<int64_t>& out) {
+      while (out.size() < demand && *next < n)
         out.push_back(++*next);
-      return *next < 100'000 ? actors::pull_status::more : actors::pull_status::done;
+      return *next < n ? actors::pull_status::more : actors::pull_status::done;
     });
+  if (!producer)
+    return producer.error();
   auto sum = std::make_shared<int64_t>(0);
-  std::promise<caf::error> finished;
-  auto consumer = actors::spawn_consumer<int64_t>(
+  return actors::spawn_consumer<int64_t>(
     sys, *producer, actors::consumer_config{64}, [sum](const int64_t& x) { *sum += x; },
-    [&finished](const caf::error& err) { finished.set_value(err); });
-  // [/cookbook:bounded_queue]
-  auto f = finished.get_future();
-  auto err = await(f, "bounded_queue");
-  expect(!err && *sum == 100'000LL * 100'001 / 2 && consumer, "bounded_queue",
+    [sum, done](const caf::error& err) { done(*sum, err); });
+}
+// [/cookbook:bounded_queue]
+
+void bounded_queue(caf::actor_system& sys) {
+  auto outcome = std::make_shared<std::promise<std::pair<int64_t, caf::error>>>();
+  auto consumer = sum_through_queue(sys, 100'000, [outcome](int64_t sum, caf::error err) {
+    outcome->set_value({sum, std::move(err)});
+  });
+  if (!consumer) {
+    expect(false, "bounded_queue", sys.render(consumer.error()));
+    return;
+  }
+  auto f = outcome->get_future();
+  auto [sum, err] = await(f, "bounded_queue");
+  expect(!err && sum == 100'000LL * 100'001 / 2, "bounded_queue",
          "100 000 items through a capacity of 64");
 }
 
@@ -93,7 +109,7 @@ struct client_state {
 };
 
 caf::behavior client(caf::stateful_actor<client_state>* self, caf::actor service,
-                     std::promise<caf::expected<uint32_t>>* outcome) {
+                     std::function<void(caf::expected<uint32_t>)> done) {
   actors::call_policy policy;
   policy.deadline = 2s;                       // the whole call, retries included
   policy.retry = actors::retry_policy::up_to( // 4 attempts, full jitter
@@ -106,16 +122,18 @@ caf::behavior client(caf::stateful_actor<client_state>* self, caf::actor service
     [](uint32_t attempt, caf::timespan) {
       return caf::make_message(ask_atom::value, attempt);
     },
-    [outcome](caf::expected<uint32_t> x) { outcome->set_value(std::move(x)); });
+    std::move(done)); // runs in this actor, exactly once
   return {[](caf::ok_atom) {}};
 }
 // [/cookbook:resilient_call]
 
 void resilient_call(caf::actor_system& sys) {
   auto service = sys.spawn(flaky);
-  std::promise<caf::expected<uint32_t>> outcome;
-  auto c = sys.spawn(client, service, &outcome);
-  auto f = outcome.get_future();
+  auto outcome = std::make_shared<std::promise<caf::expected<uint32_t>>>();
+  auto c = sys.spawn(client, service, [outcome](caf::expected<uint32_t> x) {
+    outcome->set_value(std::move(x));
+  });
+  auto f = outcome->get_future();
   auto x = await(f, "resilient_call");
   expect(x && *x == 3, "resilient_call", "answered by attempt 3 after two failures");
   caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
@@ -134,19 +152,19 @@ void gather_bounded(caf::actor_system& sys) {
         return static_cast<uint32_t>(i * 10);
       }};
     }));
-  std::promise<std::vector<caf::expected<uint32_t>>> outcome;
-  sys.spawn([&](caf::event_based_actor* self) {
+  auto outcome = std::make_shared<std::promise<std::vector<caf::expected<uint32_t>>>>();
+  sys.spawn([replicas, outcome](caf::event_based_actor* self) {
     // [cookbook:gather]
     // Every answer and every error, in target order; at most 2 requests in
     // flight at once; each bounded by 200 ms.
     actors::gather<uint32_t>(self, replicas, 200ms,
                              caf::make_message(ask_atom::value, uint32_t{1}), 2,
-                             [&outcome](std::vector<caf::expected<uint32_t>> results) {
-                               outcome.set_value(std::move(results));
+                             [outcome](std::vector<caf::expected<uint32_t>> results) {
+                               outcome->set_value(std::move(results));
                              });
     // [/cookbook:gather]
   });
-  auto f = outcome.get_future();
+  auto f = outcome->get_future();
   auto results = await(f, "gather");
   bool ok = results.size() == 6 && !results[4] && results[5] && *results[5] == 50;
   expect(ok, "gather", "6 answers in order, replica 4's error among them");
@@ -192,21 +210,25 @@ void task_group(caf::actor_system& sys) {
 
 void offload(caf::actor_system& sys) {
   auto pool = actors::spawn_blocking_pool(sys, 2);
-  std::promise<std::string> outcome;
-  sys.spawn([&](caf::event_based_actor* self) {
+  if (!pool) {
+    expect(false, "offload", sys.render(pool.error()));
+    return;
+  }
+  auto outcome = std::make_shared<std::promise<std::string>>();
+  sys.spawn([pool = *pool, outcome](caf::event_based_actor* self) {
     // [cookbook:offload]
     // Blocking work (a file, a C library) runs on the pool's own threads,
     // never on the scheduler's; the actor gets the result as a reply.
-    actors::run_blocking(self, *pool, 5s,
+    actors::run_blocking(self, pool, 5s,
                          [] {
                            std::this_thread::sleep_for(20ms); // stands for blocking I/O
                            return std::string{"parsed"};
                          })
-      .then([&outcome](std::string& s) { outcome.set_value(s); },
-            [&outcome](caf::error& err) { outcome.set_value(to_string(err)); });
+      .then([outcome](std::string& s) { outcome->set_value(s); },
+            [outcome](caf::error& err) { outcome->set_value(to_string(err)); });
     // [/cookbook:offload]
   });
-  auto f = outcome.get_future();
+  auto f = outcome->get_future();
   expect(await(f, "offload") == "parsed", "offload", "the blocking job's result came back");
   caf::anon_send_exit(*pool, caf::exit_reason::user_shutdown);
 }

@@ -118,6 +118,7 @@ job_runner::behavior_type job_runner::make_behavior() {
       feed->push(status_, ended());
       if (!ended())
         watchers_.push_back(std::move(feed));
+      return caf::ok_atom::value;
     },
     [this](task_done_atom) {
       if (ended())

@@ -11,7 +11,8 @@
 //   (cancel_atom) -> JobStatus    cancels; answers once the job stopped
 //                                 (every cancelled task ran its cleanup)
 //   (await_atom) -> JobStatus     answers when the job ends, with its status
-//   (watch_atom, status_feed_ptr) feeds every status change to a watcher
+//   (watch_atom, status_feed_ptr) -> ok
+//                                 feeds every status change to a watcher
 //   (task_done_atom)              progress, from a task that finished
 //   (scope_report)                from its scope: the job ended
 // The runner quits once the job ended and the awaiting calls got their
@@ -41,13 +42,12 @@ using watch_atom = caf::atom_constant<caf::atom("job_watch")>;
 using task_done_atom = caf::atom_constant<caf::atom("job_tdone")>;
 using troupe::supervisors::await_atom;
 
-using job_runner_actor =
-  caf::typed_actor<caf::reacts_to<start_atom>,
-                   caf::replies_to<status_atom>::with<v1::JobStatus>,
-                   caf::replies_to<cancel_atom>::with<v1::JobStatus>,
-                   caf::replies_to<await_atom>::with<v1::JobStatus>,
-                   caf::reacts_to<watch_atom, status_feed_ptr>, caf::reacts_to<task_done_atom>,
-                   caf::reacts_to<troupe::supervisors::scope_report>>;
+using job_runner_actor = caf::typed_actor<
+  caf::reacts_to<start_atom>, caf::replies_to<status_atom>::with<v1::JobStatus>,
+  caf::replies_to<cancel_atom>::with<v1::JobStatus>,
+  caf::replies_to<await_atom>::with<v1::JobStatus>,
+  caf::replies_to<watch_atom, status_feed_ptr>::with<caf::ok_atom>,
+  caf::reacts_to<task_done_atom>, caf::reacts_to<troupe::supervisors::scope_report>>;
 
 /// What a task reports to its scope before it ends (`report_task_result`),
 /// as bits: the runner counts them from the scope's report, which has every

@@ -35,13 +35,14 @@ troupe::services::reply<v1::JobRef> jobs_service::submit(troupe::services::serve
                                                          const v1::JobSpec& spec) {
   if (auto err = validate(spec))
     return err;
-  if (jobs_.size() >= cfg_.max_jobs)
+  if (live_ >= cfg_.max_jobs)
     return caf::make_error(rpc_errc::resource_exhausted,
-                           "already " + std::to_string(jobs_.size()) + " jobs");
+                           "already " + std::to_string(live_) + " jobs waiting or running");
   auto id = ++next_id_;
   // Linked: a runner does not outlive the service (nor its tasks the runner).
   auto runner = self()->spawn<job_runner, caf::linked>(id, spec);
-  jobs_.emplace(id, job_entry{runner, false, std::nullopt});
+  jobs_.emplace(id, job_entry{runner, false, 0, std::nullopt});
+  ++live_;
   counts_.set_submitted(counts_.submitted() + 1);
   self()
     ->request(runner, caf::infinite, await_atom::value)
@@ -60,14 +61,26 @@ troupe::services::reply<v1::JobRef> jobs_service::submit(troupe::services::serve
   return ref;
 }
 
+const v1::JobStatus* jobs_service::final_of(uint64_t id) const {
+  auto i = jobs_.find(id);
+  return i != jobs_.end() && i->second.final ? &*i->second.final : nullptr;
+}
+
 template <class Atom>
 troupe::services::reply<v1::JobStatus> jobs_service::ask(troupe::services::server_call& call,
-                                                         job_entry& job, Atom what) {
+                                                         uint64_t id, Atom what) {
   auto later = call.defer<v1::JobStatus>();
+  // A runner that ended has answered its `await` before it quit, so by the
+  // time a request to it bounces, the final status is here.
   self()
-    ->request(job.runner, caf::infinite, what)
+    ->request(jobs_.at(id).runner, caf::infinite, what)
     .then([later](v1::JobStatus& s) mutable { later.deliver(std::move(s)); },
-          [later](caf::error& err) mutable { later.fail(std::move(err)); });
+          [this, id, later](caf::error& err) mutable {
+            if (const auto* final = final_of(id))
+              later.deliver(*final);
+            else
+              later.fail(std::move(err));
+          });
   return later;
 }
 
@@ -78,7 +91,7 @@ jobs_service::status(troupe::services::server_call& call, const v1::JobRef& ref)
     return caf::make_error(rpc_errc::not_found, "no job " + std::to_string(ref.id()));
   if (i->second.final)
     return *i->second.final;
-  return ask(call, i->second, status_atom::value);
+  return ask(call, ref.id(), status_atom::value);
 }
 
 troupe::services::reply<v1::JobStatus>
@@ -88,7 +101,7 @@ jobs_service::cancel(troupe::services::server_call& call, const v1::JobRef& ref)
     return caf::make_error(rpc_errc::not_found, "no job " + std::to_string(ref.id()));
   if (i->second.final)
     return *i->second.final;
-  return ask(call, i->second, cancel_atom::value);
+  return ask(call, ref.id(), cancel_atom::value);
 }
 
 troupe::services::stream_reply<v1::JobStatus>
@@ -108,10 +121,24 @@ jobs_service::watch(troupe::services::server_call&, const v1::JobRef& ref) {
                            "cannot start the watch: "
                              + troupe::messages::describe(producer.error()));
   feed->attach(*producer);
-  if (i->second.final)
+  if (i->second.final) {
     feed->push(*i->second.final, true);
-  else
-    self()->send(i->second.runner, watch_atom::value, feed);
+  } else if (++i->second.watchers > cfg_.max_watchers) {
+    caf::anon_send_exit(*producer, caf::exit_reason::user_shutdown);
+    return caf::make_error(rpc_errc::resource_exhausted,
+                           "job " + std::to_string(ref.id()) + " has "
+                             + std::to_string(cfg_.max_watchers) + " watchers already");
+  } else {
+    // A runner that ended meanwhile bounces the request: the final status,
+    // here by then, closes the feed.
+    self()
+      ->request(i->second.runner, caf::infinite, watch_atom::value, feed)
+      .then([](caf::ok_atom) {},
+            [this, id = ref.id(), feed](caf::error&) {
+              if (const auto* final = final_of(id))
+                feed->push(*final, true);
+            });
+  }
   // Owned: stopped if the caller never subscribes, and with the service.
   return troupe::services::stream_reply<v1::JobStatus>::owned(std::move(*producer));
   // [/cookbook:watch_stream]
@@ -121,13 +148,13 @@ troupe::services::reply<v1::JobsSummary> jobs_service::summary(troupe::services:
                                                                const v1::SummaryRequest&) {
   auto result = counts_;
   result.set_running(running_);
-  result.set_queued(queue_.size());
+  result.set_queued(live_ - running_);
   return result;
 }
 
 void jobs_service::on_stop() {
   for (auto& [id, job] : jobs_)
-    if (!job.final)
+    if (job.runner)
       caf::anon_send(job.runner, cancel_atom::value);
 }
 
@@ -168,6 +195,13 @@ void jobs_service::on_ended(uint64_t id, v1::JobStatus final) {
   }
   counts_.set_cleanup_ran(counts_.cleanup_ran() + final.cleanups());
   i->second.final = std::move(final);
+  i->second.runner = nullptr;
+  --live_;
+  ended_.push_back(id);
+  while (ended_.size() > cfg_.kept_ended) {
+    jobs_.erase(ended_.front());
+    ended_.pop_front();
+  }
   admit();
 }
 

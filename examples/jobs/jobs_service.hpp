@@ -5,8 +5,11 @@
 // questions about them. Each job runs in its own runner (job_runner.hpp);
 // the service keeps the queue, the final statuses and the counters.
 //
-// Bounds: `max_jobs` jobs are kept (running, queued or ended); a submission
-// beyond is refused with `resource_exhausted`, never queued without end.
+// Bounds: at most `max_jobs` jobs wait or run; a submission beyond is
+// refused with `resource_exhausted`, never queued without end. The final
+// status of the last `kept_ended` jobs is kept for Status and Watch (older
+// ones answer `not_found`); a running job has at most `max_watchers` Watch
+// streams.
 
 #include <cstdint>
 #include <deque>
@@ -24,8 +27,12 @@ namespace jobs {
 struct jobs_config {
   /// Jobs running at once.
   uint32_t max_running = 4;
-  /// Jobs kept at most (running, queued and ended).
+  /// Jobs waiting or running at most.
   uint32_t max_jobs = 10'000;
+  /// Ended jobs whose final status is kept.
+  uint32_t kept_ended = 10'000;
+  /// Watch streams per running job.
+  uint32_t max_watchers = 64;
 };
 
 class jobs_service final : public v1::Jobs::Service {
@@ -52,16 +59,22 @@ public:
 
 private:
   struct job_entry {
+    /// Null once the job ended.
     job_runner_actor runner;
     bool started = false;
+    uint32_t watchers = 0;
     /// Set once the job ended (its runner is gone).
     std::optional<v1::JobStatus> final;
   };
 
-  /// Asks the runner of `id` with `what` and answers `call` with its status.
+  /// Asks the runner of job `id` with `what` and answers `call` with its
+  /// status; a runner that ended meanwhile answers with the final status.
   template <class Atom>
-  troupe::services::reply<v1::JobStatus> ask(troupe::services::server_call& call,
-                                             job_entry& job, Atom what);
+  troupe::services::reply<v1::JobStatus> ask(troupe::services::server_call& call, uint64_t id,
+                                             Atom what);
+
+  /// The final status of job `id`, if it ended and is still kept.
+  const v1::JobStatus* final_of(uint64_t id) const;
 
   /// Starts queued jobs while slots are free.
   void admit();
@@ -71,6 +84,10 @@ private:
   jobs_config cfg_;
   std::map<uint64_t, job_entry> jobs_;
   std::deque<uint64_t> queue_;
+  /// Ended jobs, oldest first (dropped beyond `kept_ended`).
+  std::deque<uint64_t> ended_;
+  /// Jobs waiting or running.
+  uint32_t live_ = 0;
   uint32_t running_ = 0;
   uint64_t next_id_ = 0;
   v1::JobsSummary counts_;

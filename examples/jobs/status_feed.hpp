@@ -15,6 +15,8 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/send.hpp>
 
@@ -27,10 +29,11 @@ namespace jobs {
 
 class status_feed {
 public:
-  /// The producer that pulls this feed (known once it is spawned).
-  void attach(caf::actor producer) {
+  /// The producer that pulls this feed (known once it is spawned). Held
+  /// weakly: the producer's source holds the feed.
+  void attach(const caf::actor& producer) {
     std::lock_guard<std::mutex> guard{mtx_};
-    producer_ = std::move(producer);
+    producer_ = producer.address();
   }
 
   /// Adds a status; `last`: nothing follows it. Wakes the producer.
@@ -42,7 +45,7 @@ public:
         return;
       items_.push_back(status);
       closed_ = last;
-      wake = producer_;
+      wake = caf::actor_cast<caf::actor>(producer_);
     }
     if (wake)
       caf::anon_send(wake, troupe::actors::flow_resume_atom::value);
@@ -65,7 +68,7 @@ private:
   std::mutex mtx_;
   std::deque<v1::JobStatus> items_;
   bool closed_ = false;
-  caf::actor producer_;
+  caf::actor_addr producer_;
 };
 
 using status_feed_ptr = std::shared_ptr<status_feed>;

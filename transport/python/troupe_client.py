@@ -131,9 +131,12 @@ def proof(secret, label, hello_nonce, challenge_nonce, initiator_id, acceptor_id
     return hmac.new(secret, data, hashlib.sha256).digest()
 
 
-def handshake(conn, wire_pb2, my_id=b"python-client", secret=None):
+def handshake(conn, wire_pb2, my_id=None, secret=None):
     """Runs the initiator's side of the handshake (§2), authenticated with
-    `secret` (bytes) if given; returns the node's id."""
+    `secret` (bytes) if given; returns the node's id. `my_id` defaults to a
+    fresh "python-<random>": a node keeps one connection per peer id, so two
+    clients sharing an id would be one peer to it (the second is refused)."""
+    my_id = my_id or ("python-" + os.urandom(6).hex()).encode()
     my_nonce = os.urandom(16)
     hello = wire_pb2.Frame()
     hello.hello.protocol_version = 1

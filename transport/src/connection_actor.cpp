@@ -77,9 +77,7 @@ caf::behavior connection_actor::make_behavior() {
     responder_ = nullptr;
     args_.routes = nullptr;
     args_.io = nullptr;
-    if (args_.claims)
-      args_.claims->ended(address());
-    args_.claims = nullptr;
+    release_claim();
   });
   start_io();
   return {
@@ -177,11 +175,12 @@ void connection_actor::end_as_duplicate(const std::string& peer_id) {
   auto why = caf::make_error(transport_errc::duplicate_connection, peer_id);
   wire::Frame refusal;
   to_wire_error(why, messages::describe(why), *refusal.mutable_refusal()->mutable_error());
-  fail_handshake(std::move(why), state_ == phase::connecting ? nullptr : &refusal);
+  fail_handshake(std::move(why), &refusal);
 }
 
 void connection_actor::fail_handshake(caf::error err, const wire::Frame* refusal) {
   state_ = phase::closed;
+  release_claim();
   // Two nodes dialing each other end one dial this way: nothing failed.
   if (err == transport_errc::duplicate_connection)
     log_->info("{}: not connecting: {}", label(), messages::describe(err));
@@ -519,6 +518,7 @@ void connection_actor::close(caf::error reason, close_mode mode) {
     return;
   auto was = state_;
   state_ = phase::closed;
+  release_claim();
   if (mode == close_mode::protocol_error) {
     log_->warn("{}: closing: {}", label(), messages::describe(reason));
     std::string bytes;
@@ -571,6 +571,15 @@ void connection_actor::shut_down_children(const caf::error& reason) {
 }
 
 // -- helpers ------------------------------------------------------------------
+
+void connection_actor::release_claim() {
+  // Before the actor quits: the node's monitor fires before this actor's
+  // own attachables, and the node must not find a claim of a connection it
+  // already saw go down.
+  if (args_.claims)
+    args_.claims->ended(address());
+  args_.claims = nullptr;
+}
 
 void connection_actor::send_frame(const wire::Frame& frame) {
   auto err = args_.io->write(

@@ -180,6 +180,9 @@ private:
 
   void send_frame(const wire::Frame& frame);
 
+  /// Removes this connection from `args_.claims` (idempotent).
+  void release_claim();
+
   /// "peer 127.0.0.1:4711 [node-id]" for log lines.
   std::string label() const;
 

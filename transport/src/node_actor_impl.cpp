@@ -211,15 +211,22 @@ node_actor_impl::behavior_type node_actor_impl::make_behavior() {
           observers_.notify(this, i->second);
         held_down_.erase(i);
       }
-      if (auto i = awaiting_peer_.find(peer_id); !up && i != awaiting_peer_.end()) {
-        auto addrs = std::move(i->second);
+      if (auto i = awaiting_peer_.find(peer_id);
+          !up && i != awaiting_peer_.end() && clock().now() >= i->second.due) {
+        auto addrs = std::move(i->second.addrs);
         awaiting_peer_.erase(i);
-        for (auto& addr : addrs)
+        for (auto& addr : addrs) {
           resolve(addr,
                   caf::make_error(transport_errc::peer_lost, peer_id,
                                   "refused this node's dial as a duplicate, and its own "
                                   "connection did not come"),
                   caf::actor{}, "");
+          // The peer may have refused it for a connection that was ending
+          // (it had not noticed yet): try again, as after any loss.
+          if (!stopping_ && cfg_->reconnect && remembered_.count(addr) > 0
+              && by_addr_.count(addr) == 0)
+            schedule_reconnect(addr);
+        }
       }
     },
   };
@@ -455,7 +462,7 @@ void node_actor_impl::on_established(const std::string& peer_id, const std::stri
   std::vector<std::string> addrs{entry.dial_addr, entry.peer_addr};
   if (auto k = awaiting_peer_.find(peer_id); k != awaiting_peer_.end()) {
     // Dials of this node the peer refused: this connection serves them.
-    addrs.insert(addrs.end(), k->second.begin(), k->second.end());
+    addrs.insert(addrs.end(), k->second.addrs.begin(), k->second.addrs.end());
     awaiting_peer_.erase(k);
   }
   for (auto& addr : addrs) {
@@ -535,12 +542,16 @@ void node_actor_impl::on_connection_down(const caf::actor_addr& source,
     remembered_[entry.dial_addr] = entry.target;
     if (auto j = by_id_.find(peer); j != by_id_.end()) {
       by_addr_[entry.dial_addr] = j->second;
+      backoffs_.erase(entry.dial_addr);
+      reconnecting_.erase(entry.dial_addr);
       resolve(entry.dial_addr, caf::none, j->second, peer);
     } else {
       by_addr_.erase(entry.dial_addr);
-      awaiting_peer_[peer].push_back(entry.dial_addr);
-      delayed_send(this, cfg_->handshake_timeout + cfg_->connect_timeout, held_due_atom::value,
-                   peer);
+      auto wait = cfg_->handshake_timeout + cfg_->connect_timeout;
+      auto& w = awaiting_peer_[peer];
+      w.addrs.push_back(entry.dial_addr);
+      w.due = clock().now() + wait;
+      delayed_send(this, wait, held_due_atom::value, peer);
     }
     return;
   } else if (!entry.established && !entry.dial_addr.empty()) {

@@ -220,7 +220,14 @@ private:
   /// peer refused this node's dial as a duplicate (it dialed this node at
   /// the same time, and its dial won). Its connection, once established,
   /// resolves their waiters; `held_due_atom` fails them if it never comes.
-  std::unordered_map<std::string, std::vector<std::string>> awaiting_peer_;
+  struct awaiting {
+    std::vector<std::string> addrs;
+    /// When they fail if the peer's connection has not come (a
+    /// `held_due_atom` for the peer that fires earlier, e.g. for a held
+    /// down, leaves them waiting).
+    caf::actor_clock::time_point due;
+  };
+  std::unordered_map<std::string, awaiting> awaiting_peer_;
   /// Dialed or advertised address -> connection; a null actor while the
   /// connection to a dialed address is being started.
   std::unordered_map<std::string, caf::actor> by_addr_;

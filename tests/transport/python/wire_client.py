@@ -23,7 +23,7 @@ from troupe_client import Connection, check  # noqa: E402,F401  (re-exported)
 SECRET = b"python shares this secret"
 
 
-def handshake(conn, wire_pb2, my_id=b"python-client"):
+def handshake(conn, wire_pb2, my_id=None):
     """The handshake with the test node's shared secret."""
     return troupe_client.handshake(conn, wire_pb2, my_id, SECRET)
 

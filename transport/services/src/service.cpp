@@ -1,5 +1,7 @@
 #include "troupe/services/service.hpp"
 
+#include <random>
+
 #include <algorithm>
 
 #include <caf/actor_cast.hpp>
@@ -25,6 +27,17 @@ namespace {
 
 bool was_answered(const std::shared_ptr<detail::pending_reply>& reply) {
   return !reply->pending();
+}
+
+/// 32 hex digits from the OS's random source.
+std::string unguessable_name() {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::random_device os;
+  std::string result;
+  for (int i = 0; i < 8; ++i)
+    for (auto word = os(), j = 0u; j < 4; ++j, word >>= 4)
+      result += hex[word & 0xF];
+  return result;
 }
 
 int64_t ns_of(caf::actor_clock::time_point t) {
@@ -170,7 +183,9 @@ caf::message service_base::open_stream(server_call& call, caf::actor producer, b
   for (auto i = streams_.begin(); i != streams_.end();)
     i = caf::actor_cast<caf::actor>(*i) ? std::next(i) : streams_.erase(i);
   const auto& ctx = call.context();
-  auto name = std::string{service_full_name()} + "/stream/" + actors::new_span_id();
+  // A connected peer pulls a stream by its name: unguessable (128 bits from
+  // the OS), not a trace id (those need not be unpredictable).
+  auto name = std::string{service_full_name()} + "/stream/" + unguessable_name();
   troupe::StreamOpened opened;
   opened.set_stream(name);
   opened.set_item_type(item_type);
