@@ -11,7 +11,8 @@ It watches one job's status stream from QUEUED or RUNNING to DONE, watches
 every job to its end, checks each outcome and the service's summary, refuses
 a bad job (typed invalid_argument) and an unknown id (not_found), stops the
 server with SIGTERM, and checks its last line: the counts again, and no
-actor left running. Prints "jobs client: OK", then the server's line last:
+actor left running. A second, small server checks the bounds: a job beyond
+--max-jobs is refused, a final status beyond --kept-ended is forgotten. Prints "jobs client: OK", then the server's line last:
 
   jobs submitted=<n> done=<n> failed=<n> cancelled=<n> timed_out=<n>
        cleanup_ran=<n> leaked_actors=0
@@ -65,6 +66,45 @@ def watch(jobs, pb, job_id):
     statuses = list(stream.items(pb.jobs.JobStatus, "jobs.v1.JobStatus", max_pulls=1000))
     check(statuses, "job %d: an empty status stream" % job_id)
     return statuses
+
+
+def check_bounds(program, pb):
+    """A server that may hold 2 jobs and keep 1 final status: a third job is
+    refused (trp_rpc/8 resource_exhausted), and the older of two ended jobs
+    is forgotten (trp_rpc/5 not_found)."""
+    env = dict(os.environ, SPDLOG_LEVEL=os.environ.get("SPDLOG_LEVEL", "warn"))
+    server, port = start_node([program, "--max-running=1", "--max-jobs=2", "--kept-ended=1",
+                               "--lifetime-s=60"], env=env)
+    try:
+        conn = Connection(port, pb.wire)
+        jobs = ServiceCaller(conn, pb.wire, handshake(conn, pb.wire), SERVICE)
+        ids = []
+        for n in range(2):
+            kind, reply = jobs.call("Submit", spec_for(pb.jobs, "cancel", n))
+            check(kind == "reply", "Submit failed: %s" % (reply,))
+            ids.append(jobs.parse(reply, pb.jobs.JobRef).id)
+        kind, status = jobs.call("Submit", spec_for(pb.jobs, "cancel", 2))
+        check(kind == "error" and status.category == "trp_rpc" and status.code == 8,
+              "a third job: expected trp_rpc/8 resource_exhausted, got %s" % (status,))
+        for job_id in ids:  # the first runs, the second waits: both end cancelled
+            kind, reply = jobs.call("Cancel", pb.jobs.JobRef(id=job_id))
+            check(kind == "reply" and jobs.parse(reply, pb.jobs.JobStatus).state
+                  == pb.jobs.CANCELLED, "Cancel(%d): %s" % (job_id, reply))
+        kind, status = jobs.call("Status", pb.jobs.JobRef(id=ids[0]))
+        check(kind == "error" and status.code == 5, "the older ended job is forgotten")
+        kind, reply = jobs.call("Status", pb.jobs.JobRef(id=ids[1]))
+        check(kind == "reply" and jobs.parse(reply, pb.jobs.JobStatus).state
+              == pb.jobs.CANCELLED, "the newer ended job is kept")
+        kind, reply = jobs.call("Submit", spec_for(pb.jobs, "done", 3))
+        check(kind == "reply", "room again once jobs ended: %s" % (reply,))
+        conn.goodbye("bounds checked")
+    except BaseException:
+        stop_node(server)
+        raise
+    code, output = stop_node(server)
+    check(code == 0 and "leaked_actors=0" in output,
+          "the bounded server exited with %s:\n%s" % (code, output))
+    print("bounds: a third job refused, the older final status forgotten")
 
 
 def main():
@@ -189,6 +229,7 @@ def main():
                          summary.submitted, summary.done, summary.failed, summary.cancelled,
                          summary.timed_out, summary.cleanup_ran))
     check(line == expected_line, "server says %r, expected %r" % (line, expected_line))
+    check_bounds(args.server, pb)
     print("%d jobs in %.1f s" % (args.jobs, time.monotonic() - started))
     print("jobs client: OK")
     print(line)

@@ -34,9 +34,13 @@ struct jobs_system_config : troupe::transport::system_config {
   jobs_system_config() {
     opt_group{custom_options_, "global"}
       .add(max_running, "max-running", "jobs running at once")
+      .add(max_jobs, "max-jobs", "jobs waiting or running at most; more are refused")
+      .add(kept_ended, "kept-ended", "ended jobs whose final status is kept")
       .add(lifetime_s, "lifetime-s", "exit after this many seconds whatever happens");
   }
   uint32_t max_running = 4;
+  uint32_t max_jobs = 10'000;
+  uint32_t kept_ended = 10'000;
   uint32_t lifetime_s = 120;
 };
 
@@ -68,6 +72,8 @@ int main(int argc, char** argv) {
   sup.name = "jobs";
   jobs::jobs_config jcfg;
   jcfg.max_running = cfg.max_running;
+  jcfg.max_jobs = cfg.max_jobs;
+  jcfg.kept_ended = cfg.kept_ended;
   sup.children.push_back(troupe::services::service_child<jobs::jobs_service>(
     troupe::services::service_options{}.published_on(node->handle()), jcfg));
   auto services = troupe::supervisors::spawn_supervisor(sys, sup);
