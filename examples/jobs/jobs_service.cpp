@@ -25,6 +25,10 @@ caf::error validate(const v1::JobSpec& spec) {
   return caf::none;
 }
 
+caf::error no_job(uint64_t id) {
+  return caf::make_error(rpc_errc::not_found, "no job " + std::to_string(id));
+}
+
 } // namespace
 
 jobs_service::jobs_service(jobs_config cfg) : cfg_(cfg) {
@@ -69,11 +73,16 @@ const v1::JobStatus* jobs_service::final_of(uint64_t id) const {
 template <class Atom>
 troupe::services::reply<v1::JobStatus> jobs_service::ask(troupe::services::server_call& call,
                                                          uint64_t id, Atom what) {
+  auto i = jobs_.find(id);
+  if (i == jobs_.end())
+    return no_job(id);
+  if (i->second.final)
+    return *i->second.final;
   auto later = call.defer<v1::JobStatus>();
   // A runner that ended has answered its `await` before it quit, so by the
   // time a request to it bounces, the final status is here.
   self()
-    ->request(jobs_.at(id).runner, caf::infinite, what)
+    ->request(i->second.runner, caf::infinite, what)
     .then([later](v1::JobStatus& s) mutable { later.deliver(std::move(s)); },
           [this, id, later](caf::error& err) mutable {
             if (const auto* final = final_of(id))
@@ -86,21 +95,11 @@ troupe::services::reply<v1::JobStatus> jobs_service::ask(troupe::services::serve
 
 troupe::services::reply<v1::JobStatus>
 jobs_service::status(troupe::services::server_call& call, const v1::JobRef& ref) {
-  auto i = jobs_.find(ref.id());
-  if (i == jobs_.end())
-    return caf::make_error(rpc_errc::not_found, "no job " + std::to_string(ref.id()));
-  if (i->second.final)
-    return *i->second.final;
   return ask(call, ref.id(), status_atom::value);
 }
 
 troupe::services::reply<v1::JobStatus>
 jobs_service::cancel(troupe::services::server_call& call, const v1::JobRef& ref) {
-  auto i = jobs_.find(ref.id());
-  if (i == jobs_.end())
-    return caf::make_error(rpc_errc::not_found, "no job " + std::to_string(ref.id()));
-  if (i->second.final)
-    return *i->second.final;
   return ask(call, ref.id(), cancel_atom::value);
 }
 
@@ -108,7 +107,7 @@ troupe::services::stream_reply<v1::JobStatus>
 jobs_service::watch(troupe::services::server_call&, const v1::JobRef& ref) {
   auto i = jobs_.find(ref.id());
   if (i == jobs_.end())
-    return caf::make_error(rpc_errc::not_found, "no job " + std::to_string(ref.id()));
+    return no_job(ref.id());
   // [cookbook:watch_stream]
   auto feed = std::make_shared<status_feed>();
   auto producer = troupe::actors::spawn_producer<v1::JobStatus>(

@@ -67,8 +67,9 @@ private:
     std::optional<v1::JobStatus> final;
   };
 
-  /// Asks the runner of job `id` with `what` and answers `call` with its
-  /// status; a runner that ended meanwhile answers with the final status.
+  /// Answers `call` with job `id`'s status: `not_found`, its final status
+  /// once it ended, else what its runner answers to `what` (a runner that
+  /// ended meanwhile: the final status).
   template <class Atom>
   troupe::services::reply<v1::JobStatus> ask(troupe::services::server_call& call, uint64_t id,
                                              Atom what);
