@@ -360,3 +360,102 @@ TEST_CASE_METHOD(flow_fixture, "invalid fetcher settings are refused with the fi
   self->send_exit(*p, caf::exit_reason::user_shutdown);
   run();
 }
+
+namespace keyed {
+
+/// A request to a host: the fetcher groups by `fetch_key`.
+struct request {
+  int64_t n;
+  std::string host;
+};
+
+std::string fetch_key(const request& r) {
+  return r.host;
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request& x) {
+  return f(x.n, x.host);
+}
+
+using result = fetch_result<request, std::string>;
+
+/// An operation the test completes by hand: attempts by request number.
+struct hand_operation : async_operation<request, std::string> {
+  std::shared_ptr<std::vector<std::pair<request, completion<std::string>>>> started =
+    std::make_shared<std::vector<std::pair<request, completion<std::string>>>>();
+  void start(uint64_t, const request& req, completion<std::string> done) override {
+    started->emplace_back(req, std::move(done));
+  }
+  void cancel(uint64_t) override {}
+};
+
+} // namespace keyed
+
+TEST_CASE_METHOD(flow_fixture,
+                 "a per-key limit holds each host's attempts while other hosts go "
+                 "ahead, and each host has its own breaker",
+                 "[actors][fetcher][keys]") {
+  // Hosts: six requests to a, then two to b, then one more to a.
+  std::vector<keyed::request> reqs{{1, "a"}, {2, "a"}, {3, "a"}, {4, "a"}, {5, "a"},
+                                   {6, "a"}, {7, "b"}, {8, "b"}, {9, "a"}};
+  auto next = std::make_shared<size_t>(0);
+  auto p = spawn_producer<keyed::request>(
+    sys, producer_config{16, {}}, [reqs, next](size_t d, std::vector<keyed::request>& out) {
+      while (out.size() < d && *next < reqs.size())
+        out.push_back(reqs[(*next)++]);
+      return *next < reqs.size() ? pull_status::more : pull_status::done;
+    });
+  REQUIRE(p);
+  auto op = std::make_unique<keyed::hand_operation>();
+  auto started = op->started;
+  fetcher_config cfg;
+  cfg.retry = retry_policy::never();
+  cfg.capacity = 16;
+  cfg.max_in_flight = 4;
+  cfg.max_in_flight_per_key = 2;
+  cfg.breaker_per_key = true;
+  cfg.breaker.failure_threshold = 1;
+  cfg.breaker.open_interval = 10s;
+  auto f = spawn_fetcher<keyed::request, std::string>(sys, *p, cfg, std::move(op));
+  REQUIRE(f);
+  std::vector<keyed::result> results;
+  auto c = spawn_consumer<keyed::result>(
+    sys, *f, consumer_config{16, 1}, [&](const keyed::result& r) { results.push_back(r); });
+  REQUIRE(c);
+  run();
+  // Two of a, and b's two past a's waiting four: no head-of-line blocking.
+  auto numbers = [&] {
+    std::vector<int64_t> xs;
+    for (auto& s : *started)
+      xs.push_back(s.first.n);
+    return xs;
+  };
+  CHECK(numbers() == std::vector<int64_t>{1, 2, 7, 8});
+  // a's first attempt fails: a's breaker opens; a's waiting requests fail
+  // fast, b's are unaffected.
+  (*started)[0].second(caf::make_error(fetch_errc::connect_failed));
+  run();
+  (*started)[2].second(std::string{"b7"});
+  (*started)[3].second(std::string{"b8"});
+  run();
+  CHECK(numbers() == std::vector<int64_t>{1, 2, 7, 8}); // nothing more of a started
+  size_t open = 0;
+  for (auto& r : results)
+    if (r.error == caf::make_error(fetch_errc::circuit_open)) {
+      CHECK(r.request.host == "a");
+      ++open;
+    }
+  CHECK(open == 5);                        // 3, 4, 5, 6 and 9
+  self->send(*f, fetch_stats_atom::value); // while a2 still runs
+  run();
+  auto stats = received<fetch_stats>();
+  REQUIRE(stats);
+  CHECK(std::get<0>(*stats).max_key_in_flight_seen == 2);
+  CHECK(std::get<0>(*stats).max_in_flight_seen == 4);
+  CHECK(std::get<0>(*stats).breaker == "open");
+  (*started)[1].second(std::string{"a2"});
+  run();
+  REQUIRE(results.size() == 9);
+  CHECK(running_actors() == 0);
+}

@@ -502,3 +502,13 @@ TEST_CASE("http messages travel in CAF messages and survive a binary round trip"
   CHECK(req2 == req);
   CHECK(res2 == res);
 }
+
+TEST_CASE("an HTTP request's fetch key is its origin with the port spelled out",
+          "[http][keys]") {
+  using troupe::http::fetch_key;
+  using troupe::http::http_request;
+  CHECK(fetch_key(http_request{"http://Example.ORG/a?b", {}}) == "http://example.org:80");
+  CHECK(fetch_key(http_request{"http://example.org:80/x", {}}) == "http://example.org:80");
+  CHECK(fetch_key(http_request{"https://127.0.0.1:8443/", {}}) == "https://127.0.0.1:8443");
+  CHECK(fetch_key(http_request{"not a url", {}}) == "not a url");
+}

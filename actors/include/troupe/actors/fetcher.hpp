@@ -18,18 +18,29 @@
 /// - results go downstream under the downstream's credit, in completion
 ///   order.
 ///
+/// Per key (per host): with `max_in_flight_per_key` or `breaker_per_key`
+/// set, requests are grouped by `fetch_key(request)`, found by
+/// argument-dependent lookup (troupe::http defines it for `http_request`:
+/// the URL's scheme, host and port). At most `max_in_flight_per_key`
+/// attempts of one key run at once, while requests of other keys go ahead
+/// (no head-of-line blocking), and each key gets its own circuit breaker,
+/// so one dead host does not fail fast the requests to the others. The
+/// fetcher keeps one small entry per key it has seen.
+///
 /// Usage (an HTTP fetcher; the `http_*` types are troupe::http's,
 /// `<troupe/http/http_get.hpp>`):
 ///   auto f = spawn_fetcher<http_request, http_response>(
 ///     sys, requests, fetcher_config{}, std::make_unique<http_get>());
 ///   spawn_consumer<fetch_result<http_request, http_response>>(sys, *f, ...);
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -64,6 +75,11 @@ struct fetcher_config {
       .with_jitter(jitter::full));
   /// Circuit breaker settings (threshold 5, open 30 s, 1 probe).
   circuit_breaker::config breaker;
+  /// Most attempts of one key (see above) running at once; 0: no limit
+  /// other than `max_in_flight`. Default 0.
+  uint32_t max_in_flight_per_key = 0;
+  /// One circuit breaker per key instead of one for all. Default false.
+  bool breaker_per_key = false;
   /// Most results per batch sent downstream. Default 16.
   uint32_t batch_size = 16;
   /// Seed of the jitter; fixed seeds make delays reproducible in tests.
@@ -77,14 +93,15 @@ struct fetcher_config {
 /// observability endpoint does, for a supervisor's child whose CAF `name()`
 /// is "troupe.fetcher"; it answers `flow_stats_atom` too).
 struct fetch_stats {
-  uint64_t attempts = 0;           ///< operations started
-  uint64_t succeeded = 0;          ///< requests answered
-  uint64_t failed = 0;             ///< requests that ended with an error
-  uint64_t retries = 0;            ///< attempts that were retries
-  uint64_t timeouts = 0;           ///< attempts cut off by attempt_timeout
-  uint64_t short_circuited = 0;    ///< requests refused by an open breaker
-  uint64_t breaker_opened = 0;     ///< times the breaker went open
-  uint64_t max_in_flight_seen = 0; ///< never exceeds max_in_flight
+  uint64_t attempts = 0;               ///< operations started
+  uint64_t succeeded = 0;              ///< requests answered
+  uint64_t failed = 0;                 ///< requests that ended with an error
+  uint64_t retries = 0;                ///< attempts that were retries
+  uint64_t timeouts = 0;               ///< attempts cut off by attempt_timeout
+  uint64_t short_circuited = 0;        ///< requests refused by an open breaker
+  uint64_t breaker_opened = 0;         ///< times the breaker went open
+  uint64_t max_in_flight_seen = 0;     ///< never exceeds max_in_flight
+  uint64_t max_key_in_flight_seen = 0; ///< never exceeds max_in_flight_per_key (if set)
   // Now (taken when asked; not counters):
   uint64_t in_flight = 0; ///< attempts running
   uint64_t waiting = 0;   ///< requests queued or waiting out a retry's backoff
@@ -95,7 +112,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_stats& x) {
   return f(caf::meta::type_name("troupe.fetch_stats"), x.attempts, x.succeeded, x.failed,
            x.retries, x.timeouts, x.short_circuited, x.breaker_opened, x.max_in_flight_seen,
-           x.in_flight, x.waiting, x.breaker);
+           x.max_key_in_flight_seen, x.in_flight, x.waiting, x.breaker);
 }
 
 using fetch_stats_atom = caf::atom_constant<caf::atom("trp_fxstat")>;
@@ -104,6 +121,22 @@ using fetch_timeout_atom = caf::atom_constant<caf::atom("trp_fxto")>;
 using fetch_retry_atom = caf::atom_constant<caf::atom("trp_fxretr")>;
 
 namespace detail {
+
+template <class Request, class = void>
+struct has_fetch_key : std::false_type {};
+
+template <class Request>
+struct has_fetch_key<Request, std::void_t<decltype(fetch_key(std::declval<const Request&>()))>>
+  : std::true_type {};
+
+/// The key of `req`: `fetch_key(req)` if there is one, else "".
+template <class Request>
+std::string key_of(const Request& req) {
+  if constexpr (has_fetch_key<Request>::value)
+    return std::string{fetch_key(req)};
+  else
+    return {};
+}
 
 template <class Request, class Response>
 class fetcher_actor final : public flow_stage<Request, fetch_result<Request, Response>> {
@@ -118,6 +151,7 @@ public:
       cfg_(std::move(fcfg)),
       op_(std::move(op)),
       breaker_(cfg_.breaker),
+      keyed_(cfg_.max_in_flight_per_key > 0 || cfg_.breaker_per_key),
       rng_(cfg_.seed) {
     // nop
   }
@@ -147,6 +181,13 @@ private:
     uint32_t attempts = 0;
     caf::timespan last_delay{0};
     caf::error last_error;
+    std::string key; // empty unless keyed
+  };
+
+  /// What the fetcher knows of one key.
+  struct key_state {
+    uint32_t running = 0;
+    circuit_breaker breaker;
   };
 
   using super::input;
@@ -176,25 +217,67 @@ private:
         result.in_flight = running_.size();
         result.waiting = ready_.size() + waiting_.size();
         result.breaker = to_string(breaker_.current(this->clock().now()));
+        if (cfg_.breaker_per_key) {
+          // The worst state of any key: "open" if any host is cut off.
+          auto now = this->clock().now();
+          auto worst = circuit_breaker::state::closed;
+          for (auto& kvp : keys_) {
+            auto st = kvp.second.breaker.current(now);
+            if (st == circuit_breaker::state::open
+                || (st == circuit_breaker::state::half_open
+                    && worst == circuit_breaker::state::closed))
+              worst = st;
+          }
+          result.breaker = to_string(worst);
+        }
         return result;
       },
     };
   }
 
   void on_input(caf::span<const Request> reqs, seq_t first, uint64_t ordinal) override {
-    for (size_t i = 0; i < reqs.size(); ++i)
-      ready_.push_back(job{reqs[i], first + i, ordinal, 0, caf::timespan{0}, caf::error{}});
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      ready_.push_back(
+        job{reqs[i], first + i, ordinal, 0, caf::timespan{0}, caf::error{}, {}});
+      if (keyed_)
+        ready_.back().key = key_of(reqs[i]);
+    }
     start_ready();
+  }
+
+  /// The state of `key`, made on first use.
+  key_state& state_of(const std::string& key) {
+    auto i = keys_.find(key);
+    if (i == keys_.end())
+      i = keys_.emplace(key, key_state{0, circuit_breaker{cfg_.breaker}}).first;
+    return i->second;
+  }
+
+  circuit_breaker& breaker_for(const job& j) {
+    return cfg_.breaker_per_key ? state_of(j.key).breaker : breaker_;
+  }
+
+  /// The first ready job whose key has room (the front one if not keyed).
+  typename std::deque<job>::iterator next_startable() {
+    if (cfg_.max_in_flight_per_key == 0)
+      return ready_.begin();
+    return std::find_if(ready_.begin(), ready_.end(), [this](const job& j) {
+      return state_of(j.key).running < cfg_.max_in_flight_per_key;
+    });
   }
 
   void start_ready() {
     while (running_.size() < cfg_.max_in_flight && !ready_.empty()) {
-      auto j = std::move(ready_.front());
-      ready_.pop_front();
+      auto next = next_startable();
+      if (next == ready_.end())
+        return; // every waiting request's key is at its limit
+      auto j = std::move(*next);
+      ready_.erase(next);
       auto now = this->clock().now();
-      if (!breaker_.allow(now)) {
+      auto& breaker = breaker_for(j);
+      if (!breaker.allow(now)) {
         ++stats_.short_circuited;
-        auto wait = breaker_.retry_after(now);
+        auto wait = breaker.retry_after(now);
         finish(std::move(j), caf::make_error(fetch_errc::circuit_open, wait));
         continue;
       }
@@ -206,6 +289,12 @@ private:
       auto& running = running_.emplace(id, std::move(j)).first->second;
       stats_.max_in_flight_seen =
         std::max<uint64_t>(stats_.max_in_flight_seen, running_.size());
+      if (keyed_) {
+        auto& key = state_of(running.key);
+        ++key.running;
+        stats_.max_key_in_flight_seen =
+          std::max<uint64_t>(stats_.max_key_in_flight_seen, key.running);
+      }
       this->delayed_send(this, cfg_.attempt_timeout, fetch_timeout_atom::value, id);
       op_->start(id, running.request, [me, id](caf::expected<Response> x) {
         // Any thread: back into the actor by message only.
@@ -223,7 +312,8 @@ private:
       return; // too late: it timed out
     auto j = std::move(i->second);
     running_.erase(i);
-    breaker_.on_success();
+    stopped(j);
+    breaker_for(j).on_success();
     finish(std::move(j), std::move(res));
     start_ready();
   }
@@ -234,9 +324,11 @@ private:
       return;
     auto j = std::move(i->second);
     running_.erase(i);
-    auto was_open = breaker_.current(this->clock().now()) == circuit_breaker::state::open;
-    breaker_.on_failure(this->clock().now());
-    if (!was_open && breaker_.current(this->clock().now()) == circuit_breaker::state::open)
+    stopped(j);
+    auto& breaker = breaker_for(j);
+    auto was_open = breaker.current(this->clock().now()) == circuit_breaker::state::open;
+    breaker.on_failure(this->clock().now());
+    if (!was_open && breaker.current(this->clock().now()) == circuit_breaker::state::open)
       ++stats_.breaker_opened;
     if (cfg_.retry.should_retry(j.attempts, err)) {
       j.last_error = std::move(err);
@@ -250,6 +342,12 @@ private:
       finish(std::move(j), cfg_.retry.final_error(attempts, std::move(err)));
     }
     start_ready();
+  }
+
+  /// An attempt of `j` ended (done, failed or timed out).
+  void stopped(const job& j) {
+    if (keyed_)
+      --state_of(j.key).running;
   }
 
   void finish(job j, Response res) {
@@ -284,6 +382,9 @@ private:
   fetcher_config cfg_;
   operation_ptr op_;
   circuit_breaker breaker_;
+  /// Whether requests are grouped by key (then `keys_` is used).
+  bool keyed_;
+  std::unordered_map<std::string, key_state> keys_;
   std::mt19937_64 rng_;
   std::deque<job> ready_;
   std::unordered_map<uint64_t, job> running_; // by attempt id

@@ -58,6 +58,14 @@ inline bool operator!=(const http_response& x, const http_response& y) {
   return !(x == y);
 }
 
+/// The fetcher's key of `req` (see `fetcher_config::max_in_flight_per_key`):
+/// its origin, `scheme://host:port` with the port spelled out and the host
+/// in lower case (parsed by curl's URL API), so a per-host limit counts
+/// `http://a/` and `http://A:80/x` as one host. A URL curl cannot parse is
+/// its own key (its attempt fails in `http_get` anyway).
+/// @relates http_request
+std::string fetch_key(const http_request& req);
+
 /// @relates http_request
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
