@@ -1,0 +1,52 @@
+#pragma once
+
+// A child process of the crawl (the site server, a fetcher): started with
+// its stdout on a pipe the parent reads line by line; killed and reaped by
+// the destructor if it still runs, so no process outlives the crawl.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace crawler {
+
+class child_process {
+public:
+  /// Starts `argv[0]` with `argv`; stdin is /dev/null, stderr inherited.
+  static caf::expected<child_process> start(const std::vector<std::string>& argv);
+
+  child_process(child_process&& other) noexcept;
+  child_process& operator=(child_process&& other) = delete;
+  child_process(const child_process&) = delete;
+  ~child_process();
+
+  /// The next line of its stdout within `timeout`; none at its end or on
+  /// timeout.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+
+  /// Sends `sig`, if it still runs.
+  void signal(int sig);
+
+  /// Its exit status (shell style: 128 + signal) once it exits within
+  /// `timeout`; none if it still runs.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+  pid_t pid() const noexcept {
+    return pid_;
+  }
+
+private:
+  child_process(pid_t pid, int out) : pid_(pid), out_(out) {}
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string buffered_;
+  std::optional<int> status_;
+};
+
+} // namespace crawler

@@ -1,0 +1,137 @@
+#include "crawl_frontier.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include <troupe/http/http_message.hpp>
+
+namespace crawler {
+
+crawl_frontier::crawl_frontier(frontier_config cfg) : cfg_(std::move(cfg)) {
+  // nop
+}
+
+void crawl_frontier::seed(const std::string& url) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  add(url);
+}
+
+uint64_t crawl_frontier::open_lease() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return ++next_lease_;
+}
+
+void crawl_frontier::attach(uint64_t id, const caf::actor& producer) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  producers_[id] = producer.address();
+}
+
+void crawl_frontier::close_lease(uint64_t id) {
+  std::vector<caf::actor_addr> wake;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    producers_.erase(id);
+    size_t back = 0;
+    for (auto i = leased_.begin(); i != leased_.end();) {
+      if (i->second == id) {
+        // Ahead of new URLs: they were handed out first.
+        waiting_.push_front(i->first);
+        i = leased_.erase(i);
+        ++back;
+      } else {
+        ++i;
+      }
+    }
+    counts_.requeued += back;
+    if (back > 0)
+      wake = waiting_producers();
+  }
+  for (auto& addr : wake)
+    if (auto p = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(p, troupe::actors::flow_resume_atom::value);
+}
+
+troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
+                                                 std::vector<v1::Url>& out) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  while (out.size() < demand && !waiting_.empty()) {
+    auto url = std::move(waiting_.front());
+    waiting_.pop_front();
+    leased_.emplace(url, id);
+    out.emplace_back().set_url(std::move(url));
+  }
+  if (!waiting_.empty())
+    return troupe::actors::pull_status::more;
+  return leased_.empty() ? troupe::actors::pull_status::done
+                         : troupe::actors::pull_status::wait;
+}
+
+uint32_t crawl_frontier::report(const v1::PageReport& page) {
+  std::vector<caf::actor_addr> wake;
+  uint32_t added = 0;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!done_.insert(page.url()).second) {
+      ++counts_.duplicates;
+      return 0;
+    }
+    leased_.erase(page.url());
+    if (page.ok())
+      ++counts_.crawled;
+    else
+      ++counts_.failed;
+    for (auto& link : page.links())
+      if (add(link))
+        ++added;
+    // New URLs to hand out, or the last lease gone (the streams end).
+    if (added > 0 || leased_.empty())
+      wake = waiting_producers();
+  }
+  finished_cv_.notify_all();
+  for (auto& addr : wake)
+    if (auto p = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(p, troupe::actors::flow_resume_atom::value);
+  return added;
+}
+
+crawl_progress crawl_frontier::progress() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto result = counts_;
+  result.known = known_.size();
+  result.leased = leased_.size();
+  result.waiting = waiting_.size();
+  result.finished = finished();
+  return result;
+}
+
+bool crawl_frontier::wait_finished(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return finished_cv_.wait_for(guard, timeout, [this] { return finished(); });
+}
+
+bool crawl_frontier::add(const std::string& url) {
+  if (known_.count(url) > 0)
+    return false;
+  if (cfg_.origins.count(troupe::http::fetch_key(troupe::http::http_request{url, {}})) == 0) {
+    ++counts_.out_of_scope;
+    return false;
+  }
+  if (known_.size() >= cfg_.max_pages) {
+    ++counts_.over_budget;
+    return false;
+  }
+  known_.insert(url);
+  waiting_.push_back(url);
+  return true;
+}
+
+std::vector<caf::actor_addr> crawl_frontier::waiting_producers() {
+  std::vector<caf::actor_addr> result;
+  result.reserve(producers_.size());
+  for (auto& kvp : producers_)
+    result.push_back(kvp.second);
+  return result;
+}
+
+} // namespace crawler

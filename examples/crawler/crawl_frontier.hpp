@@ -1,0 +1,114 @@
+#pragma once
+
+// The crawl's state: which URLs are known, waiting, leased to a fetcher's
+// stream, and done. Shared by the Frontier service (Report) and the
+// producers of its Work streams (one per fetcher), so it is thread-safe.
+//
+// Bounds: a URL is known at most once (`max_pages` of them; links beyond
+// are counted as `over_budget` and not crawled). Everything else (waiting,
+// leased) is a subset of the known URLs, so nothing grows without bound
+// however the links cycle.
+//
+// At-least-once without duplicates: a URL is leased to one stream until it
+// is reported. A stream that ends (its fetcher died) gives its unreported
+// URLs back, ahead of new ones; a URL already reported is never handed out
+// again, and a second report of it is counted as a duplicate and ignored.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+
+#include <troupe/actors/credit.hpp>
+
+#include "crawler.pb.h"
+
+namespace crawler {
+
+struct frontier_config {
+  /// URLs known at most (the crawl's budget).
+  uint64_t max_pages = 1'000'000;
+  /// Origins (`scheme://host:port`) the crawl stays inside.
+  std::unordered_set<std::string> origins;
+};
+
+/// Counters, read with `crawl_frontier::progress`.
+struct crawl_progress {
+  uint64_t known = 0;
+  uint64_t crawled = 0;
+  uint64_t failed = 0;
+  uint64_t duplicates = 0;
+  uint64_t requeued = 0;
+  uint64_t over_budget = 0;
+  uint64_t out_of_scope = 0;
+  uint64_t leased = 0;
+  uint64_t waiting = 0;
+  bool finished = false;
+};
+
+class crawl_frontier {
+public:
+  explicit crawl_frontier(frontier_config cfg);
+
+  /// Adds a start URL.
+  void seed(const std::string& url);
+
+  /// A new Work stream; its URLs are leased under the returned id.
+  uint64_t open_lease();
+
+  /// The producer pulling lease `id`: woken when URLs arrive.
+  void attach(uint64_t id, const caf::actor& producer);
+
+  /// The stream of lease `id` ended: its unreported URLs go back.
+  void close_lease(uint64_t id);
+
+  /// The producer's source for lease `id`: up to `demand` URLs; `wait`
+  /// while none are waiting but some are leased elsewhere (their links may
+  /// bring more); `done` once nothing is waiting or leased.
+  troupe::actors::pull_status take(uint64_t id, size_t demand, std::vector<v1::Url>& out);
+
+  /// Records a fetcher's report; returns the number of new URLs.
+  uint32_t report(const v1::PageReport& page);
+
+  crawl_progress progress() const;
+
+  /// Waits up to `timeout` for the crawl to finish; true if it did.
+  bool wait_finished(std::chrono::milliseconds timeout);
+
+private:
+  /// Adds `url` if new, in scope and within budget. Requires the lock.
+  bool add(const std::string& url);
+
+  /// Wakes every waiting producer. Requires the lock; sends after it.
+  std::vector<caf::actor_addr> waiting_producers();
+
+  /// Requires the lock.
+  bool finished() const {
+    return !known_.empty() && waiting_.empty() && leased_.empty();
+  }
+
+  frontier_config cfg_;
+  mutable std::mutex mtx_;
+  std::condition_variable finished_cv_;
+  std::unordered_set<std::string> known_;
+  std::unordered_set<std::string> done_;
+  std::deque<std::string> waiting_;
+  /// URL -> lease it went out under.
+  std::unordered_map<std::string, uint64_t> leased_;
+  /// Lease -> its producer.
+  std::unordered_map<uint64_t, caf::actor_addr> producers_;
+  uint64_t next_lease_ = 0;
+  crawl_progress counts_;
+};
+
+using crawl_frontier_ptr = std::shared_ptr<crawl_frontier>;
+
+} // namespace crawler
