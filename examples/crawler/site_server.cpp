@@ -32,7 +32,7 @@ struct site_options {
   uint32_t hosts = 4;
   uint32_t slow_ms = 20;
   uint32_t hang_ms = 1500;
-  uint32_t threads = 32;
+  uint32_t threads = 64;
   uint32_t lifetime_s = 600;
 };
 

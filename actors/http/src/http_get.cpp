@@ -207,6 +207,8 @@ caf::error http_get::config::validate() const {
     return fail("max_body_size must be >= 1 (got 0)");
   if (has_crlf(user_agent))
     return fail("user_agent must not contain CR or LF");
+  if (has_crlf(accept_encoding))
+    return fail("accept_encoding must not contain CR or LF");
   return caf::none;
 }
 
@@ -357,7 +359,7 @@ struct http_get::impl {
     check(curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, cfg.max_redirects > 0 ? 1L : 0L));
     check(curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(cfg.max_redirects)));
     // "" offers every encoding this libcurl decodes (gzip, deflate, br, zstd).
-    check(curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""));
+    check(curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, cfg.accept_encoding.c_str()));
     check(curl_easy_setopt(e, CURLOPT_USERAGENT, cfg.user_agent.c_str()));
     check(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_ms(cfg.connect_timeout)));
     check(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to_ms(cfg.total_timeout)));

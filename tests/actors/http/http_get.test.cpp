@@ -301,6 +301,20 @@ TEST_CASE("compressed bodies arrive decoded", "[http]") {
   CHECK(r->body == std::string(100000, 'x'));
 }
 
+TEST_CASE("accept_encoding identity asks for bodies as they are", "[http]") {
+  http_test_server server;
+  http_get::config cfg;
+  cfg.accept_encoding = "identity";
+  http_get get{cfg};
+  auto r = fetch(get, server.url("/big?bytes=100000&text=1"));
+  REQUIRE(r);
+  CHECK(header(*r, "Content-Encoding").empty());
+  CHECK(r->body == std::string(100000, 'x'));
+  auto sent = fetch(get, server.url("/echo?header=Accept-Encoding"));
+  REQUIRE(sent);
+  CHECK(sent->body == "identity");
+}
+
 TEST_CASE("request headers and the user agent are sent", "[http]") {
   http_test_server server;
   http_get::config cfg;

@@ -12,7 +12,8 @@
 ///
 /// What curl provides: keep-alive (the multi handle's connection cache is
 /// shared by every attempt of one `http_get`), bounded redirects, decoding
-/// of compressed bodies (every encoding curl was built with is offered),
+/// of compressed bodies (every encoding curl was built with is offered,
+/// unless `config::accept_encoding` says otherwise),
 /// TLS with the system's trust store. What it does not: the per-attempt
 /// timeout, retries and the concurrency bound belong to the fetcher, which
 /// calls `cancel`; `config::total_timeout` is only a safety net.
@@ -72,6 +73,11 @@ public:
     size_t max_body_size = size_t{64} << 20;
     /// Sent as `User-Agent` unless the request sets its own.
     std::string user_agent = "troupe-http_get/0.1";
+    /// Sent as `Accept-Encoding`; empty (the default) offers every
+    /// encoding curl was built with (gzip, deflate, br, ...). "identity"
+    /// asks for bodies as they are: compression saves bandwidth on a
+    /// network and only costs the server CPU on loopback.
+    std::string accept_encoding;
 
     /// Returns a `flow_errc::invalid_config` error naming the bad field, or
     /// none.
