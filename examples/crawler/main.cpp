@@ -40,7 +40,7 @@
 #include <troupe/transport/node.hpp>
 #include <troupe/transport/system_config.hpp>
 
-#include "child_process.hpp"
+#include "child_process.hpp" // examples/common
 #include "crawl_fetcher.hpp"
 #include "crawl_frontier.hpp"
 #include "frontier_service.hpp"
@@ -157,7 +157,7 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   auto baseline = sys.registry().running();
   auto me = this_program();
   auto dir = me.substr(0, me.rfind('/') + 1);
-  auto site = crawler::child_process::start(
+  auto site = troupe_examples::child_process::start(
     {dir + "troupe-crawl-site", "--pages=" + std::to_string(cfg.pages),
      "--hosts=" + std::to_string(cfg.hosts), "--slow-ms=" + std::to_string(cfg.slow_ms),
      "--hang-ms=" + std::to_string(cfg.hang_ms),
@@ -195,9 +195,9 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
               << "\n";
     return 1;
   }
-  std::vector<crawler::child_process> fetchers;
+  std::vector<troupe_examples::child_process> fetchers;
   for (uint32_t k = 0; k < cfg.fetchers; ++k) {
-    auto f = crawler::child_process::start(
+    auto f = troupe_examples::child_process::start(
       {me, "--role=fetcher", "--frontier-port=" + std::to_string(node->port()),
        "--fetcher-id=fetcher-" + std::to_string(k),
        "--capacity=" + std::to_string(cfg.capacity),

@@ -1,8 +1,9 @@
 #pragma once
 
-// A child process of the crawl (the site server, a fetcher): started with
-// its stdout on a pipe the parent reads line by line; killed and reaped by
-// the destructor if it still runs, so no process outlives the crawl.
+// A child process of an example (the crawler's site and fetchers, the file
+// pipeline's reader and aggregator): started with its stdout on a pipe the
+// parent reads line by line; killed and reaped by the destructor if it
+// still runs, so no process outlives its parent's run.
 
 #include <sys/types.h>
 
@@ -13,7 +14,7 @@
 
 #include <caf/expected.hpp>
 
-namespace crawler {
+namespace troupe_examples {
 
 class child_process {
 public:
@@ -49,4 +50,4 @@ private:
   std::optional<int> status_;
 };
 
-} // namespace crawler
+} // namespace troupe_examples

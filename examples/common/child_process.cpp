@@ -16,7 +16,7 @@
 
 extern char** environ;
 
-namespace crawler {
+namespace troupe_examples {
 
 caf::expected<child_process> child_process::start(const std::vector<std::string>& argv) {
   int fds[2];
@@ -131,4 +131,4 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
   }
 }
 
-} // namespace crawler
+} // namespace troupe_examples

@@ -1,0 +1,225 @@
+#include "records.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/sec.hpp>
+
+#include <troupe/services/rpc_errc.hpp>
+
+namespace files {
+
+namespace {
+
+constexpr size_t keys = 10'000;
+
+caf::error io_error(const std::string& what, const std::string& path) {
+  return caf::make_error(caf::sec::runtime_error,
+                         what + " " + path + ": " + std::strerror(errno));
+}
+
+std::string key_name(size_t k) {
+  char name[24];
+  std::snprintf(name, sizeof(name), "k%04zu", k);
+  return name;
+}
+
+} // namespace
+
+caf::error generate_input(const std::string& path, uint64_t bytes) {
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  if (!out)
+    return io_error("cannot write", path);
+  std::vector<uint64_t> count(keys), sum(keys);
+  uint64_t x = 0x9E3779B97F4A7C15ULL; // splitmix64, seeded
+  std::string buf;
+  buf.reserve(1 << 20);
+  uint64_t written = 0;
+  uint64_t records = 0;
+  while (written < bytes) {
+    x += 0x9E3779B97F4A7C15ULL;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    auto k = static_cast<size_t>(z % keys);
+    auto v = static_cast<unsigned>((z >> 20) % 1000);
+    char line[16];
+    auto n = std::snprintf(line, sizeof(line), "k%04zu,%u\n", k, v);
+    buf.append(line, static_cast<size_t>(n));
+    written += static_cast<uint64_t>(n);
+    ++records;
+    ++count[k];
+    sum[k] += v;
+    if (buf.size() >= (1 << 20) - 16) {
+      out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+      buf.clear();
+    }
+  }
+  out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  out.close();
+  if (!out)
+    return io_error("cannot write", path);
+  v1::Aggregate expected;
+  expected.set_offset(written);
+  expected.set_records(records);
+  expected.set_complete(true);
+  for (size_t k = 0; k < keys; ++k)
+    if (count[k] > 0) {
+      auto& t = (*expected.mutable_totals())[key_name(k)];
+      t.set_count(count[k]);
+      t.set_sum(sum[k]);
+    }
+  return save(expected, path + ".expected");
+}
+
+caf::error add_records(const std::string& data, uint64_t base, totals_table& into) {
+  const char* p = data.data();
+  const char* end = p + data.size();
+  uint64_t records = 0;
+  while (p < end) {
+    const char* line = p;
+    const char* comma =
+      static_cast<const char*>(std::memchr(p, ',', static_cast<size_t>(end - p)));
+    const char* nl = comma
+      ? static_cast<const char*>(std::memchr(comma, '\n', static_cast<size_t>(end - comma)))
+      : nullptr;
+    if (!comma || !nl || comma == line || nl == comma + 1)
+      return caf::make_error(
+        troupe::services::rpc_errc::invalid_argument,
+        "malformed record at offset "
+          + std::to_string(base + static_cast<uint64_t>(line - data.data())));
+    uint64_t value = 0;
+    for (const char* d = comma + 1; d < nl; ++d) {
+      if (*d < '0' || *d > '9')
+        return caf::make_error(
+          troupe::services::rpc_errc::invalid_argument,
+          "malformed value at offset "
+            + std::to_string(base + static_cast<uint64_t>(d - data.data())));
+      value = value * 10 + static_cast<uint64_t>(*d - '0');
+    }
+    auto key_len = comma - line;
+    bool fixed = key_len == 5 && line[0] == 'k';
+    size_t k = 0;
+    for (int i = 1; fixed && i < 5; ++i) {
+      fixed = line[i] >= '0' && line[i] <= '9';
+      k = k * 10 + static_cast<size_t>(line[i] - '0');
+    }
+    auto& t =
+      fixed ? into.fixed[k] : into.others[std::string(line, static_cast<size_t>(key_len))];
+    t[0] += 1;
+    t[1] += value;
+    ++records;
+    p = nl + 1;
+  }
+  into.records += records;
+  return caf::none;
+}
+
+void totals_table::merge(const totals_table& other) {
+  for (size_t k = 0; k < fixed.size(); ++k) {
+    fixed[k][0] += other.fixed[k][0];
+    fixed[k][1] += other.fixed[k][1];
+  }
+  for (auto& [key, t] : other.others) {
+    auto& mine = others[key];
+    mine[0] += t[0];
+    mine[1] += t[1];
+  }
+  records += other.records;
+}
+
+void totals_table::merge(const v1::Aggregate& other) {
+  totals_table parsed;
+  for (auto& [key, t] : other.totals()) {
+    bool is_fixed = key.size() == 5 && key[0] == 'k';
+    size_t k = 0;
+    for (size_t i = 1; is_fixed && i < 5; ++i) {
+      is_fixed = key[i] >= '0' && key[i] <= '9';
+      k = k * 10 + static_cast<size_t>(key[i] - '0');
+    }
+    auto& slot = is_fixed ? parsed.fixed[k] : parsed.others[key];
+    slot[0] = t.count();
+    slot[1] = t.sum();
+  }
+  parsed.records = other.records();
+  merge(parsed);
+}
+
+v1::Aggregate totals_table::to_aggregate(uint64_t offset, bool complete) const {
+  v1::Aggregate result;
+  result.set_offset(offset);
+  result.set_records(records);
+  result.set_complete(complete);
+  auto& totals = *result.mutable_totals();
+  for (size_t k = 0; k < fixed.size(); ++k)
+    if (fixed[k][0] > 0) {
+      auto& t = totals[key_name(k)];
+      t.set_count(fixed[k][0]);
+      t.set_sum(fixed[k][1]);
+    }
+  for (auto& [key, cs] : others) {
+    auto& t = totals[key];
+    t.set_count(cs[0]);
+    t.set_sum(cs[1]);
+  }
+  return result;
+}
+
+caf::error save(const v1::Aggregate& state, const std::string& path) {
+  auto tmp = path + ".tmp";
+  std::string bytes;
+  if (!state.SerializeToString(&bytes))
+    return caf::make_error(caf::sec::runtime_error, "cannot serialize the aggregate");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return io_error("cannot create", tmp);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      ::close(fd);
+      return io_error("cannot write", tmp);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    return io_error("cannot fsync", tmp);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return io_error("cannot rename to", path);
+  // The rename itself must reach the disk before the commit counts.
+  auto slash = path.rfind('/');
+  auto dir = slash == std::string::npos ? std::string{"."} : path.substr(0, slash + 1);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return io_error("cannot open", dir);
+  auto synced = ::fsync(dfd);
+  ::close(dfd);
+  if (synced != 0)
+    return io_error("cannot fsync", dir);
+  return caf::none;
+}
+
+caf::expected<v1::Aggregate> load(const std::string& path) {
+  v1::Aggregate state;
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return state; // nothing committed yet
+  if (!state.ParseFromIstream(&in))
+    return caf::make_error(caf::sec::runtime_error, "corrupt checkpoint " + path);
+  return state;
+}
+
+} // namespace files

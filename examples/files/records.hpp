@@ -1,0 +1,53 @@
+#pragma once
+
+// The records of the file pipeline: lines `<key>,<value>\n`, key k0000 to
+// k9999, value 0 to 999; generating a file of them (with its expected
+// totals), totalling a chunk of them, and keeping totals on disk.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "files.pb.h"
+
+namespace files {
+
+/// Writes `bytes` (rounded up to a whole record) of records to `path`,
+/// and their totals to `path + ".expected"`. Seeded: the same size gives
+/// the same file.
+caf::error generate_input(const std::string& path, uint64_t bytes);
+
+/// Totals while they change: a flat table for the generator's keys
+/// (k0000–k9999), a map for any other key. Converted to an `Aggregate` only
+/// to be committed: a protobuf map per chunk cost more than the parsing.
+struct totals_table {
+  std::vector<std::array<uint64_t, 2>> fixed = std::vector<std::array<uint64_t, 2>>(10'000);
+  std::unordered_map<std::string, std::array<uint64_t, 2>> others;
+  uint64_t records = 0;
+
+  /// Adds `other`'s totals.
+  void merge(const totals_table& other);
+
+  /// Adds an aggregate's totals (a checkpoint being resumed).
+  void merge(const v1::Aggregate& other);
+
+  /// The totals as an aggregate at `offset`.
+  v1::Aggregate to_aggregate(uint64_t offset, bool complete) const;
+};
+
+/// Adds the records of `data` (whole records) to `into`. A malformed line
+/// is an `invalid_argument` error naming its offset (`base` + its index).
+caf::error add_records(const std::string& data, uint64_t base, totals_table& into);
+
+/// Writes `state` to `path` atomically (a temporary file, fsync, rename):
+/// after a crash `path` holds either the old or the new state, whole.
+caf::error save(const v1::Aggregate& state, const std::string& path);
+
+/// Reads `path`; an empty aggregate if it does not exist.
+caf::expected<v1::Aggregate> load(const std::string& path);
+
+} // namespace files
