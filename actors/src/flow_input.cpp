@@ -110,6 +110,8 @@ void flow_input::finished(uint64_t ordinal, uint64_t items) {
   open -= items;
   stats_.processed += items;
   pending_credit_ += items;
+  if (open == 0 && ordinal != first_open_ && items > 0)
+    finished_early_.push_back(acked_through_ + (ordinal - first_open_));
   while (!open_batches_.empty() && open_batches_.front() == 0) {
     open_batches_.pop_front();
     ++first_open_;
@@ -134,8 +136,15 @@ void flow_input::maybe_flush() {
 void flow_input::flush() {
   if (cancelled_ || upstream_ended_ || !upstream_ || pending_credit_ == 0)
     return;
-  self_->send<caf::message_priority::high>(
-    upstream_, flow_demand{static_cast<uint32_t>(pending_credit_), acked_through_});
+  // Those the in-order count caught up with need no naming.
+  finished_early_.erase(std::remove_if(finished_early_.begin(), finished_early_.end(),
+                                       [this](uint64_t b) { return b < acked_through_; }),
+                        finished_early_.end());
+  self_->send<caf::message_priority::high>(upstream_,
+                                           flow_demand{static_cast<uint32_t>(pending_credit_),
+                                                       acked_through_,
+                                                       std::move(finished_early_)});
+  finished_early_.clear();
   pending_credit_ = 0;
 }
 
@@ -208,6 +217,7 @@ void flow_input::cancel() {
 void flow_input::abandon() {
   stats_.abandoned += buffered();
   open_batches_.clear();
+  finished_early_.clear();
 }
 
 void flow_input::check_finished() {

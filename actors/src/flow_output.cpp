@@ -50,7 +50,7 @@ caf::message_handler flow_output::handlers() {
     },
     [this](const flow_demand& x) {
       demand(caf::actor_cast<caf::actor_addr>(self_->current_sender()), x.credit,
-             x.acked_through);
+             x.acked_through, x.finished_after);
     },
     [this](flow_cancel_atom, uint64_t acked_through) {
       cancel(caf::actor_cast<caf::actor_addr>(self_->current_sender()), acked_through);
@@ -92,8 +92,8 @@ void flow_output::subscribe(const caf::actor& consumer, uint32_t capacity) {
   pump();
 }
 
-void flow_output::demand(const caf::actor_addr& from, uint32_t credit,
-                         uint64_t acked_through) {
+void flow_output::demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through,
+                         const std::vector<uint64_t>& finished_after) {
   auto* l = find(from);
   if (l == nullptr)
     return;
@@ -104,6 +104,18 @@ void flow_output::demand(const caf::actor_addr& from, uint32_t credit,
   l->credit += paid;
   l->flush_requested = false;
   acknowledge(*l, acked_through);
+  for (auto b : finished_after) {
+    // Batches the consumer does not have are ignored, as above.
+    if (b < l->acked_batches || b - l->acked_batches >= l->unacked.size())
+      continue;
+    auto& batch = l->unacked[b - l->acked_batches];
+    if (batch.finished)
+      continue;
+    retire(*l, batch);
+    batch.finished = true;
+    batch.msg = caf::message{};
+    batch.single.reset();
+  }
   pump();
   check_done();
 }
@@ -129,14 +141,20 @@ void flow_output::cancel(const caf::actor_addr& from, uint64_t acked_through) {
 void flow_output::acknowledge(link& l, uint64_t acked_through) {
   while (l.acked_batches < acked_through && !l.unacked.empty()) {
     auto& front = l.unacked.front();
-    l.unacked_items -= front.count;
-    if (!failures_.empty())
-      failures_.erase(failures_.lower_bound(front.first_seq),
-                      failures_.lower_bound(front.first_seq + front.count));
-    commit_range(front.first_seq, front.count);
+    if (!front.finished)
+      retire(l, front);
+    l.retained_items -= front.count;
     l.unacked.pop_front();
     ++l.acked_batches;
   }
+}
+
+void flow_output::retire(link& l, sent_batch& b) {
+  l.unacked_items -= b.count;
+  if (!failures_.empty())
+    failures_.erase(failures_.lower_bound(b.first_seq),
+                    failures_.lower_bound(b.first_seq + b.count));
+  commit_range(b.first_seq, b.count);
 }
 
 bool flow_output::on_down(const caf::down_msg& dm) {
@@ -249,7 +267,8 @@ void flow_output::drop_link(const caf::actor_addr& addr, bool redeliver) {
     // At-least-once: whatever the consumer did not acknowledge goes to the
     // others, oldest first and ahead of new items.
     for (auto& b : i->unacked)
-      redeliver_.push_back(std::move(b));
+      if (!b.finished) // finished out of order: done, never again
+        redeliver_.push_back(std::move(b));
   }
   links_.erase(i);
   if (next_link_ >= links_.size())
@@ -277,7 +296,16 @@ void flow_output::check_consumers_left() {
 bool flow_output::may_send(const link& l) const {
   // Retained (unacknowledged) items are capped too: a consumer whose oldest
   // batch is stuck cannot make the producer hoard newer ones without bound.
-  return l.credit > 0 && l.unacked_items < 2 * l.capacity;
+  // Batches finished out of order behind a stuck one hold no items, only a
+  // small record each until the stuck one is done: capped far higher.
+  // Except for a source that commits its position: a restart replays
+  // everything after the committed position, finished or not, so its window
+  // stays 2 x capacity items from the oldest unfinished one (the
+  // documented bound on duplicates per restart).
+  if (cfg_.on_commit)
+    return l.credit > 0 && l.retained_items < 2 * l.capacity;
+  return l.credit > 0 && l.unacked_items < 2 * l.capacity
+    && l.unacked.size() < max_retained_batches * l.capacity;
 }
 
 bool flow_output::waiting_for_demand() const {
@@ -407,6 +435,7 @@ void flow_output::send(link& l, sent_batch b) {
   l.credit -= b.count;
   l.outstanding += b.count;
   l.unacked_items += b.count;
+  l.retained_items += b.count;
   stats_.sent += b.count;
   stats_.max_outstanding = std::max(stats_.max_outstanding, l.outstanding);
   if (b.single.has_value())

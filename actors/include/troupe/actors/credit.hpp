@@ -18,12 +18,23 @@
 /// handlers can de-duplicate). One message does both jobs, so acknowledging
 /// costs nothing extra.
 ///
+/// # Out of order
+/// A consumer that finishes items out of order (a fetcher, an asynchronous
+/// handler) also names the batches after `acked_through` that it finished
+/// (`finished_after`, empty otherwise). The producer stops counting those
+/// against its retention bound and drops their items (they are never
+/// redelivered), while it keeps `acked_through` for what is committed. So
+/// one slow item holds only itself, not every batch behind it: without this,
+/// a request that hangs until its timeout stalled a fetcher's whole stream
+/// once `2 × capacity` items had gone out behind it.
+///
 /// Messages (all local CAF messages; `troupe.flow.*` carries the same fields
 /// across the wire):
 /// - consumer → producer `(subscribe, uint32 capacity)`, high priority
 /// - producer → consumer `(batch, seq_t first_seq, std::vector<T> items)`, or
 ///   `(item_seq, T item)` for a batch of one (see `flow/batch.hpp`)
-/// - consumer → producer `(flow_demand{credit, acked_through})`, high priority
+/// - consumer → producer `(flow_demand{credit, acked_through,
+///   finished_after})`, high priority
 /// - consumer → producer `(cancel, uint64 acked_through)`, high priority
 /// - producer → consumer `(flush)`: "return your pending credit now". A
 ///   consumer returns credit in chunks of half its capacity; the producer
@@ -35,6 +46,7 @@
 ///   (success) or at once (error).
 
 #include <cstdint>
+#include <vector>
 
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
@@ -75,18 +87,22 @@ typename Inspector::result_type inspect(Inspector& f, item_seq& x) {
   return f(caf::meta::type_name("trp_item_seq"), x.value);
 }
 
-/// A credit grant that acknowledges: `credit` more items may come, and the
-/// first `acked_through` batches this consumer received are finished. One
+/// A credit grant that acknowledges: `credit` more items may come, the
+/// first `acked_through` batches this consumer received are finished, and
+/// so are the batches numbered in `finished_after` (0-based, each >=
+/// `acked_through`; empty unless the consumer finished out of order). One
 /// element of its own type, not `(atom, credit, acked_through)`, for the
 /// same reason as `item_seq`: it stays a small mailbox element.
 struct flow_demand {
   uint32_t credit = 0;
   uint64_t acked_through = 0;
+  std::vector<uint64_t> finished_after;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_demand& x) {
-  return f(caf::meta::type_name("trp_flow_demand"), x.credit, x.acked_through);
+  return f(caf::meta::type_name("trp_flow_demand"), x.credit, x.acked_through,
+           x.finished_after);
 }
 
 } // namespace troupe::actors

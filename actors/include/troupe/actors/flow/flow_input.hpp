@@ -126,6 +126,9 @@ private:
   uint64_t next_ordinal_ = 1;
   /// Batches finished in order, i.e. the next `acked_through`.
   uint64_t acked_through_ = 0;
+  /// Batches (numbered as `acked_through_` counts) finished while an older
+  /// one was still open; told upstream with the next credit.
+  std::vector<uint64_t> finished_early_;
   uint64_t pending_credit_ = 0;
   /// Upstream asked for credit while none was pending.
   bool flush_requested_ = false;

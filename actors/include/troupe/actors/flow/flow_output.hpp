@@ -136,6 +136,10 @@ private:
     std::any single;
     seq_t first_seq;
     uint32_t count;
+    /// Finished out of order: no longer counted as unacknowledged, items
+    /// dropped, never redelivered; kept only until the in-order
+    /// acknowledgement reaches it (commits go in order).
+    bool finished = false;
   };
 
   /// Items [offset, offset + n) of `b` as a batch message of their own.
@@ -154,6 +158,8 @@ private:
     /// Batches sent and not yet acknowledged, oldest first.
     std::deque<sent_batch> unacked;
     uint64_t unacked_items = 0;
+    /// Items of every batch in `unacked`, those finished out of order too.
+    uint64_t retained_items = 0;
     /// Items sent and not yet paid back with credit.
     uint64_t outstanding = 0;
     /// Batches acknowledged so far (the consumer's `acked_through`).
@@ -178,7 +184,16 @@ private:
 
   link* find(const caf::actor_addr& addr);
   void subscribe(const caf::actor& consumer, uint32_t capacity);
-  void demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through);
+  void demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through,
+              const std::vector<uint64_t>& finished_after);
+
+  /// `b` of `l` is finished: it stops counting as unacknowledged, its
+  /// failures are forgotten and its items committed.
+  void retire(link& l, sent_batch& b);
+
+  /// Most batches retained per link, per item of its capacity, counting
+  /// those finished out of order behind an unfinished one (see `may_send`).
+  static constexpr uint64_t max_retained_batches = 16;
   void cancel(const caf::actor_addr& from, uint64_t acked_through);
   void acknowledge(link& l, uint64_t acked_through);
   /// Items [first, first + n) are done with: tells the actor, advances the
