@@ -1,13 +1,22 @@
 #include "troupe/actors/flow/flow_actor.hpp"
 
+#include <troupe/messages/error_category.hpp>
+
 #include <caf/mailbox_element.hpp>
 
 namespace troupe::actors {
+
+typed_failure::typed_failure(caf::error err)
+  : err_(std::move(err)), what_(messages::describe(err_)) {
+  // nop
+}
 
 caf::error error_from_exception(std::exception_ptr ep, flow_errc code,
                                 const std::string& where) {
   try {
     std::rethrow_exception(ep);
+  } catch (const typed_failure& e) {
+    return e.error();
   } catch (const std::exception& e) {
     return caf::make_error(code, where + " threw: " + e.what());
   } catch (...) {

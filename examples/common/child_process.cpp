@@ -3,18 +3,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
-#include <thread>
 
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
-
-extern char** environ;
 
 namespace troupe_examples {
 
@@ -23,37 +23,42 @@ caf::expected<child_process> child_process::start(const std::vector<std::string>
   if (pipe2(fds, O_CLOEXEC) != 0)
     return caf::make_error(caf::sec::runtime_error,
                            std::string{"pipe: "} + std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  // The parent blocks its stop signals (sigtimedwait); the child starts
-  // with none blocked and default handlers.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGINT);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = -1;
-  auto rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  close(fds[1]);
-  if (rc != 0) {
+  auto parent = getpid();
+  // fork + exec rather than posix_spawn: the child must ask the kernel for
+  // SIGKILL when its parent dies (PR_SET_PDEATHSIG), so that no child
+  // outlives a parent that was killed itself. Between fork and exec only
+  // async-signal-safe calls.
+  auto pid = fork();
+  if (pid < 0) {
+    auto err = errno;
     close(fds[0]);
+    close(fds[1]);
     return caf::make_error(caf::sec::runtime_error,
-                           "cannot start " + argv[0] + ": " + std::strerror(rc));
+                           "cannot start " + argv[0] + ": " + std::strerror(err));
   }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(127); // the parent died before the line above
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+      dup2(devnull, 0);
+    dup2(fds[1], 1); // dup2 clears close-on-exec on the copy
+    // The parent blocks its stop signals (sigtimedwait); the child starts
+    // with none blocked and default handlers.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(fds[1]);
   return child_process{pid, fds[0]};
 }
 
@@ -85,13 +90,18 @@ std::optional<std::string> child_process::read_line(std::chrono::milliseconds ti
       buffered_.erase(0, nl + 1);
       return line;
     }
+    if (out_ < 0)
+      return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
-    if (out_ < 0 || left.count() <= 0)
-      return std::nullopt;
+    // Polls once even with no time left: what is in the pipe counts.
     pollfd p{out_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      continue; // timeout (checked above) or EINTR
+    auto ready = poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (ready == 0 || (ready < 0 && errno == EINTR)) {
+      if (left.count() <= 0)
+        return std::nullopt;
+      continue;
+    }
     char buf[4096];
     auto n = ::read(out_, buf, sizeof(buf));
     if (n <= 0) {
@@ -116,19 +126,30 @@ void child_process::signal(int sig) {
 std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
   if (status_ || pid_ <= 0)
     return status_;
+  auto reap = [this]() -> bool {
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) != pid_)
+      return false;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return true;
+  };
+  if (reap() || timeout.count() <= 0)
+    return status_;
+  // A pidfd becomes readable when the child exits: wait without polling.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0)
+    return status_;
+  pollfd p{pidfd, POLLIN, 0};
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    int st = 0;
-    auto r = waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      return status_;
-    }
-    if (std::chrono::steady_clock::now() >= deadline)
-      return std::nullopt;
-    // waitpid has no timeout; a child's exit is rare and this wait short.
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) > 0 || errno != EINTR)
+      break;
   }
+  close(pidfd);
+  reap();
+  return status_;
 }
 
 } // namespace troupe_examples

@@ -3,7 +3,8 @@
 // A child process of an example (the crawler's site and fetchers, the file
 // pipeline's reader and aggregator): started with its stdout on a pipe the
 // parent reads line by line; killed and reaped by the destructor if it
-// still runs, so no process outlives its parent's run.
+// still runs, and killed by the kernel if the parent dies first
+// (PR_SET_PDEATHSIG), so no process outlives its parent's run.
 
 #include <sys/types.h>
 
@@ -18,7 +19,10 @@ namespace troupe_examples {
 
 class child_process {
 public:
-  /// Starts `argv[0]` with `argv`; stdin is /dev/null, stderr inherited.
+  /// Starts `argv[0]` with `argv`; stdin is /dev/null, stderr inherited,
+  /// no signal blocked. The kernel ties the parent-death signal to the
+  /// calling thread: call it from a thread that lives as long as the child
+  /// (the main thread).
   static caf::expected<child_process> start(const std::vector<std::string>& argv);
 
   child_process(child_process&& other) noexcept;
@@ -26,8 +30,8 @@ public:
   child_process(const child_process&) = delete;
   ~child_process();
 
-  /// The next line of its stdout within `timeout`; none at its end or on
-  /// timeout.
+  /// The next line of its stdout within `timeout` (0: only what is there
+  /// already); none at its end or on timeout.
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
 
   /// Sends `sig`, if it still runs.

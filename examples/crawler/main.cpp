@@ -44,10 +44,14 @@
 #include "crawl_fetcher.hpp"
 #include "crawl_frontier.hpp"
 #include "frontier_service.hpp"
+#include "process_tools.hpp" // examples/common
 
 namespace {
 
 using namespace std::chrono_literals;
+using troupe_examples::child_process;
+using troupe_examples::peak_rss_kb;
+using troupe_examples::word_value;
 
 struct crawler_system_config : troupe::transport::system_config {
   crawler_system_config() {
@@ -86,38 +90,6 @@ struct crawler_system_config : troupe::transport::system_config {
   uint32_t lifetime_s = 300;
 };
 
-long peak_rss_kb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-std::string this_program() {
-  char path[4096];
-  auto n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string{};
-}
-
-/// The value of `key=` in a line of `k=v` words; 0 if absent.
-uint64_t field(const std::string& line, const std::string& key) {
-  std::istringstream words{line};
-  std::string word;
-  while (words >> word)
-    if (word.rfind(key + "=", 0) == 0)
-      return std::stoull(word.substr(key.size() + 1));
-  return 0;
-}
-
-/// Waits until every actor started since `baseline` is gone (10 s at most);
-/// returns how many are left.
-long leaked_actors(caf::actor_system& sys, size_t baseline) {
-  auto settled = std::async(std::launch::async,
-                            [&] { sys.registry().await_running_count_equal(baseline); });
-  if (settled.wait_for(10s) == std::future_status::ready)
-    return 0;
-  return static_cast<long>(sys.registry().running()) - static_cast<long>(baseline);
-}
-
 int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg) {
   auto baseline = sys.registry().running();
   auto node = troupe::transport::node::start(sys);
@@ -136,7 +108,7 @@ int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg
   settings.lifetime = std::chrono::seconds{cfg.lifetime_s};
   auto outcome = crawler::run_fetcher(sys, *node, "127.0.0.1", cfg.frontier_port, settings);
   node->stop();
-  auto leaked = leaked_actors(sys, baseline);
+  auto leaked = troupe_examples::leaked_actors(sys, baseline);
   std::printf("fetcher %s ok=%llu failed=%llu max_in_flight_seen=%llu peak_rss_kb=%ld "
               "leaked_actors=%ld error=%s\n",
               cfg.fetcher_id.c_str(), static_cast<unsigned long long>(outcome.ok),
@@ -155,9 +127,9 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   auto started_at = std::chrono::steady_clock::now();
   auto deadline = started_at + std::chrono::seconds{cfg.lifetime_s};
   auto baseline = sys.registry().running();
-  auto me = this_program();
+  auto me = troupe_examples::this_program();
   auto dir = me.substr(0, me.rfind('/') + 1);
-  auto site = troupe_examples::child_process::start(
+  auto site = child_process::start(
     {dir + "troupe-crawl-site", "--pages=" + std::to_string(cfg.pages),
      "--hosts=" + std::to_string(cfg.hosts), "--slow-ms=" + std::to_string(cfg.slow_ms),
      "--hang-ms=" + std::to_string(cfg.hang_ms),
@@ -195,9 +167,9 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
               << "\n";
     return 1;
   }
-  std::vector<troupe_examples::child_process> fetchers;
+  std::vector<child_process> fetchers;
   for (uint32_t k = 0; k < cfg.fetchers; ++k) {
-    auto f = troupe_examples::child_process::start(
+    auto f = child_process::start(
       {me, "--role=fetcher", "--frontier-port=" + std::to_string(node->port()),
        "--fetcher-id=fetcher-" + std::to_string(k),
        "--capacity=" + std::to_string(cfg.capacity),
@@ -264,8 +236,10 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
     while (auto line = f.read_line(30s)) {
       if (line->rfind("fetcher ", 0) == 0) {
         std::printf("crawl: %s\n", line->c_str());
-        peak_rss = std::max<long>(peak_rss, static_cast<long>(field(*line, "peak_rss_kb")));
-        max_in_flight_seen = std::max(max_in_flight_seen, field(*line, "max_in_flight_seen"));
+        peak_rss =
+          std::max<long>(peak_rss, static_cast<long>(word_value(*line, "peak_rss_kb")));
+        max_in_flight_seen =
+          std::max(max_in_flight_seen, word_value(*line, "max_in_flight_seen"));
       }
     }
     f.wait(10s);
@@ -284,9 +258,9 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
     self->receive([](caf::down_msg&) {}, caf::after(30s) >> [] {});
   }
   node->stop();
-  auto leaked = leaked_actors(sys, baseline);
+  auto leaked = troupe_examples::leaked_actors(sys, baseline);
   auto p = frontier->progress();
-  auto pages = field(site_stats, "pages");
+  auto pages = word_value(site_stats, "pages");
   std::printf("crawl: %s; frontier requeued=%llu out_of_scope_links=%llu over_budget=%llu "
               "leaked_actors=%ld\n",
               site_stats.c_str(), static_cast<unsigned long long>(p.requeued),

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <stdexcept>
 
 #include <caf/all.hpp>
 
@@ -47,30 +46,39 @@ namespace files {
 
 namespace {
 
-/// Blocking: pool threads only. Throws on failure (the pool answers
-/// handler_failed with the text).
-void commit(const v1::Aggregate& state, const std::string& path) {
-  if (auto err = save(state, path))
-    throw std::runtime_error(troupe::messages::describe(err));
+/// Blocking: pool threads only. The result first, then the complete
+/// checkpoint: a crash between the two leaves an incomplete checkpoint,
+/// and the next run writes both again.
+caf::expected<v1::Aggregate> write_result(const v1::Aggregate& state, const std::string& path,
+                                          const std::string& checkpoint) {
+  std::map<std::string, v1::Totals> sorted(state.totals().begin(), state.totals().end());
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream out{tmp, std::ios::trunc};
+    out << "key,count,sum\n";
+    for (auto& [key, t] : sorted)
+      out << key << ',' << t.count() << ',' << t.sum() << '\n';
+    out.close();
+    if (!out)
+      return caf::make_error(troupe::services::rpc_errc::internal, "cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return caf::make_error(troupe::services::rpc_errc::internal, "cannot rename to " + path);
+  if (auto err = save(state, checkpoint))
+    return err;
+  return state;
 }
 
-void write_result(const v1::Aggregate& state, const std::string& path) {
-  std::map<std::string, v1::Totals> sorted(state.totals().begin(), state.totals().end());
-  std::ofstream out{path, std::ios::trunc};
-  out << "key,count,sum\n";
-  for (auto& [key, t] : sorted)
-    out << key << ',' << t.count() << ',' << t.sum() << '\n';
-  out.close();
-  if (!out)
-    throw std::runtime_error("cannot write " + path);
-}
+using chunk_totaller_actor =
+  caf::typed_actor<caf::reacts_to<chunk_job_ptr>,
+                   caf::replies_to<finish_atom>::with<v1::Aggregate>>;
 
 /// Totals chunks in file order on the pool and commits them.
-class chunk_totaller final : public caf::event_based_actor {
+class chunk_totaller final : public chunk_totaller_actor::base {
 public:
   chunk_totaller(caf::actor_config& cfg, const v1::Aggregate& checkpoint, caf::actor pool,
                  aggregator_settings settings)
-    : caf::event_based_actor(cfg),
+    : chunk_totaller_actor::base(cfg),
       offset_(checkpoint.offset()),
       pool_(std::move(pool)),
       settings_(std::move(settings)),
@@ -83,18 +91,17 @@ public:
     return "files.chunk_totaller";
   }
 
-  caf::behavior make_behavior() override {
+  behavior_type make_behavior() override {
     return {
       [this](chunk_job_ptr& job) { total(std::move(job)); },
       [this](finish_atom) -> caf::result<v1::Aggregate> {
         auto rp = make_response_promise<v1::Aggregate>();
-        auto final = totals_.to_aggregate(offset_, true);
-        troupe::actors::run_blocking(this, pool_, 60s,
-                                     [final, s = settings_] {
-                                       commit(final, s.checkpoint);
-                                       write_result(final, s.result);
-                                     })
-          .then([rp, final]() mutable { rp.deliver(final); },
+        troupe::actors::run_blocking(
+          this, pool_, 60s,
+          [final = totals_.to_aggregate(offset_, true), s = settings_] {
+            return write_result(final, s.result, s.checkpoint);
+          })
+          .then([rp](v1::Aggregate& final) mutable { rp.deliver(std::move(final)); },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
@@ -104,7 +111,8 @@ public:
 private:
   void total(chunk_job_ptr job) {
     auto offset = job->chunk.offset();
-    if (offset < offset_) {
+    auto end = offset + job->chunk.data().size();
+    if (end <= offset_) {
       job->done(); // counted before (a redelivery): never twice
       return;
     }
@@ -114,23 +122,26 @@ private:
                                   + std::to_string(offset_)));
       return;
     }
-    // The pool totals the chunk into a table of its own; the actor merges
-    // it: the actor's totals never leave its thread.
-    troupe::actors::run_blocking(
-      this, pool_, 60s,
-      [job] {
-        auto part = std::make_shared<totals_table>();
-        if (auto err = add_records(job->chunk.data(), job->chunk.offset(), *part))
-          throw std::runtime_error(troupe::messages::describe(err));
-        return part;
-      })
-      .then([this, job](totals_ptr& part) { totalled(job, *part); },
+    // A chunk that starts before our offset (cut elsewhere than the ones we
+    // counted) counts from our offset on, a record boundary.
+    auto skip = static_cast<size_t>(offset_ - offset);
+    troupe::actors::run_blocking(this, pool_, 60s,
+                                 [job, skip]() -> caf::expected<totals_ptr> {
+                                   auto part = std::make_shared<totals_table>();
+                                   const auto& data = job->chunk.data();
+                                   auto rest = skip == 0 ? data : data.substr(skip);
+                                   if (auto err =
+                                         add_records(rest, job->chunk.offset() + skip, *part))
+                                     return err;
+                                   return part;
+                                 })
+      .then([this, job, end](totals_ptr& part) { totalled(job, *part, end); },
             [job](caf::error& err) { job->done(err); });
   }
 
-  void totalled(const chunk_job_ptr& job, const totals_table& part) {
+  void totalled(const chunk_job_ptr& job, const totals_table& part, uint64_t end) {
     totals_.merge(part);
-    offset_ = job->chunk.offset() + job->chunk.data().size();
+    offset_ = end;
     if (offset_ - progress_at_ >= settings_.progress_bytes) {
       progress_at_ = offset_;
       std::printf("progress offset=%llu records=%llu\n",
@@ -144,9 +155,14 @@ private:
     committed_at_ = offset_;
     auto snapshot = totals_.to_aggregate(offset_, false);
     troupe::actors::run_blocking(
-      this, pool_, 60s, [snapshot, path = settings_.checkpoint] { commit(snapshot, path); })
+      this, pool_, 60s,
+      [snapshot, path = settings_.checkpoint]() -> caf::expected<uint64_t> {
+        if (auto err = save(snapshot, path))
+          return err;
+        return snapshot.offset();
+      })
       .then(
-        [job, offset = snapshot.offset()] {
+        [job](uint64_t offset) {
           std::printf("committed offset=%llu\n", static_cast<unsigned long long>(offset));
           job->done();
         },
@@ -211,19 +227,31 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
   }
   caf::scoped_actor self{sys};
   self->monitor(*sink);
-  self->receive(
-    [&](caf::down_msg& dm) {
-      if (dm.reason != caf::exit_reason::normal)
-        outcome.error = std::move(dm.reason);
-    },
-    caf::after(settings.lifetime) >>
-      [&] {
-        outcome.error =
-          caf::make_error(caf::sec::request_timeout, "the aggregator's lifetime ended");
-        caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(*sink, caf::exit_reason::user_shutdown);
-        self->receive([](caf::down_msg&) {});
-      });
+  // Until the stream ends, the lifetime ends or a stop is asked for.
+  auto until = std::chrono::steady_clock::now() + settings.lifetime;
+  for (bool running = true; running;) {
+    self->receive(
+      [&](caf::down_msg& dm) {
+        if (dm.reason != caf::exit_reason::normal)
+          outcome.error = std::move(dm.reason);
+        running = false;
+      },
+      caf::after(250ms) >> [] {});
+    if (!running)
+      break;
+    bool stop_asked = settings.stop_requested && settings.stop_requested();
+    if (stop_asked || std::chrono::steady_clock::now() >= until) {
+      outcome.error = stop_asked
+        ? caf::make_error(troupe::services::rpc_errc::cancelled,
+                          "the aggregator was asked to stop")
+        : caf::make_error(troupe::services::rpc_errc::deadline_exceeded,
+                          "the aggregator's lifetime ended");
+      caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(*sink, caf::exit_reason::user_shutdown);
+      self->receive([](caf::down_msg&) {}, caf::after(10s) >> [] {});
+      running = false;
+    }
+  }
   if (!outcome.error) {
     self->request(totaller, 120s, finish_atom::value)
       .receive([&](v1::Aggregate& final) { outcome.final = std::move(final); },

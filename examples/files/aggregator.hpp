@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -31,6 +32,9 @@ struct aggregator_settings {
   /// A "progress offset=<n>" line on stdout every this many bytes.
   uint64_t progress_bytes = 4u << 20;
   std::chrono::seconds lifetime{600};
+  /// Polled a few times a second: true stops the run (its work since the
+  /// last commit is lost, as after a crash, and redone by the next run).
+  std::function<bool()> stop_requested;
 };
 
 struct aggregator_outcome {

@@ -47,13 +47,16 @@
 
 #include "aggregator.hpp"
 #include "child_process.hpp" // examples/common
-#include "chunk_reader.hpp"
+#include "process_tools.hpp" // examples/common
+#include "reader_service.hpp"
 #include "records.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using troupe_examples::child_process;
+using troupe_examples::peak_rss_kb;
+using troupe_examples::word_value;
 
 struct files_system_config : troupe::transport::system_config {
   files_system_config() {
@@ -94,29 +97,6 @@ bool drop_page_cache() {
   return std::fclose(f) == 0 && ok;
 }
 
-long peak_rss_kb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-uint64_t field(const std::string& line, const std::string& key) {
-  std::istringstream words{line};
-  std::string word;
-  while (words >> word)
-    if (word.rfind(key + "=", 0) == 0)
-      return std::stoull(word.substr(key.size() + 1));
-  return 0;
-}
-
-long leaked_actors(caf::actor_system& sys, size_t baseline) {
-  auto settled = std::async(std::launch::async,
-                            [&] { sys.registry().await_running_count_equal(baseline); });
-  if (settled.wait_for(10s) == std::future_status::ready)
-    return 0;
-  return static_cast<long>(sys.registry().running()) - static_cast<long>(baseline);
-}
-
 // -- reader ------------------------------------------------------------------
 
 int run_reader(caf::actor_system& sys, const files_system_config& cfg,
@@ -149,7 +129,7 @@ int run_reader(caf::actor_system& sys, const files_system_config& cfg,
     self->receive([](caf::down_msg&) {}, caf::after(30s) >> [] {});
   }
   node->stop();
-  auto leaked = leaked_actors(sys, baseline);
+  auto leaked = troupe_examples::leaked_actors(sys, baseline);
   std::printf("reader peak_rss_kb=%ld leaked_actors=%ld\n", peak_rss_kb(), leaked);
   if (leaked != 0)
     std::_Exit(1);
@@ -158,7 +138,8 @@ int run_reader(caf::actor_system& sys, const files_system_config& cfg,
 
 // -- aggregator ----------------------------------------------------------------
 
-int run_aggregator_process(caf::actor_system& sys, const files_system_config& cfg) {
+int run_aggregator_process(caf::actor_system& sys, const files_system_config& cfg,
+                           const sigset_t& stop_signals) {
   auto baseline = sys.registry().running();
   auto node = troupe::transport::node::start(sys);
   if (!node) {
@@ -170,9 +151,13 @@ int run_aggregator_process(caf::actor_system& sys, const files_system_config& cf
   settings.result = cfg.dir + "/result.csv";
   settings.commit_bytes = uint64_t{cfg.commit_mb} << 20;
   settings.lifetime = std::chrono::seconds{cfg.lifetime_s};
+  settings.stop_requested = [&stop_signals] {
+    timespec no_wait{0, 0};
+    return sigtimedwait(&stop_signals, nullptr, &no_wait) > 0;
+  };
   auto outcome = files::run_aggregator(sys, *node, "127.0.0.1", cfg.reader_port, settings);
   node->stop();
-  auto leaked = leaked_actors(sys, baseline);
+  auto leaked = troupe_examples::leaked_actors(sys, baseline);
   if (outcome.error) {
     std::cerr << "aggregator: " << sys.render(outcome.error) << "\n";
     std::printf("aggregator failed resumed_from=%llu peak_rss_kb=%ld leaked_actors=%ld\n",
@@ -243,11 +228,7 @@ int run_driver(const files_system_config& cfg, const sigset_t& stop_signals) {
   ::unlink((cfg.dir + "/checkpoint").c_str());
   ::unlink((cfg.dir + "/result.csv").c_str());
 
-  auto me = [] {
-    char path[4096];
-    auto n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-    return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string{};
-  }();
+  auto me = troupe_examples::this_program();
   auto life = "--lifetime-s=" + std::to_string(cfg.lifetime_s);
   // Chunks are allocated on one thread and freed on another; glibc then
   // gives each busy thread an arena of its own, and the processes' RSS
@@ -257,7 +238,7 @@ int run_driver(const files_system_config& cfg, const sigset_t& stop_signals) {
   ::setenv("MALLOC_ARENA_MAX", "2", 0);
   long peak_rss = 0;
   auto note_rss = [&](const std::string& line) {
-    peak_rss = std::max<long>(peak_rss, static_cast<long>(field(line, "peak_rss_kb")));
+    peak_rss = std::max<long>(peak_rss, static_cast<long>(word_value(line, "peak_rss_kb")));
   };
   std::optional<child_process> reader;
   uint16_t reader_port = 0;
@@ -300,7 +281,7 @@ int run_driver(const files_system_config& cfg, const sigset_t& stop_signals) {
   while (done_line.empty() && std::chrono::steady_clock::now() < deadline && restarts <= 10) {
     if (auto line = aggregator->read_line(100ms)) {
       if (line->rfind("progress ", 0) == 0)
-        offset = field(*line, "offset");
+        offset = word_value(*line, "offset");
       else if (line->rfind("aggregator done", 0) == 0)
         done_line = *line;
       else if (line->rfind("aggregator failed", 0) == 0)
@@ -364,7 +345,7 @@ int run_driver(const files_system_config& cfg, const sigset_t& stop_signals) {
   bool ok = !done_line.empty() && result && expected && result->complete()
     && result->offset() == bytes
     && google::protobuf::util::MessageDifferencer::Equals(*result, *expected);
-  bool resumed = field(done_line, "resumed_from") > 0;
+  bool resumed = word_value(done_line, "resumed_from") > 0;
   auto mb = static_cast<double>(bytes) / (1 << 20);
   // The disk's pace for the same file, as `cat` reads it, from the same
   // cache state as the pipeline started with.
@@ -409,5 +390,5 @@ int main(int argc, char** argv) {
   }
   caf::actor_system sys{cfg};
   return cfg.role == "reader" ? run_reader(sys, cfg, stop_signals)
-                              : run_aggregator_process(sys, cfg);
+                              : run_aggregator_process(sys, cfg, stop_signals);
 }

@@ -97,6 +97,11 @@ caf::error add_records(const std::string& data, uint64_t base, totals_table& int
         "malformed record at offset "
           + std::to_string(base + static_cast<uint64_t>(line - data.data())));
     uint64_t value = 0;
+    if (nl - comma > 19) // more digits than a uint64_t surely holds
+      return caf::make_error(
+        troupe::services::rpc_errc::invalid_argument,
+        "value too large at offset "
+          + std::to_string(base + static_cast<uint64_t>(comma + 1 - data.data())));
     for (const char* d = comma + 1; d < nl; ++d) {
       if (*d < '0' || *d > '9')
         return caf::make_error(
@@ -177,7 +182,8 @@ caf::error save(const v1::Aggregate& state, const std::string& path) {
   auto tmp = path + ".tmp";
   std::string bytes;
   if (!state.SerializeToString(&bytes))
-    return caf::make_error(caf::sec::runtime_error, "cannot serialize the aggregate");
+    return caf::make_error(troupe::services::rpc_errc::internal,
+                           "cannot serialize the aggregate");
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return io_error("cannot create", tmp);
@@ -214,11 +220,17 @@ caf::error save(const v1::Aggregate& state, const std::string& path) {
 
 caf::expected<v1::Aggregate> load(const std::string& path) {
   v1::Aggregate state;
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return state; // nothing committed yet
-  if (!state.ParseFromIstream(&in))
-    return caf::make_error(caf::sec::runtime_error, "corrupt checkpoint " + path);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return state; // nothing committed yet
+    return io_error("cannot open", path);
+  }
+  auto parsed = state.ParseFromFileDescriptor(fd);
+  ::close(fd);
+  if (!parsed)
+    return caf::make_error(troupe::services::rpc_errc::data_loss,
+                           "corrupt checkpoint " + path);
   return state;
 }
 

@@ -88,6 +88,38 @@ TEST_CASE("a blocking job that throws answers with handler_failed", "[actors][bl
   caf::anon_send_exit(*pool, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("a blocking job that returns an expected answers with its value or its typed error",
+          "[actors][blocking]") {
+  system_config cfg;
+  caf::actor_system sys{cfg};
+  auto pool = spawn_blocking_pool(sys, 1);
+  REQUIRE(pool);
+  auto ask = [&](bool fail) {
+    std::promise<caf::expected<int>> outcome;
+    sys.spawn([&](caf::event_based_actor* self) {
+      run_blocking(self, *pool, 10s,
+                   [fail]() -> caf::expected<int> {
+                     if (fail)
+                       return caf::make_error(flow_errc::invalid_config, "no such file");
+                     return 42;
+                   })
+        .then([&](int x) { outcome.set_value(x); },
+              [&](caf::error& err) { outcome.set_value(std::move(err)); });
+    });
+    auto f = outcome.get_future();
+    REQUIRE(f.wait_for(10s) == std::future_status::ready);
+    return f.get();
+  };
+  auto ok = ask(false);
+  REQUIRE(ok);
+  CHECK(*ok == 42);
+  auto failed = ask(true);
+  REQUIRE(!failed);
+  CHECK(failed.error() == caf::make_error(flow_errc::invalid_config)); // not handler_failed
+  CHECK(sys.render(failed.error()).find("no such file") != std::string::npos);
+  caf::anon_send_exit(*pool, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("a pool of zero threads is refused", "[actors][blocking]") {
   system_config cfg;
   caf::actor_system sys{cfg};

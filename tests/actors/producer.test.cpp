@@ -297,6 +297,27 @@ TEST_CASE_METHOD(flow_fixture,
   CHECK(running_actors() == 0);
 }
 
+TEST_CASE_METHOD(flow_fixture,
+                 "a source that throws a typed_failure ends the stream with that error",
+                 "[actors][flow][producer][errors]") {
+  auto p = spawn_producer<int64_t>(
+    sys, producer_config{4, {}}, [](size_t, std::vector<int64_t>&) -> pull_status {
+      throw typed_failure{
+        caf::make_error(flow_errc::invalid_config, "offset 7 is mid-record")};
+    });
+  REQUIRE(p);
+  self->monitor(*p);
+  caf::error consumer_saw;
+  auto c = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{4, 1}, [](const int64_t&) {},
+    [&](const caf::error& err) { consumer_saw = err; });
+  REQUIRE(c);
+  run();
+  CHECK(consumer_saw == caf::make_error(flow_errc::invalid_config)); // not source_failed
+  CHECK(sys.render(consumer_saw).find("mid-record") != std::string::npos);
+  CHECK(running_actors() == 0);
+}
+
 TEST_CASE_METHOD(flow_fixture, "a waiting source is pulled again only after resume",
                  "[actors][flow][producer]") {
   std::deque<int64_t> ready;

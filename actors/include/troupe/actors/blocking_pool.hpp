@@ -23,6 +23,7 @@
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 #include <caf/timespan.hpp>
@@ -47,15 +48,34 @@ caf::message run_job(const blocking_job& job);
 
 } // namespace detail
 
-/// Runs `f()` on `pool` and returns the request handle; its response is
-/// `f`'s result (nothing for `void`), or `handler_failed` if `f` threw.
-template <class F>
-auto run_blocking(caf::event_based_actor* self, const caf::actor& pool, caf::timespan timeout,
-                  F f) {
+namespace detail {
+
+template <class T>
+struct is_expected : std::false_type {};
+
+template <class T>
+struct is_expected<caf::expected<T>> : std::true_type {};
+
+} // namespace detail
+
+/// Runs `f()` on `pool` for `self` (any event-based actor, typed or not)
+/// and returns the request handle; its response is
+/// `f`'s result (nothing for `void`), or `handler_failed` if `f` threw. A
+/// call that can fail returns `caf::expected<T>`: the response is the `T`,
+/// or its error as it is (a typed error keeps its code, which an exception
+/// would flatten into `handler_failed`).
+template <class Self, class F>
+auto run_blocking(Self* self, const caf::actor& pool, caf::timespan timeout, F f) {
   blocking_job job{[f = std::move(f)]() mutable -> caf::message {
-    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+    using result = std::invoke_result_t<F&>;
+    if constexpr (std::is_void_v<result>) {
       f();
       return caf::message{};
+    } else if constexpr (detail::is_expected<result>::value) {
+      auto x = f();
+      if (!x)
+        return caf::make_message(std::move(x.error()));
+      return caf::make_message(std::move(*x));
     } else {
       return caf::make_message(f());
     }

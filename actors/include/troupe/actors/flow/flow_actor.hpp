@@ -49,8 +49,30 @@
 
 namespace troupe::actors {
 
-/// Turns an exception escaping user code into a typed error: `code` with
-/// "<where> threw: <what()>".
+/// An exception that carries a typed error. A source, a handler, a stage's
+/// transform or a blocking job that throws it fails with that error as it
+/// is, where any other exception becomes `source_failed`,
+/// `handler_failed`, ...: the code survives for whoever handles the
+/// failure (a retry policy, a caller across the wire).
+class typed_failure : public std::exception {
+public:
+  explicit typed_failure(caf::error err);
+
+  const caf::error& error() const noexcept {
+    return err_;
+  }
+
+  const char* what() const noexcept override {
+    return what_.c_str();
+  }
+
+private:
+  caf::error err_;
+  std::string what_;
+};
+
+/// Turns an exception escaping user code into a typed error: a
+/// `typed_failure`'s own error, else `code` with "<where> threw: <what()>".
 caf::error error_from_exception(std::exception_ptr ep, flow_errc code,
                                 const std::string& where);
 

@@ -1,10 +1,10 @@
 #pragma once
 
-// The reader process's side: the Reader service streams a file in chunks of
-// whole records. Reading is blocking I/O, so it runs on the blocking pool:
-// a chunk_reader actor reads ahead (at most `read_ahead` chunks) into a
-// feed that the stream's producer pulls at the caller's pace. Memory is
-// bounded by read_ahead + the caller's capacity, chunks of `chunk_bytes`.
+// The reader process's Reader service: streams a file of records in chunks
+// of whole records, from any record boundary, at the caller's pace. Reads
+// run on the blocking pool (read_ahead.hpp), at most `read_ahead` chunks
+// ahead; memory per stream is bounded by read_ahead + the caller's
+// capacity chunks of `chunk_bytes`.
 
 #include <cstdint>
 #include <string>
@@ -28,6 +28,8 @@ class reader_service final : public v1::Reader::Service {
 public:
   explicit reader_service(reader_config cfg);
 
+  /// `not_found` for a missing file, `out_of_range` past its end,
+  /// `invalid_argument` for an offset inside a record.
   troupe::services::stream_reply<v1::Chunk> chunks(troupe::services::server_call& call,
                                                    const v1::ChunkRequest& req) override;
 
