@@ -71,6 +71,19 @@ child_process::child_process(child_process&& other) noexcept
   other.out_ = -1;
 }
 
+child_process& child_process::operator=(child_process&& other) noexcept {
+  if (this != &other) {
+    this->~child_process();
+    pid_ = other.pid_;
+    out_ = other.out_;
+    buffered_ = std::move(other.buffered_);
+    status_ = other.status_;
+    other.pid_ = -1;
+    other.out_ = -1;
+  }
+  return *this;
+}
+
 child_process::~child_process() {
   if (pid_ > 0 && !status_) {
     ::kill(pid_, SIGKILL);

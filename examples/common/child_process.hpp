@@ -26,7 +26,8 @@ public:
   static caf::expected<child_process> start(const std::vector<std::string>& argv);
 
   child_process(child_process&& other) noexcept;
-  child_process& operator=(child_process&& other) = delete;
+  /// Kills and reaps the process this one held, if it still runs.
+  child_process& operator=(child_process&& other) noexcept;
   child_process(const child_process&) = delete;
   ~child_process();
 

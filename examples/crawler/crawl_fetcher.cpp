@@ -15,6 +15,7 @@
 #include <troupe/http/http_get.hpp>
 #include <troupe/messages/error_category.hpp>
 #include <troupe/services/channel.hpp>
+#include <troupe/services/rpc_errc.hpp>
 
 #include "crawler.pb.h"
 #include "link_extractor.hpp"
@@ -53,7 +54,13 @@ namespace crawler {
 namespace {
 
 /// Parses fetched pages on the blocking pool and reports them; the item is
-/// done once the frontier acknowledged the report.
+/// done once the frontier acknowledged the report. A report that fails
+/// (the frontier is gone or does not answer in time) fails the item: the
+/// pipeline stops, and the frontier gives this fetcher's URLs to others.
+///
+/// Its one message is `page_job_ptr`. Untyped because a generated stub's
+/// asynchronous calls need a `caf::event_based_actor` (CAF 0.17's typed
+/// actors lack the same requester base).
 class page_reporter final : public caf::event_based_actor {
 public:
   page_reporter(caf::actor_config& cfg, v1::Frontier::Stub frontier, caf::actor parsers,
@@ -138,7 +145,7 @@ fetcher_outcome run_fetcher(caf::actor_system& sys, const troupe::transport::nod
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   };
   auto fail = [&](caf::error err) {
-    stop();
+    stop(); // what started so far; the stream's end stops the rest
     caf::anon_send_exit(*work, caf::exit_reason::user_shutdown);
     outcome.error = std::move(err);
     return outcome;

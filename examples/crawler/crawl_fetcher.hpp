@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -37,6 +38,9 @@ struct fetcher_settings {
   uint32_t parsers = 1;
   /// Longest the fetcher runs, whatever happens.
   std::chrono::seconds lifetime{600};
+  /// Polled a few times a second: true stops the fetcher (the frontier
+  /// gives what it held to the others).
+  std::function<bool()> stop_requested;
 };
 
 struct fetcher_outcome {

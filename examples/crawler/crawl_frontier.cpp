@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include <troupe/http/http_message.hpp>
+#include <troupe/services/rpc_errc.hpp>
 
 namespace crawler {
 
@@ -34,19 +35,30 @@ void crawl_frontier::close_lease(uint64_t id) {
     producers_.erase(id);
     size_t back = 0;
     for (auto i = leased_.begin(); i != leased_.end();) {
-      if (i->second == id) {
+      if (i->second != id) {
+        ++i;
+        continue;
+      }
+      if (deliveries_[i->first] >= cfg_.max_deliveries) {
+        // Its fetchers kept dying on it: a dead letter, not another victim.
+        done_.insert(i->first);
+        deliveries_.erase(i->first);
+        ++counts_.failed;
+        ++counts_.dead_letters;
+      } else {
         // Ahead of new URLs: they were handed out first.
         waiting_.push_front(i->first);
-        i = leased_.erase(i);
         ++back;
-      } else {
-        ++i;
       }
+      i = leased_.erase(i);
     }
     counts_.requeued += back;
-    if (back > 0)
+    if (back > 0 || leased_.empty())
       wake = waiting_producers();
+    if (finished() && finished_at_ == std::chrono::steady_clock::time_point{})
+      finished_at_ = std::chrono::steady_clock::now();
   }
+  finished_cv_.notify_all();
   for (auto& addr : wake)
     if (auto p = caf::actor_cast<caf::actor>(addr))
       caf::anon_send(p, troupe::actors::flow_resume_atom::value);
@@ -55,10 +67,15 @@ void crawl_frontier::close_lease(uint64_t id) {
 troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
                                                  std::vector<v1::Url>& out) {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (first_taken_ == std::chrono::steady_clock::time_point{} && !waiting_.empty())
+    first_taken_ = std::chrono::steady_clock::now();
   while (out.size() < demand && !waiting_.empty()) {
     auto url = std::move(waiting_.front());
     waiting_.pop_front();
+    if (done_.count(url) > 0)
+      continue; // reported late, after its stream had given it back
     leased_.emplace(url, id);
+    ++deliveries_[url];
     out.emplace_back().set_url(std::move(url));
   }
   if (!waiting_.empty())
@@ -67,26 +84,34 @@ troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
                          : troupe::actors::pull_status::wait;
 }
 
-uint32_t crawl_frontier::report(const v1::PageReport& page) {
+caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
   std::vector<caf::actor_addr> wake;
   uint32_t added = 0;
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    if (known_.count(page.url()) == 0)
+      return caf::make_error(troupe::services::rpc_errc::failed_precondition,
+                             "the crawl never handed out " + page.url());
+    // Whoever holds it, it is done now: a second holder's report is a
+    // duplicate, and its lease must not outlive it.
+    leased_.erase(page.url());
+    deliveries_.erase(page.url());
     if (!done_.insert(page.url()).second) {
       ++counts_.duplicates;
-      return 0;
+    } else {
+      if (page.ok())
+        ++counts_.crawled;
+      else
+        ++counts_.failed;
+      for (auto& link : page.links())
+        if (add(link))
+          ++added;
     }
-    leased_.erase(page.url());
-    if (page.ok())
-      ++counts_.crawled;
-    else
-      ++counts_.failed;
-    for (auto& link : page.links())
-      if (add(link))
-        ++added;
     // New URLs to hand out, or the last lease gone (the streams end).
     if (added > 0 || leased_.empty())
       wake = waiting_producers();
+    if (finished() && finished_at_ == std::chrono::steady_clock::time_point{})
+      finished_at_ = std::chrono::steady_clock::now();
   }
   finished_cv_.notify_all();
   for (auto& addr : wake)
@@ -103,6 +128,16 @@ crawl_progress crawl_frontier::progress() const {
   result.waiting = waiting_.size();
   result.finished = finished();
   return result;
+}
+
+double crawl_frontier::crawl_seconds() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (first_taken_ == std::chrono::steady_clock::time_point{})
+    return 0;
+  auto end = finished_at_ == std::chrono::steady_clock::time_point{}
+    ? std::chrono::steady_clock::now()
+    : finished_at_;
+  return std::chrono::duration<double>(end - first_taken_).count();
 }
 
 bool crawl_frontier::wait_finished(std::chrono::milliseconds timeout) {

@@ -13,6 +13,10 @@
 // is reported. A stream that ends (its fetcher died) gives its unreported
 // URLs back, ahead of new ones; a URL already reported is never handed out
 // again, and a second report of it is counted as a duplicate and ignored.
+//
+// Poison URLs: a URL given back `max_deliveries` times (its fetchers kept
+// dying on it) is not handed out again; it counts as failed (a dead
+// letter), so one bad page cannot take down every fetcher in turn.
 
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/expected.hpp>
 
 #include <troupe/actors/credit.hpp>
 
@@ -38,6 +43,8 @@ struct frontier_config {
   uint64_t max_pages = 1'000'000;
   /// Origins (`scheme://host:port`) the crawl stays inside.
   std::unordered_set<std::string> origins;
+  /// Streams a URL may go out on before it is a dead letter.
+  uint32_t max_deliveries = 3;
 };
 
 /// Counters, read with `crawl_frontier::progress`.
@@ -49,6 +56,8 @@ struct crawl_progress {
   uint64_t requeued = 0;
   uint64_t over_budget = 0;
   uint64_t out_of_scope = 0;
+  /// URLs given up after `max_deliveries` (counted in `failed` too).
+  uint64_t dead_letters = 0;
   uint64_t leased = 0;
   uint64_t waiting = 0;
   bool finished = false;
@@ -75,10 +84,14 @@ public:
   /// bring more); `done` once nothing is waiting or leased.
   troupe::actors::pull_status take(uint64_t id, size_t demand, std::vector<v1::Url>& out);
 
-  /// Records a fetcher's report; returns the number of new URLs.
-  uint32_t report(const v1::PageReport& page);
+  /// Records a fetcher's report; returns the number of new URLs, or
+  /// `failed_precondition` for a URL the crawl never handed out.
+  caf::expected<uint32_t> report(const v1::PageReport& page);
 
   crawl_progress progress() const;
+
+  /// Seconds from the first URL handed out to the crawl's end (or now).
+  double crawl_seconds() const;
 
   /// Waits up to `timeout` for the crawl to finish; true if it did.
   bool wait_finished(std::chrono::milliseconds timeout);
@@ -105,6 +118,10 @@ private:
   std::unordered_map<std::string, uint64_t> leased_;
   /// Lease -> its producer.
   std::unordered_map<uint64_t, caf::actor_addr> producers_;
+  /// URL -> streams it went out on, while not done.
+  std::unordered_map<std::string, uint32_t> deliveries_;
+  std::chrono::steady_clock::time_point first_taken_{};
+  std::chrono::steady_clock::time_point finished_at_{};
   uint64_t next_lease_ = 0;
   crawl_progress counts_;
 };

@@ -48,8 +48,11 @@ public:
 
   troupe::services::reply<v1::ReportAck> report(troupe::services::server_call&,
                                                 const v1::PageReport& page) override {
+    auto added = frontier_->report(page);
+    if (!added)
+      return added.error();
     v1::ReportAck ack;
-    ack.set_new_urls(frontier_->report(page));
+    ack.set_new_urls(*added);
     return ack;
   }
 

@@ -90,7 +90,8 @@ struct crawler_system_config : troupe::transport::system_config {
   uint32_t lifetime_s = 300;
 };
 
-int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg) {
+int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg,
+                        const sigset_t& stop_signals) {
   auto baseline = sys.registry().running();
   auto node = troupe::transport::node::start(sys);
   if (!node) {
@@ -106,6 +107,10 @@ int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg
   settings.attempt_timeout = std::chrono::milliseconds{cfg.attempt_timeout_ms};
   settings.attempts = cfg.attempts;
   settings.lifetime = std::chrono::seconds{cfg.lifetime_s};
+  settings.stop_requested = [&stop_signals] {
+    timespec no_wait{0, 0};
+    return sigtimedwait(&stop_signals, nullptr, &no_wait) > 0;
+  };
   auto outcome = crawler::run_fetcher(sys, *node, "127.0.0.1", cfg.frontier_port, settings);
   node->stop();
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
@@ -165,11 +170,23 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   if (!services) {
     std::cerr << "crawler: cannot start the frontier: " << sys.render(services.error())
               << "\n";
+    node->stop();
     return 1;
   }
-  std::vector<child_process> fetchers;
-  for (uint32_t k = 0; k < cfg.fetchers; ++k) {
-    auto f = child_process::start(
+  // Stops the frontier (its Work streams end, so the fetchers do) and the
+  // node, once, on every way out.
+  bool stopped = false;
+  auto stop_services = [&] {
+    if (stopped)
+      return;
+    stopped = true;
+    caf::scoped_actor self{sys};
+    self->monitor(*services);
+    caf::anon_send_exit(*services, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {}, caf::after(30s) >> [] {});
+  };
+  auto start_fetcher = [&](uint32_t k) {
+    return child_process::start(
       {me, "--role=fetcher", "--frontier-port=" + std::to_string(node->port()),
        "--fetcher-id=fetcher-" + std::to_string(k),
        "--capacity=" + std::to_string(cfg.capacity),
@@ -178,8 +195,14 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
        "--attempt-timeout-ms=" + std::to_string(cfg.attempt_timeout_ms),
        "--attempts=" + std::to_string(cfg.attempts),
        "--lifetime-s=" + std::to_string(cfg.lifetime_s)});
+  };
+  std::vector<child_process> fetchers;
+  for (uint32_t k = 0; k < cfg.fetchers; ++k) {
+    auto f = start_fetcher(k);
     if (!f) {
       std::cerr << "crawler: " << sys.render(f.error()) << "\n";
+      stop_services();
+      node->stop();
       return 1;
     }
     fetchers.push_back(std::move(*f));
@@ -188,6 +211,24 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
               origins.size(), static_cast<unsigned>(node->port()), cfg.fetchers);
 
   // Progress until the crawl is over, a stop signal, or the lifetime ends.
+  // A fetcher that dies is replaced (a process-level one_for_one), at most
+  // twice per fetcher: what it held goes to the others meanwhile.
+  long peak_rss = peak_rss_kb();
+  uint64_t max_in_flight_seen = 0;
+  bool fetchers_ok = true;
+  auto read_fetcher_lines = [&](child_process& f, std::chrono::milliseconds wait) {
+    while (auto line = f.read_line(wait)) {
+      if (line->rfind("fetcher ", 0) != 0)
+        continue;
+      std::printf("crawl: %s\n", line->c_str());
+      peak_rss = std::max<long>(peak_rss, static_cast<long>(word_value(*line, "peak_rss_kb")));
+      max_in_flight_seen =
+        std::max(max_in_flight_seen, word_value(*line, "max_in_flight_seen"));
+      if (line->find("leaked_actors=0 ") == std::string::npos)
+        fetchers_ok = false;
+    }
+  };
+  uint32_t restarts = 0;
   bool killed = false;
   bool finished = false;
   uint64_t last_done = 0;
@@ -197,11 +238,27 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
     finished = frontier->wait_finished(100ms);
     auto p = frontier->progress();
     auto done = p.crawled + p.failed;
-    if (cfg.kill_at > 0 && !killed && done >= cfg.kill_at && !fetchers.empty()) {
+    if (!finished && cfg.kill_at > 0 && !killed && done >= cfg.kill_at && !fetchers.empty()) {
       fetchers.front().signal(SIGKILL);
       killed = true;
       std::printf("crawl: killed fetcher-0 (SIGKILL) with %llu pages done\n",
                   static_cast<unsigned long long>(done));
+    }
+    for (uint32_t k = 0; !finished && k < fetchers.size(); ++k) {
+      auto code = fetchers[k].wait(0ms);
+      if (!code)
+        continue;
+      read_fetcher_lines(fetchers[k], 0ms);
+      if (restarts >= 2 * cfg.fetchers) {
+        std::printf("crawl: fetcher-%u exited (%d); no restarts left\n", k, *code);
+        continue;
+      }
+      auto f = start_fetcher(k);
+      if (!f)
+        continue;
+      ++restarts;
+      std::printf("crawl: fetcher-%u exited (%d); restarted\n", k, *code);
+      fetchers[k] = std::move(*f);
     }
     auto now = std::chrono::steady_clock::now();
     if (finished || now - last_at >= 1s) {
@@ -227,22 +284,16 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   auto seconds =
     std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
 
-  // The fetchers end once their streams are done; each prints its line.
-  long peak_rss = peak_rss_kb();
-  uint64_t max_in_flight_seen = 0;
+  // Done or not, the frontier stops: the Work streams end, and so do the
+  // fetchers, each printing its line.
+  stop_services();
   for (auto& f : fetchers) {
-    if (!finished)
-      f.signal(SIGTERM);
-    while (auto line = f.read_line(30s)) {
-      if (line->rfind("fetcher ", 0) == 0) {
-        std::printf("crawl: %s\n", line->c_str());
-        peak_rss =
-          std::max<long>(peak_rss, static_cast<long>(word_value(*line, "peak_rss_kb")));
-        max_in_flight_seen =
-          std::max(max_in_flight_seen, word_value(*line, "max_in_flight_seen"));
-      }
-    }
-    f.wait(10s);
+    read_fetcher_lines(f, 30s);
+    auto code = f.wait(10s);
+    // A fetcher of a finished crawl ends normally (the killed one was
+    // replaced and reaped above).
+    if (finished && code != 0)
+      fetchers_ok = false;
   }
   site->signal(SIGTERM);
   std::string site_stats;
@@ -250,22 +301,17 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
     if (line->rfind("site ", 0) == 0)
       site_stats = *line;
   site->wait(10s);
-
-  {
-    caf::scoped_actor self{sys};
-    self->monitor(*services);
-    caf::anon_send_exit(*services, caf::exit_reason::user_shutdown);
-    self->receive([](caf::down_msg&) {}, caf::after(30s) >> [] {});
-  }
   node->stop();
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
   auto p = frontier->progress();
   auto pages = word_value(site_stats, "pages");
-  std::printf("crawl: %s; frontier requeued=%llu out_of_scope_links=%llu over_budget=%llu "
-              "leaked_actors=%ld\n",
+  std::printf("crawl: %s; frontier requeued=%llu dead_letters=%llu out_of_scope_links=%llu "
+              "over_budget=%llu restarts=%u crawl_seconds=%.2f leaked_actors=%ld\n",
               site_stats.c_str(), static_cast<unsigned long long>(p.requeued),
+              static_cast<unsigned long long>(p.dead_letters),
               static_cast<unsigned long long>(p.out_of_scope),
-              static_cast<unsigned long long>(p.over_budget), leaked);
+              static_cast<unsigned long long>(p.over_budget), restarts,
+              frontier->crawl_seconds(), leaked);
   std::printf(
     "crawler pages=%llu crawled=%llu failed_typed=%llu duplicates_fetched=%llu "
     "max_in_flight_seen=%llu peak_rss_mb=%.1f seconds=%.1f\n",
@@ -275,7 +321,7 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   if (leaked != 0)
     std::_Exit(1);
   bool complete = finished && pages > 0 && p.crawled + p.failed == pages && p.duplicates == 0
-    && max_in_flight_seen <= cfg.max_in_flight;
+    && max_in_flight_seen <= cfg.max_in_flight && fetchers_ok;
   return complete ? 0 : 1;
 }
 
@@ -301,6 +347,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   caf::actor_system sys{cfg};
-  return cfg.role == "fetcher" ? run_fetcher_process(sys, cfg)
+  return cfg.role == "fetcher" ? run_fetcher_process(sys, cfg, stop_signals)
                                : run_coordinator(sys, cfg, stop_signals);
 }

@@ -357,6 +357,11 @@ TEST_CASE_METHOD(flow_fixture, "invalid fetcher settings are refused with the fi
   CHECK(make(cfg).error() == caf::make_error(flow_errc::invalid_config));
   CHECK(spawn_fetcher<int64_t, std::string>(sys, *p, fetcher_config{}, nullptr).error()
         == caf::make_error(flow_errc::invalid_config));
+  cfg = {};
+  cfg.max_in_flight_per_key = 2; // int64_t has no fetch_key: no keys to group by
+  auto keyless = make(cfg);
+  REQUIRE_FALSE(keyless);
+  CHECK(sys.render(keyless.error()).find("fetch_key") != std::string::npos);
   self->send_exit(*p, caf::exit_reason::user_shutdown);
   run();
 }
@@ -396,9 +401,9 @@ TEST_CASE_METHOD(flow_fixture,
                  "a per-key limit holds each host's attempts while other hosts go "
                  "ahead, and each host has its own breaker",
                  "[actors][fetcher][keys]") {
-  // Hosts: six requests to a, then two to b, then one more to a.
-  std::vector<keyed::request> reqs{{1, "a"}, {2, "a"}, {3, "a"}, {4, "a"}, {5, "a"},
-                                   {6, "a"}, {7, "b"}, {8, "b"}, {9, "a"}};
+  // Hosts: four requests to a, one to b, one more to a, two more to b.
+  std::vector<keyed::request> reqs{{1, "a"}, {2, "a"}, {3, "a"}, {4, "a"},
+                                   {5, "b"}, {6, "a"}, {7, "b"}, {8, "b"}};
   auto next = std::make_shared<size_t>(0);
   auto p = spawn_producer<keyed::request>(
     sys, producer_config{16, {}}, [reqs, next](size_t d, std::vector<keyed::request>& out) {
@@ -412,7 +417,7 @@ TEST_CASE_METHOD(flow_fixture,
   fetcher_config cfg;
   cfg.retry = retry_policy::never();
   cfg.capacity = 16;
-  cfg.max_in_flight = 4;
+  cfg.max_in_flight = 3;
   cfg.max_in_flight_per_key = 2;
   cfg.breaker_per_key = true;
   cfg.breaker.failure_threshold = 1;
@@ -424,38 +429,44 @@ TEST_CASE_METHOD(flow_fixture,
     sys, *f, consumer_config{16, 1}, [&](const keyed::result& r) { results.push_back(r); });
   REQUIRE(c);
   run();
-  // Two of a, and b's two past a's waiting four: no head-of-line blocking.
   auto numbers = [&] {
     std::vector<int64_t> xs;
     for (auto& s : *started)
       xs.push_back(s.first.n);
     return xs;
   };
-  CHECK(numbers() == std::vector<int64_t>{1, 2, 7, 8});
-  // a's first attempt fails: a's breaker opens; a's waiting requests fail
-  // fast, b's are unaffected.
+  // Two of a (its limit), then b's first past a's waiting two: no
+  // head-of-line blocking.
+  CHECK(numbers() == std::vector<int64_t>{1, 2, 5});
+  // a's first attempt fails: a's breaker opens and a's waiting requests
+  // fail fast; b's next one takes the free slot (one breaker for all would
+  // have refused it too).
   (*started)[0].second(caf::make_error(fetch_errc::connect_failed));
   run();
-  (*started)[2].second(std::string{"b7"});
-  (*started)[3].second(std::string{"b8"});
-  run();
-  CHECK(numbers() == std::vector<int64_t>{1, 2, 7, 8}); // nothing more of a started
+  CHECK(numbers() == std::vector<int64_t>{1, 2, 5, 7});
   size_t open = 0;
   for (auto& r : results)
     if (r.error == caf::make_error(fetch_errc::circuit_open)) {
       CHECK(r.request.host == "a");
       ++open;
     }
-  CHECK(open == 5);                        // 3, 4, 5, 6 and 9
-  self->send(*f, fetch_stats_atom::value); // while a2 still runs
+  CHECK(open == 3);                        // 3, 4 and 6
+  self->send(*f, fetch_stats_atom::value); // while the others still run
   run();
   auto stats = received<fetch_stats>();
   REQUIRE(stats);
   CHECK(std::get<0>(*stats).max_key_in_flight_seen == 2);
-  CHECK(std::get<0>(*stats).max_in_flight_seen == 4);
+  CHECK(std::get<0>(*stats).max_in_flight_seen == 3);
   CHECK(std::get<0>(*stats).breaker == "open");
-  (*started)[1].second(std::string{"a2"});
+  // b is at its limit (5 and 7): 8 waits for one of them.
+  (*started)[2].second(std::string{"b5"});
   run();
-  REQUIRE(results.size() == 9);
+  CHECK(numbers() == std::vector<int64_t>{1, 2, 5, 7, 8});
+  (*started)[1].second(std::string{"a2"});
+  (*started)[3].second(std::string{"b7"});
+  (*started)[4].second(std::string{"b8"});
+  run();
+  REQUIRE(results.size() == 8);
+  run();
   CHECK(running_actors() == 0);
 }

@@ -23,9 +23,12 @@
 /// argument-dependent lookup (troupe::http defines it for `http_request`:
 /// the URL's scheme, host and port). At most `max_in_flight_per_key`
 /// attempts of one key run at once, while requests of other keys go ahead
-/// (no head-of-line blocking), and each key gets its own circuit breaker,
-/// so one dead host does not fail fast the requests to the others. The
-/// fetcher keeps one small entry per key it has seen.
+/// (no head-of-line blocking among the requests the fetcher holds: one slow
+/// host can still fill its `capacity`), and each key gets its own circuit
+/// breaker, so one dead host does not fail fast the requests to the others.
+/// The fetcher keeps an entry per key only while the key has attempts
+/// running or a breaker that is not closed and clean. A keyed config for a
+/// request type without `fetch_key` is refused (`invalid_config`).
 ///
 /// Usage (an HTTP fetcher; the `http_*` types are troupe::http's,
 /// `<troupe/http/http_get.hpp>`):
@@ -314,6 +317,8 @@ private:
     running_.erase(i);
     stopped(j);
     breaker_for(j).on_success();
+    if (keyed_)
+      forget_if_idle(j.key);
     finish(std::move(j), std::move(res));
     start_ready();
   }
@@ -348,6 +353,17 @@ private:
   void stopped(const job& j) {
     if (keyed_)
       --state_of(j.key).running;
+  }
+
+  /// Forgets `key` if nothing about it needs remembering: an open web of
+  /// hosts must not grow the table without bound.
+  void forget_if_idle(const std::string& key) {
+    auto i = keys_.find(key);
+    if (i == keys_.end() || i->second.running > 0)
+      return;
+    auto& b = i->second.breaker;
+    if (b.failures() == 0 && b.current(this->clock().now()) == circuit_breaker::state::closed)
+      keys_.erase(i);
   }
 
   void finish(job j, Response res) {
@@ -408,6 +424,10 @@ spawn_fetcher(Spawner& where, caf::actor upstream, fetcher_config cfg,
     return caf::make_error(flow_errc::invalid_config, "fetcher: upstream is invalid");
   if (!op)
     return caf::make_error(flow_errc::invalid_config, "fetcher: operation is empty");
+  if ((cfg.max_in_flight_per_key > 0 || cfg.breaker_per_key)
+      && !detail::has_fetch_key<Request>::value)
+    return caf::make_error(flow_errc::invalid_config,
+                           "fetcher: per-key settings need a fetch_key(const Request&)");
   return where.template spawn<detail::fetcher_actor<Request, Response>>(
     std::move(upstream), std::move(cfg), std::move(op));
 }

@@ -1,0 +1,150 @@
+// The crawler's frontier: de-duplication, scope, leases given back when a
+// stream ends, late and duplicate reports, poison URLs.
+
+#include <catch2/catch.hpp>
+
+#include <crawl_frontier.hpp>
+
+using troupe::actors::pull_status;
+using namespace crawler;
+
+namespace {
+
+const std::string site = "http://127.0.0.1:8080";
+
+frontier_config config() {
+  frontier_config cfg;
+  cfg.origins = {site + ""};
+  cfg.origins = {"http://127.0.0.1:8080"};
+  return cfg;
+}
+
+v1::PageReport page(const std::string& url, std::vector<std::string> links = {},
+                    bool ok = true) {
+  v1::PageReport r;
+  r.set_url(url);
+  r.set_ok(ok);
+  for (auto& l : links)
+    r.add_links(l);
+  return r;
+}
+
+std::vector<std::string> take(crawl_frontier& f, uint64_t lease, size_t n,
+                              pull_status* status = nullptr) {
+  std::vector<v1::Url> out;
+  auto st = f.take(lease, n, out);
+  if (status)
+    *status = st;
+  std::vector<std::string> urls;
+  for (auto& u : out)
+    urls.push_back(u.url());
+  return urls;
+}
+
+} // namespace
+
+TEST_CASE("links are crawled once, in scope and within the budget", "[examples][crawler]") {
+  auto cfg = config();
+  cfg.max_pages = 3;
+  crawl_frontier f{cfg};
+  f.seed(site + "/p/0");
+  auto lease = f.open_lease();
+  CHECK(take(f, lease, 10) == std::vector<std::string>{site + "/p/0"});
+  auto added = f.report(page(site + "/p/0",
+                             {site + "/p/1", site + "/p/1", site + "/p/0",
+                              "http://elsewhere:80/x", site + "/p/2", site + "/p/3"}));
+  REQUIRE(added);
+  CHECK(*added == 2); // p/1 once, p/2; p/0 known; elsewhere out of scope; p/3 over budget
+  auto p = f.progress();
+  CHECK(p.known == 3);
+  CHECK(p.out_of_scope == 1);
+  CHECK(p.over_budget == 1);
+  CHECK(take(f, lease, 10) == std::vector<std::string>{site + "/p/1", site + "/p/2"});
+  REQUIRE(f.report(page(site + "/p/1")));
+  REQUIRE(f.report(page(site + "/p/2", {}, false)));
+  p = f.progress();
+  CHECK(p.crawled == 2);
+  CHECK(p.failed == 1);
+  CHECK(p.finished);
+  pull_status st;
+  CHECK(take(f, lease, 10, &st).empty());
+  CHECK(st == pull_status::done);
+}
+
+TEST_CASE("a stream that ends gives its unreported URLs back, first in line",
+          "[examples][crawler]") {
+  crawl_frontier f{config()};
+  f.seed(site + "/p/0");
+  auto a = f.open_lease();
+  take(f, a, 1);
+  REQUIRE(f.report(page(site + "/p/0", {site + "/p/1", site + "/p/2", site + "/p/3"})));
+  CHECK(take(f, a, 2) == std::vector<std::string>{site + "/p/1", site + "/p/2"});
+  pull_status st;
+  auto b = f.open_lease();
+  take(f, b, 0, &st);
+  CHECK(st == pull_status::more); // p/3 waits
+  f.close_lease(a);               // a's fetcher died holding p/1 and p/2
+  CHECK(f.progress().requeued == 2);
+  auto again = take(f, b, 3);
+  REQUIRE(again.size() == 3);
+  CHECK(again[2] == site + "/p/3"); // the given-back ones first
+  CHECK(!f.progress().finished);
+}
+
+TEST_CASE("a report that arrives after its stream gave the URL back is not crawled twice",
+          "[examples][crawler]") {
+  crawl_frontier f{config()};
+  f.seed(site + "/p/0");
+  auto a = f.open_lease();
+  take(f, a, 1);
+  f.close_lease(a);                                        // the stream ended first...
+  REQUIRE(f.report(page(site + "/p/0", {site + "/p/1"}))); // ...then its report came
+  auto b = f.open_lease();
+  // p/0 is done: not handed out again, and its lease is gone.
+  CHECK(take(f, b, 10) == std::vector<std::string>{site + "/p/1"});
+  REQUIRE(f.report(page(site + "/p/1")));
+  auto p = f.progress();
+  CHECK(p.finished); // no lease left behind
+  CHECK(p.duplicates == 0);
+  CHECK(p.crawled == 2);
+}
+
+TEST_CASE("a second report of a URL is a duplicate and leaves no lease behind",
+          "[examples][crawler]") {
+  crawl_frontier f{config()};
+  f.seed(site + "/p/0");
+  auto a = f.open_lease();
+  take(f, a, 1);
+  REQUIRE(f.report(page(site + "/p/0")));
+  REQUIRE(f.report(page(site + "/p/0")));
+  auto p = f.progress();
+  CHECK(p.duplicates == 1);
+  CHECK(p.crawled == 1);
+  CHECK(p.finished);
+}
+
+TEST_CASE("a report of a URL the crawl never handed out is refused", "[examples][crawler]") {
+  crawl_frontier f{config()};
+  f.seed(site + "/p/0");
+  auto r = f.report(page(site + "/p/99"));
+  REQUIRE(!r);
+  CHECK(r.error() == caf::make_error(troupe::services::rpc_errc::failed_precondition));
+  CHECK(f.progress().crawled == 0);
+}
+
+TEST_CASE("a URL whose fetchers keep dying on it becomes a dead letter",
+          "[examples][crawler]") {
+  auto cfg = config();
+  cfg.max_deliveries = 2;
+  crawl_frontier f{cfg};
+  f.seed(site + "/p/0");
+  for (int round = 0; round < 2; ++round) {
+    auto lease = f.open_lease();
+    CHECK(take(f, lease, 1) == std::vector<std::string>{site + "/p/0"});
+    f.close_lease(lease); // the fetcher died on it
+  }
+  auto p = f.progress();
+  CHECK(p.dead_letters == 1);
+  CHECK(p.failed == 1);
+  CHECK(p.finished);
+}

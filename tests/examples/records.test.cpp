@@ -1,0 +1,121 @@
+// The file pipeline's records: totals, malformed input, checkpoints, and
+// chunks cut at record boundaries.
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <file_chunks.hpp>
+#include <records.hpp>
+
+#include <troupe/services/rpc_errc.hpp>
+
+using namespace files;
+using google::protobuf::util::MessageDifferencer;
+using troupe::services::rpc_errc;
+
+namespace {
+
+/// A file in a fresh directory of its own, removed at the end.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char tmpl[] = "/tmp/troupe-files-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() {
+    std::system(("rm -rf '" + path + "'").c_str());
+  }
+};
+
+} // namespace
+
+TEST_CASE("records are totalled by key, any key", "[examples][files]") {
+  totals_table t;
+  REQUIRE(!add_records("k0001,5\nk0001,7\nk9999,1\nother,3\n", 0, t));
+  CHECK(t.records == 4);
+  auto a = t.to_aggregate(30, false);
+  CHECK(a.totals().at("k0001").count() == 2);
+  CHECK(a.totals().at("k0001").sum() == 12);
+  CHECK(a.totals().at("k9999").sum() == 1);
+  CHECK(a.totals().at("other").sum() == 3);
+  totals_table back;
+  back.merge(a);
+  CHECK(MessageDifferencer::Equals(back.to_aggregate(30, false), a));
+}
+
+TEST_CASE("a malformed record is a typed error naming its offset", "[examples][files]") {
+  totals_table t;
+  auto err = add_records("k0001,5\nk0002x7\n", 100, t);
+  CHECK(err == caf::make_error(rpc_errc::invalid_argument));
+  CHECK(to_string(err).find("108") != std::string::npos);
+  CHECK(add_records("k1,12a\n", 0, t) == caf::make_error(rpc_errc::invalid_argument));
+  CHECK(add_records("k1,99999999999999999999\n", 0, t)
+        == caf::make_error(rpc_errc::invalid_argument));
+  CHECK(add_records("k1,5", 0, t)
+        == caf::make_error(rpc_errc::invalid_argument)); // no newline
+}
+
+TEST_CASE("a checkpoint is saved whole and read back; none is an empty aggregate",
+          "[examples][files]") {
+  temp_dir dir;
+  auto path = dir.path + "/checkpoint";
+  auto none = load(path);
+  REQUIRE(none);
+  CHECK(none->offset() == 0);
+  totals_table t;
+  REQUIRE(!add_records("k0042,9\n", 0, t));
+  REQUIRE(!save(t.to_aggregate(8, true), path));
+  auto back = load(path);
+  REQUIRE(back);
+  CHECK(back->offset() == 8);
+  CHECK(back->complete());
+  std::ofstream{path} << "not a protobuf \xff\xff\xff";
+  CHECK(load(path).error() == caf::make_error(rpc_errc::data_loss));
+}
+
+TEST_CASE("chunks end at record boundaries and offsets inside a record are told apart",
+          "[examples][files]") {
+  temp_dir dir;
+  auto path = dir.path + "/input";
+  std::ofstream{path} << "k0001,1\nk0002,22\nk0003,333\n"; // 8 + 9 + 10 bytes
+  auto file = open_file::open(path);
+  REQUIRE(file);
+  CHECK((*file)->size() == 27);
+  auto chunk = (*file)->read_chunk(0, 12);
+  REQUIRE(chunk);
+  CHECK(chunk->data() == "k0001,1\n"); // cut after the last whole record
+  chunk = (*file)->read_chunk(8, 100);
+  REQUIRE(chunk);
+  CHECK(chunk->data() == "k0002,22\nk0003,333\n"); // the rest
+  CHECK((*file)->read_chunk(17, 5).error() == caf::make_error(rpc_errc::failed_precondition));
+  CHECK(*(*file)->at_record_start(8));
+  CHECK(!*(*file)->at_record_start(9));
+  CHECK(*(*file)->at_record_start(27));
+  CHECK(open_file::open(dir.path + "/missing").error()
+        == caf::make_error(rpc_errc::not_found));
+}
+
+TEST_CASE("the generated input's expected totals match its records", "[examples][files]") {
+  temp_dir dir;
+  auto path = dir.path + "/input";
+  REQUIRE(!generate_input(path, 1 << 20));
+  auto expected = load(path + ".expected");
+  REQUIRE(expected);
+  auto file = open_file::open(path);
+  REQUIRE(file);
+  totals_table t;
+  for (uint64_t offset = 0; offset < (*file)->size();) {
+    auto chunk = (*file)->read_chunk(offset, 64 * 1024);
+    REQUIRE(chunk);
+    REQUIRE(!add_records(chunk->data(), offset, t));
+    offset += chunk->data().size();
+  }
+  CHECK(expected->offset() == (*file)->size());
+  CHECK(MessageDifferencer::Equals(t.to_aggregate((*file)->size(), true), *expected));
+}
