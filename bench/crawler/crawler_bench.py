@@ -5,7 +5,14 @@ generated site (troupe-crawl-site on 127.0.0.1) with identical parameters:
 the same total `max_in_flight` and per-host limit (Troupe's are per fetcher
 process, so the reference gets fetchers times each), the same per-attempt
 timeout, attempts and backoff (exponential from 10 ms to 200 ms, full
-jitter). Rounds alternate the order; the last line is
+jitter), bodies asked for uncompressed by both.
+
+What is timed: the crawl, from the first URL handed out to the last page
+done (Troupe's `crawl_seconds`, measured by its frontier; the reference's
+own crawl), not the start of the processes. Both must crawl or fail every
+page, or the run stops. Next to each rate, the CPU seconds it cost, the
+site server's included (Troupe runs in four processes on the 2 cores, the
+reference in one). Rounds alternate the order; the last line is
 
   crawler troupe_pages_per_s=<median> asyncio_pages_per_s=<median> crawler_ratio=<median of the rounds' ratios>
 
@@ -19,6 +26,7 @@ import asyncio
 import html.parser
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,7 +75,11 @@ async def crawl(seed, origins, max_in_flight, per_host, attempt_timeout, attempt
     queue.put_nowait(seed)
     counts = {"crawled": 0, "failed": 0}
     connector = aiohttp.TCPConnector(limit=max_in_flight, limit_per_host=per_host)
-    timeout = aiohttp.ClientTimeout(total=attempt_timeout)
+    # Per attempt, like Troupe's: connecting and each wait for data, not
+    # the wait for a free connection in the pool (`total` would count that,
+    # and fail requests that never started).
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=attempt_timeout,
+                                    sock_read=attempt_timeout)
 
     async def fetch(session, url):
         last = None
@@ -111,7 +123,13 @@ async def crawl(seed, origins, max_in_flight, per_host, attempt_timeout, attempt
     return counts["crawled"], counts["failed"], time.monotonic() - started
 
 
+def cpu_seconds(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_asyncio(site_bin, args):
+    cpu_before = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
     site = subprocess.Popen(
         [site_bin, f"--pages={args.pages}", f"--hosts={args.hosts}", "--lifetime-s=600"],
         stdout=subprocess.PIPE, text=True)
@@ -125,15 +143,17 @@ def run_asyncio(site_bin, args):
     finally:
         site.terminate()
         site.communicate(timeout=30)
+    cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
     if crawled + failed != args.pages:
-        print(f"asyncio: crawled {crawled} + failed {failed} != {args.pages}", file=sys.stderr)
-    return args.pages / seconds, seconds
+        raise SystemExit(f"asyncio: crawled {crawled} + failed {failed} != {args.pages}")
+    return args.pages / seconds, seconds, cpu, failed
 
 
 # -- Troupe --------------------------------------------------------------------
 
 
 def run_troupe(crawler_bin, args):
+    cpu_before = cpu_seconds(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [crawler_bin, f"--pages={args.pages}", f"--hosts={args.hosts}",
          f"--fetchers={args.fetchers}", f"--max-in-flight={args.max_in_flight}",
@@ -141,11 +161,14 @@ def run_troupe(crawler_bin, args):
          f"--attempts={args.attempts}", "--kill-at=0", "--lifetime-s=600"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=900,
         env={"SPDLOG_LEVEL": "warn", "PATH": "/usr/bin:/bin"})
-    last = out.stdout.strip().splitlines()[-1]
-    m = re.search(r"pages=(\d+) crawled=(\d+) failed_typed=(\d+) .* seconds=([0-9.]+)", last)
-    if out.returncode != 0 or not m:
-        raise SystemExit(f"troupe-crawler failed ({out.returncode}): {last}")
-    return int(m.group(1)) / float(m.group(4)), float(m.group(4))
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
+    lines = out.stdout.strip().splitlines()
+    m = re.search(r"pages=(\d+) crawled=(\d+) failed_typed=(\d+) ", lines[-1])
+    t = re.search(r"crawl_seconds=([0-9.]+)", out.stdout)
+    if out.returncode != 0 or not m or not t:
+        raise SystemExit(f"troupe-crawler failed ({out.returncode}): {lines[-1]}")
+    seconds = float(t.group(1))
+    return int(m.group(1)) / seconds, seconds, cpu, int(m.group(3))
 
 
 def main():
@@ -173,9 +196,10 @@ def main():
         troupe.append(got["troupe"][0])
         reference.append(got["asyncio"][0])
         ratios.append(got["troupe"][0] / got["asyncio"][0])
-        print(f"round {r + 1}: troupe {got['troupe'][0]:.0f} pages/s ({got['troupe'][1]:.2f} s), "
-              f"asyncio {got['asyncio'][0]:.0f} pages/s ({got['asyncio'][1]:.2f} s), "
-              f"ratio {ratios[-1]:.2f}", flush=True)
+        t, a = got["troupe"], got["asyncio"]
+        print(f"round {r + 1}: troupe {t[0]:.0f} pages/s ({t[1]:.2f} s, {t[2]:.1f} CPU s, "
+              f"{t[3]} failed), asyncio {a[0]:.0f} pages/s ({a[1]:.2f} s, {a[2]:.1f} CPU s, "
+              f"{a[3]} failed), ratio {ratios[-1]:.2f}", flush=True)
     print(f"crawler troupe_pages_per_s={statistics.median(troupe):.0f} "
           f"asyncio_pages_per_s={statistics.median(reference):.0f} "
           f"crawler_ratio={statistics.median(ratios):.3f}")

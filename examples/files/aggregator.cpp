@@ -128,8 +128,8 @@ private:
     troupe::actors::run_blocking(this, pool_, 60s,
                                  [job, skip]() -> caf::expected<totals_ptr> {
                                    auto part = std::make_shared<totals_table>();
-                                   const auto& data = job->chunk.data();
-                                   auto rest = skip == 0 ? data : data.substr(skip);
+                                   std::string_view rest{job->chunk.data()};
+                                   rest.remove_prefix(skip);
                                    if (auto err =
                                          add_records(rest, job->chunk.offset() + skip, *part))
                                      return err;

@@ -80,7 +80,7 @@ caf::error generate_input(const std::string& path, uint64_t bytes) {
   return save(expected, path + ".expected");
 }
 
-caf::error add_records(const std::string& data, uint64_t base, totals_table& into) {
+caf::error add_records(std::string_view data, uint64_t base, totals_table& into) {
   const char* p = data.data();
   const char* end = p + data.size();
   uint64_t records = 0;

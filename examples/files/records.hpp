@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -41,7 +42,7 @@ struct totals_table {
 
 /// Adds the records of `data` (whole records) to `into`. A malformed line
 /// is an `invalid_argument` error naming its offset (`base` + its index).
-caf::error add_records(const std::string& data, uint64_t base, totals_table& into);
+caf::error add_records(std::string_view data, uint64_t base, totals_table& into);
 
 /// Writes `state` to `path` atomically (a temporary file, fsync, rename):
 /// after a crash `path` holds either the old or the new state, whole.
