@@ -140,11 +140,12 @@ void flow_input::flush() {
   finished_early_.erase(std::remove_if(finished_early_.begin(), finished_early_.end(),
                                        [this](uint64_t b) { return b < acked_through_; }),
                         finished_early_.end());
-  self_->send<caf::message_priority::high>(upstream_,
-                                           flow_demand{static_cast<uint32_t>(pending_credit_),
-                                                       acked_through_,
-                                                       std::move(finished_early_)});
-  finished_early_.clear();
+  if (!finished_early_.empty()) {
+    self_->send<caf::message_priority::high>(upstream_, flow_finished{finished_early_});
+    finished_early_.clear(); // keeps its buffer for the next ones
+  }
+  self_->send<caf::message_priority::high>(
+    upstream_, flow_demand{static_cast<uint32_t>(pending_credit_), acked_through_});
   pending_credit_ = 0;
 }
 
@@ -202,6 +203,8 @@ bool flow_input::on_down(const caf::down_msg& dm) {
 void flow_input::cancel() {
   if (cancelled_ || upstream_ended_ || (!upstream_ && !resolving_))
     return;
+  if (upstream_)
+    flush(); // what it finished, out of order too, must not come again
   cancelled_ = true;
   if (upstream_) {
     self_->send<caf::message_priority::high>(upstream_, flow_cancel_atom::value,

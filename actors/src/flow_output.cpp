@@ -50,7 +50,11 @@ caf::message_handler flow_output::handlers() {
     },
     [this](const flow_demand& x) {
       demand(caf::actor_cast<caf::actor_addr>(self_->current_sender()), x.credit,
-             x.acked_through, x.finished_after);
+             x.acked_through);
+    },
+    [this](const flow_finished& x) {
+      finished_out_of_order(caf::actor_cast<caf::actor_addr>(self_->current_sender()),
+                            x.batches);
     },
     [this](flow_cancel_atom, uint64_t acked_through) {
       cancel(caf::actor_cast<caf::actor_addr>(self_->current_sender()), acked_through);
@@ -92,8 +96,8 @@ void flow_output::subscribe(const caf::actor& consumer, uint32_t capacity) {
   pump();
 }
 
-void flow_output::demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through,
-                         const std::vector<uint64_t>& finished_after) {
+void flow_output::demand(const caf::actor_addr& from, uint32_t credit,
+                         uint64_t acked_through) {
   auto* l = find(from);
   if (l == nullptr)
     return;
@@ -104,7 +108,20 @@ void flow_output::demand(const caf::actor_addr& from, uint32_t credit, uint64_t 
   l->credit += paid;
   l->flush_requested = false;
   acknowledge(*l, acked_through);
-  for (auto b : finished_after) {
+  // `l` may be gone from here on: committing can end the output.
+  commit_retired();
+  if (finished_)
+    return;
+  pump();
+  check_done();
+}
+
+void flow_output::finished_out_of_order(const caf::actor_addr& from,
+                                        const std::vector<uint64_t>& batches) {
+  auto* l = find(from);
+  if (l == nullptr)
+    return;
+  for (auto b : batches) {
     // Batches the consumer does not have are ignored, as above.
     if (b < l->acked_batches || b - l->acked_batches >= l->unacked.size())
       continue;
@@ -116,8 +133,8 @@ void flow_output::demand(const caf::actor_addr& from, uint32_t credit, uint64_t 
     batch.msg = caf::message{};
     batch.single.reset();
   }
-  pump();
-  check_done();
+  // Its grant follows: pumping waits for it.
+  commit_retired();
 }
 
 void flow_output::cancel(const caf::actor_addr& from, uint64_t acked_through) {
@@ -128,6 +145,9 @@ void flow_output::cancel(const caf::actor_addr& from, uint64_t acked_through) {
   self_->demonitor(l->consumer);
   // What it did not finish goes to the others, if any are left.
   drop_link(from, true);
+  commit_retired();
+  if (finished_)
+    return;
   if (links_.empty()) {
     // Every consumer left on purpose: cancellation flows upstream, and
     // the items nobody wants are dropped knowingly, not lost.
@@ -149,12 +169,28 @@ void flow_output::acknowledge(link& l, uint64_t acked_through) {
   }
 }
 
-void flow_output::retire(link& l, sent_batch& b) {
+void flow_output::retire(link& l, const sent_batch& b) {
   l.unacked_items -= b.count;
-  if (!failures_.empty())
-    failures_.erase(failures_.lower_bound(b.first_seq),
-                    failures_.lower_bound(b.first_seq + b.count));
-  commit_range(b.first_seq, b.count);
+  // Merged with the range before it when they touch: in order, one range.
+  if (!retired_.empty() && retired_.back().first + retired_.back().second == b.first_seq)
+    retired_.back().second += b.count;
+  else
+    retired_.emplace_back(b.first_seq, b.count);
+}
+
+void flow_output::commit_retired() {
+  // Swapped out first: committing runs user code (`on_acknowledged`,
+  // `on_commit`) that may end the output, or retire more.
+  auto ranges = std::move(retired_);
+  retired_.clear();
+  for (auto& [first, count] : ranges) {
+    if (!failures_.empty())
+      failures_.erase(failures_.lower_bound(first), failures_.lower_bound(first + count));
+    commit_range(first, count);
+  }
+  ranges.clear();
+  if (retired_.empty())
+    retired_ = std::move(ranges); // keep the buffer
 }
 
 bool flow_output::on_down(const caf::down_msg& dm) {
@@ -176,7 +212,7 @@ void flow_output::failed(const caf::actor_addr& from, seq_t seq, caf::error err)
   // Only an item this consumer holds counts: a confused or hostile consumer
   // cannot dead-letter items that are not its own.
   for (auto& b : l->unacked) {
-    if (seq >= b.first_seq && seq < b.first_seq + b.count) {
+    if (!b.finished && seq >= b.first_seq && seq < b.first_seq + b.count) {
       auto& rec = failures_[seq];
       ++rec.count;
       rec.last = std::move(err);

@@ -268,3 +268,113 @@ TEST_CASE_METHOD(flow_fixture,
   CHECK(all.size() == 40);
   CHECK(running_actors() == 0);
 }
+
+TEST_CASE_METHOD(flow_fixture,
+                 "behind a held item, finished batches are retained up to 16 x capacity",
+                 "[actors][flow][consumer][out-of-order]") {
+  // Each finished batch behind the held one costs a small record until the
+  // held one is done: 16 x capacity (4) batches of 2 items, then it waits.
+  counting_source src{1000};
+  auto p = spawn_producer<int64_t>(sys, producer_config{2, {}}, std::ref(src));
+  REQUIRE(p);
+  held_items held;
+  size_t handled = 0;
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4},
+                                   [&](const int64_t& x, seq_t seq, item_done done) {
+                                     ++handled;
+                                     if (x == 1)
+                                       held.items.push_back({x, seq, std::move(done)});
+                                     else
+                                       done();
+                                   });
+  REQUIRE(c);
+  run();
+  CHECK(handled == 16 * 4 * 2);
+  held.finish_one();
+  run();
+  CHECK(handled == 1000);
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "a consumer that cancels tells what it finished out of order first",
+                 "[actors][flow][consumer][out-of-order]") {
+  // Capacity 8 returns credit in chunks of 4: items the first consumer
+  // finished (2 of them) are not yet told when it cancels. The source has
+  // more, and the second consumer holds its 8, so nothing asks for a flush
+  // meanwhile. The finished two must not come again.
+  counting_source src{40};
+  auto p = spawn_producer<int64_t>(sys, producer_config{1, {}}, std::ref(src));
+  REQUIRE(p);
+  held_items first_held;
+  std::vector<int64_t> first_done;
+  auto first = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{8, 8}, [&](const int64_t& x, seq_t seq, item_done done) {
+      if (first_done.size() < 2 && x != 1) {
+        first_done.push_back(x);
+        done();
+      } else {
+        first_held.items.push_back({x, seq, std::move(done)});
+      }
+    });
+  REQUIRE(first);
+  held_items second_held;
+  std::vector<int64_t> second_saw;
+  auto second = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{8, 8}, [&](const int64_t& x, seq_t seq, item_done done) {
+      second_saw.push_back(x);
+      second_held.items.push_back({x, seq, std::move(done)});
+    });
+  REQUIRE(second);
+  run();
+  REQUIRE(first_done.size() == 2);
+  self->send(*first, flow_cancel_atom::value);
+  run();
+  first_held.items.clear();
+  while (second_held.finish_one())
+    run();
+  for (auto x : first_done)
+    CHECK(std::count(second_saw.begin(), second_saw.end(), x) == 0);
+  CHECK(second_saw.size() + first_done.size() == 40);
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(
+  flow_fixture,
+  "a committing source commits batches finished out of order by a consumer that "
+  "died",
+  "[actors][flow][consumer][out-of-order]") {
+  counting_source src{30};
+  producer_config pcfg{1, {}};
+  seq_t committed = 0;
+  pcfg.on_commit = [&](seq_t c) { committed = c; };
+  auto p = spawn_producer<int64_t>(sys, pcfg, std::ref(src));
+  REQUIRE(p);
+  held_items first_held;
+  std::vector<int64_t> first_done;
+  auto first = spawn_consumer<int64_t>(
+    sys, *p, consumer_config{8, 8}, [&](const int64_t& x, seq_t seq, item_done done) {
+      if (x != 1 && first_done.size() < 4) {
+        first_done.push_back(x);
+        done();
+      } else {
+        first_held.items.push_back({x, seq, std::move(done)});
+      }
+    });
+  REQUIRE(first);
+  run();
+  REQUIRE(first_done.size() == 4);
+  CHECK(committed == 0); // item 1 is held
+  std::vector<int64_t> second_saw;
+  auto second = spawn_consumer<int64_t>(sys, *p, consumer_config{8, 1},
+                                        [&](const int64_t& x) { second_saw.push_back(x); });
+  REQUIRE(second);
+  self->send_exit(*first, caf::exit_reason::kill);
+  first_held.items.clear();
+  run();
+  CHECK(committed == 30); // the position passed the batches the first one finished
+  for (auto x : first_done)
+    CHECK(std::count(second_saw.begin(), second_saw.end(), x) == 0);
+  CHECK(second_saw.size() + first_done.size() == 30);
+  CHECK(running_actors() == 0);
+}

@@ -21,21 +21,25 @@
 /// # Out of order
 /// A consumer that finishes items out of order (a fetcher, an asynchronous
 /// handler) also names the batches after `acked_through` that it finished
-/// (`finished_after`, empty otherwise). The producer stops counting those
+/// (`flow_finished`, sent before its next grant). The producer stops counting those
 /// against its retention bound and drops their items (they are never
 /// redelivered), while it keeps `acked_through` for what is committed. So
 /// one slow item holds only itself, not every batch behind it: without this,
 /// a request that hangs until its timeout stalled a fetcher's whole stream
 /// once `2 × capacity` items had gone out behind it.
 ///
-/// Messages (all local CAF messages; `troupe.flow.*` carries the same fields
-/// across the wire):
+/// Messages (all local CAF messages; `troupe.flow.*` carries the in-order
+/// fields across the wire: a remote stream's acknowledgements are in order
+/// only, so a consumer of an importer that holds one item stalls after its
+/// capacity, see docs/flow-control.md):
 /// - consumer → producer `(subscribe, uint32 capacity)`, high priority
 /// - producer → consumer `(batch, seq_t first_seq, std::vector<T> items)`, or
 ///   `(item_seq, T item)` for a batch of one (see `flow/batch.hpp`)
-/// - consumer → producer `(flow_demand{credit, acked_through,
-///   finished_after})`, high priority
-/// - consumer → producer `(cancel, uint64 acked_through)`, high priority
+/// - consumer → producer `(flow_demand{credit, acked_through})`, high
+///   priority, after `(flow_finished{batches})` if it finished some out of
+///   order
+/// - consumer → producer `(cancel, uint64 acked_through)`, high priority,
+///   after a last grant if it has one pending
 /// - producer → consumer `(flush)`: "return your pending credit now". A
 ///   consumer returns credit in chunks of half its capacity; the producer
 ///   asks for the rest only when it would otherwise stall (its source is
@@ -87,22 +91,33 @@ typename Inspector::result_type inspect(Inspector& f, item_seq& x) {
   return f(caf::meta::type_name("trp_item_seq"), x.value);
 }
 
-/// A credit grant that acknowledges: `credit` more items may come, the
-/// first `acked_through` batches this consumer received are finished, and
-/// so are the batches numbered in `finished_after` (0-based, each >=
-/// `acked_through`; empty unless the consumer finished out of order). One
+/// A credit grant that acknowledges: `credit` more items may come, and the
+/// first `acked_through` batches this consumer received are finished. One
 /// element of its own type, not `(atom, credit, acked_through)`, for the
-/// same reason as `item_seq`: it stays a small mailbox element.
+/// same reason as `item_seq`: it stays a small mailbox element (16 bytes of
+/// data: a 104-byte element, inside glibc's fast bins, where the free on
+/// the producer's thread takes no arena lock).
 struct flow_demand {
   uint32_t credit = 0;
   uint64_t acked_through = 0;
-  std::vector<uint64_t> finished_after;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_demand& x) {
-  return f(caf::meta::type_name("trp_flow_demand"), x.credit, x.acked_through,
-           x.finished_after);
+  return f(caf::meta::type_name("trp_flow_demand"), x.credit, x.acked_through);
+}
+
+/// Sent right before a `flow_demand`, only by a consumer that finished out
+/// of order: the batches it finished after the first unfinished one
+/// (0-based, numbered as `acked_through` counts). A message of its own, so
+/// the common grant stays small.
+struct flow_finished {
+  std::vector<uint64_t> batches;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, flow_finished& x) {
+  return f(caf::meta::type_name("trp_flow_finished"), x.batches);
 }
 
 } // namespace troupe::actors

@@ -170,7 +170,9 @@ protected:
   /// `item` (a `pulled_batch::single`) as a batch message of one.
   virtual caf::message single_batch(seq_t seq, const std::any& item);
 
-  /// A consumer acknowledged items [first_seq, first_seq + n). Default: nothing.
+  /// A consumer acknowledged items [first_seq, first_seq + n): once per
+  /// item, in any order (out-of-order finishes come as they are told).
+  /// Default: nothing.
   virtual void on_acknowledged(seq_t first_seq, uint32_t n);
 
   /// The input side is finished: upstream sent `done` (`err` empty) or

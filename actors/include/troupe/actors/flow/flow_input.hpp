@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/error.hpp>

@@ -4,7 +4,8 @@
 /// (`credit.hpp`). A `flow_actor` with consumers owns one and drives it: it
 /// handles subscribe, demand, cancel and the consumers' down messages, pulls
 /// the actor's items (`flow_actor::pull_batch`) only while a consumer has
-/// credit, keeps every batch until it is acknowledged and redelivers the
+/// credit, keeps every batch until it is acknowledged (one finished out of
+/// order as a record without its items) and redelivers the unfinished
 /// batches of a consumer that leaves.
 ///
 /// Thread safety: owned by one actor; every member runs in that actor.
@@ -15,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -151,6 +153,14 @@ private:
     caf::error last;
   };
 
+  /// Items retired and not yet committed: (first seq, count), in the order
+  /// they were retired.
+  std::vector<std::pair<seq_t, uint32_t>> retired_;
+
+  /// Most batches retained per link, per item of its capacity, counting
+  /// those finished out of order behind an unfinished one (see `may_send`).
+  static constexpr uint64_t max_retained_batches = 16;
+
   struct link {
     caf::actor consumer;
     uint64_t credit = 0;
@@ -184,16 +194,19 @@ private:
 
   link* find(const caf::actor_addr& addr);
   void subscribe(const caf::actor& consumer, uint32_t capacity);
-  void demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through,
-              const std::vector<uint64_t>& finished_after);
+  void demand(const caf::actor_addr& from, uint32_t credit, uint64_t acked_through);
 
-  /// `b` of `l` is finished: it stops counting as unacknowledged, its
-  /// failures are forgotten and its items committed.
-  void retire(link& l, sent_batch& b);
+  /// The consumer at `from` finished `batches` out of order (see credit.hpp).
+  void finished_out_of_order(const caf::actor_addr& from,
+                             const std::vector<uint64_t>& batches);
 
-  /// Most batches retained per link, per item of its capacity, counting
-  /// those finished out of order behind an unfinished one (see `may_send`).
-  static constexpr uint64_t max_retained_batches = 16;
+  /// `b` of `l` is finished: it stops counting as unacknowledged, and its
+  /// items wait in `retired_` to be committed.
+  void retire(link& l, const sent_batch& b);
+
+  /// Forgets the failures of the retired items and commits them. Runs user
+  /// code that may end the output: call it after the last use of a link.
+  void commit_retired();
   void cancel(const caf::actor_addr& from, uint64_t acked_through);
   void acknowledge(link& l, uint64_t acked_through);
   /// Items [first, first + n) are done with: tells the actor, advances the
