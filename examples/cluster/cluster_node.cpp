@@ -29,7 +29,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -54,6 +53,7 @@
 
 #include "inventory.pb.h"
 #include "inventory_service.hpp"
+#include "stop_signals.hpp" // examples/common
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
@@ -344,12 +344,7 @@ int run_workload(caf::actor_system& sys, const node_config_t& cfg,
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  // The stop signals are taken by sigtimedwait, never by a handler.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe_examples::stop_signals stop_signals; // first: every thread inherits the mask
   node_config_t cfg;
   if (auto err = cfg.parse_args(argc, argv)) {
     std::cerr << "troupe-cluster-node: " << to_string(err) << "\n";
@@ -404,8 +399,7 @@ int main(int argc, char** argv) {
   if (cfg.workload) {
     rc = run_workload(sys, cfg, *node, *cl, view);
   } else {
-    timespec wait{static_cast<time_t>(cfg.lifetime_s), 0};
-    sigtimedwait(&stop_signals, nullptr, &wait);
+    stop_signals.wait(std::chrono::seconds{cfg.lifetime_s});
   }
   cl->stop();
   caf::anon_send_exit(recorder, caf::exit_reason::user_shutdown);

@@ -4,6 +4,8 @@
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
+
 #include <troupe/http/http_message.hpp>
 #include <troupe/services/rpc_errc.hpp>
 
@@ -24,16 +26,31 @@ uint64_t crawl_frontier::open_lease() {
 }
 
 void crawl_frontier::attach(uint64_t id, const caf::actor& producer) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  producers_[id] = producer.address();
+  std::chrono::steady_clock::time_point last_due{};
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    producers_[id] = producer.address();
+    if (!returning_.empty())
+      last_due = returning_.back().second;
+  }
+  // A stream that opens while URLs wait out their grace pulls once it is
+  // over, like the streams that were open when they came back.
+  if (last_due != std::chrono::steady_clock::time_point{}) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      last_due - std::chrono::steady_clock::now());
+    caf::delayed_anon_send(
+      producer, std::max(left, std::chrono::milliseconds{0}) + std::chrono::milliseconds{10},
+      troupe::actors::flow_resume_atom::value);
+  }
 }
 
 void crawl_frontier::close_lease(uint64_t id) {
   std::vector<caf::actor_addr> wake;
+  size_t back = 0;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     producers_.erase(id);
-    size_t back = 0;
+    auto now = std::chrono::steady_clock::now();
     for (auto i = leased_.begin(); i != leased_.end();) {
       if (i->second != id) {
         ++i;
@@ -46,8 +63,8 @@ void crawl_frontier::close_lease(uint64_t id) {
         ++counts_.failed;
         ++counts_.dead_letters;
       } else {
-        // Ahead of new URLs: they were handed out first.
-        waiting_.push_front(i->first);
+        // Out again after the grace, ahead of new URLs.
+        returning_.emplace_back(i->first, now + cfg_.requeue_grace);
         ++back;
       }
       i = leased_.erase(i);
@@ -58,6 +75,14 @@ void crawl_frontier::close_lease(uint64_t id) {
     if (finished() && finished_at_ == std::chrono::steady_clock::time_point{})
       finished_at_ = std::chrono::steady_clock::now();
   }
+  if (back > 0) {
+    // The producers pull again once the grace is over (a producer that
+    // waits is pulled only when told).
+    for (auto& addr : wake)
+      if (auto p = caf::actor_cast<caf::actor>(addr))
+        caf::delayed_anon_send(p, cfg_.requeue_grace + std::chrono::milliseconds{10},
+                               troupe::actors::flow_resume_atom::value);
+  }
   finished_cv_.notify_all();
   for (auto& addr : wake)
     if (auto p = caf::actor_cast<caf::actor>(addr))
@@ -67,8 +92,17 @@ void crawl_frontier::close_lease(uint64_t id) {
 troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
                                                  std::vector<v1::Url>& out) {
   std::lock_guard<std::mutex> guard{mtx_};
+  auto now = std::chrono::steady_clock::now();
+  // Given-back URLs whose grace is over go first, in the order they went
+  // out.
+  size_t due = 0;
+  while (due < returning_.size() && returning_[due].second <= now)
+    ++due;
+  for (size_t k = due; k > 0; --k)
+    waiting_.push_front(std::move(returning_[k - 1].first));
+  returning_.erase(returning_.begin(), returning_.begin() + static_cast<std::ptrdiff_t>(due));
   if (first_taken_ == std::chrono::steady_clock::time_point{} && !waiting_.empty())
-    first_taken_ = std::chrono::steady_clock::now();
+    first_taken_ = now;
   while (out.size() < demand && !waiting_.empty()) {
     auto url = std::move(waiting_.front());
     waiting_.pop_front();
@@ -80,8 +114,8 @@ troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
   }
   if (!waiting_.empty())
     return troupe::actors::pull_status::more;
-  return leased_.empty() ? troupe::actors::pull_status::done
-                         : troupe::actors::pull_status::wait;
+  return leased_.empty() && returning_.empty() ? troupe::actors::pull_status::done
+                                               : troupe::actors::pull_status::wait;
 }
 
 caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
@@ -96,6 +130,11 @@ caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
     // duplicate, and its lease must not outlive it.
     leased_.erase(page.url());
     deliveries_.erase(page.url());
+    // A report from a stream that ended, within the grace: it is done, it
+    // does not go out again.
+    returning_.erase(std::remove_if(returning_.begin(), returning_.end(),
+                                    [&](const auto& r) { return r.first == page.url(); }),
+                     returning_.end());
     if (!done_.insert(page.url()).second) {
       ++counts_.duplicates;
     } else {
@@ -125,7 +164,7 @@ crawl_progress crawl_frontier::progress() const {
   auto result = counts_;
   result.known = known_.size();
   result.leased = leased_.size();
-  result.waiting = waiting_.size();
+  result.waiting = waiting_.size() + returning_.size();
   result.finished = finished();
   return result;
 }

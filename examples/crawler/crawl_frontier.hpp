@@ -11,8 +11,8 @@
 //
 // At-least-once without duplicates: a URL is leased to one stream until it
 // is reported. A stream that ends (its fetcher died) gives its unreported
-// URLs back, ahead of new ones; a URL already reported is never handed out
-// again, and a second report of it is counted as a duplicate and ignored.
+// URLs back, ahead of new ones, after `requeue_grace`; a URL already reported is never handed
+// out again, and a second report of it is counted as a duplicate and ignored.
 //
 // Poison URLs: a URL given back `max_deliveries` times (its fetchers kept
 // dying on it) is not handed out again; it counts as failed (a dead
@@ -45,6 +45,11 @@ struct frontier_config {
   std::unordered_set<std::string> origins;
   /// Streams a URL may go out on before it is a dead letter.
   uint32_t max_deliveries = 3;
+  /// How long a URL given back by a stream that ended waits before it goes
+  /// out again. The reports its fetcher sent just before it died arrive on
+  /// another path than the news of its death, and may come a little later:
+  /// a report within the grace makes the URL done, not fetched twice.
+  std::chrono::milliseconds requeue_grace{1000};
 };
 
 /// Counters, read with `crawl_frontier::progress`.
@@ -105,7 +110,7 @@ private:
 
   /// Requires the lock.
   bool finished() const {
-    return !known_.empty() && waiting_.empty() && leased_.empty();
+    return !known_.empty() && waiting_.empty() && leased_.empty() && returning_.empty();
   }
 
   frontier_config cfg_;
@@ -114,6 +119,9 @@ private:
   std::unordered_set<std::string> known_;
   std::unordered_set<std::string> done_;
   std::deque<std::string> waiting_;
+  /// Given back by streams that ended, each with the time it may go out
+  /// again (in that order).
+  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> returning_;
   /// URL -> lease it went out under.
   std::unordered_map<std::string, uint64_t> leased_;
   /// Lease -> its producer.

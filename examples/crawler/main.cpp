@@ -45,6 +45,7 @@
 #include "crawl_frontier.hpp"
 #include "frontier_service.hpp"
 #include "process_tools.hpp" // examples/common
+#include "stop_signals.hpp"  // examples/common
 
 namespace {
 
@@ -91,7 +92,7 @@ struct crawler_system_config : troupe::transport::system_config {
 };
 
 int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg,
-                        const sigset_t& stop_signals) {
+                        const troupe_examples::stop_signals& stop_signals) {
   auto baseline = sys.registry().running();
   auto node = troupe::transport::node::start(sys);
   if (!node) {
@@ -107,10 +108,7 @@ int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg
   settings.attempt_timeout = std::chrono::milliseconds{cfg.attempt_timeout_ms};
   settings.attempts = cfg.attempts;
   settings.lifetime = std::chrono::seconds{cfg.lifetime_s};
-  settings.stop_requested = [&stop_signals] {
-    timespec no_wait{0, 0};
-    return sigtimedwait(&stop_signals, nullptr, &no_wait) > 0;
-  };
+  settings.stop_requested = [&stop_signals] { return stop_signals.pending(); };
   auto outcome = crawler::run_fetcher(sys, *node, "127.0.0.1", cfg.frontier_port, settings);
   node->stop();
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
@@ -128,7 +126,7 @@ int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg
 }
 
 int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
-                    const sigset_t& stop_signals) {
+                    const troupe_examples::stop_signals& stop_signals) {
   auto started_at = std::chrono::steady_clock::now();
   auto deadline = started_at + std::chrono::seconds{cfg.lifetime_s};
   auto baseline = sys.registry().running();
@@ -275,8 +273,7 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
                   static_cast<unsigned long long>(p.leased),
                   static_cast<unsigned long long>(p.waiting), rate > 0 ? left / rate : 0.0);
     }
-    timespec no_wait{0, 0};
-    if (sigtimedwait(&stop_signals, nullptr, &no_wait) > 0) {
+    if (stop_signals.pending()) {
       std::printf("crawl: stopped by a signal\n");
       break;
     }
@@ -329,12 +326,7 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  // Stop signals are taken by sigtimedwait, never by a handler.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe_examples::stop_signals stop_signals; // first: every thread inherits the mask
   crawler_system_config cfg;
   if (auto err = cfg.parse_args(argc, argv)) {
     std::cerr << "troupe-crawler: " << to_string(err) << "\n";

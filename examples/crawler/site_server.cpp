@@ -15,14 +15,13 @@
 // more than once>"; exits on SIGTERM or SIGINT (bounded by --lifetime-s).
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "stop_signals.hpp" // examples/common
 #include <httplib.h>
 
 namespace {
@@ -177,11 +176,7 @@ private:
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe_examples::stop_signals stop_signals; // first: every thread inherits the mask
   site_options opts;
   if (!parse(argc, argv, opts)) {
     std::fprintf(stderr,
@@ -231,8 +226,7 @@ int main(int argc, char** argv) {
   for (auto p : ports)
     line += " " + std::to_string(p);
   std::printf("%s\n", line.c_str());
-  timespec wait{static_cast<time_t>(opts.lifetime_s), 0};
-  sigtimedwait(&stop_signals, nullptr, &wait);
+  stop_signals.wait(std::chrono::seconds{opts.lifetime_s});
   for (auto& srv : servers)
     srv->stop();
   for (auto& t : loops)

@@ -73,14 +73,18 @@ using chunk_totaller_actor =
   caf::typed_actor<caf::reacts_to<chunk_job_ptr>,
                    caf::replies_to<finish_atom>::with<v1::Aggregate>>;
 
-/// Totals chunks in file order on the pool and commits them.
+/// Totals chunks on the pools, two at once, and merges them in file order:
+/// the totals hold exactly the records of [0, offset_), so what is
+/// committed is exact. A chunk totalled ahead of its turn waits, with its
+/// totals, for the one before it.
 class chunk_totaller final : public chunk_totaller_actor::base {
 public:
-  chunk_totaller(caf::actor_config& cfg, const v1::Aggregate& checkpoint, caf::actor pool,
-                 aggregator_settings settings)
+  chunk_totaller(caf::actor_config& cfg, const v1::Aggregate& checkpoint,
+                 std::vector<caf::actor> pools, aggregator_settings settings)
     : chunk_totaller_actor::base(cfg),
       offset_(checkpoint.offset()),
-      pool_(std::move(pool)),
+      received_(offset_),
+      pools_(std::move(pools)),
       settings_(std::move(settings)),
       committed_at_(offset_),
       progress_at_(offset_) {
@@ -97,7 +101,7 @@ public:
       [this](finish_atom) -> caf::result<v1::Aggregate> {
         auto rp = make_response_promise<v1::Aggregate>();
         troupe::actors::run_blocking(
-          this, pool_, 60s,
+          this, pools_.front(), 60s,
           [final = totals_.to_aggregate(offset_, true), s = settings_] {
             return write_result(final, s.result, s.checkpoint);
           })
@@ -109,23 +113,33 @@ public:
   }
 
 private:
+  /// A chunk totalled ahead of its turn.
+  struct totalled_chunk {
+    chunk_job_ptr job;
+    totals_ptr part;
+    uint64_t end;
+  };
+
   void total(chunk_job_ptr job) {
     auto offset = job->chunk.offset();
     auto end = offset + job->chunk.data().size();
-    if (end <= offset_) {
-      job->done(); // counted before (a redelivery): never twice
+    if (end <= received_) {
+      job->done(); // counted or being counted (a redelivery): never twice
       return;
     }
-    if (offset > offset_) {
+    if (offset > received_) {
       job->done(caf::make_error(troupe::services::rpc_errc::internal,
                                 "chunk at " + std::to_string(offset) + ", expected "
-                                  + std::to_string(offset_)));
+                                  + std::to_string(received_)));
       return;
     }
-    // A chunk that starts before our offset (cut elsewhere than the ones we
-    // counted) counts from our offset on, a record boundary.
-    auto skip = static_cast<size_t>(offset_ - offset);
-    troupe::actors::run_blocking(this, pool_, 60s,
+    // A chunk that starts before what we have (cut elsewhere than the ones
+    // we counted) counts from there on, a record boundary.
+    auto skip = static_cast<size_t>(received_ - offset);
+    auto from = received_;
+    received_ = end;
+    auto& pool = pools_[next_pool_++ % pools_.size()];
+    troupe::actors::run_blocking(this, pool, 60s,
                                  [job, skip]() -> caf::expected<totals_ptr> {
                                    auto part = std::make_shared<totals_table>();
                                    std::string_view rest{job->chunk.data()};
@@ -135,8 +149,22 @@ private:
                                      return err;
                                    return part;
                                  })
-      .then([this, job, end](totals_ptr& part) { totalled(job, *part, end); },
-            [job](caf::error& err) { job->done(err); });
+      .then(
+        [this, job, from, end](totals_ptr& part) {
+          waiting_.emplace(from, totalled_chunk{job, std::move(part), end});
+          merge_in_order();
+        },
+        [job](caf::error& err) { job->done(err); });
+  }
+
+  /// Merges the chunks whose turn it is.
+  void merge_in_order() {
+    for (auto i = waiting_.begin(); i != waiting_.end() && i->first == offset_;
+         i = waiting_.begin()) {
+      auto next = std::move(i->second);
+      waiting_.erase(i);
+      totalled(next.job, *next.part, next.end);
+    }
   }
 
   void totalled(const chunk_job_ptr& job, const totals_table& part, uint64_t end) {
@@ -155,7 +183,7 @@ private:
     committed_at_ = offset_;
     auto snapshot = totals_.to_aggregate(offset_, false);
     troupe::actors::run_blocking(
-      this, pool_, 60s,
+      this, pools_.front(), 60s,
       [snapshot, path = settings_.checkpoint]() -> caf::expected<uint64_t> {
         if (auto err = save(snapshot, path))
           return err;
@@ -171,8 +199,15 @@ private:
 
   /// Everything in [0, offset_) is in totals_.
   uint64_t offset_;
+  /// Everything in [0, received_) is in totals_ or being totalled.
+  uint64_t received_;
   totals_table totals_;
-  caf::actor pool_;
+  /// Totalled, waiting for the chunks before them, by offset.
+  std::map<uint64_t, totalled_chunk> waiting_;
+  /// One-thread pools (CAF 0.17's actor_pool races when several of its
+  /// workers stop at once, see docs/flow-control.md).
+  std::vector<caf::actor> pools_;
+  size_t next_pool_ = 0;
   aggregator_settings settings_;
   uint64_t committed_at_;
   uint64_t progress_at_;
@@ -202,20 +237,27 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
     outcome.error = chunks.error();
     return outcome;
   }
-  auto pool = troupe::actors::spawn_blocking_pool(sys, 1);
-  if (!pool) {
-    caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
-    outcome.error = pool.error();
-    return outcome;
+  std::vector<caf::actor> pools;
+  for (uint32_t i = 0; i < settings.parsers; ++i) {
+    auto pool = troupe::actors::spawn_blocking_pool(sys, 1);
+    if (!pool) {
+      caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
+      for (auto& p : pools)
+        caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+      outcome.error = pool.error();
+      return outcome;
+    }
+    pools.push_back(*pool);
   }
-  auto totaller = sys.spawn<chunk_totaller>(*state, *pool, settings);
+  auto totaller = sys.spawn<chunk_totaller>(*state, pools, settings);
   auto stop = [&] {
     caf::anon_send_exit(totaller, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(*pool, caf::exit_reason::user_shutdown);
+    for (auto& p : pools)
+      caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
   };
-  // One chunk at a time: totals are committed in file order.
+  // `parsers` chunks at once; the totaller merges them in file order.
   auto sink = troupe::actors::spawn_consumer<v1::Chunk>(
-    sys, *chunks, troupe::actors::consumer_config{settings.capacity, 1},
+    sys, *chunks, troupe::actors::consumer_config{settings.capacity, settings.parsers},
     [totaller](const v1::Chunk& c, troupe::actors::seq_t, troupe::actors::item_done done) {
       caf::anon_send(totaller, std::make_shared<chunk_job>(chunk_job{c, std::move(done)}));
     });

@@ -50,6 +50,7 @@
 #include "process_tools.hpp" // examples/common
 #include "reader_service.hpp"
 #include "records.hpp"
+#include "stop_signals.hpp" // examples/common
 
 namespace {
 
@@ -100,7 +101,7 @@ bool drop_page_cache() {
 // -- reader ------------------------------------------------------------------
 
 int run_reader(caf::actor_system& sys, const files_system_config& cfg,
-               const sigset_t& stop_signals) {
+               const troupe_examples::stop_signals& stop_signals) {
   auto baseline = sys.registry().running();
   auto node = troupe::transport::node::start(sys);
   if (!node) {
@@ -120,8 +121,7 @@ int run_reader(caf::actor_system& sys, const files_system_config& cfg,
     return 1;
   }
   std::printf("PORT %u\n", static_cast<unsigned>(node->port()));
-  timespec wait{static_cast<time_t>(cfg.lifetime_s), 0};
-  sigtimedwait(&stop_signals, nullptr, &wait);
+  stop_signals.wait(std::chrono::seconds{cfg.lifetime_s});
   {
     caf::scoped_actor self{sys};
     self->monitor(*services);
@@ -139,7 +139,7 @@ int run_reader(caf::actor_system& sys, const files_system_config& cfg,
 // -- aggregator ----------------------------------------------------------------
 
 int run_aggregator_process(caf::actor_system& sys, const files_system_config& cfg,
-                           const sigset_t& stop_signals) {
+                           const troupe_examples::stop_signals& stop_signals) {
   auto baseline = sys.registry().running();
   auto node = troupe::transport::node::start(sys);
   if (!node) {
@@ -151,10 +151,7 @@ int run_aggregator_process(caf::actor_system& sys, const files_system_config& cf
   settings.result = cfg.dir + "/result.csv";
   settings.commit_bytes = uint64_t{cfg.commit_mb} << 20;
   settings.lifetime = std::chrono::seconds{cfg.lifetime_s};
-  settings.stop_requested = [&stop_signals] {
-    timespec no_wait{0, 0};
-    return sigtimedwait(&stop_signals, nullptr, &no_wait) > 0;
-  };
+  settings.stop_requested = [&stop_signals] { return stop_signals.pending(); };
   auto outcome = files::run_aggregator(sys, *node, "127.0.0.1", cfg.reader_port, settings);
   node->stop();
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
@@ -202,7 +199,8 @@ std::optional<std::vector<kill_step>> parse_kills(const std::string& text) {
   return steps;
 }
 
-int run_driver(const files_system_config& cfg, const sigset_t& stop_signals) {
+int run_driver(const files_system_config& cfg,
+               const troupe_examples::stop_signals& stop_signals) {
   auto kills = parse_kills(cfg.kill);
   if (!kills) {
     std::cerr << "files: --kill wants whom@percent,... with whom reader or aggregator\n";
@@ -327,8 +325,7 @@ int run_driver(const files_system_config& cfg, const sigset_t& stop_signals) {
         break;
       ++restarts;
     }
-    timespec no_wait{0, 0};
-    if (sigtimedwait(&stop_signals, nullptr, &no_wait) > 0)
+    if (stop_signals.pending())
       break;
   }
   auto seconds =
@@ -370,11 +367,7 @@ int run_driver(const files_system_config& cfg, const sigset_t& stop_signals) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe_examples::stop_signals stop_signals; // first: every thread inherits the mask
   files_system_config cfg;
   if (auto err = cfg.parse_args(argc, argv)) {
     std::cerr << "troupe-files: " << to_string(err) << "\n";

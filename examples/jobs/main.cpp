@@ -10,9 +10,7 @@
 // Exit code 0 only if nothing leaked. jobs_client.py (Python) drives it;
 // `./scripts/run-demo jobs` runs both.
 
-#include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <future>
 #include <iostream>
 
@@ -25,6 +23,7 @@
 #include <troupe/transport/system_config.hpp>
 
 #include "jobs_service.hpp"
+#include "stop_signals.hpp" // examples/common
 
 namespace {
 
@@ -48,12 +47,7 @@ struct jobs_system_config : troupe::transport::system_config {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  // The stop signals are taken by sigtimedwait, never by a handler.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  troupe_examples::stop_signals stop_signals; // first: every thread inherits the mask
   jobs_system_config cfg;
   if (auto err = cfg.parse_args(argc, argv)) {
     std::cerr << "troupe-jobs: " << to_string(err) << "\n";
@@ -82,8 +76,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("PORT %u\n", static_cast<unsigned>(node->port()));
-  timespec wait{static_cast<time_t>(cfg.lifetime_s), 0};
-  sigtimedwait(&stop_signals, nullptr, &wait);
+  stop_signals.wait(std::chrono::seconds{cfg.lifetime_s});
 
   // What the service did, asked the way any client asks.
   jobs::v1::Jobs::Stub stub{troupe::services::channel::local(sys)};

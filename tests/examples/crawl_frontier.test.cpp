@@ -12,10 +12,12 @@ namespace {
 
 const std::string site = "http://127.0.0.1:8080";
 
+/// No grace: a URL given back goes out again at once (the grace has a
+/// test of its own).
 frontier_config config() {
   frontier_config cfg;
-  cfg.origins = {site + ""};
   cfg.origins = {"http://127.0.0.1:8080"};
+  cfg.requeue_grace = std::chrono::milliseconds{0};
   return cfg;
 }
 
@@ -107,6 +109,29 @@ TEST_CASE("a report that arrives after its stream gave the URL back is not crawl
   CHECK(p.finished); // no lease left behind
   CHECK(p.duplicates == 0);
   CHECK(p.crawled == 2);
+}
+
+TEST_CASE("a URL given back waits out its grace, and a report within it makes it done",
+          "[examples][crawler]") {
+  auto cfg = config();
+  cfg.requeue_grace = std::chrono::hours{1};
+  crawl_frontier f{cfg};
+  f.seed(site + "/p/0");
+  auto a = f.open_lease();
+  take(f, a, 1);
+  f.close_lease(a); // its fetcher died; its report is still on its way
+  auto b = f.open_lease();
+  pull_status st;
+  CHECK(take(f, b, 10, &st).empty()); // not out again yet
+  CHECK(st == pull_status::wait);
+  CHECK(!f.progress().finished);
+  REQUIRE(f.report(page(site + "/p/0"))); // the report lands within the grace
+  auto p = f.progress();
+  CHECK(p.finished);
+  CHECK(p.crawled == 1);
+  CHECK(p.duplicates == 0);
+  CHECK(take(f, b, 10, &st).empty());
+  CHECK(st == pull_status::done);
 }
 
 TEST_CASE("a second report of a URL is a duplicate and leaves no lease behind",
