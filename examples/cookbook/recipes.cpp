@@ -209,9 +209,7 @@ void task_group(caf::actor_system& sys) {
 // -- run_in_executor / asyncio.to_thread ---------------------------------------
 
 void offload(caf::actor_system& sys) {
-  // One thread: CAF 0.17.6's actor_pool races with itself when several of
-  // its workers stop at once (TSan: `planned_reason_` in actor_pool.cpp,
-  // seen when this pool had 2 threads); see docs/flow-control.md.
+  // One thread: the recipe runs one job.
   auto pool = actors::spawn_blocking_pool(sys, 1);
   if (!pool) {
     expect(false, "offload", sys.render(pool.error()));
