@@ -65,7 +65,8 @@ bool chunk_feed::push(v1::Chunk chunk) {
     std::lock_guard<std::mutex> guard{mtx_};
     next_ = chunk.offset() + chunk.data().size();
     ready_.push_back(std::move(chunk));
-    again = !error_ && next_ < size_ && ready_.size() < read_ahead_;
+    reading_ = false;
+    again = wants_read();
     reading_ = again;
     producer = producer_;
   }

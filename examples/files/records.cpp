@@ -25,6 +25,20 @@ caf::error io_error(const std::string& what, const std::string& path) {
                          what + " " + path + ": " + std::strerror(errno));
 }
 
+/// The index of a generator key (k0000–k9999) in the flat table; `keys`
+/// for any other key.
+size_t fixed_key_index(std::string_view key) {
+  if (key.size() != 5 || key[0] != 'k')
+    return keys;
+  size_t k = 0;
+  for (size_t i = 1; i < 5; ++i) {
+    if (key[i] < '0' || key[i] > '9')
+      return keys;
+    k = k * 10 + static_cast<size_t>(key[i] - '0');
+  }
+  return k;
+}
+
 std::string key_name(size_t k) {
   char name[24];
   std::snprintf(name, sizeof(name), "k%04zu", k);
@@ -111,12 +125,8 @@ caf::error add_records(std::string_view data, uint64_t base, totals_table& into)
       value = value * 10 + static_cast<uint64_t>(*d - '0');
     }
     auto key_len = comma - line;
-    bool fixed = key_len == 5 && line[0] == 'k';
-    size_t k = 0;
-    for (int i = 1; fixed && i < 5; ++i) {
-      fixed = line[i] >= '0' && line[i] <= '9';
-      k = k * 10 + static_cast<size_t>(line[i] - '0');
-    }
+    auto k = fixed_key_index(std::string_view(line, static_cast<size_t>(key_len)));
+    bool fixed = k < keys;
     auto& t =
       fixed ? into.fixed[k] : into.others[std::string(line, static_cast<size_t>(key_len))];
     t[0] += 1;
@@ -144,13 +154,8 @@ void totals_table::merge(const totals_table& other) {
 void totals_table::merge(const v1::Aggregate& other) {
   totals_table parsed;
   for (auto& [key, t] : other.totals()) {
-    bool is_fixed = key.size() == 5 && key[0] == 'k';
-    size_t k = 0;
-    for (size_t i = 1; is_fixed && i < 5; ++i) {
-      is_fixed = key[i] >= '0' && key[i] <= '9';
-      k = k * 10 + static_cast<size_t>(key[i] - '0');
-    }
-    auto& slot = is_fixed ? parsed.fixed[k] : parsed.others[key];
+    auto k = fixed_key_index(key);
+    auto& slot = k < keys ? parsed.fixed[k] : parsed.others[key];
     slot[0] = t.count();
     slot[1] = t.sum();
   }
