@@ -59,6 +59,23 @@ TEST_CASE("a malformed record is a typed error naming its offset", "[examples][f
         == caf::make_error(rpc_errc::invalid_argument));
   CHECK(add_records("k1,5", 0, t)
         == caf::make_error(rpc_errc::invalid_argument)); // no newline
+  CHECK(add_records("k0001,\n", 0, t) == caf::make_error(rpc_errc::invalid_argument));
+  // A comma on the next line does not make a key of two lines.
+  auto split = add_records("k0001,5\nsplit\nk2,3\n", 0, t);
+  CHECK(split == caf::make_error(rpc_errc::invalid_argument));
+  CHECK(to_string(split).find("offset 8") != std::string::npos);
+}
+
+TEST_CASE("keys that only look like generator keys take the general path",
+          "[examples][files]") {
+  totals_table t;
+  REQUIRE(!add_records("k00a1,5\nk12345,6\nk0001,7\nK0001,8\n", 0, t));
+  auto a = t.to_aggregate(0, false);
+  CHECK(a.totals().at("k00a1").sum() == 5);
+  CHECK(a.totals().at("k12345").sum() == 6);
+  CHECK(a.totals().at("k0001").sum() == 7);
+  CHECK(a.totals().at("K0001").sum() == 8);
+  CHECK(t.records == 4);
 }
 
 TEST_CASE("a checkpoint is saved whole and read back; none is an empty aggregate",
