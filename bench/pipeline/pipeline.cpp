@@ -15,11 +15,15 @@
 // 10 M batched Troupe runs: flat memory means the second stays close to
 // the first. Prints numbers only; asserts nothing.
 //
-// Usage: troupe-bench-pipeline [--items=N] [--per-item-only] [--only=troupe|raw]
+// Every ratio is the median of the ratios of --rounds alternating rounds
+// (default 5), each round running the pair side by side.
+//
+// Usage: troupe-bench-pipeline [--items=N] [--rounds=R] [--per-item-only] [--only=troupe|raw]
 //   --items: items of the per-item runs (default 1 M); batched runs use 1 M and 10 M
 //   --only: one per-item run alone, in a process of its own (to profile it:
 //           `perf stat` shows each one's CPU time and context switches)
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -269,15 +273,25 @@ double run_raw(caf::actor_system& sys, int64_t n, uint32_t batch, uint32_t capac
   return elapsed;
 }
 
+/// The median of `xs` (taken by value: sorted here).
+double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  auto n = xs.size();
+  return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   int64_t per_item_n = 1'000'000;
+  int rounds = 5;
   bool per_item_only = false; // for profiling the per-item path
   std::string only;           // "troupe" or "raw": that per-item run alone
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--items=", 8) == 0)
       per_item_n = std::stoll(argv[i] + 8);
+    else if (std::strncmp(argv[i], "--rounds=", 9) == 0)
+      rounds = std::max(1, std::atoi(argv[i] + 9));
     else if (std::strcmp(argv[i], "--per-item-only") == 0)
       per_item_only = true;
     else if (std::strncmp(argv[i], "--only=", 7) == 0)
@@ -295,12 +309,24 @@ int main(int argc, char** argv) {
     std::printf("per-item %s %.2f M/s\n", only.c_str(), per_item_n / t / 1e6);
     return 0;
   }
-  auto troupe_item = run_troupe(sys, per_item_n, 1, item_capacity, handler_form::per_item);
-  auto raw_item = run_raw(sys, per_item_n, 1, item_capacity);
-  auto supervised_item = run_supervised(sys, per_item_n, item_capacity);
-  std::printf("per-item   n=%lld  troupe %.2f M/s  raw %.2f M/s  supervised %.2f M/s\n",
-              static_cast<long long>(per_item_n), per_item_n / troupe_item / 1e6,
-              per_item_n / raw_item / 1e6, per_item_n / supervised_item / 1e6);
+  // Each pair runs side by side in alternating rounds, and a ratio is the
+  // median of the rounds' ratios: the machine's pace drifts over seconds,
+  // and a ratio of two runs far apart in time measures the drift.
+  std::vector<double> item_ratios, supervised_ratios, troupe_rates, raw_rates, sup_rates;
+  for (int r = 0; r < rounds; ++r) {
+    auto troupe_item = run_troupe(sys, per_item_n, 1, item_capacity, handler_form::per_item);
+    auto raw_item = run_raw(sys, per_item_n, 1, item_capacity);
+    auto supervised_item = run_supervised(sys, per_item_n, item_capacity);
+    item_ratios.push_back(raw_item / troupe_item);
+    supervised_ratios.push_back(troupe_item / supervised_item);
+    troupe_rates.push_back(per_item_n / troupe_item / 1e6);
+    raw_rates.push_back(per_item_n / raw_item / 1e6);
+    sup_rates.push_back(per_item_n / supervised_item / 1e6);
+  }
+  std::printf("per-item   n=%lld  troupe %.2f M/s  raw %.2f M/s  supervised %.2f M/s "
+              "(medians of %d rounds)\n",
+              static_cast<long long>(per_item_n), median(troupe_rates), median(raw_rates),
+              median(sup_rates), rounds);
   if (per_item_only)
     return 0;
 
@@ -309,19 +335,25 @@ int main(int argc, char** argv) {
   auto troupe_1m = run_troupe(sys, 1'000'000, batch, capacity, handler_form::per_batch);
   auto rss_1m = rss_high_water_mb();
   auto raw_1m = run_raw(sys, 1'000'000, batch, capacity);
-  auto troupe_10m = run_troupe(sys, 10'000'000, batch, capacity, handler_form::per_batch);
+  std::vector<double> batched_ratios, troupe_10m_rates, raw_10m_rates;
+  for (int r = 0; r < rounds; ++r) {
+    auto troupe_10m = run_troupe(sys, 10'000'000, batch, capacity, handler_form::per_batch);
+    auto raw_10m = run_raw(sys, 10'000'000, batch, capacity);
+    batched_ratios.push_back(raw_10m / troupe_10m);
+    troupe_10m_rates.push_back(10e6 / troupe_10m);
+    raw_10m_rates.push_back(10e6 / raw_10m);
+  }
   auto rss_10m = rss_high_water_mb();
-  auto raw_10m = run_raw(sys, 10'000'000, batch, capacity);
   auto troupe_10m_items = run_troupe(sys, 10'000'000, batch, capacity, handler_form::per_item);
   std::printf("batched/i  n=10M  troupe %.1f M/s (per-item handler)\n",
               10.0 / troupe_10m_items);
   std::printf("batched    n=1M   troupe %.1f M/s  raw %.1f M/s\n", 1.0 / troupe_1m,
               1.0 / raw_1m);
-  std::printf("batched    n=10M  troupe %.1f M/s  raw %.1f M/s\n", 10.0 / troupe_10m,
-              10.0 / raw_10m);
+  std::printf("batched    n=10M  troupe %.1f M/s  raw %.1f M/s (medians of %d rounds)\n",
+              median(troupe_10m_rates) / 1e6, median(raw_10m_rates) / 1e6, rounds);
   std::printf("pipeline per_item_ratio=%.2f batched_items_per_s=%.0f batched_ratio=%.2f "
               "supervised_ratio=%.2f rss_mb_1M=%.1f rss_mb_10M=%.1f\n",
-              raw_item / troupe_item, 10e6 / troupe_10m, raw_10m / troupe_10m,
-              troupe_item / supervised_item, rss_1m, rss_10m);
+              median(item_ratios), median(troupe_10m_rates), median(batched_ratios),
+              median(supervised_ratios), rss_1m, rss_10m);
   return 0;
 }
