@@ -281,17 +281,24 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   auto seconds =
     std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
 
-  // Done or not, the frontier stops: the Work streams end, and so do the
-  // fetchers, each printing its line.
-  stop_services();
+  // A finished crawl's Work streams end by themselves, each once its
+  // fetcher's last acknowledgements reach the frontier, which can be after
+  // its last report did: stopping the services first would cut a stream
+  // short (a TSan run's fetcher saw request_receiver_down). So the fetchers
+  // end first, each printing its line, then the services. An unfinished
+  // crawl (lifetime, signal) stops the services first; the streams, and
+  // the fetchers, end with them.
+  if (!finished)
+    stop_services();
   for (auto& f : fetchers) {
     read_fetcher_lines(f, 30s);
-    auto code = f.wait(10s);
+    auto code = f.wait(finished ? 30s : 10s);
     // A fetcher of a finished crawl ends normally (the killed one was
     // replaced and reaped above).
     if (finished && code != 0)
       fetchers_ok = false;
   }
+  stop_services();
   site->signal(SIGTERM);
   std::string site_stats;
   while (auto line = site->read_line(10s))
