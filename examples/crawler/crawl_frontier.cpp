@@ -3,6 +3,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
+#include <caf/timespan.hpp>
 
 #include <algorithm>
 
@@ -38,9 +39,8 @@ void crawl_frontier::attach(uint64_t id, const caf::actor& producer) {
   if (last_due != std::chrono::steady_clock::time_point{}) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       last_due - std::chrono::steady_clock::now());
-    caf::delayed_anon_send(
-      producer, std::max(left, std::chrono::milliseconds{0}) + std::chrono::milliseconds{10},
-      troupe::actors::flow_resume_atom::value);
+    resume({producer.address()},
+           std::max(left, std::chrono::milliseconds{0}) + std::chrono::milliseconds{10});
   }
 }
 
@@ -72,21 +72,14 @@ void crawl_frontier::close_lease(uint64_t id) {
     counts_.requeued += back;
     if (back > 0 || leased_.empty())
       wake = waiting_producers();
-    if (finished() && finished_at_ == std::chrono::steady_clock::time_point{})
-      finished_at_ = std::chrono::steady_clock::now();
+    note_if_finished();
   }
-  if (back > 0) {
-    // The producers pull again once the grace is over (a producer that
-    // waits is pulled only when told).
-    for (auto& addr : wake)
-      if (auto p = caf::actor_cast<caf::actor>(addr))
-        caf::delayed_anon_send(p, cfg_.requeue_grace + std::chrono::milliseconds{10},
-                               troupe::actors::flow_resume_atom::value);
-  }
+  // The producers pull again once the grace is over (a producer that
+  // waits is pulled only when told).
+  if (back > 0)
+    resume(wake, cfg_.requeue_grace + std::chrono::milliseconds{10});
   finished_cv_.notify_all();
-  for (auto& addr : wake)
-    if (auto p = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(p, troupe::actors::flow_resume_atom::value);
+  resume(wake);
 }
 
 troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
@@ -149,13 +142,10 @@ caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
     // New URLs to hand out, or the last lease gone (the streams end).
     if (added > 0 || leased_.empty())
       wake = waiting_producers();
-    if (finished() && finished_at_ == std::chrono::steady_clock::time_point{})
-      finished_at_ = std::chrono::steady_clock::now();
+    note_if_finished();
   }
   finished_cv_.notify_all();
-  for (auto& addr : wake)
-    if (auto p = caf::actor_cast<caf::actor>(addr))
-      caf::anon_send(p, troupe::actors::flow_resume_atom::value);
+  resume(wake);
   return added;
 }
 
@@ -198,6 +188,24 @@ bool crawl_frontier::add(const std::string& url) {
   known_.insert(url);
   waiting_.push_back(url);
   return true;
+}
+
+void crawl_frontier::resume(const std::vector<caf::actor_addr>& producers,
+                            caf::timespan delay) {
+  for (auto& addr : producers) {
+    auto p = caf::actor_cast<caf::actor>(addr);
+    if (!p)
+      continue; // its stream ended meanwhile
+    if (delay.count() > 0)
+      caf::delayed_anon_send(p, delay, troupe::actors::flow_resume_atom::value);
+    else
+      caf::anon_send(p, troupe::actors::flow_resume_atom::value);
+  }
+}
+
+void crawl_frontier::note_if_finished() {
+  if (finished() && finished_at_ == std::chrono::steady_clock::time_point{})
+    finished_at_ = std::chrono::steady_clock::now();
 }
 
 std::vector<caf::actor_addr> crawl_frontier::waiting_producers() {

@@ -31,6 +31,7 @@
 
 #include <caf/actor_addr.hpp>
 #include <caf/expected.hpp>
+#include <caf/timespan.hpp>
 
 #include <troupe/actors/credit.hpp>
 
@@ -105,8 +106,17 @@ private:
   /// Adds `url` if new, in scope and within budget. Requires the lock.
   bool add(const std::string& url);
 
-  /// Wakes every waiting producer. Requires the lock; sends after it.
+  /// The producers of the open streams, to wake once the lock is released
+  /// (`resume`). Requires the lock.
   std::vector<caf::actor_addr> waiting_producers();
+
+  /// Tells each of `producers` to pull again, after `delay` if not zero.
+  /// Without the lock: a producer may pull (take the lock) at once.
+  static void resume(const std::vector<caf::actor_addr>& producers,
+                     caf::timespan delay = caf::timespan{0});
+
+  /// Notes when the crawl finished, the first time it is. Requires the lock.
+  void note_if_finished();
 
   /// Requires the lock.
   bool finished() const {
