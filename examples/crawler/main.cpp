@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <future>
@@ -288,17 +289,36 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   // end first, each printing its line, then the services. An unfinished
   // crawl (lifetime, signal) stops the services first; the streams, and
   // the fetchers, end with them.
-  if (!finished)
-    stop_services();
-  for (auto& f : fetchers) {
-    read_fetcher_lines(f, 30s);
-    auto code = f.wait(finished ? 30s : 10s);
-    // A fetcher of a finished crawl ends normally (the killed one was
-    // replaced and reaped above).
-    if (finished && code != 0)
-      fetchers_ok = false;
-  }
+  // Bounded as a whole: 30 s for every fetcher of a finished crawl to end,
+  // then 10 s after the services stopped; a fetcher still running after
+  // that fails the run (the child_process destructor kills it).
+  std::vector<bool> reaped(fetchers.size(), false);
+  auto reap_fetchers = [&](std::chrono::steady_clock::time_point by) {
+    auto left = [by] {
+      return std::max(std::chrono::milliseconds{0},
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                        by - std::chrono::steady_clock::now()));
+    };
+    for (size_t k = 0; k < fetchers.size(); ++k) {
+      if (reaped[k])
+        continue;
+      read_fetcher_lines(fetchers[k], left());
+      auto code = fetchers[k].wait(left());
+      if (!code)
+        continue; // still running
+      reaped[k] = true;
+      // A fetcher of a finished crawl ends normally (the killed one was
+      // replaced and reaped above).
+      if (finished && *code != 0)
+        fetchers_ok = false;
+    }
+  };
+  if (finished)
+    reap_fetchers(std::chrono::steady_clock::now() + 30s);
   stop_services();
+  reap_fetchers(std::chrono::steady_clock::now() + 10s);
+  if (std::find(reaped.begin(), reaped.end(), false) != reaped.end())
+    fetchers_ok = false;
   site->signal(SIGTERM);
   std::string site_stats;
   while (auto line = site->read_line(10s))
