@@ -66,6 +66,29 @@ TEST_CASE("a malformed record is a typed error naming its offset", "[examples][f
   CHECK(to_string(split).find("offset 8") != std::string::npos);
 }
 
+TEST_CASE("a record's errors name what is wrong where", "[examples][files]") {
+  totals_table t;
+  auto describe = [](const caf::error& err) { return to_string(err); };
+  auto x = add_records("k0001,5x\n", 10, t);
+  CHECK(x == caf::make_error(rpc_errc::invalid_argument));
+  CHECK(describe(x).find("malformed value at offset 17") != std::string::npos);
+  CHECK(describe(add_records("k1,x\n", 0, t)).find("malformed value at offset 3")
+        != std::string::npos);
+  // 18 digits are a value; 19 are too many.
+  REQUIRE(!add_records("k0001,999999999999999999\n", 0, t));
+  CHECK(t.fixed[1][1] == 999999999999999999ULL);
+  CHECK(describe(add_records("k0001,1000000000000000000\n", 0, t))
+          .find("value too large at offset 6")
+        != std::string::npos);
+  // A chunk that ends inside a record, in the key or in the value.
+  CHECK(add_records("k000", 0, t) == caf::make_error(rpc_errc::invalid_argument));
+  CHECK(add_records("k0001,5", 0, t) == caf::make_error(rpc_errc::invalid_argument));
+  // A blank line is no record.
+  CHECK(
+    describe(add_records("k0001,5\n\nk0002,6\n", 0, t)).find("malformed record at offset 8")
+    != std::string::npos);
+}
+
 TEST_CASE("keys that only look like generator keys take the general path",
           "[examples][files]") {
   totals_table t;
