@@ -15,8 +15,13 @@ run_step("configure consumer" ${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}"
   -B "${WORK_DIR}/build" -G "${GENERATOR}" "-DCMAKE_PREFIX_PATH=${prefix}"
   "-DCMAKE_CXX_COMPILER_LAUNCHER=${COMPILER_LAUNCHER}"
   # A sanitized Troupe needs a consumer built the same way.
-  "-DCMAKE_CXX_FLAGS=${SANITIZE_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${SANITIZE_FLAGS}"
+  # Compressed debug sections, like the build it installs (disk space).
+  "-DCMAKE_CXX_FLAGS=${SANITIZE_FLAGS} -gz"
+  "-DCMAKE_EXE_LINKER_FLAGS=${SANITIZE_FLAGS} -Wl,--compress-debug-sections=zlib"
   "-DCAF_INCLUDE_DIR=${CAF_INCLUDE_DIR}" "-DCAF_core_LIBRARY=${CAF_CORE_LIBRARY}")
 run_step("build consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run_step("run consumer" "${WORK_DIR}/build/consumer")
 run_step("run consumer tests" "${WORK_DIR}/build/consumer_tests")
+# Passed: the prefix and the consumer's build are only disk space now (a
+# failure leaves them for a look).
+file(REMOVE_RECURSE "${WORK_DIR}")
