@@ -65,6 +65,12 @@ caf::expected<v1::Chunk> open_file::read_chunk(uint64_t offset, uint32_t max) co
   v1::Chunk chunk;
   chunk.set_offset(offset);
   auto want = static_cast<size_t>(std::min<uint64_t>(max, size_ - offset));
+  // Asks the kernel to read the next chunks' bytes now, in the background:
+  // a cold read of the next chunk then overlaps the work on this one
+  // instead of waiting after it (cold, 1 GiB: 250 -> 270 MB/s, medians of 3
+  // pairs). Advice only: failing it changes nothing.
+  ::posix_fadvise(fd_, static_cast<off_t>(offset + want), static_cast<off_t>(8 * want),
+                  POSIX_FADV_WILLNEED);
   std::string data(want, '\0');
   if (auto err = read_exactly(offset, want, data.data()))
     return err;
