@@ -73,18 +73,18 @@ using chunk_totaller_actor =
   caf::typed_actor<caf::reacts_to<chunk_job_ptr>,
                    caf::replies_to<finish_atom>::with<v1::Aggregate>>;
 
-/// Totals chunks on the pools, two at once, and merges them in file order:
+/// Totals chunks on the pool, two at once, and merges them in file order:
 /// the totals hold exactly the records of [0, offset_), so what is
 /// committed is exact. A chunk totalled ahead of its turn waits, with its
 /// totals, for the one before it.
 class chunk_totaller final : public chunk_totaller_actor::base {
 public:
-  chunk_totaller(caf::actor_config& cfg, const v1::Aggregate& checkpoint,
-                 std::vector<caf::actor> pools, aggregator_settings settings)
+  chunk_totaller(caf::actor_config& cfg, const v1::Aggregate& checkpoint, caf::actor pool,
+                 aggregator_settings settings)
     : chunk_totaller_actor::base(cfg),
       offset_(checkpoint.offset()),
       received_(offset_),
-      pools_(std::move(pools)),
+      pool_(std::move(pool)),
       settings_(std::move(settings)),
       committed_at_(offset_),
       progress_at_(offset_) {
@@ -101,7 +101,7 @@ public:
       [this](finish_atom) -> caf::result<v1::Aggregate> {
         auto rp = make_response_promise<v1::Aggregate>();
         troupe::actors::run_blocking(
-          this, pools_.front(), 60s,
+          this, pool_, 60s,
           [final = totals_.to_aggregate(offset_, true), s = settings_] {
             return write_result(final, s.result, s.checkpoint);
           })
@@ -138,8 +138,7 @@ private:
     auto skip = static_cast<size_t>(received_ - offset);
     auto from = received_;
     received_ = end;
-    auto& pool = pools_[next_pool_++ % pools_.size()];
-    troupe::actors::run_blocking(this, pool, 60s,
+    troupe::actors::run_blocking(this, pool_, 60s,
                                  [job, skip]() -> caf::expected<totals_ptr> {
                                    auto part = std::make_shared<totals_table>();
                                    std::string_view rest{job->chunk.data()};
@@ -183,7 +182,7 @@ private:
     committed_at_ = offset_;
     auto snapshot = totals_.to_aggregate(offset_, false);
     troupe::actors::run_blocking(
-      this, pools_.front(), 60s,
+      this, pool_, 60s,
       [snapshot, path = settings_.checkpoint]() -> caf::expected<uint64_t> {
         if (auto err = save(snapshot, path))
           return err;
@@ -204,10 +203,8 @@ private:
   totals_table totals_;
   /// Totalled, waiting for the chunks before them, by offset.
   std::map<uint64_t, totalled_chunk> waiting_;
-  /// One-thread pools (CAF 0.17's actor_pool races when several of its
-  /// workers stop at once, see docs/flow-control.md).
-  std::vector<caf::actor> pools_;
-  size_t next_pool_ = 0;
+  /// `parsers` threads; jobs go to them in turn.
+  caf::actor pool_;
   aggregator_settings settings_;
   uint64_t committed_at_;
   uint64_t progress_at_;
@@ -237,23 +234,16 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
     outcome.error = chunks.error();
     return outcome;
   }
-  std::vector<caf::actor> pools;
-  for (uint32_t i = 0; i < settings.parsers; ++i) {
-    auto pool = troupe::actors::spawn_blocking_pool(sys, 1);
-    if (!pool) {
-      caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
-      for (auto& p : pools)
-        caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
-      outcome.error = pool.error();
-      return outcome;
-    }
-    pools.push_back(*pool);
+  auto pool = troupe::actors::spawn_blocking_pool(sys, settings.parsers);
+  if (!pool) {
+    caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
+    outcome.error = pool.error();
+    return outcome;
   }
-  auto totaller = sys.spawn<chunk_totaller>(*state, pools, settings);
+  auto totaller = sys.spawn<chunk_totaller>(*state, *pool, settings);
   auto stop = [&] {
     caf::anon_send_exit(totaller, caf::exit_reason::user_shutdown);
-    for (auto& p : pools)
-      caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(*pool, caf::exit_reason::user_shutdown);
   };
   // `parsers` chunks at once; the totaller merges them in file order.
   auto sink = troupe::actors::spawn_consumer<v1::Chunk>(
