@@ -178,14 +178,7 @@ TEST_CASE_METHOD(flow_fixture, "one item a handler holds does not stall the item
   REQUIRE(p);
   held_items held;
   size_t handled = 0;
-  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4},
-                                   [&](const int64_t& x, seq_t seq, item_done done) {
-                                     ++handled;
-                                     if (x == 1)
-                                       held.items.push_back({x, seq, std::move(done)});
-                                     else
-                                       done(); // every other item at once
-                                   });
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4}, held.hold_only(1, handled));
   REQUIRE(c);
   run();
   CHECK(handled == 100); // all of them went past the held one
@@ -209,14 +202,7 @@ TEST_CASE_METHOD(
   REQUIRE(p);
   held_items held;
   size_t handled = 0;
-  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4},
-                                   [&](const int64_t& x, seq_t seq, item_done done) {
-                                     ++handled;
-                                     if (x == 1)
-                                       held.items.push_back({x, seq, std::move(done)});
-                                     else
-                                       done();
-                                   });
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4}, held.hold_only(1, handled));
   REQUIRE(c);
   run();
   CHECK(handled == 8);
@@ -279,14 +265,7 @@ TEST_CASE_METHOD(flow_fixture,
   REQUIRE(p);
   held_items held;
   size_t handled = 0;
-  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4},
-                                   [&](const int64_t& x, seq_t seq, item_done done) {
-                                     ++handled;
-                                     if (x == 1)
-                                       held.items.push_back({x, seq, std::move(done)});
-                                     else
-                                       done();
-                                   });
+  auto c = spawn_consumer<int64_t>(sys, *p, consumer_config{4, 4}, held.hold_only(1, handled));
   REQUIRE(c);
   run();
   CHECK(handled == 16 * 4 * 2);

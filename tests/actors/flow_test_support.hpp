@@ -58,6 +58,19 @@ struct held_items {
     x.done();
     return true;
   }
+
+  /// An asynchronous handler that holds the item `value` here and finishes
+  /// every other item at once, counting every item it is given in `handled`.
+  auto hold_only(int64_t value, size_t& handled) {
+    return [this, value, &handled](const int64_t& x, troupe::actors::seq_t seq,
+                                   troupe::actors::item_done done) {
+      ++handled;
+      if (x == value)
+        items.push_back({x, seq, std::move(done)});
+      else
+        done();
+    };
+  }
 };
 
 /// Asks a flow actor for its stats through the deterministic scheduler;
