@@ -21,9 +21,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// A chunk on its way to the totaller; `done` finishes the stream item.
+/// A chunk on its way to the totaller; `done` finishes the stream item
+/// and, until it is gone, keeps the chunk alive: the chunk is read where
+/// it arrived, never copied.
 struct chunk_job {
-  v1::Chunk chunk;
+  const v1::Chunk* chunk;
   troupe::actors::item_done done;
 };
 
@@ -121,8 +123,8 @@ private:
   };
 
   void total(chunk_job_ptr job) {
-    auto offset = job->chunk.offset();
-    auto end = offset + job->chunk.data().size();
+    auto offset = job->chunk->offset();
+    auto end = offset + job->chunk->data().size();
     if (end <= received_) {
       job->done(); // counted or being counted (a redelivery): never twice
       return;
@@ -141,10 +143,10 @@ private:
     troupe::actors::run_blocking(this, pool_, 60s,
                                  [job, skip]() -> caf::expected<totals_ptr> {
                                    auto part = std::make_shared<totals_table>();
-                                   std::string_view rest{job->chunk.data()};
+                                   std::string_view rest{job->chunk->data()};
                                    rest.remove_prefix(skip);
                                    if (auto err =
-                                         add_records(rest, job->chunk.offset() + skip, *part))
+                                         add_records(rest, job->chunk->offset() + skip, *part))
                                      return err;
                                    return part;
                                  })
@@ -249,7 +251,7 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
   auto sink = troupe::actors::spawn_consumer<v1::Chunk>(
     sys, *chunks, troupe::actors::consumer_config{settings.capacity, settings.parsers},
     [totaller](const v1::Chunk& c, troupe::actors::seq_t, troupe::actors::item_done done) {
-      caf::anon_send(totaller, std::make_shared<chunk_job>(chunk_job{c, std::move(done)}));
+      caf::anon_send(totaller, std::make_shared<chunk_job>(chunk_job{&c, std::move(done)}));
     });
   if (!sink) {
     caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);

@@ -324,13 +324,18 @@ private:
 
   // -- events -----------------------------------------------------------------
 
-  static spdlog::level::level_enum level_of(event_kind kind, const caf::error& reason) {
+  static spdlog::level::level_enum level_of(event_kind kind, const child* c,
+                                            const caf::error& reason) {
     switch (kind) {
       case event_kind::started:
       case event_kind::stopped:
         return spdlog::level::debug;
       case event_kind::exited:
-        return is_normal_stop(reason) ? spdlog::level::info : spdlog::level::warn;
+        if (is_normal_stop(reason))
+          return spdlog::level::info;
+        return c != nullptr && c->spec->expected_exit && c->spec->expected_exit(reason)
+          ? spdlog::level::info
+          : spdlog::level::warn;
       case event_kind::restarting:
         return spdlog::level::info;
       case event_kind::killed:
@@ -344,7 +349,7 @@ private:
 
   void emit(event_kind kind, const child* c, const caf::error& reason,
             caf::timespan delay = caf::timespan{0}) {
-    auto level = level_of(kind, reason);
+    auto level = level_of(kind, c, reason);
     auto to_log = log_->should_log(level);
     if (!to_log && observers_.empty())
       return;

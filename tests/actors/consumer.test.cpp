@@ -4,9 +4,23 @@
 
 #include <algorithm>
 
+#include <memory>
 #include <numeric>
 
 #include "flow_test_support.hpp"
+
+namespace {
+
+/// An item whose lifetime a test can watch (through `token`).
+struct tracked_item {
+  std::shared_ptr<int> token;
+};
+
+} // namespace
+
+// Local only: the token is a pointer.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tracked_item)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<tracked_item>)
 
 using namespace troupe::actors;
 using namespace troupe::testing;
@@ -355,5 +369,46 @@ TEST_CASE_METHOD(
   for (auto x : first_done)
     CHECK(std::count(second_saw.begin(), second_saw.end(), x) == 0);
   CHECK(second_saw.size() + first_done.size() == 30);
+  CHECK(running_actors() == 0);
+}
+
+TEST_CASE_METHOD(flow_fixture,
+                 "an asynchronous handler's item lives as long as its item_done, "
+                 "so work elsewhere can read it without a copy",
+                 "[actors][flow][consumer]") {
+  std::vector<std::weak_ptr<int>> made;
+  int next = 0;
+  auto p = spawn_producer<tracked_item>(
+    sys, producer_config{1, {}}, [&](size_t demand, std::vector<tracked_item>& out) {
+      while (out.size() < demand && next < 4) {
+        out.push_back({std::make_shared<int>(next++)});
+        made.push_back(out.back().token);
+      }
+      return next < 4 ? pull_status::more : pull_status::done;
+    });
+  REQUIRE(p);
+  std::vector<std::pair<const tracked_item*, item_done>> held;
+  auto c = spawn_consumer<tracked_item>(sys, *p, consumer_config{4, 4},
+                                        [&](const tracked_item& x, seq_t, item_done done) {
+                                          held.emplace_back(&x, std::move(done));
+                                        });
+  REQUIRE(c);
+  run();
+  REQUIRE(held.size() == 4);
+  // The producer, which kept them for redelivery, is gone; so is every
+  // message that carried them. The items live on.
+  caf::anon_send_exit(*p, caf::exit_reason::kill);
+  run();
+  for (size_t i = 0; i < held.size(); ++i) {
+    CHECK_FALSE(made[i].expired());
+    CHECK(*held[i].first->token == static_cast<int>(i));
+  }
+  held.erase(held.begin() + 1);
+  CHECK(made[1].expired()); // its item_done is gone: so is the item
+  CHECK_FALSE(made[0].expired());
+  held.clear();
+  for (auto& token : made)
+    CHECK(token.expired());
+  run();
   CHECK(running_actors() == 0);
 }

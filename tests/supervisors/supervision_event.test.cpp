@@ -304,3 +304,38 @@ TEST_CASE_METHOD(fixture, "jittered restart delays stay within the policy bounds
   request_shutdown(*sup);
   run();
 }
+
+TEST_CASE_METHOD(fixture, "an exit the child spec expects is logged at info, others warn",
+                 "[supervisors][events][log]") {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out);
+  sink->set_pattern("%l %v");
+  child_spec w{"w", probe::start(tester())};
+  w.expected_exit = [](const caf::error& reason) {
+    return reason == caf::sec::bad_function_call;
+  };
+  supervisor_config cfg;
+  cfg.name = "quietroot";
+  cfg.intensity = {10, 1s};
+  cfg.children = {w};
+  auto log = troupe::actors::logger("quietroot");
+  log->sinks().push_back(sink);
+  log->set_level(spdlog::level::debug);
+  auto sup = spawn_supervisor(sys, cfg);
+  REQUIRE(sup);
+  collect();
+  fail("w", caf::make_error(caf::sec::bad_function_call, std::string{"expected"}));
+  collect();
+  fail("w", caf::make_error(caf::sec::runtime_error, std::string{"unexpected"}));
+  collect();
+  log->sinks().pop_back();
+  auto text = out.str();
+  CAPTURE(text);
+  CHECK(text.find("info w exited (system:bad_function_call") != std::string::npos);
+  CHECK(text.find("warning w exited (system:runtime_error") != std::string::npos);
+  // The expected exit is still a failure for the restart policy.
+  CHECK(text.find("info w restarting") != std::string::npos);
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  collect();
+  CHECK(alive() == 0);
+}

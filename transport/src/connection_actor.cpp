@@ -36,7 +36,25 @@ int64_t micros_since_epoch(caf::actor_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
+constexpr const char* goodbye_text = "peer said goodbye";
+
 } // namespace
+
+caf::error peer_said_goodbye(const caf::error& why) {
+  // A peer that drops this connection because it keeps another one to
+  // this node says so: the node must not take it for the peer leaving.
+  auto code = messages::is(why, transport_errc::duplicate_connection)
+    ? transport_errc::duplicate_connection
+    : transport_errc::peer_lost;
+  return caf::make_error(code, std::string{goodbye_text}, why);
+}
+
+bool is_goodbye(const caf::error& reason) {
+  const auto& ctx = reason.context();
+  return reason.category() == transport_errc_category
+    && ctx.match_elements<std::string, caf::error>()
+    && ctx.get_as<std::string>(0) == goodbye_text;
+}
 
 connection_actor::connection_actor(caf::actor_config& cfg, connection_args args,
                                    caf::actor parent)
@@ -243,13 +261,7 @@ void connection_actor::on_established_frame(const wire::Frame& frame) {
     case wire::Frame::kWatching:
       return on_watching(frame.watching());
     case wire::Frame::kGoodbye: {
-      auto why = from_wire_error(frame.goodbye().reason());
-      // A peer that drops this connection because it keeps another one to
-      // this node says so: the node must not take it for the peer leaving.
-      auto code = messages::is(why, transport_errc::duplicate_connection)
-        ? transport_errc::duplicate_connection
-        : transport_errc::peer_lost;
-      return close(caf::make_error(code, "peer said goodbye: " + messages::describe(why)),
+      return close(peer_said_goodbye(from_wire_error(frame.goodbye().reason())),
                    close_mode::peer_left);
     }
     case wire::Frame::kReply:

@@ -96,6 +96,15 @@ enum class close_mode : uint8_t {
   lost,
 };
 
+/// The reason a connection ends with when its peer said goodbye:
+/// `peer_lost` (or `duplicate_connection`, if that is why the peer left),
+/// with the peer's own reason in its context.
+caf::error peer_said_goodbye(const caf::error& why);
+
+/// True for a reason made by `peer_said_goodbye`: an orderly end, which the
+/// connections supervisor logs at info (`child_spec::expected_exit`).
+bool is_goodbye(const caf::error& reason);
+
 class connection_actor final : public caf::event_based_actor {
 public:
   connection_actor(caf::actor_config& cfg, connection_args args, caf::actor parent);

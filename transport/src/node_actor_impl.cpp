@@ -70,6 +70,8 @@ supervisors::child_spec connections_spec(const config_ptr& cfg, const caf::actor
   conn.start = start_connection_child;
   conn.restart = supervisors::restart_type::temporary;
   conn.shutdown = supervisors::shutdown_policy::timeout(cfg->stop_timeout);
+  // A peer that leaves in order is no warning (a peer lost is).
+  conn.expected_exit = is_goodbye;
   supervisors::supervisor_config conns;
   conns.name = "connections";
   conns.strategy = supervisors::restart_strategy::dynamic;

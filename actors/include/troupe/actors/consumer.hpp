@@ -65,10 +65,15 @@ using item_done_atom = caf::atom_constant<caf::atom("trp_fitemd")>;
 
 /// Finishes one item of an asynchronous handler. Call it once, from any
 /// thread; a copy that is never called leaves the item in flight.
+///
+/// It also keeps the item alive: the `const T&` the handler got stays
+/// valid, unchanged, for as long as a copy of its `item_done` lives, so the
+/// work may read it from another thread without copying it (a large item,
+/// e.g. a chunk of a file). The items are shared and immutable once sent.
 class item_done {
 public:
-  item_done(caf::actor consumer, uint64_t ordinal, seq_t seq)
-    : consumer_(std::move(consumer)), ordinal_(ordinal), seq_(seq) {}
+  item_done(caf::actor consumer, uint64_t ordinal, seq_t seq, caf::message keep = {})
+    : consumer_(std::move(consumer)), ordinal_(ordinal), seq_(seq), keep_(std::move(keep)) {}
 
   void operator()(caf::error err = caf::error{}) const {
     caf::anon_send(consumer_, item_done_atom::value, ordinal_, seq_, std::move(err));
@@ -78,6 +83,8 @@ private:
   caf::actor consumer_;
   uint64_t ordinal_;
   seq_t seq_;
+  /// The batch that holds the item.
+  caf::message keep_;
 };
 
 namespace detail {
@@ -193,7 +200,7 @@ private:
       auto seq = p.seq;
       ++in_flight_;
       try {
-        async_(*p.item, seq, item_done{self, p.ordinal, seq});
+        async_(*p.item, seq, item_done{self, p.ordinal, seq, std::move(p.batch)});
       } catch (...) {
         auto failure =
           error_from_exception(std::current_exception(), flow_errc::handler_failed,

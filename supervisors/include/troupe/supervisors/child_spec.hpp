@@ -9,6 +9,7 @@
 ///   db.shutdown = shutdown_policy::timeout(2s);
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -106,6 +107,12 @@ struct child_spec {
   /// see `supervisor_config::auto_shutdown` (OTP's significant children).
   /// Only for transient or temporary children. Default false.
   bool significant = false;
+
+  /// Exits this child makes in normal operation although their reason is
+  /// not a normal stop (a connection whose peer said goodbye): logged at
+  /// info, not as a warning. Restarts, intensity and the events observers
+  /// get are the same as for any other exit. Empty: none.
+  std::function<bool(const caf::error&)> expected_exit{};
 
   /// Returns `invalid_config` naming the bad field, or none.
   caf::error validate() const;
