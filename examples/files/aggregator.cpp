@@ -21,17 +21,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// A chunk on its way to the totaller; `done` finishes the stream item
-/// and, until it is gone, keeps the chunk alive: the chunk is read where
-/// it arrived, never copied.
+/// A chunk's totals on their way to the totaller; `done` finishes the
+/// stream item and, until it is gone, keeps the totals alive: they are read
+/// where they arrived, never copied.
 struct chunk_job {
-  const v1::Chunk* chunk;
+  const v1::ChunkTotals* totals;
   troupe::actors::item_done done;
 };
 
 using chunk_job_ptr = std::shared_ptr<chunk_job>;
-
-using totals_ptr = std::shared_ptr<totals_table>;
 
 using finish_atom = caf::atom_constant<caf::atom("fl_finish")>;
 
@@ -41,8 +39,6 @@ using finish_atom = caf::atom_constant<caf::atom("fl_finish")>;
 
 // Local only: a job holds its consumer's completion.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(files::chunk_job_ptr)
-// Local only: a chunk's totals, from a pool thread to the totaller.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(files::totals_ptr)
 
 namespace files {
 
@@ -75,17 +71,15 @@ using chunk_totaller_actor =
   caf::typed_actor<caf::reacts_to<chunk_job_ptr>,
                    caf::replies_to<finish_atom>::with<v1::Aggregate>>;
 
-/// Totals chunks on the pool, two at once, and merges them in file order:
-/// the totals hold exactly the records of [0, offset_), so what is
-/// committed is exact. A chunk totalled ahead of its turn waits, with its
-/// totals, for the one before it.
+/// Merges the chunks' totals in file order (the stream brings them in
+/// order): the totals hold exactly the records of [0, offset_), so what is
+/// committed is exact.
 class chunk_totaller final : public chunk_totaller_actor::base {
 public:
   chunk_totaller(caf::actor_config& cfg, const v1::Aggregate& checkpoint, caf::actor pool,
                  aggregator_settings settings)
     : chunk_totaller_actor::base(cfg),
       offset_(checkpoint.offset()),
-      received_(offset_),
       pool_(std::move(pool)),
       settings_(std::move(settings)),
       committed_at_(offset_),
@@ -99,7 +93,7 @@ public:
 
   behavior_type make_behavior() override {
     return {
-      [this](chunk_job_ptr& job) { total(std::move(job)); },
+      [this](chunk_job_ptr& job) { total(job); },
       [this](finish_atom) -> caf::result<v1::Aggregate> {
         auto rp = make_response_promise<v1::Aggregate>();
         troupe::actors::run_blocking(
@@ -115,61 +109,23 @@ public:
   }
 
 private:
-  /// A chunk totalled ahead of its turn.
-  struct totalled_chunk {
-    chunk_job_ptr job;
-    totals_ptr part;
-    uint64_t end;
-  };
-
-  void total(chunk_job_ptr job) {
-    auto offset = job->chunk->offset();
-    auto end = offset + job->chunk->data().size();
-    if (end <= received_) {
-      job->done(); // counted or being counted (a redelivery): never twice
+  void total(const chunk_job_ptr& job) {
+    const auto& part = *job->totals;
+    if (part.end() <= offset_) {
+      job->done(); // counted already (a redelivery): never twice
       return;
     }
-    if (offset > received_) {
+    if (part.offset() != offset_) {
       job->done(caf::make_error(troupe::services::rpc_errc::internal,
-                                "chunk at " + std::to_string(offset) + ", expected "
-                                  + std::to_string(received_)));
+                                "chunk at " + std::to_string(part.offset()) + ", expected "
+                                  + std::to_string(offset_)));
       return;
     }
-    // A chunk that starts before what we have (cut elsewhere than the ones
-    // we counted) counts from there on, a record boundary.
-    auto skip = static_cast<size_t>(received_ - offset);
-    auto from = received_;
-    received_ = end;
-    troupe::actors::run_blocking(this, pool_, 60s,
-                                 [job, skip]() -> caf::expected<totals_ptr> {
-                                   auto part = std::make_shared<totals_table>();
-                                   std::string_view rest{job->chunk->data()};
-                                   rest.remove_prefix(skip);
-                                   if (auto err =
-                                         add_records(rest, job->chunk->offset() + skip, *part))
-                                     return err;
-                                   return part;
-                                 })
-      .then(
-        [this, job, from, end](totals_ptr& part) {
-          waiting_.emplace(from, totalled_chunk{job, std::move(part), end});
-          merge_in_order();
-        },
-        [job](caf::error& err) { job->done(err); });
-  }
-
-  /// Merges the chunks whose turn it is.
-  void merge_in_order() {
-    for (auto i = waiting_.begin(); i != waiting_.end() && i->first == offset_;
-         i = waiting_.begin()) {
-      auto next = std::move(i->second);
-      waiting_.erase(i);
-      totalled(next.job, *next.part, next.end);
-    }
-  }
-
-  void totalled(const chunk_job_ptr& job, const totals_table& part, uint64_t end) {
     totals_.merge(part);
+    totalled(job, part.end());
+  }
+
+  void totalled(const chunk_job_ptr& job, uint64_t end) {
     offset_ = end;
     if (offset_ - progress_at_ >= settings_.progress_bytes) {
       progress_at_ = offset_;
@@ -200,12 +156,8 @@ private:
 
   /// Everything in [0, offset_) is in totals_.
   uint64_t offset_;
-  /// Everything in [0, received_) is in totals_ or being totalled.
-  uint64_t received_;
   totals_table totals_;
-  /// Totalled, waiting for the chunks before them, by offset.
-  std::map<uint64_t, totalled_chunk> waiting_;
-  /// `parsers` threads; jobs go to them in turn.
+  /// Writes the checkpoints and the result.
   caf::actor pool_;
   aggregator_settings settings_;
   uint64_t committed_at_;
@@ -231,12 +183,12 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
   v1::Reader::Stub reader{troupe::services::channel::remote(node.handle(), host, port)};
   v1::ChunkRequest req;
   req.set_from_offset(state->offset());
-  auto chunks = reader.chunks(req, settings.capacity, 10s);
+  auto chunks = reader.totals(req, settings.capacity, 10s);
   if (!chunks) {
     outcome.error = chunks.error();
     return outcome;
   }
-  auto pool = troupe::actors::spawn_blocking_pool(sys, settings.parsers);
+  auto pool = troupe::actors::spawn_blocking_pool(sys, 1);
   if (!pool) {
     caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
     outcome.error = pool.error();
@@ -247,10 +199,12 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
     caf::anon_send_exit(totaller, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(*pool, caf::exit_reason::user_shutdown);
   };
-  // `parsers` chunks at once; the totaller merges them in file order.
-  auto sink = troupe::actors::spawn_consumer<v1::Chunk>(
-    sys, *chunks, troupe::actors::consumer_config{settings.capacity, settings.parsers},
-    [totaller](const v1::Chunk& c, troupe::actors::seq_t, troupe::actors::item_done done) {
+  // `in_flight` chunks at once: one may wait for its commit while the
+  // next ones merge.
+  auto sink = troupe::actors::spawn_consumer<v1::ChunkTotals>(
+    sys, *chunks, troupe::actors::consumer_config{settings.capacity, settings.in_flight},
+    [totaller](const v1::ChunkTotals& c, troupe::actors::seq_t,
+               troupe::actors::item_done done) {
       caf::anon_send(totaller, std::make_shared<chunk_job>(chunk_job{&c, std::move(done)}));
     });
   if (!sink) {

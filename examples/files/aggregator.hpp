@@ -1,12 +1,12 @@
 #pragma once
 
-// The aggregator process's pipeline: the reader's Chunks stream (remote,
+// The aggregator process's pipeline: the reader's Totals stream (remote,
 // `capacity` chunks at most) → a consumer → a chunk_totaller actor that
-// totals `parsers` chunks at once on blocking pools, merges them in file
-// order, and commits its totals together with their offset every
-// `commit_bytes`. A chunk is
-// finished once totalled; a process killed at any point resumes from the
-// last commit, so no record is lost or counted twice.
+// merges each chunk's totals in file order and commits its totals
+// together with their offset every `commit_bytes`. A chunk is finished once
+// merged (and committed, when it completes a commit); a process killed at
+// any point resumes from the last commit, so no record is lost or counted
+// twice.
 
 #include <chrono>
 #include <cstdint>
@@ -29,9 +29,8 @@ struct aggregator_settings {
   std::string result;
   /// Chunks in flight from the reader at most (the stream's capacity).
   uint32_t capacity = 4;
-  /// Chunks totalled at once (each on a thread of its own); at most
-  /// `capacity`.
-  uint32_t parsers = 2;
+  /// Chunks being merged or committed at once; at most `capacity`.
+  uint32_t in_flight = 2;
   uint64_t commit_bytes = 64u << 20;
   /// A "progress offset=<n>" line on stdout every this many bytes.
   uint64_t progress_bytes = 4u << 20;

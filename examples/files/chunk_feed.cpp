@@ -1,5 +1,7 @@
 #include "chunk_feed.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_cast.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
@@ -12,8 +14,13 @@ namespace files {
 
 using troupe::actors::pull_status;
 
-chunk_feed::chunk_feed(uint64_t offset, uint64_t size, uint32_t read_ahead)
-  : next_(offset), size_(size), read_ahead_(read_ahead) {
+chunk_feed::chunk_feed(uint64_t offset, uint64_t size, uint32_t chunk_bytes,
+                       uint32_t in_flight, uint32_t read_ahead)
+  : next_from_(offset),
+    size_(size),
+    chunk_bytes_(std::max<uint32_t>(chunk_bytes, 1)),
+    max_in_flight_(std::max<uint32_t>(in_flight, 1)),
+    read_ahead_(std::max(read_ahead, max_in_flight_)) {
   // nop
 }
 
@@ -28,7 +35,7 @@ void chunk_feed::attach(const caf::actor& producer, caf::actor reader) {
   reader_ = std::move(reader);
 }
 
-pull_status chunk_feed::pull(size_t demand, std::vector<v1::Chunk>& out) {
+pull_status chunk_feed::pull(size_t demand, std::vector<v1::ChunkTotals>& out) {
   caf::actor reader;
   pull_status result;
   {
@@ -39,11 +46,9 @@ pull_status chunk_feed::pull(size_t demand, std::vector<v1::Chunk>& out) {
       out.push_back(std::move(ready_.front()));
       ready_.pop_front();
     }
-    if (wants_read()) {
-      reading_ = true;
+    if (wants_job())
       reader = reader_;
-    }
-    if (next_ >= size_ && !reading_ && ready_.empty())
+    if (next_from_ >= size_ && in_flight_ == 0 && early_.empty() && ready_.empty())
       result = pull_status::done;
     else
       result = ready_.empty() ? pull_status::wait : pull_status::more;
@@ -53,40 +58,49 @@ pull_status chunk_feed::pull(size_t demand, std::vector<v1::Chunk>& out) {
   return result;
 }
 
-uint64_t chunk_feed::next() const {
+std::optional<chunk_job> chunk_feed::take_job() {
   std::lock_guard<std::mutex> guard{mtx_};
-  return next_;
+  if (!wants_job())
+    return std::nullopt;
+  // Cut at the next multiple of chunk_bytes: the same points whatever
+  // offset the stream started from, and whichever job gets there first.
+  auto to = std::min(size_, (next_from_ / chunk_bytes_ + 1) * chunk_bytes_);
+  chunk_job job{next_index_++, next_from_, next_exact_, to};
+  next_from_ = to;
+  next_exact_ = false;
+  ++in_flight_;
+  return job;
 }
 
-bool chunk_feed::push(v1::Chunk chunk) {
+void chunk_feed::push(uint64_t index, v1::ChunkTotals totals) {
   caf::actor_addr producer;
-  bool again;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    next_ = chunk.offset() + chunk.data().size();
-    ready_.push_back(std::move(chunk));
-    reading_ = false;
-    again = wants_read();
-    reading_ = again;
+    --in_flight_;
+    early_.emplace(index, std::move(totals));
+    for (auto i = early_.begin(); i != early_.end() && i->first == next_ready_;
+         i = early_.erase(i), ++next_ready_)
+      ready_.push_back(std::move(i->second));
     producer = producer_;
   }
   wake_producer(producer);
-  return again;
 }
 
 void chunk_feed::fail(caf::error err) {
   caf::actor_addr producer;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    error_ = std::move(err);
-    reading_ = false;
+    --in_flight_;
+    if (!error_)
+      error_ = std::move(err);
     producer = producer_;
   }
   wake_producer(producer);
 }
 
-bool chunk_feed::wants_read() const {
-  return !reading_ && !error_ && next_ < size_ && ready_.size() < read_ahead_;
+bool chunk_feed::wants_job() const {
+  return !error_ && next_from_ < size_ && in_flight_ < max_in_flight_
+    && in_flight_ + early_.size() + ready_.size() < read_ahead_;
 }
 
 void chunk_feed::wake_producer(const caf::actor_addr& producer) {

@@ -1,14 +1,19 @@
 #pragma once
 
-// Chunks read ahead, between the actor that reads them (read_ahead.hpp) and
-// the producer of a Chunks stream, which pulls them at its caller's pace.
-// At most `read_ahead` chunks wait here; one read runs at a time. They are
-// different actors, so every member is thread-safe.
+// Chunks totalled ahead, between the actor that has them totalled on the
+// blocking pool (read_ahead.hpp) and the producer of a Totals stream, which
+// pulls them in file order at its caller's pace. Up to `in_flight` chunks
+// are totalled at once (they are cut at fixed points, so each can be
+// totalled alone: `open_file::total_chunk`), and at most `read_ahead`
+// chunks are in flight or wait here. They are different actors, so every
+// member is thread-safe.
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -21,9 +26,20 @@
 
 namespace files {
 
+/// One chunk to total: `open_file::total_chunk(from, exact, to)`; `index`
+/// is its place in the stream.
+struct chunk_job {
+  uint64_t index;
+  uint64_t from;
+  bool exact;
+  uint64_t to;
+};
+
 class chunk_feed {
 public:
-  chunk_feed(uint64_t offset, uint64_t size, uint32_t read_ahead);
+  /// From `offset` (a record boundary) to `size`, cut every `chunk_bytes`.
+  chunk_feed(uint64_t offset, uint64_t size, uint32_t chunk_bytes, uint32_t in_flight,
+             uint32_t read_ahead);
 
   /// Stops the reader: the stream is over.
   ~chunk_feed();
@@ -31,38 +47,48 @@ public:
   chunk_feed(const chunk_feed&) = delete;
   chunk_feed& operator=(const chunk_feed&) = delete;
 
-  /// The producer that pulls and the actor that reads (told to read with
-  /// `read_atom`).
+  /// The producer that pulls and the actor that totals (told to start jobs
+  /// with `read_atom`).
   void attach(const caf::actor& producer, caf::actor reader);
 
-  /// The producer's source: the chunks read so far, up to `demand`; asks
-  /// for the next read when there is room. A failed read throws its typed
-  /// error (`typed_failure`): the stream fails with it.
-  troupe::actors::pull_status pull(size_t demand, std::vector<v1::Chunk>& out);
+  /// The producer's source: the chunks totalled so far, in file order, up
+  /// to `demand`; asks for more jobs when there is room. A failed job
+  /// throws its typed error (`typed_failure`): the stream fails with it.
+  troupe::actors::pull_status pull(size_t demand, std::vector<v1::ChunkTotals>& out);
 
-  /// The next offset to read.
-  uint64_t next() const;
+  /// The next chunk to total, if there is room for it (it is then in
+  /// flight until `push` or `fail`).
+  std::optional<chunk_job> take_job();
 
-  /// A chunk was read; returns whether to read another one now.
-  bool push(v1::Chunk chunk);
+  /// Chunk `index` is totalled.
+  void push(uint64_t index, v1::ChunkTotals totals);
 
-  /// A read failed.
+  /// A job failed.
   void fail(caf::error err);
 
 private:
   /// Requires the lock.
-  bool wants_read() const;
+  bool wants_job() const;
 
   /// Wakes the producer (without the lock).
   void wake_producer(const caf::actor_addr& producer);
 
   mutable std::mutex mtx_;
-  uint64_t next_;
+  /// Where the next job starts; exact only for the first.
+  uint64_t next_from_;
+  bool next_exact_ = true;
+  uint64_t next_index_ = 0;
   uint64_t size_;
+  uint32_t chunk_bytes_;
+  uint32_t max_in_flight_;
   uint32_t read_ahead_;
-  bool reading_ = false;
+  uint32_t in_flight_ = 0;
   caf::error error_;
-  std::deque<v1::Chunk> ready_;
+  /// Totalled ahead of their turn, by index.
+  std::map<uint64_t, v1::ChunkTotals> early_;
+  /// The next index to go to `ready_`.
+  uint64_t next_ready_ = 0;
+  std::deque<v1::ChunkTotals> ready_;
   caf::actor_addr producer_;
   caf::actor reader_;
 };

@@ -1,7 +1,7 @@
 #pragma once
 
-// Reading a file of records a chunk of whole records at a time. Blocking
-// I/O: pool threads only.
+// Reading a file of records and totalling it a chunk of whole records at
+// a time. Blocking I/O: pool threads only.
 
 #include <cstdint>
 #include <memory>
@@ -31,11 +31,17 @@ public:
   /// Whether `offset` starts a record: 0, the end, or right after a newline.
   caf::expected<bool> at_record_start(uint64_t offset) const;
 
-  /// Whole records from `offset`: up to `max` bytes, cut after the last
-  /// newline (all of the rest at the end of the file). A record longer than
-  /// `max` is `failed_precondition`; a read error or a file that shrank is
+  /// The totals of the records that start in [b(from), b(to)), where b(p)
+  /// is the first record boundary at or after p (`from` itself if
+  /// `exact`: a committed offset). The chunk ends where its last record
+  /// does, past `to` if it must, and the next chunk, cut at `to`, starts
+  /// right there: chunks cut at the same points meet exactly, whichever
+  /// thread totals which, so they can be totalled in parallel. A record
+  /// longer than `max_record` bytes is `failed_precondition`; a malformed
+  /// one `invalid_argument`; a read error or a file that shrank
   /// `internal`.
-  caf::expected<v1::Chunk> read_chunk(uint64_t offset, uint32_t max) const;
+  caf::expected<v1::ChunkTotals> total_chunk(uint64_t from, bool exact, uint64_t to,
+                                             uint32_t max_record) const;
 
 private:
   open_file(int fd, uint64_t size) : fd_(fd), size_(size) {}

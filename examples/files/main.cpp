@@ -13,9 +13,10 @@
 //   aggregate_ok=<yes|no>
 //
 //   troupe-files --role=reader --input=<file>
-//                                 serves files.v1.Reader (chunk_reader.hpp)
+//                                 serves files.v1.Reader: the file's totals,
+//                                 a chunk at a time (reader_service.hpp)
 //   troupe-files --role=aggregator --reader-port=<p> --dir=<d>
-//                                 totals the stream (aggregator.hpp)
+//                                 merges them and commits (aggregator.hpp)
 //
 // mb_per_s counts the whole run, restarts included; the line before the
 // last one compares it with `cat input > /dev/null`. Exit code 0 only if

@@ -1,10 +1,10 @@
 #pragma once
 
-// The actor that reads a Chunks stream's file ahead of its caller: told to
-// read (`read_atom`), it reads the feed's next chunk on the blocking pool
-// and pushes it into the feed, again while the feed has room. It holds the
-// feed weakly: the stream's producer owns it, and when the stream ends the
-// feed stops this actor.
+// The actor that totals a Totals stream's file ahead of its caller: told to
+// (`read_atom`), it starts the feed's next chunks on the blocking pool, as
+// many as the feed has room for, pushes each one's totals into the feed
+// when it is done and starts more. It holds the feed weakly: the stream's
+// producer owns it, and when the stream ends the feed stops this actor.
 
 #include <cstdint>
 #include <memory>
@@ -26,7 +26,7 @@ using read_ahead_actor = caf::typed_actor<caf::reacts_to<read_atom>>;
 class read_ahead final : public read_ahead_actor::base {
 public:
   read_ahead(caf::actor_config& cfg, std::weak_ptr<chunk_feed> feed, open_file_ptr file,
-             caf::actor pool, uint32_t chunk_bytes);
+             caf::actor pool);
 
   const char* name() const override {
     return "files.read_ahead";
@@ -35,12 +35,12 @@ public:
   behavior_type make_behavior() override;
 
 private:
-  void read_next();
+  /// Starts every job the feed has room for.
+  void start_jobs();
 
   std::weak_ptr<chunk_feed> feed_;
   open_file_ptr file_;
   caf::actor pool_;
-  uint32_t chunk_bytes_;
 };
 
 } // namespace files

@@ -21,8 +21,8 @@ reader_service::reader_service(reader_config cfg) : cfg_(std::move(cfg)) {
   // nop
 }
 
-troupe::services::stream_reply<v1::Chunk>
-reader_service::chunks(troupe::services::server_call&, const v1::ChunkRequest& req) {
+troupe::services::stream_reply<v1::ChunkTotals>
+reader_service::totals(troupe::services::server_call&, const v1::ChunkRequest& req) {
   auto file = open_file::open(cfg_.path);
   if (!file)
     return file.error();
@@ -47,14 +47,16 @@ reader_service::chunks(troupe::services::server_call&, const v1::ChunkRequest& r
                                + troupe::messages::describe(pool.error()));
     pool_ = *pool;
   }
-  auto feed = std::make_shared<chunk_feed>(from, (*file)->size(), cfg_.read_ahead);
-  auto reader = self()->spawn<read_ahead>(std::weak_ptr<chunk_feed>{feed}, std::move(*file),
-                                          pool_, cfg_.chunk_bytes);
-  // One chunk per batch: the caller's capacity counts chunks, and they are
-  // large.
-  auto producer = troupe::actors::spawn_producer<v1::Chunk>(
+  auto feed = std::make_shared<chunk_feed>(from, (*file)->size(), cfg_.chunk_bytes,
+                                           cfg_.threads, cfg_.read_ahead);
+  auto reader =
+    self()->spawn<read_ahead>(std::weak_ptr<chunk_feed>{feed}, std::move(*file), pool_);
+  // One chunk's totals per batch: the caller's capacity counts chunks.
+  auto producer = troupe::actors::spawn_producer<v1::ChunkTotals>(
     *self(), troupe::actors::producer_config{1, {}},
-    [feed](size_t demand, std::vector<v1::Chunk>& out) { return feed->pull(demand, out); });
+    [feed](size_t demand, std::vector<v1::ChunkTotals>& out) {
+      return feed->pull(demand, out);
+    });
   if (!producer) {
     caf::anon_send_exit(reader, caf::exit_reason::user_shutdown);
     return caf::make_error(rpc_errc::internal,
@@ -62,7 +64,7 @@ reader_service::chunks(troupe::services::server_call&, const v1::ChunkRequest& r
                              + troupe::messages::describe(producer.error()));
   }
   feed->attach(*producer, caf::actor_cast<caf::actor>(reader));
-  return troupe::services::stream_reply<v1::Chunk>::owned(std::move(*producer));
+  return troupe::services::stream_reply<v1::ChunkTotals>::owned(std::move(*producer));
 }
 
 void reader_service::on_stop() {

@@ -36,6 +36,15 @@ struct totals_table {
   /// Adds an aggregate's totals (a checkpoint being resumed).
   void merge(const v1::Aggregate& other);
 
+  /// Adds a chunk's totals (as the reader sent them).
+  void merge(const v1::ChunkTotals& other);
+
+  /// The totals as a chunk's, for [offset, end).
+  v1::ChunkTotals to_chunk_totals(uint64_t offset, uint64_t end) const;
+
+  /// Back to no records, the table's memory kept.
+  void clear();
+
   /// The totals as an aggregate at `offset`.
   v1::Aggregate to_aggregate(uint64_t offset, bool complete) const;
 };

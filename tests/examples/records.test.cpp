@@ -119,21 +119,46 @@ TEST_CASE("a checkpoint is saved whole and read back; none is an empty aggregate
   CHECK(load(path).error() == caf::make_error(rpc_errc::data_loss));
 }
 
-TEST_CASE("chunks end at record boundaries and offsets inside a record are told apart",
+TEST_CASE("chunks cut at fixed points meet at record boundaries; offsets inside a record "
+          "are told apart",
           "[examples][files]") {
   temp_dir dir;
   auto path = dir.path + "/input";
-  std::ofstream{path} << "k0001,1\nk0002,22\nk0003,333\n"; // 8 + 9 + 10 bytes
+  std::ofstream{path} << "k0001,1\nk0002,22\nk0003,333\n"; // [0,8) [8,17) [17,27)
   auto file = open_file::open(path);
   REQUIRE(file);
   CHECK((*file)->size() == 27);
-  auto chunk = (*file)->read_chunk(0, 12);
-  REQUIRE(chunk);
-  CHECK(chunk->data() == "k0001,1\n"); // cut after the last whole record
-  chunk = (*file)->read_chunk(8, 100);
-  REQUIRE(chunk);
-  CHECK(chunk->data() == "k0002,22\nk0003,333\n"); // the rest
-  CHECK((*file)->read_chunk(17, 5).error() == caf::make_error(rpc_errc::failed_precondition));
+  // Cut at 12: the chunk takes the record that spans 12 whole, ...
+  auto first = (*file)->total_chunk(0, true, 12, 1024);
+  REQUIRE(first);
+  CHECK(first->offset() == 0);
+  CHECK(first->end() == 17);
+  CHECK(first->records() == 2);
+  // ... and the chunk cut from 12 starts after it, whoever totals it.
+  auto second = (*file)->total_chunk(12, false, 24, 1024);
+  REQUIRE(second);
+  CHECK(second->offset() == 17);
+  CHECK(second->end() == 27);
+  CHECK(second->records() == 1);
+  REQUIRE(second->counts_size() == 10'000);
+  CHECK(second->counts(3) == 1);
+  CHECK(second->sums(3) == 333);
+  // A committed offset starts a chunk exactly.
+  auto resumed = (*file)->total_chunk(8, true, 12, 1024);
+  REQUIRE(resumed);
+  CHECK(resumed->offset() == 8);
+  CHECK(resumed->end() == 17);
+  CHECK(resumed->records() == 1);
+  // No record starts in [10, 15): an empty chunk, where the next one starts.
+  auto empty = (*file)->total_chunk(10, false, 15, 1024);
+  REQUIRE(empty);
+  CHECK(empty->offset() == 17);
+  CHECK(empty->end() == 17);
+  CHECK(empty->records() == 0);
+  CHECK(empty->counts_size() == 0);
+  // A record longer than the reader accepts.
+  CHECK((*file)->total_chunk(17, true, 20, 5).error()
+        == caf::make_error(rpc_errc::failed_precondition));
   CHECK(*(*file)->at_record_start(8));
   CHECK(!*(*file)->at_record_start(9));
   CHECK(*(*file)->at_record_start(27));
@@ -141,7 +166,26 @@ TEST_CASE("chunks end at record boundaries and offsets inside a record are told 
         == caf::make_error(rpc_errc::not_found));
 }
 
-TEST_CASE("the generated input's expected totals match its records", "[examples][files]") {
+TEST_CASE("a chunk's totals carry any key, and merge back into the same totals",
+          "[examples][files]") {
+  totals_table t;
+  REQUIRE(!add_records("k0042,5\nsku-7,3\nk0042,1\n", 0, t));
+  auto part = t.to_chunk_totals(100, 124);
+  CHECK(part.offset() == 100);
+  CHECK(part.end() == 124);
+  totals_table merged;
+  merged.merge(part);
+  merged.merge(part);
+  CHECK(merged.records == 6);
+  CHECK(merged.fixed[42][0] == 4);
+  CHECK(merged.fixed[42][1] == 12);
+  CHECK(merged.others.at("sku-7")[0] == 2);
+  CHECK(merged.others.at("sku-7")[1] == 6);
+}
+
+TEST_CASE("the generated input's expected totals match its chunks' totals, from the start "
+          "and resumed from a chunk's end",
+          "[examples][files]") {
   temp_dir dir;
   auto path = dir.path + "/input";
   REQUIRE(!generate_input(path, 1 << 20));
@@ -149,13 +193,42 @@ TEST_CASE("the generated input's expected totals match its records", "[examples]
   REQUIRE(expected);
   auto file = open_file::open(path);
   REQUIRE(file);
-  totals_table t;
-  for (uint64_t offset = 0; offset < (*file)->size();) {
-    auto chunk = (*file)->read_chunk(offset, 64 * 1024);
-    REQUIRE(chunk);
-    REQUIRE(!add_records(chunk->data(), offset, t));
-    offset += chunk->data().size();
+  constexpr uint64_t cut = 64 * 1024;
+  auto size = (*file)->size();
+  CHECK(expected->offset() == size);
+  // Totals [from, size) cut as a stream is: the first chunk exact.
+  auto total_from = [&](uint64_t from, totals_table& t) {
+    bool exact = true;
+    uint64_t next = from;
+    for (uint64_t at = from; at < size;) {
+      auto to = std::min(size, (at / cut + 1) * cut);
+      auto part = (*file)->total_chunk(at, exact, to, 1024);
+      REQUIRE(part);
+      CHECK(part->offset() == next); // chunks meet exactly
+      next = part->end();
+      t.merge(*part);
+      exact = false;
+      at = to;
+    }
+    CHECK(next == size);
+  };
+  totals_table whole;
+  total_from(0, whole);
+  CHECK(MessageDifferencer::Equals(whole.to_aggregate(size, true), *expected));
+  // Resumed from where the chunk cut at 5 * cut ended: the first part of
+  // the file, then the rest, add up to the same.
+  auto fifth = (*file)->total_chunk(4 * cut, false, 5 * cut, 1024);
+  REQUIRE(fifth);
+  totals_table before;
+  for (uint64_t at = 0; at < 5 * cut;) {
+    auto to = std::min(size, (at / cut + 1) * cut);
+    auto part = (*file)->total_chunk(at, at == 0, to, 1024);
+    REQUIRE(part);
+    before.merge(*part);
+    at = to;
   }
-  CHECK(expected->offset() == (*file)->size());
-  CHECK(MessageDifferencer::Equals(t.to_aggregate((*file)->size(), true), *expected));
+  totals_table after;
+  total_from(fifth->end(), after);
+  before.merge(after.to_chunk_totals(fifth->end(), size));
+  CHECK(MessageDifferencer::Equals(before.to_aggregate(size, true), *expected));
 }
