@@ -1,5 +1,6 @@
 #include "aggregator.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -112,7 +113,9 @@ private:
   void total(const chunk_job_ptr& job) {
     const auto& part = *job->totals;
     if (part.end() <= offset_) {
-      job->done(); // counted already (a redelivery): never twice
+      // An empty chunk (a record spans its cut) or one counted already (a
+      // redelivery): never twice.
+      job->done();
       return;
     }
     if (part.offset() != offset_) {
@@ -188,6 +191,9 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
     outcome.error = chunks.error();
     return outcome;
   }
+  // One thread, on purpose: checkpoints are written in the order they were
+  // taken, and the result after the last of them. Two threads could rename
+  // an older checkpoint over a newer one.
   auto pool = troupe::actors::spawn_blocking_pool(sys, 1);
   if (!pool) {
     caf::anon_send_exit(*chunks, caf::exit_reason::user_shutdown);
@@ -202,7 +208,9 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
   // `in_flight` chunks at once: one may wait for its commit while the
   // next ones merge.
   auto sink = troupe::actors::spawn_consumer<v1::ChunkTotals>(
-    sys, *chunks, troupe::actors::consumer_config{settings.capacity, settings.in_flight},
+    sys, *chunks,
+    troupe::actors::consumer_config{settings.capacity,
+                                    std::min(settings.in_flight, settings.capacity)},
     [totaller](const v1::ChunkTotals& c, troupe::actors::seq_t,
                troupe::actors::item_done done) {
       caf::anon_send(totaller, std::make_shared<chunk_job>(chunk_job{&c, std::move(done)}));

@@ -40,12 +40,13 @@ pull_status chunk_feed::pull(size_t demand, std::vector<v1::ChunkTotals>& out) {
   pull_status result;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (error_)
-      throw troupe::actors::typed_failure{error_};
+    // Chunks before the one that failed go first: they are good.
     while (out.size() < demand && !ready_.empty()) {
       out.push_back(std::move(ready_.front()));
       ready_.pop_front();
     }
+    if (error_ && out.empty())
+      throw troupe::actors::typed_failure{error_};
     if (wants_job())
       reader = reader_;
     if (next_from_ >= size_ && in_flight_ == 0 && early_.empty() && ready_.empty())

@@ -95,6 +95,9 @@ caf::error generate_input(const std::string& path, uint64_t bytes) {
   return save(expected, path + ".expected");
 }
 
+// The fast path below reads 4 bytes as one word, first byte lowest.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "add_records assumes little endian");
+
 caf::error add_records(std::string_view data, uint64_t base, totals_table& into) {
   // One pass over each record, no call per field: this loop is what bounds
   // the pipeline's MB/s (examples/files/README.md, "Where the time goes").

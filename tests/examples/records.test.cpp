@@ -143,7 +143,7 @@ TEST_CASE("chunks cut at fixed points meet at record boundaries; offsets inside 
   REQUIRE(second->counts_size() == 10'000);
   CHECK(second->counts(3) == 1);
   CHECK(second->sums(3) == 333);
-  // A committed offset starts a chunk exactly.
+  // A chunk from a committed offset.
   auto resumed = (*file)->total_chunk(8, true, 12, 1024);
   REQUIRE(resumed);
   CHECK(resumed->offset() == 8);
@@ -231,4 +231,62 @@ TEST_CASE("the generated input's expected totals match its chunks' totals, from 
   total_from(fifth->end(), after);
   before.merge(after.to_chunk_totals(fifth->end(), size));
   CHECK(MessageDifferencer::Equals(before.to_aggregate(size, true), *expected));
+}
+
+TEST_CASE("values the 4-byte fast path cannot take go the careful way, errors and all",
+          "[examples][files]") {
+  // Each has 4 or more bytes after the comma, so the fast path looks first.
+  totals_table t;
+  auto describe = [](const caf::error& err) { return to_string(err); };
+  CHECK(describe(add_records("k0001,5x\nk0002,1\n", 0, t)).find("malformed value at offset 7")
+        != std::string::npos);
+  CHECK(describe(add_records("k0001,\nk0002,1\n", 0, t)).find("malformed record at offset 0")
+        != std::string::npos);
+  CHECK(describe(add_records("k0001,5 \nk0002,1\n", 0, t)).find("malformed value at offset 7")
+        != std::string::npos);
+  CHECK(
+    describe(add_records("k0001,5\x80\nk0002,1\n", 0, t)).find("malformed value at offset 7")
+    != std::string::npos);
+  CHECK(describe(add_records("k0001,/9\nk0002,1\n", 0, t)).find("malformed value at offset 6")
+        != std::string::npos);
+  CHECK(t.records == 0);
+  // 1, 2, 3 and 4 digits, and values at the end of the data.
+  REQUIRE(!add_records("k0007,0\nk0007,12\nk0007,345\nk0007,6789\nk0007,9\n", 0, t));
+  CHECK(t.records == 5);
+  CHECK(t.fixed[7][0] == 5);
+  CHECK(t.fixed[7][1] == 0 + 12 + 345 + 6789 + 9);
+}
+
+TEST_CASE("chunks cut every n bytes meet and total every record once, for every n",
+          "[examples][files]") {
+  // Records of 8 to 30 bytes, so cuts land everywhere: right after a
+  // newline, inside a key, inside a value, and inside records that span
+  // several cuts (empty chunks).
+  temp_dir dir;
+  auto path = dir.path + "/input";
+  std::string text = "k0001,1\nk0002,22\nk0003,333\nsome-much-longer-key-000,4444\n"
+                     "k0004,5\nanother-long-key,66\nk0005,777\n";
+  std::ofstream{path} << text;
+  totals_table direct;
+  REQUIRE(!add_records(text, 0, direct));
+  auto file = open_file::open(path);
+  REQUIRE(file);
+  auto size = (*file)->size();
+  for (uint64_t cut = 1; cut <= size + 1; ++cut) {
+    CAPTURE(cut);
+    totals_table chunks;
+    uint64_t next = 0;
+    for (uint64_t at = 0; at < size; at = std::min(size, (at / cut + 1) * cut)) {
+      auto part = (*file)->total_chunk(at, at == 0, std::min(size, (at / cut + 1) * cut), 64);
+      REQUIRE(part);
+      CHECK(part->offset() == next);
+      CHECK(part->end() >= part->offset());
+      next = part->end();
+      chunks.merge(*part);
+    }
+    CHECK(next == size);
+    CHECK(chunks.records == direct.records);
+    CHECK(chunks.fixed == direct.fixed);
+    CHECK(chunks.others == direct.others);
+  }
 }
