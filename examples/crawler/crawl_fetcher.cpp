@@ -16,6 +16,7 @@
 #include <troupe/messages/error_category.hpp>
 #include <troupe/services/channel.hpp>
 #include <troupe/services/rpc_errc.hpp>
+#include <troupe/transport/wire_error.hpp>
 
 #include "crawler.pb.h"
 #include "link_extractor.hpp"
@@ -86,24 +87,28 @@ public:
 private:
   void handle(page_job_ptr job) {
     if (!job->result.ok()) {
-      report(job, {}, troupe::messages::describe(job->result.error));
+      report(job, {}, job->result.error);
       return;
     }
     troupe::actors::run_blocking(
       this, parsers_, 10s,
       [job] { return extract_links(job->result.response.body, job->result.request.url); })
       .then(
-        [this, job](std::vector<std::string>& links) { report(job, std::move(links), ""); },
-        [this, job](caf::error& err) {
-          report(job, {}, "cannot parse: " + troupe::messages::describe(err));
-        });
+        [this, job](std::vector<std::string>& links) {
+          report(job, std::move(links), caf::error{});
+        },
+        [this, job](caf::error& err) { report(job, {}, err); });
   }
 
-  void report(const page_job_ptr& job, std::vector<std::string> links, std::string error) {
+  /// Reports the page: crawled with `links`, or failed with `error`.
+  void report(const page_job_ptr& job, std::vector<std::string> links,
+              const caf::error& error) {
     v1::PageReport page;
     page.set_url(job->result.request.url);
-    page.set_ok(error.empty());
-    page.set_error(std::move(error));
+    page.set_ok(!error);
+    if (error)
+      troupe::transport::to_wire_error(error, troupe::messages::describe(error),
+                                       *page.mutable_error());
     page.set_attempts(job->result.attempts);
     page.set_fetcher(fetcher_id_);
     for (auto& link : links)

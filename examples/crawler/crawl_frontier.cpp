@@ -8,7 +8,9 @@
 #include <algorithm>
 
 #include <troupe/http/http_message.hpp>
+#include <troupe/messages/error_category.hpp>
 #include <troupe/services/rpc_errc.hpp>
+#include <troupe/transport/wire_error.hpp>
 
 namespace crawler {
 
@@ -119,6 +121,9 @@ caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
     if (known_.count(page.url()) == 0)
       return caf::make_error(troupe::services::rpc_errc::failed_precondition,
                              "the crawl never handed out " + page.url());
+    if (!page.ok() && (page.error().code() == 0 || page.error().category().empty()))
+      return caf::make_error(troupe::services::rpc_errc::invalid_argument,
+                             "a failed page needs a typed error: " + page.url());
     // Whoever holds it, it is done now: a second holder's report is a
     // duplicate, and its lease must not outlive it.
     leased_.erase(page.url());
@@ -131,10 +136,15 @@ caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
     if (!done_.insert(page.url()).second) {
       ++counts_.duplicates;
     } else {
-      if (page.ok())
+      if (page.ok()) {
         ++counts_.crawled;
-      else
+      } else {
         ++counts_.failed;
+        // By code only: the text varies per page.
+        auto err = troupe::transport::from_wire_error(page.error());
+        ++counts_.failed_by_reason[troupe::messages::describe(
+          caf::error{err.code(), err.category()})];
+      }
       for (auto& link : page.links())
         if (add(link))
           ++added;

@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,6 +65,8 @@ struct crawl_progress {
   uint64_t out_of_scope = 0;
   /// URLs given up after `max_deliveries` (counted in `failed` too).
   uint64_t dead_letters = 0;
+  /// Failed pages by their error's code, e.g. "trp_fetch:http_status".
+  std::map<std::string, uint64_t> failed_by_reason;
   uint64_t leased = 0;
   uint64_t waiting = 0;
   bool finished = false;
@@ -90,8 +93,9 @@ public:
   /// bring more); `done` once nothing is waiting or leased.
   troupe::actors::pull_status take(uint64_t id, size_t demand, std::vector<v1::Url>& out);
 
-  /// Records a fetcher's report; returns the number of new URLs, or
-  /// `failed_precondition` for a URL the crawl never handed out.
+  /// Records a fetcher's report; returns the number of new URLs,
+  /// `failed_precondition` for a URL the crawl never handed out, or
+  /// `invalid_argument` for a failure without a typed error.
   caf::expected<uint32_t> report(const v1::PageReport& page);
 
   crawl_progress progress() const;

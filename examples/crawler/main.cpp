@@ -336,6 +336,13 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
               static_cast<unsigned long long>(p.out_of_scope),
               static_cast<unsigned long long>(p.over_budget), restarts,
               frontier->crawl_seconds(), leaked);
+  std::string reasons;
+  for (auto& [reason, n] : p.failed_by_reason)
+    reasons += (reasons.empty() ? "" : ", ") + reason + "=" + std::to_string(n);
+  if (p.dead_letters > 0)
+    reasons += (reasons.empty() ? "" : ", ") + std::string{"dead_letter="}
+      + std::to_string(p.dead_letters);
+  std::printf("crawl: failed by reason: %s\n", reasons.empty() ? "none" : reasons.c_str());
   std::printf(
     "crawler pages=%llu crawled=%llu failed_typed=%llu duplicates_fetched=%llu "
     "max_in_flight_seen=%llu peak_rss_mb=%.1f seconds=%.1f\n",

@@ -5,6 +5,10 @@
 
 #include <crawl_frontier.hpp>
 
+#include <troupe/actors/fetch_errc.hpp>
+#include <troupe/services/rpc_errc.hpp>
+#include <troupe/transport/wire_error.hpp>
+
 using troupe::actors::pull_status;
 using namespace crawler;
 
@@ -26,6 +30,10 @@ v1::PageReport page(const std::string& url, std::vector<std::string> links = {},
   v1::PageReport r;
   r.set_url(url);
   r.set_ok(ok);
+  if (!ok)
+    troupe::transport::to_wire_error(
+      caf::make_error(troupe::actors::fetch_errc::http_status, "500 " + url),
+      "trp_fetch:http_status (500)", *r.mutable_error());
   for (auto& l : links)
     r.add_links(l);
   return r;
@@ -63,10 +71,16 @@ TEST_CASE("links are crawled once, in scope and within the budget", "[examples][
   CHECK(p.over_budget == 1);
   CHECK(take(f, lease, 10) == std::vector<std::string>{site + "/p/1", site + "/p/2"});
   REQUIRE(f.report(page(site + "/p/1")));
+  // A failure must say why, typed: one without a code is refused.
+  auto untyped = page(site + "/p/2");
+  untyped.set_ok(false);
+  CHECK(f.report(untyped).error()
+        == caf::make_error(troupe::services::rpc_errc::invalid_argument));
   REQUIRE(f.report(page(site + "/p/2", {}, false)));
   p = f.progress();
   CHECK(p.crawled == 2);
   CHECK(p.failed == 1);
+  CHECK(p.failed_by_reason == std::map<std::string, uint64_t>{{"trp_fetch:http_status", 1}});
   CHECK(p.finished);
   pull_status st;
   CHECK(take(f, lease, 10, &st).empty());
