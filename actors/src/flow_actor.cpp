@@ -116,11 +116,11 @@ caf::message flow_actor::slice(const caf::message&, size_t, size_t) {
   return {};
 }
 
-void flow_actor::send_single(const caf::actor&, seq_t, const std::any&) {
+void flow_actor::send_single(const caf::actor&, seq_t, const single_item&) {
   // nop: this actor never fills `pulled_batch::single`
 }
 
-caf::message flow_actor::single_batch(seq_t, const std::any&) {
+caf::message flow_actor::single_batch(seq_t, const single_item&) {
   return {};
 }
 

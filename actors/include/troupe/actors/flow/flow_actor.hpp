@@ -27,7 +27,6 @@
 ///
 /// Thread safety: like any actor, every member runs in the actor.
 
-#include <any>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -165,10 +164,10 @@ protected:
   /// Sends `item`, a `pulled_batch::single` of this actor, to `to` as a
   /// batch of one numbered `seq`. Called only for an actor whose
   /// `pull_batch` fills `single`: `flow_source` implements it.
-  virtual void send_single(const caf::actor& to, seq_t seq, const std::any& item);
+  virtual void send_single(const caf::actor& to, seq_t seq, const single_item& item);
 
   /// `item` (a `pulled_batch::single`) as a batch message of one.
-  virtual caf::message single_batch(seq_t seq, const std::any& item);
+  virtual caf::message single_batch(seq_t seq, const single_item& item);
 
   /// A consumer acknowledged items [first_seq, first_seq + n): once per
   /// item, in any order (out-of-order finishes come as they are told).

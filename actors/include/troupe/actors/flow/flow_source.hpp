@@ -17,7 +17,6 @@
 ///     int left_;
 ///   };
 
-#include <any>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
@@ -76,7 +75,7 @@ private:
     result.count = scratch_.size();
     if constexpr (copy_single) {
       if (result.count == 1) {
-        result.single = scratch_.front();
+        result.single.store(scratch_.front());
         return result;
       }
     }
@@ -90,21 +89,19 @@ private:
   }
 
   /// A lone item this small is kept typed and sent as a copy (held inline
-  /// by `std::any`, copied for the price of a word): one allocation per
+  /// by `single_item`, copied for the price of a word): one allocation per
   /// item where a shared message needs two. Larger items (protobuf
   /// messages) travel shared, never copied.
-  static constexpr bool copy_single =
-    std::is_trivially_copyable_v<Out> && sizeof(Out) <= sizeof(void*)
-    && alignof(Out) <= alignof(void*);
+  static constexpr bool copy_single = single_item::fits<Out>;
 
-  void send_single(const caf::actor& to, seq_t seq, const std::any& item) final {
+  void send_single(const caf::actor& to, seq_t seq, const single_item& item) final {
     if constexpr (copy_single)
-      this->send(to, item_seq{seq}, *std::any_cast<Out>(&item));
+      this->send(to, item_seq{seq}, item.get<Out>());
   }
 
-  caf::message single_batch(seq_t seq, const std::any& item) final {
+  caf::message single_batch(seq_t seq, const single_item& item) final {
     if constexpr (copy_single)
-      return caf::make_message(item_seq{seq}, *std::any_cast<Out>(&item));
+      return caf::make_message(item_seq{seq}, item.get<Out>());
     else
       return {};
   }
