@@ -403,10 +403,7 @@ int main(int argc, char** argv) {
   }
   cl->stop();
   caf::anon_send_exit(recorder, caf::exit_reason::user_shutdown);
-  caf::scoped_actor self{sys};
-  self->monitor(*services);
-  caf::anon_send_exit(*services, caf::exit_reason::user_shutdown);
-  self->receive([](caf::down_msg&) {}, caf::after(10s) >> [] {});
+  troupe::supervisors::stop_and_wait(sys, *services, 10s);
   node->stop();
   return rc;
 }

@@ -179,10 +179,7 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
     if (stopped)
       return;
     stopped = true;
-    caf::scoped_actor self{sys};
-    self->monitor(*services);
-    caf::anon_send_exit(*services, caf::exit_reason::user_shutdown);
-    self->receive([](caf::down_msg&) {}, caf::after(30s) >> [] {});
+    troupe::supervisors::stop_and_wait(sys, *services, 30s);
   };
   auto start_fetcher = [&](uint32_t k) {
     return child_process::start(

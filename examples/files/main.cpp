@@ -123,12 +123,7 @@ int run_reader(caf::actor_system& sys, const files_system_config& cfg,
   }
   std::printf("PORT %u\n", static_cast<unsigned>(node->port()));
   stop_signals.wait(std::chrono::seconds{cfg.lifetime_s});
-  {
-    caf::scoped_actor self{sys};
-    self->monitor(*services);
-    caf::anon_send_exit(*services, caf::exit_reason::user_shutdown);
-    self->receive([](caf::down_msg&) {}, caf::after(30s) >> [] {});
-  }
+  troupe::supervisors::stop_and_wait(sys, *services, 30s);
   node->stop();
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
   std::printf("reader peak_rss_kb=%ld leaked_actors=%ld\n", peak_rss_kb(), leaked);

@@ -85,12 +85,7 @@ int main(int argc, char** argv) {
     std::cerr << "cannot ask for the summary: " << sys.render(summary.error()) << "\n";
   // Stop in order: the service cancels what still runs (its runners and
   // their tasks go with it), then the node.
-  {
-    caf::scoped_actor self{sys};
-    self->monitor(*services);
-    caf::anon_send_exit(*services, caf::exit_reason::user_shutdown);
-    self->receive([](caf::down_msg&) {}, caf::after(30s) >> [] {});
-  }
+  troupe::supervisors::stop_and_wait(sys, *services, 30s);
   node->stop();
   auto settled = std::async(std::launch::async,
                             [&] { sys.registry().await_running_count_equal(baseline); });

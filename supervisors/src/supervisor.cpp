@@ -13,6 +13,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -1043,6 +1044,19 @@ void request_shutdown(const caf::actor& target, caf::error reason) {
 
 void request_shutdown(const caf::actor& target) {
   request_shutdown(target, make_shutdown("request_shutdown"));
+}
+
+bool stop_and_wait(caf::actor_system& sys, const caf::actor& target, caf::timespan limit) {
+  if (!target)
+    return true;
+  caf::scoped_actor self{sys};
+  // Monitored first: a target that is down already answers at once.
+  self->monitor(target);
+  request_shutdown(target);
+  bool down = false;
+  self->receive([&](const caf::down_msg&) { down = true; },
+                caf::after(std::max(limit, caf::timespan{0})) >> [] {});
+  return down;
 }
 
 } // namespace troupe::supervisors

@@ -6,6 +6,7 @@
 #include "probe.hpp"
 
 #include <troupe/supervisors/spawn_with.hpp>
+#include <troupe/supervisors/system_config.hpp>
 
 using namespace std::chrono_literals;
 using namespace troupe::supervisors;
@@ -469,4 +470,34 @@ TEST_CASE_METHOD(fixture, "a lookup waiting on a supervisor that fails gets the 
                   [&](caf::error& err) { got = err; });
   // Not "finished": downstream must not report a failed stream as complete.
   CHECK(is(got, supervisor_errc::intensity_exceeded));
+}
+
+TEST_CASE("stop_and_wait stops a tree in order and waits for it, within a limit",
+          "[supervisors][shutdown]") {
+  // A real system: the wait blocks a thread of its own.
+  troupe::supervisors::system_config cfg;
+  caf::actor_system sys{cfg};
+  auto worker = [](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; };
+  // Ignores the shutdown: only its supervisor's kill, after the grace, ends
+  // it.
+  auto stubborn = [](caf::event_based_actor* self) -> caf::behavior {
+    self->set_exit_handler([](caf::exit_msg&) {});
+    return {[](int) {}};
+  };
+  supervisor_config quick;
+  quick.name = "quick";
+  quick.children = {{"w", spawn_with(worker)}};
+  auto a = spawn_supervisor(sys, quick);
+  REQUIRE(a);
+  CHECK(stop_and_wait(sys, *a, 10s));
+  // Down already: true at once.
+  CHECK(stop_and_wait(sys, *a, 0s));
+  supervisor_config slow;
+  slow.name = "slow";
+  slow.children = {{"s", spawn_with(stubborn)}};
+  slow.children[0].shutdown = shutdown_policy::timeout(2s);
+  auto b = spawn_supervisor(sys, slow);
+  REQUIRE(b);
+  CHECK_FALSE(stop_and_wait(sys, *b, 50ms)); // its child holds it up
+  CHECK(stop_and_wait(sys, *b, 10s));        // until the grace ends
 }

@@ -78,4 +78,18 @@ void request_shutdown(const caf::typed_actor<Sigs...>& target) {
   request_shutdown(caf::actor_cast<caf::actor>(target));
 }
 
+/// Stops `target` in order (`request_shutdown`) and blocks the calling
+/// thread, never an actor, until it is down or `limit` passed: the end of a
+/// `main` that runs a tree and then stops it, before it stops the node the
+/// tree's services are published on. Returns true if `target` went down in
+/// time (at once if it was down already).
+bool stop_and_wait(caf::actor_system& sys, const caf::actor& target, caf::timespan limit);
+
+/// Same for a typed handle.
+template <class... Sigs>
+bool stop_and_wait(caf::actor_system& sys, const caf::typed_actor<Sigs...>& target,
+                   caf::timespan limit) {
+  return stop_and_wait(sys, caf::actor_cast<caf::actor>(target), limit);
+}
+
 } // namespace troupe::supervisors
