@@ -49,7 +49,9 @@ pull_status chunk_feed::pull(size_t demand, std::vector<v1::ChunkTotals>& out) {
       throw troupe::actors::typed_failure{error_};
     if (wants_job())
       reader = reader_;
-    if (next_from_ >= size_ && in_flight_ == 0 && early_.empty() && ready_.empty())
+    if (error_)
+      result = pull_status::more; // pull again: the failure comes next
+    else if (next_from_ >= size_ && in_flight_ == 0 && early_.empty() && ready_.empty())
       result = pull_status::done;
     else
       result = ready_.empty() ? pull_status::wait : pull_status::more;
