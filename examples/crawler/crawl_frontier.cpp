@@ -14,6 +14,14 @@
 
 namespace crawler {
 
+namespace {
+
+/// A producer woken for URLs that wait out their grace is woken this long
+/// after they are due, so that they are due when it pulls.
+constexpr std::chrono::milliseconds past_due{10};
+
+} // namespace
+
 crawl_frontier::crawl_frontier(frontier_config cfg) : cfg_(std::move(cfg)) {
   // nop
 }
@@ -41,8 +49,7 @@ void crawl_frontier::attach(uint64_t id, const caf::actor& producer) {
   if (last_due != std::chrono::steady_clock::time_point{}) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       last_due - std::chrono::steady_clock::now());
-    resume({producer.address()},
-           std::max(left, std::chrono::milliseconds{0}) + std::chrono::milliseconds{10});
+    resume({producer.address()}, std::max(left, std::chrono::milliseconds{0}) + past_due);
   }
 }
 
@@ -79,7 +86,7 @@ void crawl_frontier::close_lease(uint64_t id) {
   // The producers pull again once the grace is over (a producer that
   // waits is pulled only when told).
   if (back > 0)
-    resume(wake, cfg_.requeue_grace + std::chrono::milliseconds{10});
+    resume(wake, cfg_.requeue_grace + past_due);
   finished_cv_.notify_all();
   resume(wake);
 }

@@ -200,16 +200,18 @@ void totals_table::merge(const totals_table& other) {
   records += other.records;
 }
 
+std::array<uint64_t, 2>& totals_table::slot_of(const std::string& key) {
+  auto k = fixed_key_index(key);
+  return k < keys ? fixed[k] : others[key];
+}
+
 void totals_table::merge(const v1::Aggregate& other) {
-  totals_table parsed;
   for (auto& [key, t] : other.totals()) {
-    auto k = fixed_key_index(key);
-    auto& slot = k < keys ? parsed.fixed[k] : parsed.others[key];
-    slot[0] = t.count();
-    slot[1] = t.sum();
+    auto& slot = slot_of(key);
+    slot[0] += t.count();
+    slot[1] += t.sum();
   }
-  parsed.records = other.records();
-  merge(parsed);
+  records += other.records();
 }
 
 void totals_table::merge(const v1::ChunkTotals& other) {
@@ -219,8 +221,7 @@ void totals_table::merge(const v1::ChunkTotals& other) {
     fixed[k][1] += other.sums(static_cast<int>(k));
   }
   for (auto& [key, t] : other.others()) {
-    auto k = fixed_key_index(key);
-    auto& slot = k < keys ? fixed[k] : others[key];
+    auto& slot = slot_of(key);
     slot[0] += t.count();
     slot[1] += t.sum();
   }

@@ -45,6 +45,10 @@ struct totals_table {
   /// Back to no records, the table's memory kept.
   void clear();
 
+  /// The (count, sum) of `key`: its row of `fixed` for a generator key,
+  /// else its entry in `others` (made if new).
+  std::array<uint64_t, 2>& slot_of(const std::string& key);
+
   /// The totals as an aggregate at `offset`.
   v1::Aggregate to_aggregate(uint64_t offset, bool complete) const;
 };
