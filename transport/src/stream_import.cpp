@@ -13,7 +13,9 @@
 #include <caf/actor_system.hpp>
 
 #include <troupe/actors/flow/flow_actor.hpp>
+#include <troupe/actors/log.hpp>
 #include <troupe/flow.pb.h>
+#include <troupe/messages/error_category.hpp>
 #include <troupe/messages/message_errc.hpp>
 
 #include "troupe/transport/call_options.hpp"
@@ -77,7 +79,7 @@ private:
   /// One Pull always waits at the exporter (a long poll); a second one
   /// carries credit and acknowledgements meanwhile.
   void request_items() {
-    if (output().finished() || pulls_ >= 2)
+    if (output().finished() || pulls_ >= 2 || pull_error_)
       return;
     auto free = cfg_.capacity - std::min<uint64_t>(cfg_.capacity, held());
     bool ack_news = acked_through_ > acked_sent_;
@@ -100,10 +102,31 @@ private:
     ++pulls_;
     request(remote_, cfg_.pull_timeout, pull_options(), std::move(msg))
       .then([this](troupe::flow::Batch& batch) { on_batch(batch); },
-            [this](caf::error& err) {
-              --pulls_;
-              output().fail(err); // peer lost, timeout, ...
-            });
+            [this](caf::error& err) { on_pull_failed(err); });
+  }
+
+  /// A Pull failed: the peer is lost, it timed out, or the session is gone.
+  void on_pull_failed(caf::error& err) {
+    --pulls_;
+    if (output().finished())
+      return;
+    if (remote_done_) {
+      // Every item is here. The exporter ends its session once all are
+      // acknowledged, so a Pull sent before the end arrived can find it
+      // gone; and an acknowledgement that cannot be delivered only makes
+      // the exporter hand those items out again. The local stream goes on.
+      log_->debug("stream {:x}: a Pull after the end failed ({}); the stream is complete here",
+                  stream_id_, messages::describe(err));
+      return;
+    }
+    if (pulls_ > 0) {
+      // The other Pull may still bring the end: it was sent first, and
+      // its answer can arrive after this failure.
+      if (!pull_error_)
+        pull_error_ = std::move(err);
+      return;
+    }
+    output().fail(err);
   }
 
   void on_batch(troupe::flow::Batch& batch) {
@@ -141,6 +164,11 @@ private:
         output().fail(from_wire_error(batch.error()));
         return;
       }
+    } else if (pull_error_) {
+      // The other Pull failed and this one did not end the stream: the
+      // credit it carried is lost, so the stream cannot go on.
+      output().fail(pull_error_);
+      return;
     }
     output().resume();
     request_items();
@@ -221,6 +249,9 @@ private:
   int pulls_ = 0;
   bool opened_ = false; ///< The first Pull (which opens the session) was sent.
   bool remote_done_ = false;
+  /// A failed Pull, held while the other one in flight may bring the end.
+  caf::error pull_error_;
+  std::shared_ptr<spdlog::logger> log_ = actors::logger("troupe.transport");
 };
 
 } // namespace

@@ -90,7 +90,8 @@ struct stream_import_config {
   uint32_t batch_size = 64;
   /// Limit of one Pull round trip; must exceed the exporter's
   /// `poll_interval`. A Pull that fails (peer lost, timeout) ends the stream
-  /// with that error. Default 10 s.
+  /// with that error, unless the stream's end arrived before or arrives with
+  /// the other Pull in flight (every item is here then). Default 10 s.
   caf::timespan pull_timeout = std::chrono::seconds{10};
 
   /// Returns an `invalid_config` error naming the bad field, or none.
