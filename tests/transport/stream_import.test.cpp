@@ -11,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 
+#include <transport_test/v1/calls.pb.h>
 #include <troupe/actors/consumer.hpp>
 #include <troupe/flow.pb.h>
 #include <troupe/testing/deterministic_system.hpp>
@@ -18,14 +19,13 @@
 #include <troupe/transport/remote_stream.hpp>
 #include <troupe/transport/system_config.hpp>
 #include <troupe/transport/transport_errc.hpp>
-#include <transport_test/v1/calls.pb.h>
 
+using transport_test::v1::Tally;
 using troupe::actors::consumer_config;
 using troupe::actors::item_done;
 using troupe::actors::seq_t;
 using troupe::flow::Batch;
 using troupe::flow::Pull;
-using transport_test::v1::Tally;
 using troupe::transport::transport_errc;
 
 namespace {

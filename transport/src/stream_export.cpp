@@ -181,6 +181,7 @@ private:
     batch.set_count(count);
     if (input().upstream_ended() && inputs_.empty()) {
       batch.set_done(true);
+      done_sent_ = true;
       if (auto& err = input().upstream_error(); err && err != actors::flow_errc::cancelled)
         to_wire_error(err, messages::describe(err), *batch.mutable_error());
     }
@@ -194,9 +195,10 @@ private:
   }
 
   void maybe_quit() {
-    // Done once the producer finished and the importer acknowledged all, or
-    // at once when the producer failed: it cannot take items back anymore.
-    if (!input().upstream_ended() || !inputs_.empty() || !held_.empty())
+    // Done once the importer was told the end (the producer may end while
+    // no Pull waits here: the next one learns it) and acknowledged all, or
+    // then at once when the producer failed: it cannot take items back.
+    if (!done_sent_ || !held_.empty())
       return;
     if (unacked_.empty() || input().upstream_error())
       quit();
@@ -211,6 +213,7 @@ private:
   uint64_t credit_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t next_pull_id_ = 1;
+  bool done_sent_ = false; ///< A Batch said `done` (the end is told).
   caf::actor_clock::time_point last_pull_;
 };
 
