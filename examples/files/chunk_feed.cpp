@@ -45,12 +45,15 @@ pull_status chunk_feed::pull(size_t demand, std::vector<v1::ChunkTotals>& out) {
       out.push_back(std::move(ready_.front()));
       ready_.pop_front();
     }
-    if (error_ && out.empty())
+    bool failure_next = error_ && ready_.empty() && next_ready_ == failed_index_;
+    if (failure_next && out.empty())
       throw troupe::actors::typed_failure{error_};
     if (wants_job())
       reader = reader_;
-    if (error_)
-      result = pull_status::more; // pull again: the failure comes next
+    if (failure_next || !ready_.empty())
+      result = pull_status::more; // pull again: what is next is known
+    else if (error_)
+      result = pull_status::wait; // chunks before the failure are in flight
     else if (next_from_ >= size_ && in_flight_ == 0 && early_.empty() && ready_.empty())
       result = pull_status::done;
     else
@@ -80,6 +83,8 @@ void chunk_feed::push(uint64_t index, v1::ChunkTotals totals) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     --in_flight_;
+    if (error_ && index > failed_index_)
+      return; // after the failure: never handed out (the job ran anyway)
     early_.emplace(index, std::move(totals));
     for (auto i = early_.begin(); i != early_.end() && i->first == next_ready_;
          i = early_.erase(i), ++next_ready_)
@@ -89,13 +94,16 @@ void chunk_feed::push(uint64_t index, v1::ChunkTotals totals) {
   wake_producer(producer);
 }
 
-void chunk_feed::fail(caf::error err) {
+void chunk_feed::fail(uint64_t index, caf::error err) {
   caf::actor_addr producer;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     --in_flight_;
-    if (!error_)
-      error_ = std::move(err);
+    if (error_ && index > failed_index_)
+      return;
+    error_ = std::move(err);
+    failed_index_ = index;
+    early_.erase(early_.upper_bound(index), early_.end());
     producer = producer_;
   }
   wake_producer(producer);

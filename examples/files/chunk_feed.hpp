@@ -63,8 +63,10 @@ public:
   /// Chunk `index` is totalled.
   void push(uint64_t index, v1::ChunkTotals totals);
 
-  /// A job failed.
-  void fail(caf::error err);
+  /// Job `index` failed. The stream fails with the earliest failure in
+  /// file order, once every chunk before it went out: the error a user
+  /// sees names the first bad record, whichever job finished first.
+  void fail(uint64_t index, caf::error err);
 
 private:
   /// Requires the lock.
@@ -83,7 +85,9 @@ private:
   uint32_t max_in_flight_;
   uint32_t read_ahead_;
   uint32_t in_flight_ = 0;
+  /// The earliest failed job so far, and its error.
   caf::error error_;
+  uint64_t failed_index_ = 0;
   /// Totalled ahead of their turn, by index.
   std::map<uint64_t, v1::ChunkTotals> early_;
   /// The next index to go to `ready_`.

@@ -47,9 +47,9 @@ void read_ahead::start_jobs() {
             start_jobs();
           }
         },
-        [this](caf::error& err) {
+        [this, index = job->index](caf::error& err) {
           if (auto feed = feed_.lock())
-            feed->fail(std::move(err));
+            feed->fail(index, std::move(err));
         });
   }
 }

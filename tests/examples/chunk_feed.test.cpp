@@ -90,7 +90,8 @@ TEST_CASE("the chunks before a failed one go out before the failure", "[examples
   auto b = feed.take_job();
   REQUIRE(a);
   REQUIRE(b);
-  feed.fail(caf::make_error(troupe::services::rpc_errc::invalid_argument, "bad record"));
+  feed.fail(b->index,
+            caf::make_error(troupe::services::rpc_errc::invalid_argument, "bad record"));
   feed.push(a->index, totals(0, 10));
   CHECK_FALSE(feed.take_job()); // no more jobs after a failure
   std::vector<v1::ChunkTotals> out;
@@ -104,5 +105,36 @@ TEST_CASE("the chunks before a failed one go out before the failure", "[examples
     FAIL("the failure was not reported");
   } catch (const troupe::actors::typed_failure& e) {
     CHECK(e.error() == caf::make_error(troupe::services::rpc_errc::invalid_argument));
+  }
+}
+
+TEST_CASE("the earliest failure in file order is the one reported, whichever job failed "
+          "first",
+          "[examples][files]") {
+  using troupe::services::rpc_errc;
+  chunk_feed feed{0, 100, 10, 4, 4};
+  auto a = feed.take_job();
+  auto b = feed.take_job();
+  auto c = feed.take_job();
+  auto d = feed.take_job();
+  REQUIRE(d);
+  // The last chunk totals first, then the third fails, then the second.
+  feed.push(d->index, totals(30, 40));
+  feed.fail(c->index, caf::make_error(rpc_errc::out_of_range, "a later bad record"));
+  std::vector<v1::ChunkTotals> out;
+  // The first chunk is still in flight: wait for it, no failure yet.
+  CHECK(feed.pull(10, out) == pull_status::wait);
+  CHECK(out.empty());
+  feed.fail(b->index, caf::make_error(rpc_errc::invalid_argument, "the first bad record"));
+  CHECK(feed.pull(10, out) == pull_status::wait);
+  feed.push(a->index, totals(0, 10));
+  CHECK(feed.pull(10, out) == pull_status::more);
+  CHECK(offsets(out) == std::vector<uint64_t>{0}); // not the fourth: after the failure
+  out.clear();
+  try {
+    feed.pull(10, out);
+    FAIL("the failure was not reported");
+  } catch (const troupe::actors::typed_failure& e) {
+    CHECK(e.error() == caf::make_error(rpc_errc::invalid_argument));
   }
 }

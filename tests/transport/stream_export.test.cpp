@@ -8,19 +8,19 @@
 #include <memory>
 #include <vector>
 
+#include <transport_test/v1/calls.pb.h>
 #include <troupe/actors/credit.hpp>
 #include <troupe/actors/producer.hpp>
 #include <troupe/flow.pb.h>
 #include <troupe/testing/deterministic_system.hpp>
 #include <troupe/transport/remote_stream.hpp>
 #include <troupe/transport/system_config.hpp>
-#include <transport_test/v1/calls.pb.h>
 
 using namespace std::chrono_literals;
+using transport_test::v1::Tally;
 using troupe::actors::pull_status;
 using troupe::flow::Batch;
 using troupe::flow::Pull;
-using transport_test::v1::Tally;
 
 namespace {
 
@@ -44,8 +44,7 @@ struct fixture : troupe::testing::deterministic_system<troupe::transport::system
   fixture() {
     ecfg.poll_interval = 1s;
     auto p = troupe::actors::spawn_producer<Tally>(
-      sys, troupe::actors::producer_config{},
-      [ended = ended](size_t, std::vector<Tally>&) {
+      sys, troupe::actors::producer_config{}, [ended = ended](size_t, std::vector<Tally>&) {
         return ended->load() ? pull_status::done : pull_status::wait;
       });
     REQUIRE(p);
