@@ -41,6 +41,8 @@
 
 #include <caf/all.hpp>
 
+#include <troupe/messages/error_category.hpp>
+#include <troupe/services/rpc_errc.hpp>
 #include <troupe/services/service_child.hpp>
 #include <troupe/supervisors/supervisor.hpp>
 #include <troupe/transport/node.hpp>
@@ -48,6 +50,7 @@
 
 #include "aggregator.hpp"
 #include "child_process.hpp" // examples/common
+#include "file_chunks.hpp"
 #include "process_tools.hpp" // examples/common
 #include "reader_service.hpp"
 #include "records.hpp"
@@ -59,6 +62,10 @@ using namespace std::chrono_literals;
 using troupe_examples::child_process;
 using troupe_examples::peak_rss_kb;
 using troupe_examples::word_value;
+
+/// The aggregator's (and then the driver's) exit code when the input itself
+/// is malformed: a typed error no restart can mend.
+constexpr int bad_input_exit = 3;
 
 struct files_system_config : troupe::transport::system_config {
   files_system_config() {
@@ -72,6 +79,9 @@ struct files_system_config : troupe::transport::system_config {
       .add(chunk_kb, "chunk-kb", "reader: chunk size in KiB")
       .add(reader_port, "reader-port", "aggregator: the reader's node port")
       .add(commit_mb, "commit-mb", "aggregator: commit every this many MiB")
+      .add(corrupt_at, "corrupt-at",
+           "driver: serve a copy of the input with one malformed record at this percent "
+           "(0: none); the run must stop there with a typed error, its commits exact")
       .add(cold_cache, "cold-cache",
            "driver: drop the page cache before the run and before cat (root only)")
       .add(lifetime_s, "lifetime-s", "exit after this many seconds whatever happens");
@@ -84,6 +94,7 @@ struct files_system_config : troupe::transport::system_config {
   uint32_t chunk_kb = 1024;
   uint16_t reader_port = 0;
   uint32_t commit_mb = 64;
+  uint32_t corrupt_at = 0;
   bool cold_cache = false;
   uint32_t lifetime_s = 600;
 };
@@ -151,10 +162,16 @@ int run_aggregator_process(caf::actor_system& sys, const files_system_config& cf
   auto outcome = files::run_aggregator(sys, *node, "127.0.0.1", cfg.reader_port, settings);
   node->stop();
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
+  // The input itself is bad: restarting cannot help.
+  using troupe::services::rpc_errc;
+  bool bad_input = outcome.error == caf::make_error(rpc_errc::invalid_argument)
+    || outcome.error == caf::make_error(rpc_errc::failed_precondition);
   if (outcome.error) {
-    std::cerr << "aggregator: " << sys.render(outcome.error) << "\n";
-    std::printf("aggregator failed resumed_from=%llu peak_rss_kb=%ld leaked_actors=%ld\n",
-                static_cast<unsigned long long>(outcome.resumed_from), peak_rss_kb(), leaked);
+    std::printf("aggregator error: %s\n", troupe::messages::describe(outcome.error).c_str());
+    std::printf(
+      "aggregator failed bad_input=%s resumed_from=%llu peak_rss_kb=%ld leaked_actors=%ld\n",
+      bad_input ? "yes" : "no", static_cast<unsigned long long>(outcome.resumed_from),
+      peak_rss_kb(), leaked);
   } else {
     std::printf("aggregator done offset=%llu records=%llu resumed_from=%llu peak_rss_kb=%ld "
                 "leaked_actors=%ld\n",
@@ -164,6 +181,8 @@ int run_aggregator_process(caf::actor_system& sys, const files_system_config& cf
   }
   if (leaked != 0)
     std::_Exit(1);
+  if (bad_input)
+    return bad_input_exit;
   return outcome.error ? 1 : 0;
 }
 
@@ -195,6 +214,43 @@ std::optional<std::vector<kill_step>> parse_kills(const std::string& text) {
   return steps;
 }
 
+/// After a run on a copy with one bad record: the pipeline must have
+/// stopped with a typed error naming that record, and what it committed
+/// must be exactly the input's totals up to the committed offset (nothing
+/// lost, nothing counted twice): then the exit code is `bad_input_exit`.
+int report_bad_input(const std::string& input, uint64_t bad_record,
+                     const std::string& error_text, bool malformed,
+                     const caf::expected<files::v1::Aggregate>& committed, uint64_t bytes,
+                     long peak_rss) {
+  bool names_record =
+    error_text.find("at offset " + std::to_string(bad_record)) != std::string::npos;
+  uint64_t at = committed ? committed->offset() : 0;
+  bool before = committed && at <= bad_record;
+  bool exact = false;
+  if (before) {
+    // The input's own totals up to there, counted again from the file.
+    auto file = files::open_file::open(input);
+    auto prefix = file ? (*file)->total_chunk(0, true, at, bytes + 1)
+                       : caf::expected<files::v1::ChunkTotals>{file.error()};
+    if (prefix) {
+      files::totals_table table;
+      table.merge(*prefix);
+      exact = google::protobuf::util::MessageDifferencer::Equals(table.to_aggregate(at, false),
+                                                                 *committed);
+    }
+  }
+  std::printf("files: stopped by the bad record: %s; committed=%llu (before it: %s); "
+              "committed totals exact: %s\n",
+              malformed && names_record ? "yes" : "no", static_cast<unsigned long long>(at),
+              before ? "yes" : "no", exact ? "yes" : "no");
+  std::printf("files bytes=%llu records=%llu peak_rss_mb=%.1f mb_per_s=0.0 resumed=no "
+              "aggregate_ok=no\n",
+              static_cast<unsigned long long>(bytes),
+              static_cast<unsigned long long>(committed ? committed->records() : 0),
+              peak_rss / 1024.0);
+  return malformed && names_record && before && exact ? bad_input_exit : 1;
+}
+
 int run_driver(const files_system_config& cfg,
                const troupe_examples::stop_signals& stop_signals) {
   auto kills = parse_kills(cfg.kill);
@@ -218,6 +274,21 @@ int run_driver(const files_system_config& cfg,
     ::stat(input.c_str(), &st);
   }
   auto bytes = static_cast<uint64_t>(st.st_size);
+  // What the reader serves: the input, or a copy with one bad record.
+  auto served = input;
+  uint64_t bad_record = 0;
+  if (cfg.corrupt_at > 0) {
+    served = input + ".corrupt";
+    auto at =
+      files::write_corrupt_copy(input, served, bytes / 100 * std::min(cfg.corrupt_at, 99u));
+    if (!at) {
+      std::cerr << "files: " << to_string(at.error()) << "\n";
+      return 1;
+    }
+    bad_record = *at;
+    std::printf("files: serving a copy whose record at byte %llu is malformed\n",
+                static_cast<unsigned long long>(bad_record));
+  }
   // A fresh run: nothing committed.
   ::unlink((cfg.dir + "/checkpoint").c_str());
   ::unlink((cfg.dir + "/result.csv").c_str());
@@ -237,7 +308,7 @@ int run_driver(const files_system_config& cfg,
   std::optional<child_process> reader;
   uint16_t reader_port = 0;
   auto start_reader = [&]() -> bool {
-    auto r = child_process::start({me, "--role=reader", "--input=" + input,
+    auto r = child_process::start({me, "--role=reader", "--input=" + served,
                                    "--chunk-kb=" + std::to_string(cfg.chunk_kb), life});
     if (!r)
       return false;
@@ -270,6 +341,8 @@ int run_driver(const files_system_config& cfg,
   size_t next_kill = 0;
   uint32_t restarts = 0;
   std::string done_line;
+  std::string error_text; // the aggregator's last typed error
+  bool malformed = false;
   uint64_t offset = 0;
   auto last_print = started_at;
   while (done_line.empty() && std::chrono::steady_clock::now() < deadline && restarts <= 10) {
@@ -278,6 +351,8 @@ int run_driver(const files_system_config& cfg,
         offset = word_value(*line, "offset");
       else if (line->rfind("aggregator done", 0) == 0)
         done_line = *line;
+      else if (line->rfind("aggregator error: ", 0) == 0)
+        error_text = line->substr(18);
       else if (line->rfind("aggregator failed", 0) == 0)
         note_rss(*line);
     }
@@ -312,10 +387,17 @@ int run_driver(const files_system_config& cfg,
       while (auto line = aggregator->read_line(0ms)) {
         if (line->rfind("aggregator done", 0) == 0)
           done_line = *line;
+        else if (line->rfind("aggregator error: ", 0) == 0)
+          error_text = line->substr(18);
         note_rss(*line);
       }
       if (!done_line.empty())
         break;
+      if (*code == bad_input_exit) {
+        std::printf("files: the input is malformed: %s\n", error_text.c_str());
+        malformed = true;
+        break;
+      }
       std::printf("files: the aggregator exited (%d); restarting it\n", *code);
       if (!start_aggregator())
         break;
@@ -335,6 +417,8 @@ int run_driver(const files_system_config& cfg,
 
   // Compare the result with what the generator wrote.
   auto result = files::load(cfg.dir + "/checkpoint");
+  if (malformed || cfg.corrupt_at > 0)
+    return report_bad_input(input, bad_record, error_text, malformed, result, bytes, peak_rss);
   bool ok = !done_line.empty() && result && expected && result->complete()
     && result->offset() == bytes
     && google::protobuf::util::MessageDifferencer::Equals(*result, *expected);

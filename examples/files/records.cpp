@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <vector>
 
@@ -47,6 +48,35 @@ std::string key_name(size_t k) {
 }
 
 } // namespace
+
+caf::expected<uint64_t> write_corrupt_copy(const std::string& from, const std::string& to,
+                                           uint64_t near) {
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec)
+    return io_error("cannot copy to", to);
+  std::fstream f{to, std::ios::binary | std::ios::in | std::ios::out};
+  char window[64] = {};
+  f.seekg(static_cast<std::streamoff>(near));
+  f.read(window, sizeof(window));
+  auto got = static_cast<size_t>(f.gcount());
+  f.clear();
+  // The record after the first newline past `near`, and its comma.
+  auto* nl = static_cast<const char*>(std::memchr(window, '\n', got));
+  auto* comma = nl != nullptr ? static_cast<const char*>(
+                  std::memchr(nl + 1, ',', got - static_cast<size_t>(nl + 1 - window)))
+                              : nullptr;
+  if (comma == nullptr)
+    return caf::make_error(troupe::services::rpc_errc::invalid_argument,
+                           "no record to corrupt after offset " + std::to_string(near));
+  auto record = near + static_cast<uint64_t>(nl + 1 - window);
+  f.seekp(static_cast<std::streamoff>(near + static_cast<uint64_t>(comma - window)));
+  f.put('#');
+  f.close();
+  if (!f)
+    return io_error("cannot write", to);
+  return record;
+}
 
 caf::error generate_input(const std::string& path, uint64_t bytes) {
   std::ofstream out{path, std::ios::binary | std::ios::trunc};

@@ -22,6 +22,12 @@ namespace files {
 /// the same file.
 caf::error generate_input(const std::string& path, uint64_t bytes);
 
+/// Copies `from` to `to` with one record made malformed (its comma
+/// replaced): the first record that starts after `near`. Returns that
+/// record's offset. For the demo's bad-input run (`--corrupt-at`).
+caf::expected<uint64_t> write_corrupt_copy(const std::string& from, const std::string& to,
+                                           uint64_t near);
+
 /// Totals while they change: a flat table for the generator's keys
 /// (k0000–k9999), a map for any other key. Converted to an `Aggregate` only
 /// to be committed: a protobuf map per chunk cost more than the parsing.
