@@ -33,6 +33,7 @@ struct chunk_job {
 using chunk_job_ptr = std::shared_ptr<chunk_job>;
 
 using finish_atom = caf::atom_constant<caf::atom("fl_finish")>;
+using checkpoint_atom = caf::atom_constant<caf::atom("fl_ckpt")>;
 
 } // namespace
 
@@ -70,7 +71,8 @@ caf::expected<v1::Aggregate> write_result(const v1::Aggregate& state, const std:
 
 using chunk_totaller_actor =
   caf::typed_actor<caf::reacts_to<chunk_job_ptr>,
-                   caf::replies_to<finish_atom>::with<v1::Aggregate>>;
+                   caf::replies_to<finish_atom>::with<v1::Aggregate>,
+                   caf::replies_to<checkpoint_atom>::with<uint64_t>>;
 
 /// Merges the chunks' totals in file order (the stream brings them in
 /// order): the totals hold exactly the records of [0, offset_), so what is
@@ -92,6 +94,21 @@ public:
     return "files.chunk_totaller";
   }
 
+private:
+  /// Saves `snapshot` as the checkpoint on the pool's one thread, after
+  /// any commit before it; its offset when done.
+  auto commit(v1::Aggregate snapshot) {
+    return troupe::actors::run_blocking(
+      this, pool_, 60s,
+      [snapshot = std::move(snapshot),
+       path = settings_.checkpoint]() -> caf::expected<uint64_t> {
+        if (auto err = save(snapshot, path))
+          return err;
+        return snapshot.offset();
+      });
+  }
+
+public:
   behavior_type make_behavior() override {
     return {
       [this](chunk_job_ptr& job) { total(job); },
@@ -103,6 +120,18 @@ public:
             return write_result(final, s.result, s.checkpoint);
           })
           .then([rp](v1::Aggregate& final) mutable { rp.deliver(std::move(final)); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [this](checkpoint_atom) -> caf::result<uint64_t> {
+        // The stream ended early: commit what was merged (exact: chunks
+        // merge in file order), so the next run goes on from here.
+        if (offset_ == committed_at_)
+          return offset_;
+        committed_at_ = offset_;
+        auto rp = make_response_promise<uint64_t>();
+        commit(totals_.to_aggregate(offset_, false))
+          .then([rp](uint64_t offset) mutable { rp.deliver(offset); },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       },
@@ -141,14 +170,7 @@ private:
       return;
     }
     committed_at_ = offset_;
-    auto snapshot = totals_.to_aggregate(offset_, false);
-    troupe::actors::run_blocking(
-      this, pool_, 60s,
-      [snapshot, path = settings_.checkpoint]() -> caf::expected<uint64_t> {
-        if (auto err = save(snapshot, path))
-          return err;
-        return snapshot.offset();
-      })
+    commit(totals_.to_aggregate(offset_, false))
       .then(
         [job](uint64_t offset) {
           std::printf("committed offset=%llu\n", static_cast<unsigned long long>(offset));
@@ -248,7 +270,16 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
       running = false;
     }
   }
-  if (!outcome.error) {
+  if (outcome.error) {
+    self->request(totaller, 60s, checkpoint_atom::value)
+      .receive(
+        [](uint64_t offset) {
+          std::printf("committed offset=%llu\n", static_cast<unsigned long long>(offset));
+        },
+        [](caf::error&) {
+          // the last checkpoint stands
+        });
+  } else {
     self->request(totaller, 120s, finish_atom::value)
       .receive([&](v1::Aggregate& final) { outcome.final = std::move(final); },
                [&](caf::error& err) { outcome.error = std::move(err); });

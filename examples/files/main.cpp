@@ -215,10 +215,11 @@ std::optional<std::vector<kill_step>> parse_kills(const std::string& text) {
 }
 
 /// After a run on a copy with one bad record: the pipeline must have
-/// stopped with a typed error naming that record, and what it committed
-/// must be exactly the input's totals up to the committed offset (nothing
-/// lost, nothing counted twice): then the exit code is `bad_input_exit`.
-int report_bad_input(const std::string& input, uint64_t bad_record,
+/// stopped with a typed error naming that record, and committed every
+/// chunk before the bad record's (they all came before the error), with
+/// exactly the input's totals up to there (nothing lost, nothing counted
+/// twice): then the exit code is `bad_input_exit`.
+int report_bad_input(const std::string& input, uint64_t chunk_bytes, uint64_t bad_record,
                      const std::string& error_text, bool malformed,
                      const caf::expected<files::v1::Aggregate>& committed, uint64_t bytes,
                      long peak_rss) {
@@ -226,6 +227,9 @@ int report_bad_input(const std::string& input, uint64_t bad_record,
     error_text.find("at offset " + std::to_string(bad_record)) != std::string::npos;
   uint64_t at = committed ? committed->offset() : 0;
   bool before = committed && at <= bad_record;
+  // The bad record's chunk starts at the first record boundary at or after
+  // its cut: every chunk before it is committed if `at` reached that cut.
+  bool all_before = before && at >= bad_record / chunk_bytes * chunk_bytes;
   bool exact = false;
   if (before) {
     // The input's own totals up to there, counted again from the file.
@@ -239,16 +243,16 @@ int report_bad_input(const std::string& input, uint64_t bad_record,
                                                                  *committed);
     }
   }
-  std::printf("files: stopped by the bad record: %s; committed=%llu (before it: %s); "
-              "committed totals exact: %s\n",
+  std::printf("files: stopped by the bad record: %s; committed=%llu (before it: %s, every "
+              "chunk before its chunk: %s); committed totals exact: %s\n",
               malformed && names_record ? "yes" : "no", static_cast<unsigned long long>(at),
-              before ? "yes" : "no", exact ? "yes" : "no");
+              before ? "yes" : "no", all_before ? "yes" : "no", exact ? "yes" : "no");
   std::printf("files bytes=%llu records=%llu peak_rss_mb=%.1f mb_per_s=0.0 resumed=no "
               "aggregate_ok=no\n",
               static_cast<unsigned long long>(bytes),
               static_cast<unsigned long long>(committed ? committed->records() : 0),
               peak_rss / 1024.0);
-  return malformed && names_record && before && exact ? bad_input_exit : 1;
+  return malformed && names_record && all_before && exact ? bad_input_exit : 1;
 }
 
 int run_driver(const files_system_config& cfg,
@@ -418,7 +422,8 @@ int run_driver(const files_system_config& cfg,
   // Compare the result with what the generator wrote.
   auto result = files::load(cfg.dir + "/checkpoint");
   if (malformed || cfg.corrupt_at > 0)
-    return report_bad_input(input, bad_record, error_text, malformed, result, bytes, peak_rss);
+    return report_bad_input(input, uint64_t{cfg.chunk_kb} * 1024, bad_record, error_text,
+                            malformed, result, bytes, peak_rss);
   bool ok = !done_line.empty() && result && expected && result->complete()
     && result->offset() == bytes
     && google::protobuf::util::MessageDifferencer::Equals(*result, *expected);

@@ -19,6 +19,7 @@
 #include <troupe/transport/remote_stream.hpp>
 #include <troupe/transport/system_config.hpp>
 #include <troupe/transport/transport_errc.hpp>
+#include <troupe/transport/wire_error.hpp>
 
 using transport_test::v1::Tally;
 using troupe::actors::consumer_config;
@@ -205,4 +206,25 @@ TEST_CASE_METHOD(fixture, "a failed Pull with none other in flight fails the str
   auto consumer_exit = exit_of(consumer);
   REQUIRE(consumer_exit);
   CHECK(*consumer_exit == caf::make_error(transport_errc::unknown_stream));
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a failed remote stream hands out the items that came before its error, "
+                 "then fails",
+                 "[transport][remote_stream][import]") {
+  // The producer failed: its last items and its error come in one Batch.
+  auto last = items(1, 3, true);
+  troupe::transport::to_wire_error(caf::make_error(transport_errc::peer_lost),
+                                   "the producer's source is gone", *last.mutable_error());
+  answer(0, last);
+  // As on a local stream, the consumer gets them before the failure.
+  CHECK(handled == std::vector<uint64_t>{1, 2, 3});
+  auto importer_exit = exit_of(importer);
+  REQUIRE(importer_exit);
+  CHECK(*importer_exit == caf::make_error(transport_errc::peer_lost));
+  // The consumer finishes what it holds, then ends with the stream's error.
+  finish(3);
+  auto consumer_exit = exit_of(consumer);
+  REQUIRE(consumer_exit);
+  CHECK(*consumer_exit == caf::make_error(transport_errc::peer_lost));
 }

@@ -160,10 +160,10 @@ private:
     received_ += batch.count();
     if (batch.done()) {
       remote_done_ = true;
-      if (batch.has_error()) {
-        output().fail(from_wire_error(batch.error()));
-        return;
-      }
+      // A failed stream's error follows the items that came before it, as
+      // on a local stream: the consumers get those first.
+      if (batch.has_error())
+        remote_error_ = from_wire_error(batch.error());
     } else if (pull_error_) {
       // The other Pull failed and this one did not end the stream: the
       // credit it carried is lost, so the stream cannot go on.
@@ -196,10 +196,16 @@ private:
     }
     queued_ -= result.count;
     local_unacked_ += result.count;
-    if (queued_ == 0 && remote_done_)
+    if (queued_ == 0 && remote_done_ && remote_error_) {
+      if (result.count == 0)
+        result.error = remote_error_; // every item is out: now the failure
+      else
+        result.status = pull_status::more; // the failure on the next pull
+    } else if (queued_ == 0 && remote_done_) {
       result.status = pull_status::done;
-    else
+    } else {
       result.status = result.count > 0 ? pull_status::more : pull_status::wait;
+    }
     return result;
   }
 
@@ -251,6 +257,8 @@ private:
   bool remote_done_ = false;
   /// A failed Pull, held while the other one in flight may bring the end.
   caf::error pull_error_;
+  /// The remote stream failed with this, after the items before it.
+  caf::error remote_error_;
   std::shared_ptr<spdlog::logger> log_ = actors::logger("troupe.transport");
 };
 
