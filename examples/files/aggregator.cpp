@@ -125,9 +125,9 @@ public:
       },
       [this](checkpoint_atom) -> caf::result<uint64_t> {
         // The stream ended early: commit what was merged (exact: chunks
-        // merge in file order), so the next run goes on from here.
-        if (offset_ == committed_at_)
-          return offset_;
+        // merge in file order), so the next run goes on from here. Also
+        // when nothing is new: the answer then waits for a commit still on
+        // the pool (one thread, in order), and retries one that failed.
         committed_at_ = offset_;
         auto rp = make_response_promise<uint64_t>();
         commit(totals_.to_aggregate(offset_, false))

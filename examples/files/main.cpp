@@ -232,16 +232,23 @@ int report_bad_input(const std::string& input, uint64_t chunk_bytes, uint64_t ba
   bool all_before = before && at >= bad_record / chunk_bytes * chunk_bytes;
   bool exact = false;
   if (before) {
-    // The input's own totals up to there, counted again from the file.
+    // The input's own totals up to there, counted again from the file a
+    // chunk at a time (memory stays flat; `at` is a record boundary).
     auto file = files::open_file::open(input);
-    auto prefix = file ? (*file)->total_chunk(0, true, at, bytes + 1)
-                       : caf::expected<files::v1::ChunkTotals>{file.error()};
-    if (prefix) {
-      files::totals_table table;
-      table.merge(*prefix);
-      exact = google::protobuf::util::MessageDifferencer::Equals(table.to_aggregate(at, false),
-                                                                 *committed);
+    files::totals_table table;
+    bool counted = static_cast<bool>(file);
+    for (uint64_t from = 0; counted && from < at;) {
+      auto part =
+        (*file)->total_chunk(from, true, std::min(at, from + chunk_bytes), bytes + 1);
+      counted = part && part->end() > from;
+      if (counted) {
+        table.merge(*part);
+        from = part->end();
+      }
     }
+    exact = counted
+      && google::protobuf::util::MessageDifferencer::Equals(table.to_aggregate(at, false),
+                                                            *committed);
   }
   std::printf("files: stopped by the bad record: %s; committed=%llu (before it: %s, every "
               "chunk before its chunk: %s); committed totals exact: %s\n",
@@ -421,6 +428,8 @@ int run_driver(const files_system_config& cfg,
 
   // Compare the result with what the generator wrote.
   auto result = files::load(cfg.dir + "/checkpoint");
+  if (cfg.corrupt_at > 0)
+    ::unlink(served.c_str()); // the reader is gone: the copy is no longer needed
   if (malformed || cfg.corrupt_at > 0)
     return report_bad_input(input, uint64_t{cfg.chunk_kb} * 1024, bad_record, error_text,
                             malformed, result, bytes, peak_rss);

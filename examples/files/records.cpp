@@ -56,16 +56,24 @@ caf::expected<uint64_t> write_corrupt_copy(const std::string& from, const std::s
   if (ec)
     return io_error("cannot copy to", to);
   std::fstream f{to, std::ios::binary | std::ios::in | std::ios::out};
-  char window[64] = {};
+  if (!f)
+    return io_error("cannot open", to);
+  char window[256] = {};
   f.seekg(static_cast<std::streamoff>(near));
   f.read(window, sizeof(window));
   auto got = static_cast<size_t>(f.gcount());
   f.clear();
-  // The record after the first newline past `near`, and its comma.
+  // The record after the first newline past `near`, and its own comma.
+  const char* end = window + got;
   auto* nl = static_cast<const char*>(std::memchr(window, '\n', got));
-  auto* comma = nl != nullptr ? static_cast<const char*>(
-                  std::memchr(nl + 1, ',', got - static_cast<size_t>(nl + 1 - window)))
-                              : nullptr;
+  const char* record_end = nullptr;
+  if (nl != nullptr)
+    record_end =
+      static_cast<const char*>(std::memchr(nl + 1, '\n', static_cast<size_t>(end - nl - 1)));
+  const char* comma = nullptr;
+  if (record_end != nullptr)
+    comma = static_cast<const char*>(
+      std::memchr(nl + 1, ',', static_cast<size_t>(record_end - nl - 1)));
   if (comma == nullptr)
     return caf::make_error(troupe::services::rpc_errc::invalid_argument,
                            "no record to corrupt after offset " + std::to_string(near));

@@ -82,7 +82,8 @@ TEST_CASE_METHOD(fixture,
   self->send(producer, troupe::actors::flow_resume_atom::value);
   run();
   // The importer's next Pull learns the end; the session did not go
-  // without a word (which had failed the importer with unknown_actor).
+  // without a word (over a network, the importer's Pull then found no hub:
+  // trp_net:unknown_actor).
   self->send(hub, make_pull(false, 4, 0));
   run();
   auto last = answer();

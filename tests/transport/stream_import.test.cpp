@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -67,8 +68,10 @@ Batch items(seq_t first, seq_t last, bool done) {
   return b;
 }
 
-Batch empty(bool done) {
+/// No items: the next item would be `first`.
+Batch empty(seq_t first, bool done) {
   Batch b;
+  b.set_first_seq(first);
   b.set_done(done);
   return b;
 }
@@ -106,6 +109,16 @@ struct fixture : troupe::testing::deterministic_system<troupe::transport::system
     run();
   }
 
+  ~fixture() {
+    // A failed check can leave the consumer holding items: end everything,
+    // or the system would wait for it forever.
+    held.clear();
+    for (auto& a : {consumer, importer, exporter})
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::kill);
+    run();
+  }
+
   void answer(size_t k, const Batch& b) {
     self->send(exporter, answer_atom::value, k, b);
     run();
@@ -130,12 +143,15 @@ struct fixture : troupe::testing::deterministic_system<troupe::transport::system
 
   /// The exit reason of `who`, once it is down.
   std::optional<caf::error> exit_of(const caf::actor& who) {
-    std::optional<caf::error> result;
-    for (int i = 0; i < 2 && !result; ++i)
-      if (auto dm = received<caf::down_msg>(); dm && std::get<0>(*dm).source == who)
-        result = std::get<0>(*dm).reason;
-    return result;
+    while (auto dm = received<caf::down_msg>())
+      exits.emplace(std::get<0>(*dm).source, std::get<0>(*dm).reason);
+    if (auto i = exits.find(who.address()); i != exits.end())
+      return i->second;
+    return std::nullopt;
   }
+
+  /// Exit reasons seen so far, by actor.
+  std::map<caf::actor_addr, caf::error> exits;
 };
 
 } // namespace
@@ -179,7 +195,7 @@ TEST_CASE_METHOD(fixture,
   // The later Pull's failure arrives first: the session ended meanwhile.
   answer(2, session_gone);
   SECTION("the earlier Pull brings the end") {
-    answer(1, empty(true));
+    answer(1, empty(3, true));
     auto importer_exit = exit_of(importer);
     REQUIRE(importer_exit);
     CHECK(*importer_exit == caf::error{});
@@ -188,7 +204,7 @@ TEST_CASE_METHOD(fixture,
     CHECK(*consumer_exit == caf::error{});
   }
   SECTION("the earlier Pull does not end the stream: the failure stands") {
-    answer(1, empty(false));
+    answer(1, empty(3, false));
     auto importer_exit = exit_of(importer);
     REQUIRE(importer_exit);
     CHECK(*importer_exit == caf::make_error(transport_errc::unknown_stream));
@@ -227,4 +243,29 @@ TEST_CASE_METHOD(fixture,
   auto consumer_exit = exit_of(consumer);
   REQUIRE(consumer_exit);
   CHECK(*consumer_exit == caf::make_error(transport_errc::peer_lost));
+}
+
+TEST_CASE_METHOD(fixture,
+                 "an end that comes after a lost Batch fails the stream: the items are not "
+                 "skipped",
+                 "[transport][remote_stream][import]") {
+  answer(0, items(1, 2, false));
+  finish(2);
+  REQUIRE(pulls() == 3);
+  // Pull 1 times out; its answer (items 3 and 4, say) is dropped on arrival.
+  answer(1, caf::make_error(caf::sec::request_timeout));
+  // Pull 2's answer is the end, numbered after the lost items.
+  answer(2, empty(5, true));
+  auto importer_exit = exit_of(importer);
+  REQUIRE(importer_exit);
+  CHECK(*importer_exit == caf::make_error(caf::sec::request_timeout));
+}
+
+TEST_CASE_METHOD(fixture, "a Batch that skips item numbers is a stream_conflict",
+                 "[transport][remote_stream][import]") {
+  answer(0, items(3, 4, false)); // items 1 and 2 never came
+  auto importer_exit = exit_of(importer);
+  REQUIRE(importer_exit);
+  CHECK(*importer_exit == caf::make_error(transport_errc::stream_conflict));
+  CHECK(handled.empty());
 }

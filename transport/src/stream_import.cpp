@@ -126,13 +126,24 @@ private:
         pull_error_ = std::move(err);
       return;
     }
-    output().fail(err);
+    output().fail(pull_error_ ? pull_error_ : err); // the first failure
   }
 
   void on_batch(troupe::flow::Batch& batch) {
     --pulls_;
     if (output().finished())
       return;
+    if (batch.first_seq() != received_ + 1) {
+      // A Batch went missing: the failed Pull's answer came too late and
+      // was dropped with its items. Going on would lose them silently.
+      output().fail(pull_error_
+                      ? pull_error_
+                      : caf::make_error(transport_errc::stream_conflict, stream_id_,
+                                        "the batch starts at item "
+                                          + std::to_string(batch.first_seq()) + ", expected "
+                                          + std::to_string(received_ + 1)));
+      return;
+    }
     if (batch.count() > 0 && batch.item_type() != codec_->item_type()) {
       output().fail(caf::make_error(messages::message_errc::malformed_payload,
                                     "stream item type " + batch.item_type() + ", expected "
@@ -160,6 +171,9 @@ private:
     received_ += batch.count();
     if (batch.done()) {
       remote_done_ = true;
+      // Whatever Pull failed meanwhile lost nothing (the numbers match):
+      // acknowledgements may go out again.
+      pull_error_ = caf::error{};
       // A failed stream's error follows the items that came before it, as
       // on a local stream: the consumers get those first.
       if (batch.has_error())
