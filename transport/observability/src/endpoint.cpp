@@ -35,11 +35,15 @@ namespace internal {
 /// The dashboard page (dashboard.html, embedded at build time).
 const std::string& dashboard_html();
 
+/// Asks the hub to answer once it handled what reached it before.
+using hub_sync_atom = caf::atom_constant<caf::atom("trp_osync")>;
+
 /// Receives every supervision event of the supervisors it is subscribed to
 /// and every peer event of the node: counts peers, feeds the event stream.
 using event_hub_actor =
   caf::typed_actor<caf::reacts_to<supervisors::supervision_event>,
-                   caf::reacts_to<transport::peer_event>, caf::reacts_to<caf::ok_atom>>;
+                   caf::reacts_to<transport::peer_event>, caf::reacts_to<caf::ok_atom>,
+                   caf::replies_to<hub_sync_atom>::with<caf::ok_atom>>;
 
 class event_hub : public event_hub_actor::base {
 public:
@@ -72,6 +76,10 @@ public:
       },
       [](caf::ok_atom) {
         // A supervisor's reply to a subscription.
+      },
+      [](hub_sync_atom) {
+        // Every event queued before this request is in the feed now.
+        return caf::ok_atom::value;
       },
     };
   }
@@ -205,7 +213,12 @@ struct endpoint::impl {
       // The tree is walked once so that every supervisor's events arrive.
       (void)snapshot();
       if (req.has_param("recent")) {
-        // The kept events as one JSON array, for a page's first draw.
+        // The kept events as one JSON array, for a page's first draw. A
+        // round trip through the hub first: an event that happened before
+        // this request (and so reached the hub before it) is in the answer.
+        caf::scoped_actor self{*sys};
+        self->request(hub, cfg.collect_timeout, internal::hub_sync_atom::value)
+          .receive([](caf::ok_atom) {}, [](caf::error&) {});
         res.set_content(internal::events_json(feed->recent()), "application/json");
         return;
       }
