@@ -137,6 +137,15 @@ struct fixture : troupe::testing::deterministic_system<troupe::transport::system
     run();
   }
 
+  /// Items 1 and 2 delivered and finished: Pull 1 (the long poll) and
+  /// Pull 2 (the acknowledgement and the credit) are then both in flight.
+  void two_pulls_in_flight() {
+    answer(0, items(1, 2, false));
+    finish(2);
+    REQUIRE(pulls() == 3);
+    CHECK(exporter_script->pulls[2].acked_through() == 2);
+  }
+
   size_t pulls() const {
     return exporter_script->pulls.size();
   }
@@ -186,12 +195,7 @@ TEST_CASE_METHOD(fixture,
                  "a Pull that fails while an earlier one is in flight waits for that "
                  "one: its end completes the stream, anything else fails it",
                  "[transport][remote_stream][import]") {
-  answer(0, items(1, 2, false));
-  finish(2);
-  // Pull 1 waits at the exporter (the long poll); Pull 2 carries the
-  // acknowledgement and the credit.
-  REQUIRE(pulls() == 3);
-  CHECK(exporter_script->pulls[2].acked_through() == 2);
+  two_pulls_in_flight();
   // The later Pull's failure arrives first: the session ended meanwhile.
   answer(2, session_gone);
   SECTION("the earlier Pull brings the end") {
@@ -249,9 +253,7 @@ TEST_CASE_METHOD(fixture,
                  "an end that comes after a lost Batch fails the stream: the items are not "
                  "skipped",
                  "[transport][remote_stream][import]") {
-  answer(0, items(1, 2, false));
-  finish(2);
-  REQUIRE(pulls() == 3);
+  two_pulls_in_flight();
   // Pull 1 times out; its answer (items 3 and 4, say) is dropped on arrival.
   answer(1, caf::make_error(caf::sec::request_timeout));
   // Pull 2's answer is the end, numbered after the lost items.
