@@ -96,7 +96,7 @@ public:
 
 private:
   /// Saves `snapshot` as the checkpoint on the pool's one thread, after
-  /// any commit before it; its offset when done.
+  /// any commit before it, and says so; its offset when done.
   auto commit(v1::Aggregate snapshot) {
     return troupe::actors::run_blocking(
       this, pool_, 60s,
@@ -104,6 +104,8 @@ private:
        path = settings_.checkpoint]() -> caf::expected<uint64_t> {
         if (auto err = save(snapshot, path))
           return err;
+        std::printf("committed offset=%llu\n",
+                    static_cast<unsigned long long>(snapshot.offset()));
         return snapshot.offset();
       });
   }
@@ -171,12 +173,7 @@ private:
     }
     committed_at_ = offset_;
     commit(totals_.to_aggregate(offset_, false))
-      .then(
-        [job](uint64_t offset) {
-          std::printf("committed offset=%llu\n", static_cast<unsigned long long>(offset));
-          job->done();
-        },
-        [job](caf::error& err) { job->done(err); });
+      .then([job](uint64_t) { job->done(); }, [job](caf::error& err) { job->done(err); });
   }
 
   /// Everything in [0, offset_) is in totals_.
@@ -272,13 +269,10 @@ aggregator_outcome run_aggregator(caf::actor_system& sys, const troupe::transpor
   }
   if (outcome.error) {
     self->request(totaller, 60s, checkpoint_atom::value)
-      .receive(
-        [](uint64_t offset) {
-          std::printf("committed offset=%llu\n", static_cast<unsigned long long>(offset));
-        },
-        [](caf::error&) {
-          // the last checkpoint stands
-        });
+      .receive([](uint64_t) {},
+               [](caf::error&) {
+                 // the last checkpoint stands
+               });
   } else {
     self->request(totaller, 120s, finish_atom::value)
       .receive([&](v1::Aggregate& final) { outcome.final = std::move(final); },

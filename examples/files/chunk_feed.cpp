@@ -54,10 +54,10 @@ pull_status chunk_feed::pull(size_t demand, std::vector<v1::ChunkTotals>& out) {
       result = pull_status::more; // pull again: what is next is known
     else if (error_)
       result = pull_status::wait; // chunks before the failure are in flight
-    else if (next_from_ >= size_ && in_flight_ == 0 && early_.empty() && ready_.empty())
+    else if (next_from_ >= size_ && in_flight_ == 0 && early_.empty())
       result = pull_status::done;
     else
-      result = ready_.empty() ? pull_status::wait : pull_status::more;
+      result = pull_status::wait; // the next chunk is being totalled
   }
   if (reader)
     caf::anon_send(reader, read_atom::value);

@@ -355,18 +355,22 @@ int run_driver(const files_system_config& cfg,
   std::string error_text; // the aggregator's last typed error
   bool malformed = false;
   uint64_t offset = 0;
+  // What a line of the aggregator's tells: its progress, its end, its typed
+  // error, its memory.
+  auto on_aggregator_line = [&](const std::string& line) {
+    static const std::string error_prefix = "aggregator error: ";
+    if (line.rfind("progress ", 0) == 0)
+      offset = word_value(line, "offset");
+    else if (line.rfind("aggregator done", 0) == 0)
+      done_line = line;
+    else if (line.rfind(error_prefix, 0) == 0)
+      error_text = line.substr(error_prefix.size());
+    note_rss(line);
+  };
   auto last_print = started_at;
   while (done_line.empty() && std::chrono::steady_clock::now() < deadline && restarts <= 10) {
-    if (auto line = aggregator->read_line(100ms)) {
-      if (line->rfind("progress ", 0) == 0)
-        offset = word_value(*line, "offset");
-      else if (line->rfind("aggregator done", 0) == 0)
-        done_line = *line;
-      else if (line->rfind("aggregator error: ", 0) == 0)
-        error_text = line->substr(18);
-      else if (line->rfind("aggregator failed", 0) == 0)
-        note_rss(*line);
-    }
+    if (auto line = aggregator->read_line(100ms))
+      on_aggregator_line(*line);
     auto percent = bytes > 0 ? offset * 100 / bytes : 100;
     if (next_kill < kills->size() && percent >= (*kills)[next_kill].percent) {
       auto& step = (*kills)[next_kill++];
@@ -395,13 +399,8 @@ int run_driver(const files_system_config& cfg,
       ++restarts;
     }
     if (auto code = aggregator->wait(0ms)) {
-      while (auto line = aggregator->read_line(0ms)) {
-        if (line->rfind("aggregator done", 0) == 0)
-          done_line = *line;
-        else if (line->rfind("aggregator error: ", 0) == 0)
-          error_text = line->substr(18);
-        note_rss(*line);
-      }
+      while (auto line = aggregator->read_line(0ms))
+        on_aggregator_line(*line);
       if (!done_line.empty())
         break;
       if (*code == bad_input_exit) {

@@ -210,16 +210,14 @@ private:
     }
     queued_ -= result.count;
     local_unacked_ += result.count;
-    if (queued_ == 0 && remote_done_ && remote_error_) {
-      if (result.count == 0)
-        result.error = remote_error_; // every item is out: now the failure
-      else
-        result.status = pull_status::more; // the failure on the next pull
-    } else if (queued_ == 0 && remote_done_) {
-      result.status = pull_status::done;
-    } else {
+    if (queued_ > 0 || !remote_done_)
       result.status = result.count > 0 ? pull_status::more : pull_status::wait;
-    }
+    else if (!remote_error_)
+      result.status = pull_status::done;
+    else if (result.count == 0)
+      result.error = remote_error_; // every item is out: now the failure
+    else
+      result.status = pull_status::more; // the failure on the next pull
     return result;
   }
 
