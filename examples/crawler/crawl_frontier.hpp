@@ -11,8 +11,10 @@
 //
 // At-least-once without duplicates: a URL is leased to one stream until it
 // is reported. A stream that ends (its fetcher died) gives its unreported
-// URLs back, ahead of new ones, after `requeue_grace`; a URL already reported is never handed
-// out again, and a second report of it is counted as a duplicate and ignored.
+// URLs back, ahead of new ones, after `requeue_grace`; a URL already reported
+// is never handed out again, and a second report of it is counted as a
+// duplicate and ignored. The service closes a lease in its own mailbox,
+// after the reports that reached it first (frontier_service.hpp).
 //
 // Poison URLs: a URL given back `max_deliveries` times (its fetchers kept
 // dying on it) is not handed out again; it counts as failed (a dead

@@ -28,11 +28,16 @@ public:
     // The lease lives as long as the producer's source: when the stream
     // ends for any reason (done, its fetcher gone, the service stopping),
     // the producer goes and its unreported URLs go back to the frontier.
-    auto lease = std::shared_ptr<uint64_t>(new uint64_t{frontier_->open_lease()},
-                                           [frontier = frontier_](uint64_t* id) {
-                                             frontier->close_lease(*id);
-                                             delete id;
-                                           });
+    // The lease closes through this service's mailbox, after the reports
+    // already in it: the last reports of a fetcher that died reached the
+    // service before the news of its death, so its pages count as done
+    // instead of going to another fetcher (and being fetched twice).
+    auto lease = std::shared_ptr<uint64_t>(
+      new uint64_t{frontier_->open_lease()},
+      [frontier = frontier_, mailbox = mailbox()](uint64_t* id) {
+        mailbox.post([frontier, id = *id] { frontier->close_lease(id); });
+        delete id;
+      });
     auto producer = troupe::actors::spawn_producer<v1::Url>(
       *self(), troupe::actors::producer_config{},
       [frontier = frontier_, lease](size_t demand, std::vector<v1::Url>& out) {

@@ -91,6 +91,7 @@ const std::set<std::string>& reserved_names() {
                                            "expire_deferred",
                                            "fire",
                                            "full_name",
+                                           "mailbox",
                                            "make_behavior",
                                            "methods",
                                            "on_start",

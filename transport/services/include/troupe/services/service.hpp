@@ -68,6 +68,7 @@
 #include "troupe/services/reply.hpp"
 #include "troupe/services/rpc_errc.hpp"
 #include "troupe/services/server_call.hpp"
+#include "troupe/services/service_mailbox.hpp"
 #include "troupe/services/service_report.hpp"
 
 namespace troupe::services {
@@ -132,6 +133,12 @@ public:
   /// (`server_call::defer`) without a message handler of their own. The
   /// call context current when it was set is current when `f` runs.
   void after(caf::timespan delay, std::function<void()> f);
+
+  /// Work for this service's actor from any thread, in order with its calls
+  /// (`service_mailbox.hpp`); a mailbox of no actor until the service runs.
+  service_mailbox mailbox() const {
+    return service_mailbox{self_ != nullptr ? self_->address() : caf::actor_addr{}};
+  }
 
   /// For `service_actor`: runs the timer `id` (see `after`).
   void fire(uint64_t id);
