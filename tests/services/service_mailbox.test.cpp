@@ -104,7 +104,8 @@ struct fixture : troupe::testing::deterministic_system<troupe::transport::system
 
 } // namespace
 
-TEST_CASE_METHOD(fixture, "work posted to a service runs in its actor after the calls before it",
+TEST_CASE_METHOD(fixture,
+                 "work posted to a service runs in its actor after the calls before it",
                  "[services][service_mailbox]") {
   // Both calls are in the service's mailbox before it handles the first,
   // which posts: the posted work comes after the second call.
@@ -130,7 +131,8 @@ TEST_CASE_METHOD(fixture, "work posted to a stopped service runs once, where it 
     greet("post-a");
     greet("quit");
     run();
-    CHECK(log->events == std::vector<std::string>{"greet post-a", "greet quit", "posted post-a"});
+    CHECK(log->events
+          == std::vector<std::string>{"greet post-a", "greet quit", "posted post-a"});
     CHECK(log->ran_in_actor == 0);
   }
   SECTION("a mailbox of no actor runs the work at once") {
