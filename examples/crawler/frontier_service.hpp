@@ -29,9 +29,13 @@ public:
     // ends for any reason (done, its fetcher gone, the service stopping),
     // the producer goes and its unreported URLs go back to the frontier.
     // The lease closes through this service's mailbox, after the reports
-    // already in it: the last reports of a fetcher that died reached the
-    // service before the news of its death, so its pages count as done
-    // instead of going to another fetcher (and being fetched twice).
+    // already in it. When a fetcher dies, its node reads every frame the
+    // connection still holds (and hands each report to this service) before
+    // it sees the connection closed, which is what ends the stream: those
+    // pages count as done instead of going to another fetcher (and being
+    // fetched twice). A report that arrives after the close (a connection
+    // the node closed itself, a fetcher that lived on) is covered by the
+    // frontier's grace.
     auto lease = std::shared_ptr<uint64_t>(
       new uint64_t{frontier_->open_lease()},
       [frontier = frontier_, mailbox = mailbox()](uint64_t* id) {

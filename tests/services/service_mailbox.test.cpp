@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -86,7 +87,8 @@ struct fixture : troupe::testing::deterministic_system<troupe::transport::system
   }
 
   ~fixture() {
-    caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+    if (service)
+      caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
     run();
   }
 
@@ -123,7 +125,17 @@ TEST_CASE_METHOD(fixture, "work posted to a stopped service runs once, where it 
   SECTION("the actor stopped before the post: on the caller's thread") {
     caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
     run();
+    service = nullptr; // the test's own reference, too
     log->mailbox.post([&] { ++runs; });
+    CHECK(runs == 1);
+  }
+  SECTION("what the work throws where it is found gone is logged, not thrown") {
+    caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+    run();
+    CHECK_NOTHROW(log->mailbox.post([&] {
+      ++runs;
+      throw std::runtime_error("posted work failed");
+    }));
     CHECK(runs == 1);
   }
   SECTION("the actor stops with the work still in its mailbox: where it is discarded") {

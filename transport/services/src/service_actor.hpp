@@ -3,16 +3,15 @@
 // Internal: the actor a service runs as. It owns the user's service object
 // (one per incarnation) and runs its generated behavior.
 
-#include <functional>
 #include <memory>
 #include <optional>
 
-#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include <troupe/actors/log.hpp>
 #include <troupe/supervisors/exception_reason.hpp>
 
+#include "posted_task.hpp"
 #include "troupe/services/service.hpp"
 
 namespace troupe::services {
@@ -25,38 +24,6 @@ using deferred_check_atom = caf::atom_constant<caf::atom("trp_svcdef")>;
 
 /// Internal: a timer set with `service_base::after` is due.
 using service_timer_atom = caf::atom_constant<caf::atom("trp_svctim")>;
-
-/// Internal: work posted through a `service_mailbox`.
-using service_post_atom = caf::atom_constant<caf::atom("trp_svcpst")>;
-
-/// Internal: what `service_mailbox::post` sends. Runs its function once:
-/// when the service's actor handles the message, else when the message is
-/// discarded (the actor stopped before reaching it).
-class posted_task {
-public:
-  explicit posted_task(std::function<void()> f) : f_(std::move(f)) {
-    // nop
-  }
-
-  posted_task(const posted_task&) = delete;
-  posted_task& operator=(const posted_task&) = delete;
-
-  ~posted_task();
-
-  /// Runs the function unless it ran; what it throws propagates.
-  void run() {
-    if (!f_)
-      return;
-    auto f = std::move(f_);
-    f_ = nullptr;
-    f();
-  }
-
-private:
-  std::function<void()> f_;
-};
-
-using posted_task_ptr = std::shared_ptr<posted_task>;
 
 class service_actor final : public caf::event_based_actor {
 public:
@@ -114,5 +81,3 @@ private:
 };
 
 } // namespace troupe::services
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::services::posted_task_ptr)

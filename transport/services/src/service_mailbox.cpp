@@ -1,30 +1,14 @@
 #include "troupe/services/service_mailbox.hpp"
 
-#include <exception>
 #include <memory>
 
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
 
-#include <troupe/actors/log.hpp>
-
-#include "service_actor.hpp"
+#include "posted_task.hpp"
 
 namespace troupe::services {
-
-posted_task::~posted_task() {
-  // The actor stopped before it got here: the work still runs, once (a
-  // destructor must not throw, so a failure is only logged).
-  try {
-    run();
-  } catch (const std::exception& e) {
-    actors::logger("troupe.services")
-      ->error("work posted to a stopped service threw: {}", e.what());
-  } catch (...) {
-    actors::logger("troupe.services")->error("work posted to a stopped service threw");
-  }
-}
 
 void service_mailbox::post(std::function<void()> f) const {
   auto task = std::make_shared<posted_task>(std::move(f));

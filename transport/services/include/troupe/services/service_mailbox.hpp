@@ -9,20 +9,25 @@
 /// callback of a library — but must be ordered with the calls needs to go
 /// through the same mailbox:
 ///
-///   auto mailbox = this->mailbox();          // in a method or on_start
+///   auto mailbox = this->mailbox();          // in on_start or a method
 ///   ...
-///   mailbox.post([frontier] { frontier->close_lease(id); });   // any thread
+///   mailbox.post([frontier, id] { frontier->close_lease(id); });   // any thread
 ///
 /// `f` then runs after every message already in the service's mailbox when
 /// `post` was called: a call that reached the service before the event that
-/// made you post is handled first.
+/// made you post is handled first. (Messages of high priority sent later may
+/// still overtake it; calls are of normal priority.)
 ///
 /// Exactly once: if the actor stopped before it got to `f` (or had stopped
 /// already), `f` runs on the thread that finds it gone — the caller's, or
 /// the one that discards the actor's mailbox. So `f` must not touch the
 /// service object (it may be gone): capture what it needs by value or by
 /// shared pointer, and make it quick and non-throwing (it may run inside
-/// CAF's cleanup).
+/// CAF's cleanup). As it may run inside `post`, do not post while holding
+/// a lock that `f` takes.
+///
+/// Take the mailbox once the service runs (`on_start`, a method): taken in
+/// the service's constructor it has no actor, and `post` runs `f` at once.
 ///
 /// Thread safety: a value; copy it anywhere; `post` from any thread.
 
