@@ -49,19 +49,26 @@ caf::error stream_import_config::validate() const {
 
 namespace detail {
 
-void append_delimited(std::string& out, const google::protobuf::MessageLite& item) {
-  // Straight into the string: CodedOutputStream per item costs more than
-  // the item itself for small messages.
-  using google::protobuf::io::CodedOutputStream;
-  auto size = item.ByteSizeLong();
+size_t delimited_size(size_t size) {
   if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
     throw std::length_error("remote stream item too large");
-  auto size32 = static_cast<uint32_t>(size);
+  using google::protobuf::io::CodedOutputStream;
+  return CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size;
+}
+
+uint8_t* write_delimited(const google::protobuf::MessageLite& item, uint8_t* out) {
+  // Straight into the buffer: CodedOutputStream per item costs more than
+  // the item itself for small messages.
+  using google::protobuf::io::CodedOutputStream;
+  out =
+    CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(item.GetCachedSize()), out);
+  return item.SerializeWithCachedSizesToArray(out);
+}
+
+void append_delimited(std::string& out, const google::protobuf::MessageLite& item) {
   auto offset = out.size();
-  out.resize(offset + CodedOutputStream::VarintSize32(size32) + size);
-  auto* ptr = reinterpret_cast<uint8_t*>(&out[offset]);
-  ptr = CodedOutputStream::WriteVarint32ToArray(size32, ptr);
-  item.SerializeWithCachedSizesToArray(ptr);
+  out.resize(offset + delimited_size(item.ByteSizeLong()));
+  write_delimited(item, reinterpret_cast<uint8_t*>(&out[offset]));
 }
 
 bool next_delimited(const char*& pos, const char* end, const char*& item, int& size) {

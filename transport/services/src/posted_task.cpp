@@ -11,8 +11,8 @@ posted_task::~posted_task() {
   try {
     run();
   } catch (const std::exception& e) {
-    actors::logger("troupe.services")->error("work posted to a stopped service threw: {}",
-                                              e.what());
+    actors::logger("troupe.services")
+      ->error("work posted to a stopped service threw: {}", e.what());
   } catch (...) {
     actors::logger("troupe.services")->error("work posted to a stopped service threw");
   }

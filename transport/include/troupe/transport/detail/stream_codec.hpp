@@ -44,6 +44,14 @@ namespace troupe::transport::detail {
 /// Appends `item` length-delimited (varint size, then its bytes) to `out`.
 void append_delimited(std::string& out, const google::protobuf::MessageLite& item);
 
+/// The bytes `append_delimited` writes for an item of `size` bytes (its
+/// size prefix included); throws `std::length_error` above 2 GiB.
+size_t delimited_size(size_t size);
+
+/// Writes `item` length-delimited at `out` using its cached size (call
+/// `ByteSizeLong` first); returns the end of what it wrote.
+uint8_t* write_delimited(const google::protobuf::MessageLite& item, uint8_t* out);
+
 /// Reads the next length-delimited item of [pos, end): sets `item` and
 /// `size` and advances `pos`; false when the bytes are truncated.
 bool next_delimited(const char*& pos, const char* end, const char*& item, int& size);
@@ -99,9 +107,17 @@ public:
 
   void encode(const caf::message& batch, size_t offset, size_t n,
               std::string& out) const override {
+    // Sizes first, then one resize of `out`: growing it item by item cost
+    // as much as encoding the small items themselves.
     auto items = actors::items_of<T>(batch);
+    size_t total = 0;
     for (auto i = offset; i < offset + n; ++i)
-      append_delimited(out, items[i]);
+      total += delimited_size(items[i].ByteSizeLong());
+    auto start = out.size();
+    out.resize(start + total);
+    auto* pos = reinterpret_cast<uint8_t*>(out.data() + start);
+    for (auto i = offset; i < offset + n; ++i)
+      pos = write_delimited(items[i], pos);
   }
 
   caf::error decode(const std::string& bytes, uint32_t count, actors::seq_t first_seq,
