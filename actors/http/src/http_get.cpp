@@ -140,6 +140,9 @@ caf::expected<http_response> outcome(transfer& t, CURLcode rc) {
       long status = 0;
       curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
       t.response.status = status;
+      const char* effective = nullptr;
+      curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
+      t.response.url = effective != nullptr ? effective : t.url;
       if (status >= 400)
         return caf::make_error(fetch_errc::http_status, static_cast<int64_t>(status), t.url);
       return std::move(t.response);

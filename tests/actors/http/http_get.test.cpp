@@ -245,11 +245,13 @@ TEST_CASE("redirects are followed up to max_redirects", "[http]") {
     CHECK(r->status == 200);
     CHECK(r->body == "ok");
     CHECK(header(*r, "Location").empty()); // only the final response's headers
+    CHECK(r->url == server.url("/ok"));    // where relative links resolve
   }
   SECTION("a chain of max_redirects is followed") {
     auto r = fetch(get, server.url("/redirect?n=3"));
     REQUIRE(r);
     CHECK(r->body == "ok");
+    CHECK(r->url == server.url("/ok"));
   }
   SECTION("a longer chain fails with transfer_failed") {
     auto r = fetch(get, server.url("/redirect?n=4"));
@@ -267,6 +269,7 @@ TEST_CASE("with max_redirects 0 the 3xx response itself is returned", "[http]") 
   REQUIRE(r);
   CHECK(r->status == 302);
   CHECK(header(*r, "Location") == "/ok");
+  CHECK(r->url == server.url("/redirect")); // not followed: still the request's
 }
 
 TEST_CASE("a body larger than max_body_size fails with transfer_failed", "[http]") {
@@ -501,7 +504,7 @@ TEST_CASE("make returns a working operation for a valid config", "[http]") {
 
 TEST_CASE("http messages travel in CAF messages and survive a binary round trip", "[http]") {
   http_request req{"http://example.invalid/x", {{"A", "1"}, {"B", ""}}};
-  http_response res{200, "body", {{"Content-Type", "text/plain"}}};
+  http_response res{200, "body", {{"Content-Type", "text/plain"}}, "http://example.invalid/y"};
   auto msg = caf::make_message(req, res);
   REQUIRE(msg.match_elements<http_request, http_response>());
   CHECK(msg.get_as<http_request>(0) == req);

@@ -36,6 +36,9 @@ struct http_response {
   std::string body;
   /// Header fields of the final response (those of redirects are dropped).
   http_headers headers;
+  /// Where the final response came from: the request's URL, or the one the
+  /// last redirect followed led to (the base for the page's relative links).
+  std::string url;
 };
 
 /// @relates http_request
@@ -50,7 +53,7 @@ inline bool operator!=(const http_request& x, const http_request& y) {
 
 /// @relates http_response
 inline bool operator==(const http_response& x, const http_response& y) {
-  return x.status == y.status && x.body == y.body && x.headers == y.headers;
+  return x.status == y.status && x.body == y.body && x.headers == y.headers && x.url == y.url;
 }
 
 /// @relates http_response
@@ -75,7 +78,7 @@ typename Inspector::result_type inspect(Inspector& f, http_request& x) {
 /// @relates http_response
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_response& x) {
-  return f(caf::meta::type_name("troupe.http_response"), x.status, x.body, x.headers);
+  return f(caf::meta::type_name("troupe.http_response"), x.status, x.body, x.headers, x.url);
 }
 
 } // namespace troupe::http
