@@ -41,6 +41,7 @@ using page_job_ptr = std::shared_ptr<page_job>;
 struct report_counts {
   std::atomic<uint64_t> ok{0};
   std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> deferred{0};
 };
 
 } // namespace
@@ -122,8 +123,11 @@ private:
     auto ok = page.ok();
     frontier_.report(this, page, 10s)
       .then(
-        [this, job, ok](v1::ReportAck&) {
-          (ok ? counts_->ok : counts_->failed).fetch_add(1);
+        [this, job, ok](v1::ReportAck& ack) {
+          (ack.deferred() ? counts_->deferred
+             : ok         ? counts_->ok
+                          : counts_->failed)
+            .fetch_add(1);
           job->done();
         },
         [job](caf::error& err) { job->done(err); });
@@ -245,6 +249,7 @@ fetcher_outcome run_fetcher(caf::actor_system& sys, const troupe::transport::nod
   stop();
   outcome.ok = counts->ok.load();
   outcome.failed = counts->failed.load();
+  outcome.deferred = counts->deferred.load();
   return outcome;
 }
 

@@ -46,6 +46,8 @@ struct fetcher_settings {
 struct fetcher_outcome {
   uint64_t ok = 0;
   uint64_t failed = 0;
+  /// Pages not tried (an open circuit) that the frontier put off for later.
+  uint64_t deferred = 0;
   /// Most HTTP attempts that ran at once (the fetcher's high-water mark).
   uint64_t max_in_flight_seen = 0;
   /// Set if the stream ended with an error (the frontier is gone).

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include <troupe/actors/fetch_errc.hpp>
 #include <troupe/http/http_message.hpp>
 #include <troupe/messages/error_category.hpp>
 #include <troupe/services/rpc_errc.hpp>
@@ -73,7 +74,7 @@ void crawl_frontier::close_lease(uint64_t id) {
         ++counts_.dead_letters;
       } else {
         // Out again after the grace, ahead of new URLs.
-        returning_.emplace_back(i->first, now + cfg_.requeue_grace);
+        give_back(i->first, now + cfg_.requeue_grace);
         ++back;
       }
       i = leased_.erase(i);
@@ -120,9 +121,9 @@ troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
                                                : troupe::actors::pull_status::wait;
 }
 
-caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
+caf::expected<report_result> crawl_frontier::report(const v1::PageReport& page) {
   std::vector<caf::actor_addr> wake;
-  uint32_t added = 0;
+  report_result result;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (known_.count(page.url()) == 0)
@@ -140,7 +141,16 @@ caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
     returning_.erase(std::remove_if(returning_.begin(), returning_.end(),
                                     [&](const auto& r) { return r.first == page.url(); }),
                      returning_.end());
-    if (!done_.insert(page.url()).second) {
+    auto error = page.ok() ? caf::error{} : troupe::transport::from_wire_error(page.error());
+    if (troupe::messages::is(error, troupe::actors::fetch_errc::circuit_open)
+        && done_.count(page.url()) == 0 && deferrals_[page.url()] < cfg_.max_deferrals) {
+      // Not tried: out again once the host's breaker may let it through.
+      ++deferrals_[page.url()];
+      ++counts_.deferred;
+      give_back(page.url(), std::chrono::steady_clock::now() + cfg_.defer_delay);
+      result.deferred = true;
+      wake = waiting_producers();
+    } else if (!done_.insert(page.url()).second) {
       ++counts_.duplicates;
     } else {
       if (page.ok()) {
@@ -148,22 +158,25 @@ caf::expected<uint32_t> crawl_frontier::report(const v1::PageReport& page) {
       } else {
         ++counts_.failed;
         // By code only: the text varies per page.
-        auto err = troupe::transport::from_wire_error(page.error());
         ++counts_.failed_by_reason[troupe::messages::describe(
-          caf::error{err.code(), err.category()})];
+          caf::error{error.code(), error.category()})];
       }
+      deferrals_.erase(page.url());
       for (auto& link : page.links())
         if (add(link))
-          ++added;
+          ++result.new_urls;
     }
     // New URLs to hand out, or the last lease gone (the streams end).
-    if (added > 0 || leased_.empty())
+    if (result.new_urls > 0 || leased_.empty())
       wake = waiting_producers();
     note_if_finished();
   }
   finished_cv_.notify_all();
-  resume(wake);
-  return added;
+  if (result.deferred)
+    resume(wake, cfg_.defer_delay + past_due);
+  else
+    resume(wake);
+  return result;
 }
 
 crawl_progress crawl_frontier::progress() const {
@@ -189,6 +202,12 @@ double crawl_frontier::crawl_seconds() const {
 bool crawl_frontier::wait_finished(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> guard{mtx_};
   return finished_cv_.wait_for(guard, timeout, [this] { return finished(); });
+}
+
+void crawl_frontier::give_back(std::string url, std::chrono::steady_clock::time_point due) {
+  auto at = std::upper_bound(returning_.begin(), returning_.end(), due,
+                             [](auto t, const auto& r) { return t < r.second; });
+  returning_.emplace(at, std::move(url), due);
 }
 
 bool crawl_frontier::add(const std::string& url) {

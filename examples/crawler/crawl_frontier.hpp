@@ -50,10 +50,27 @@ struct frontier_config {
   /// Streams a URL may go out on before it is a dead letter.
   uint32_t max_deliveries = 3;
   /// How long a URL given back by a stream that ended waits before it goes
-  /// out again. The reports its fetcher sent just before it died arrive on
-  /// another path than the news of its death, and may come a little later:
-  /// a report within the grace makes the URL done, not fetched twice.
+  /// out again. The service closes a lease after the reports already in its
+  /// mailbox; the grace covers those that come later (a fetcher that lost
+  /// its stream but lived on, a connection its node closed itself): a
+  /// report within the grace makes the URL done, not fetched twice.
   std::chrono::milliseconds requeue_grace{1000};
+  /// A page its fetcher did not try, because that host's circuit breaker
+  /// was open, goes out again this much later (about the breaker's open
+  /// interval) instead of failing for the crawl: an open circuit says "not
+  /// now", not "this page is broken".
+  std::chrono::milliseconds defer_delay{500};
+  /// Times a page may be put off that way; the next report of an open
+  /// circuit counts it as failed.
+  uint32_t max_deferrals = 10;
+};
+
+/// What the frontier made of a report (`crawl_frontier::report`).
+struct report_result {
+  /// Links it had not seen before.
+  uint32_t new_urls = 0;
+  /// The page was not tried (an open circuit): it goes out again later.
+  bool deferred = false;
 };
 
 /// Counters, read with `crawl_frontier::progress`.
@@ -67,6 +84,9 @@ struct crawl_progress {
   uint64_t out_of_scope = 0;
   /// URLs given up after `max_deliveries` (counted in `failed` too).
   uint64_t dead_letters = 0;
+  /// Reports of pages not tried because of an open circuit, put off for
+  /// later (not counted in `failed`).
+  uint64_t deferred = 0;
   /// Failed pages by their error's code, e.g. "trp_fetch:http_status".
   std::map<std::string, uint64_t> failed_by_reason;
   uint64_t leased = 0;
@@ -95,10 +115,11 @@ public:
   /// bring more); `done` once nothing is waiting or leased.
   troupe::actors::pull_status take(uint64_t id, size_t demand, std::vector<v1::Url>& out);
 
-  /// Records a fetcher's report; returns the number of new URLs,
-  /// `failed_precondition` for a URL the crawl never handed out, or
-  /// `invalid_argument` for a failure without a typed error.
-  caf::expected<uint32_t> report(const v1::PageReport& page);
+  /// Records a fetcher's report: done with its new links, or put off (see
+  /// `frontier_config::defer_delay`); `failed_precondition` for a URL the
+  /// crawl never handed out, `invalid_argument` for a failure without a
+  /// typed error.
+  caf::expected<report_result> report(const v1::PageReport& page);
 
   crawl_progress progress() const;
 
@@ -111,6 +132,10 @@ public:
 private:
   /// Adds `url` if new, in scope and within budget. Requires the lock.
   bool add(const std::string& url);
+
+  /// Puts `url` among the URLs that go out again at `due`, in the order of
+  /// their due times. Requires the lock.
+  void give_back(std::string url, std::chrono::steady_clock::time_point due);
 
   /// The producers of the open streams, to wake once the lock is released
   /// (`resume`). Requires the lock.
@@ -135,8 +160,8 @@ private:
   std::unordered_set<std::string> known_;
   std::unordered_set<std::string> done_;
   std::deque<std::string> waiting_;
-  /// Given back by streams that ended, each with the time it may go out
-  /// again (in that order).
+  /// Given back (by streams that ended, or put off), each with the time it
+  /// may go out again, in that order.
   std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> returning_;
   /// URL -> lease it went out under.
   std::unordered_map<std::string, uint64_t> leased_;
@@ -144,6 +169,8 @@ private:
   std::unordered_map<uint64_t, caf::actor_addr> producers_;
   /// URL -> streams it went out on, while not done.
   std::unordered_map<std::string, uint32_t> deliveries_;
+  /// URL -> times it was put off (an open circuit), while not done.
+  std::unordered_map<std::string, uint32_t> deferrals_;
   std::chrono::steady_clock::time_point first_taken_{};
   std::chrono::steady_clock::time_point finished_at_{};
   uint64_t next_lease_ = 0;

@@ -57,11 +57,12 @@ public:
 
   troupe::services::reply<v1::ReportAck> report(troupe::services::server_call&,
                                                 const v1::PageReport& page) override {
-    auto added = frontier_->report(page);
-    if (!added)
-      return added.error();
+    auto result = frontier_->report(page);
+    if (!result)
+      return result.error();
     v1::ReportAck ack;
-    ack.set_new_urls(*added);
+    ack.set_new_urls(result->new_urls);
+    ack.set_deferred(result->deferred);
     return ack;
   }
 

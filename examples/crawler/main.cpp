@@ -113,10 +113,11 @@ int run_fetcher_process(caf::actor_system& sys, const crawler_system_config& cfg
   auto outcome = crawler::run_fetcher(sys, *node, "127.0.0.1", cfg.frontier_port, settings);
   node->stop();
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
-  std::printf("fetcher %s ok=%llu failed=%llu max_in_flight_seen=%llu peak_rss_kb=%ld "
-              "leaked_actors=%ld error=%s\n",
+  std::printf("fetcher %s ok=%llu failed=%llu deferred=%llu max_in_flight_seen=%llu "
+              "peak_rss_kb=%ld leaked_actors=%ld error=%s\n",
               cfg.fetcher_id.c_str(), static_cast<unsigned long long>(outcome.ok),
               static_cast<unsigned long long>(outcome.failed),
+              static_cast<unsigned long long>(outcome.deferred),
               static_cast<unsigned long long>(outcome.max_in_flight_seen), peak_rss_kb(),
               leaked, outcome.error ? "yes" : "none");
   if (outcome.error)
@@ -326,10 +327,12 @@ int run_coordinator(caf::actor_system& sys, const crawler_system_config& cfg,
   auto leaked = troupe_examples::leaked_actors(sys, baseline);
   auto p = frontier->progress();
   auto pages = word_value(site_stats, "pages");
-  std::printf("crawl: %s; frontier requeued=%llu dead_letters=%llu out_of_scope_links=%llu "
-              "over_budget=%llu restarts=%u crawl_seconds=%.2f leaked_actors=%ld\n",
+  std::printf("crawl: %s; frontier requeued=%llu dead_letters=%llu deferred=%llu "
+              "out_of_scope_links=%llu over_budget=%llu restarts=%u crawl_seconds=%.2f "
+              "leaked_actors=%ld\n",
               site_stats.c_str(), static_cast<unsigned long long>(p.requeued),
               static_cast<unsigned long long>(p.dead_letters),
+              static_cast<unsigned long long>(p.deferred),
               static_cast<unsigned long long>(p.out_of_scope),
               static_cast<unsigned long long>(p.over_budget), restarts,
               frontier->crawl_seconds(), leaked);

@@ -1,5 +1,6 @@
 // The crawler's frontier: de-duplication, scope, leases given back when a
-// stream ends, late and duplicate reports, poison URLs.
+// stream ends, late and duplicate reports, poison URLs, pages put off by an
+// open circuit.
 
 #include <catch2/catch.hpp>
 
@@ -16,13 +17,24 @@ namespace {
 
 const std::string site = "http://127.0.0.1:8080";
 
-/// No grace: a URL given back goes out again at once (the grace has a
-/// test of its own).
+/// No grace, no delay: a URL given back or put off goes out again at once
+/// (the grace and the delay have tests of their own).
 frontier_config config() {
   frontier_config cfg;
   cfg.origins = {"http://127.0.0.1:8080"};
   cfg.requeue_grace = std::chrono::milliseconds{0};
+  cfg.defer_delay = std::chrono::milliseconds{0};
   return cfg;
+}
+
+/// A report of a page its fetcher did not try: its host's breaker was open.
+v1::PageReport not_tried(const std::string& url) {
+  v1::PageReport r;
+  r.set_url(url);
+  r.set_ok(false);
+  troupe::transport::to_wire_error(caf::make_error(troupe::actors::fetch_errc::circuit_open),
+                                   "trp_fetch:circuit_open", *r.mutable_error());
+  return r;
 }
 
 v1::PageReport page(const std::string& url, std::vector<std::string> links = {},
@@ -64,7 +76,9 @@ TEST_CASE("links are crawled once, in scope and within the budget", "[examples][
                              {site + "/p/1", site + "/p/1", site + "/p/0",
                               "http://elsewhere:80/x", site + "/p/2", site + "/p/3"}));
   REQUIRE(added);
-  CHECK(*added == 2); // p/1 once, p/2; p/0 known; elsewhere out of scope; p/3 over budget
+  CHECK(added->new_urls
+        == 2); // p/1 once, p/2; p/0 known; elsewhere out of scope; p/3 over budget
+  CHECK(!added->deferred);
   auto p = f.progress();
   CHECK(p.known == 3);
   CHECK(p.out_of_scope == 1);
@@ -186,4 +200,83 @@ TEST_CASE("a URL whose fetchers keep dying on it becomes a dead letter",
   CHECK(p.dead_letters == 1);
   CHECK(p.failed == 1);
   CHECK(p.finished);
+}
+
+TEST_CASE("a page not tried because its host's circuit was open goes out again later",
+          "[examples][crawler]") {
+  auto cfg = config();
+  cfg.defer_delay = std::chrono::hours{1};
+  crawl_frontier f{cfg};
+  f.seed(site + "/p/0");
+  auto a = f.open_lease();
+  take(f, a, 1);
+  auto r = f.report(not_tried(site + "/p/0"));
+  REQUIRE(r);
+  CHECK(r->deferred);
+  auto p = f.progress();
+  CHECK(p.deferred == 1);
+  CHECK(p.failed == 0); // not failed for the crawl
+  CHECK(p.leased == 0);
+  CHECK(!p.finished);
+  pull_status st;
+  CHECK(take(f, a, 10, &st).empty()); // not before its delay
+  CHECK(st == pull_status::wait);
+  SECTION("once its delay is over, it goes out again and can be crawled") {
+    crawl_frontier h{config()}; // no delay
+    h.seed(site + "/p/0");
+    auto b = h.open_lease();
+    take(h, b, 1);
+    REQUIRE(h.report(not_tried(site + "/p/0")));
+    CHECK(take(h, b, 10) == std::vector<std::string>{site + "/p/0"});
+    auto done = h.report(page(site + "/p/0"));
+    REQUIRE(done);
+    CHECK(!done->deferred);
+    CHECK(h.progress().crawled == 1);
+    CHECK(h.progress().finished);
+  }
+  SECTION("a report of it from another fetcher meanwhile makes it done") {
+    REQUIRE(f.report(page(site + "/p/0")));
+    CHECK(f.progress().crawled == 1);
+    CHECK(f.progress().finished);
+  }
+}
+
+TEST_CASE("a page put off max_deferrals times fails with circuit_open on the next",
+          "[examples][crawler]") {
+  auto cfg = config();
+  cfg.max_deferrals = 2;
+  crawl_frontier f{cfg};
+  f.seed(site + "/p/0");
+  auto a = f.open_lease();
+  for (int i = 0; i < 2; ++i) {
+    CHECK(take(f, a, 1) == std::vector<std::string>{site + "/p/0"});
+    auto r = f.report(not_tried(site + "/p/0"));
+    REQUIRE(r);
+    CHECK(r->deferred);
+  }
+  CHECK(take(f, a, 1) == std::vector<std::string>{site + "/p/0"});
+  auto r = f.report(not_tried(site + "/p/0"));
+  REQUIRE(r);
+  CHECK(!r->deferred);
+  auto p = f.progress();
+  CHECK(p.deferred == 2);
+  CHECK(p.failed == 1);
+  CHECK(p.failed_by_reason == std::map<std::string, uint64_t>{{"trp_fetch:circuit_open", 1}});
+  CHECK(p.finished);
+}
+
+TEST_CASE("URLs given back go out in the order of their due times", "[examples][crawler]") {
+  auto cfg = config();
+  cfg.requeue_grace = std::chrono::hours{1};
+  crawl_frontier f{cfg};
+  f.seed(site + "/p/0");
+  f.seed(site + "/p/1");
+  auto a = f.open_lease();
+  auto b = f.open_lease();
+  CHECK(take(f, a, 1) == std::vector<std::string>{site + "/p/0"});
+  CHECK(take(f, b, 1) == std::vector<std::string>{site + "/p/1"});
+  f.close_lease(a);                            // p/0 due in an hour
+  REQUIRE(f.report(not_tried(site + "/p/1"))); // p/1 due now, behind it in time order
+  // p/1 is not held up behind p/0's grace.
+  CHECK(take(f, b, 10) == std::vector<std::string>{site + "/p/1"});
 }
