@@ -1,5 +1,7 @@
 #include "crawl_fetcher.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -146,8 +148,11 @@ fetcher_outcome run_fetcher(caf::actor_system& sys, const troupe::transport::nod
                             const fetcher_settings& settings) {
   fetcher_outcome outcome;
   v1::Frontier::Stub frontier{troupe::services::channel::remote(node.handle(), host, port)};
+  // The frontier tells its fetchers apart by this name, also from a
+  // replacement started under the same id: the process id makes it unique.
+  auto instance = settings.id + "#" + std::to_string(::getpid());
   v1::WorkRequest req;
-  req.set_fetcher(settings.id);
+  req.set_fetcher(instance);
   auto work = frontier.work(req, settings.capacity, 10s);
   if (!work) {
     outcome.error = work.error();
@@ -201,7 +206,7 @@ fetcher_outcome run_fetcher(caf::actor_system& sys, const troupe::transport::nod
     return fail(parsers.error());
   started.push_back(*parsers);
   auto counts = std::make_shared<report_counts>();
-  auto reporter = sys.spawn<page_reporter>(frontier, *parsers, settings.id, counts);
+  auto reporter = sys.spawn<page_reporter>(frontier, *parsers, instance, counts);
   started.push_back(reporter);
   auto ended = std::make_shared<caf::error>();
   auto sink = troupe::actors::spawn_consumer<page_result>(

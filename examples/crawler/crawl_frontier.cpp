@@ -32,9 +32,10 @@ void crawl_frontier::seed(const std::string& url) {
   add(url);
 }
 
-uint64_t crawl_frontier::open_lease() {
+uint64_t crawl_frontier::open_lease(std::string fetcher) {
   std::lock_guard<std::mutex> guard{mtx_};
-  return ++next_lease_;
+  owners_.emplace(++next_lease_, std::move(fetcher));
+  return next_lease_;
 }
 
 void crawl_frontier::attach(uint64_t id, const caf::actor& producer) {
@@ -60,6 +61,7 @@ void crawl_frontier::close_lease(uint64_t id) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     producers_.erase(id);
+    owners_.erase(id);
     auto now = std::chrono::steady_clock::now();
     for (auto i = leased_.begin(); i != leased_.end();) {
       if (i->second != id) {
@@ -70,6 +72,7 @@ void crawl_frontier::close_lease(uint64_t id) {
         // Its fetchers kept dying on it: a dead letter, not another victim.
         done_.insert(i->first);
         deliveries_.erase(i->first);
+        deferrals_.erase(i->first);
         ++counts_.failed;
         ++counts_.dead_letters;
       } else {
@@ -96,8 +99,7 @@ troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
                                                  std::vector<v1::Url>& out) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto now = std::chrono::steady_clock::now();
-  // Given-back URLs whose grace is over go first, in the order they went
-  // out.
+  // Given-back URLs that are due go first, in the order they came due.
   size_t due = 0;
   while (due < returning_.size() && returning_[due].second <= now)
     ++due;
@@ -124,6 +126,7 @@ troupe::actors::pull_status crawl_frontier::take(uint64_t id, size_t demand,
 caf::expected<report_result> crawl_frontier::report(const v1::PageReport& page) {
   std::vector<caf::actor_addr> wake;
   report_result result;
+  std::chrono::milliseconds delay{0};
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (known_.count(page.url()) == 0)
@@ -132,6 +135,16 @@ caf::expected<report_result> crawl_frontier::report(const v1::PageReport& page) 
     if (!page.ok() && (page.error().code() == 0 || page.error().category().empty()))
       return caf::make_error(troupe::services::rpc_errc::invalid_argument,
                              "a failed page needs a typed error: " + page.url());
+    auto error = page.ok() ? caf::error{} : troupe::transport::from_wire_error(page.error());
+    auto not_tried = troupe::messages::is(error, troupe::actors::fetch_errc::circuit_open);
+    if (not_tried && (done_.count(page.url()) > 0 || !holds(page.fetcher(), page.url()))) {
+      // Stale: the page is done, or no longer this fetcher's (its stream
+      // ended; the page went back, or out again). It was not tried, so it
+      // tells nothing (and fetched nothing twice): whoever has the page now
+      // reports it.
+      result.deferred = true;
+      return result;
+    }
     // Whoever holds it, it is done now: a second holder's report is a
     // duplicate, and its lease must not outlive it.
     leased_.erase(page.url());
@@ -141,13 +154,14 @@ caf::expected<report_result> crawl_frontier::report(const v1::PageReport& page) 
     returning_.erase(std::remove_if(returning_.begin(), returning_.end(),
                                     [&](const auto& r) { return r.first == page.url(); }),
                      returning_.end());
-    auto error = page.ok() ? caf::error{} : troupe::transport::from_wire_error(page.error());
-    if (troupe::messages::is(error, troupe::actors::fetch_errc::circuit_open)
-        && done_.count(page.url()) == 0 && deferrals_[page.url()] < cfg_.max_deferrals) {
-      // Not tried: out again once the host's breaker may let it through.
+    if (not_tried && deferrals_[page.url()] < cfg_.max_deferrals) {
+      // Out again once the host's breaker may let it through; jittered, so
+      // that a host's put-off pages do not all come back at the instant it
+      // half-opens (and trip it again together).
       ++deferrals_[page.url()];
       ++counts_.deferred;
-      give_back(page.url(), std::chrono::steady_clock::now() + cfg_.defer_delay);
+      delay = cfg_.defer_delay + cfg_.defer_delay * jitter_() / (2 * decltype(jitter_)::max());
+      give_back(page.url(), std::chrono::steady_clock::now() + delay);
       result.deferred = true;
       wake = waiting_producers();
     } else if (!done_.insert(page.url()).second) {
@@ -173,7 +187,7 @@ caf::expected<report_result> crawl_frontier::report(const v1::PageReport& page) 
   }
   finished_cv_.notify_all();
   if (result.deferred)
-    resume(wake, cfg_.defer_delay + past_due);
+    resume(wake, delay + past_due);
   else
     resume(wake);
   return result;
@@ -202,6 +216,14 @@ double crawl_frontier::crawl_seconds() const {
 bool crawl_frontier::wait_finished(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> guard{mtx_};
   return finished_cv_.wait_for(guard, timeout, [this] { return finished(); });
+}
+
+bool crawl_frontier::holds(const std::string& fetcher, const std::string& url) const {
+  auto held = leased_.find(url);
+  if (held == leased_.end())
+    return false;
+  auto owner = owners_.find(held->second);
+  return owner != owners_.end() && owner->second == fetcher;
 }
 
 void crawl_frontier::give_back(std::string url, std::chrono::steady_clock::time_point due) {

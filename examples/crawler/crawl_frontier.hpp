@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -57,8 +58,10 @@ struct frontier_config {
   std::chrono::milliseconds requeue_grace{1000};
   /// A page its fetcher did not try, because that host's circuit breaker
   /// was open, goes out again this much later (about the breaker's open
-  /// interval) instead of failing for the crawl: an open circuit says "not
-  /// now", not "this page is broken".
+  /// interval; plus up to half of it, at random) instead of failing for the
+  /// crawl: an open circuit says "not now", not "this page is broken". Only
+  /// the fetcher holding the page may put it off; a report of an open
+  /// circuit from one whose stream ended changes nothing.
   std::chrono::milliseconds defer_delay{500};
   /// Times a page may be put off that way; the next report of an open
   /// circuit counts it as failed.
@@ -69,7 +72,8 @@ struct frontier_config {
 struct report_result {
   /// Links it had not seen before.
   uint32_t new_urls = 0;
-  /// The page was not tried (an open circuit): it goes out again later.
+  /// The page was not tried (an open circuit): it goes out again later, or
+  /// is already out again (a fetcher whose stream had ended).
   bool deferred = false;
 };
 
@@ -101,8 +105,9 @@ public:
   /// Adds a start URL.
   void seed(const std::string& url);
 
-  /// A new Work stream; its URLs are leased under the returned id.
-  uint64_t open_lease();
+  /// A new Work stream for `fetcher` (`WorkRequest.fetcher`, unique per
+  /// fetcher process); its URLs are leased under the returned id.
+  uint64_t open_lease(std::string fetcher = {});
 
   /// The producer pulling lease `id`: woken when URLs arrive.
   void attach(uint64_t id, const caf::actor& producer);
@@ -132,6 +137,9 @@ public:
 private:
   /// Adds `url` if new, in scope and within budget. Requires the lock.
   bool add(const std::string& url);
+
+  /// True if `url` is leased to a stream of `fetcher`. Requires the lock.
+  bool holds(const std::string& fetcher, const std::string& url) const;
 
   /// Puts `url` among the URLs that go out again at `due`, in the order of
   /// their due times. Requires the lock.
@@ -167,6 +175,10 @@ private:
   std::unordered_map<std::string, uint64_t> leased_;
   /// Lease -> its producer.
   std::unordered_map<uint64_t, caf::actor_addr> producers_;
+  /// Lease -> the fetcher it serves.
+  std::unordered_map<uint64_t, std::string> owners_;
+  /// Jitter for put-off pages.
+  std::minstd_rand jitter_{std::random_device{}()};
   /// URL -> streams it went out on, while not done.
   std::unordered_map<std::string, uint32_t> deliveries_;
   /// URL -> times it was put off (an open circuit), while not done.

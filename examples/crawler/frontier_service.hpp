@@ -24,7 +24,7 @@ public:
   }
 
   troupe::services::stream_reply<v1::Url> work(troupe::services::server_call&,
-                                               const v1::WorkRequest&) override {
+                                               const v1::WorkRequest& req) override {
     // The lease lives as long as the producer's source: when the stream
     // ends for any reason (done, its fetcher gone, the service stopping),
     // the producer goes and its unreported URLs go back to the frontier.
@@ -37,7 +37,7 @@ public:
     // the node closed itself, a fetcher that lived on) is covered by the
     // frontier's grace.
     auto lease = std::shared_ptr<uint64_t>(
-      new uint64_t{frontier_->open_lease()},
+      new uint64_t{frontier_->open_lease(req.fetcher())},
       [frontier = frontier_, mailbox = mailbox()](uint64_t* id) {
         mailbox.post([frontier, id = *id] { frontier->close_lease(id); });
         delete id;

@@ -28,9 +28,10 @@ frontier_config config() {
 }
 
 /// A report of a page its fetcher did not try: its host's breaker was open.
-v1::PageReport not_tried(const std::string& url) {
+v1::PageReport not_tried(const std::string& url, const std::string& fetcher = {}) {
   v1::PageReport r;
   r.set_url(url);
+  r.set_fetcher(fetcher);
   r.set_ok(false);
   troupe::transport::to_wire_error(caf::make_error(troupe::actors::fetch_errc::circuit_open),
                                    "trp_fetch:circuit_open", *r.mutable_error());
@@ -279,4 +280,45 @@ TEST_CASE("URLs given back go out in the order of their due times", "[examples][
   REQUIRE(f.report(not_tried(site + "/p/1"))); // p/1 due now, behind it in time order
   // p/1 is not held up behind p/0's grace.
   CHECK(take(f, b, 10) == std::vector<std::string>{site + "/p/1"});
+}
+
+TEST_CASE(
+  "an open circuit reported by a fetcher that no longer holds the page changes nothing",
+  "[examples][crawler]") {
+  auto cfg = config();
+  cfg.defer_delay = std::chrono::hours{1};
+  crawl_frontier f{cfg};
+  f.seed(site + "/p/0");
+  auto a = f.open_lease("fetcher-a");
+  CHECK(take(f, a, 1) == std::vector<std::string>{site + "/p/0"});
+  f.close_lease(a); // a's stream ended; a lives on and reports later
+  auto b = f.open_lease("fetcher-b");
+  CHECK(take(f, b, 1) == std::vector<std::string>{site + "/p/0"});
+  SECTION("while another fetcher holds it: its lease stays, nothing is put off") {
+    auto r = f.report(not_tried(site + "/p/0", "fetcher-a"));
+    REQUIRE(r);
+    CHECK(r->deferred);
+    auto p = f.progress();
+    CHECK(p.deferred == 0);
+    CHECK(p.leased == 1);  // still b's
+    CHECK(p.waiting == 0); // not given back: it would go out twice
+    REQUIRE(f.report(page(site + "/p/0")));
+    CHECK(f.progress().crawled == 1);
+    CHECK(f.progress().duplicates == 0);
+    CHECK(f.progress().finished);
+  }
+  SECTION("after the page is done: no duplicate, it was not fetched") {
+    REQUIRE(f.report(page(site + "/p/0")));
+    REQUIRE(f.report(not_tried(site + "/p/0", "fetcher-a")));
+    CHECK(f.progress().duplicates == 0);
+    CHECK(f.progress().crawled == 1);
+  }
+  SECTION("the holder's own report puts it off") {
+    auto r = f.report(not_tried(site + "/p/0", "fetcher-b"));
+    REQUIRE(r);
+    CHECK(r->deferred);
+    CHECK(f.progress().deferred == 1);
+    CHECK(f.progress().leased == 0);
+    CHECK(f.progress().waiting == 1);
+  }
 }
