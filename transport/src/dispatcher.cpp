@@ -9,6 +9,7 @@
 #include <troupe/actors/call_context.hpp>
 #include <troupe/actors/flow_errc.hpp>
 #include <troupe/actors/log.hpp>
+#include <troupe/flow.pb.h>
 #include <troupe/messages/error_category.hpp>
 
 #include "framing.hpp"
@@ -264,8 +265,16 @@ void dispatcher::deliver(const envelope_fields& env) {
   auto i = table.find(std::string{env.receiver_name});
   if (i == table.end()) {
     auto err = caf::make_error(transport_errc::unknown_actor, std::string{env.receiver_name});
-    log_->warn("{}: envelope for unknown actor '{}' (type {})", label_, env.receiver_name,
-               env.type);
+    // A credit Pull in flight when its stream ended finds the stream's hub
+    // gone: normal, and the importer ignores the answer after the end
+    // (docs/transport.md). Anything else names an actor this node lacks.
+    if (env.type == troupe::flow::Pull::descriptor()->full_name())
+      log_->info("{}: Pull for '{}', not (or no longer) published here: a stream's end "
+                 "raced it, or its importer names no stream of this node",
+                 label_, env.receiver_name);
+    else
+      log_->warn("{}: envelope for unknown actor '{}' (type {})", label_, env.receiver_name,
+                 env.type);
     return send_error(err, env);
   }
   caf::message msg;
