@@ -254,7 +254,7 @@ pipeline_result remote_pipeline_rounds(bool with_raw) {
   std::vector<double> pipeline;
   std::vector<double> raw;
   std::vector<double> ratios;
-  for (int round = 0; round < std::max(1, pipeline_rounds); ++round) {
+  for (int round = 0; round < pipeline_rounds; ++round) {
     double p = 0;
     double r = 0;
     if (round % 2 == 0 || !with_raw) {
@@ -271,11 +271,11 @@ pipeline_result remote_pipeline_rounds(bool with_raw) {
   pipeline_result result{percentile(pipeline, 0.5), percentile(raw, 0.5),
                          with_raw ? percentile(ratios, 0.5) : 0.0};
   std::printf("troupe remote pipeline: %.2f M items/s (2 M items, batched; median of %d)\n",
-              result.items_per_s / 1e6, std::max(1, pipeline_rounds));
+              result.items_per_s / 1e6, pipeline_rounds);
   if (with_raw)
     std::printf("raw asio+protobuf stream: %.2f M items/s (2 M items, no acknowledgements; "
                 "median of %d; ratio %.3f)\n",
-                result.raw_items_per_s / 1e6, std::max(1, pipeline_rounds), result.ratio);
+                result.raw_items_per_s / 1e6, pipeline_rounds, result.ratio);
   return result;
 }
 

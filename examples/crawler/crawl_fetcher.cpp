@@ -93,15 +93,13 @@ private:
       report(job, {}, job->result.error);
       return;
     }
-    troupe::actors::run_blocking(this, parsers_, 10s,
-                                 // Relative links resolve against where the page came from
-                                 // (after a redirect, not the URL asked for).
-                                 [job] {
-                                   const auto& r = job->result;
-                                   return extract_links(
-                                     r.response.body,
-                                     r.response.url.empty() ? r.request.url : r.response.url);
-                                 })
+    // Relative links resolve against where the page came from (after a
+    // redirect, not the URL asked for).
+    const auto& r = job->result;
+    auto base = r.response.url.empty() ? r.request.url : r.response.url;
+    troupe::actors::run_blocking(
+      this, parsers_, 10s,
+      [job, base] { return extract_links(job->result.response.body, base); })
       .then(
         [this, job](std::vector<std::string>& links) {
           report(job, std::move(links), caf::error{});

@@ -163,7 +163,6 @@ caf::expected<report_result> crawl_frontier::report(const v1::PageReport& page) 
       delay = cfg_.defer_delay + cfg_.defer_delay * jitter_() / (2 * decltype(jitter_)::max());
       give_back(page.url(), std::chrono::steady_clock::now() + delay);
       result.deferred = true;
-      wake = waiting_producers();
     } else if (!done_.insert(page.url()).second) {
       ++counts_.duplicates;
     } else {
@@ -180,8 +179,9 @@ caf::expected<report_result> crawl_frontier::report(const v1::PageReport& page) 
         if (add(link))
           ++result.new_urls;
     }
-    // New URLs to hand out, or the last lease gone (the streams end).
-    if (result.new_urls > 0 || leased_.empty())
+    // New URLs to hand out (now, or once a put-off one is due), or the
+    // last lease gone (the streams end).
+    if (result.new_urls > 0 || result.deferred || leased_.empty())
       wake = waiting_producers();
     note_if_finished();
   }
