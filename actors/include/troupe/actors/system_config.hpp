@@ -12,6 +12,10 @@
 /// (environment, e.g. `SPDLOG_LEVEL=troupe=debug`) or `SPDLOG_LEVEL=...` in
 /// argv.
 ///
+/// It also declares `troupe.memory.trim-threshold`, the freed heap a
+/// process keeps for reuse, applied when the actor system starts
+/// (`heap_retention.hpp`: default 16 MiB, `0` leaves glibc's policy).
+///
 /// Higher layers derive from it (`troupe::supervisors::system_config`, …);
 /// use the one of the highest layer your program uses.
 
