@@ -252,7 +252,7 @@ TEST_CASE_METHOD(streaming_nodes, "invalid remote stream settings are refused",
 TEST_CASE("stream items are length-delimited on the wire and truncation is detected",
           "[transport][remote_stream][errors]") {
   using troupe::transport::detail::append_delimited;
-  using troupe::transport::detail::next_delimited;
+  using troupe::transport::detail::delimited_reader;
   std::string bytes;
   std::vector<Tally> sent(3);
   sent[0].set_handled(1);
@@ -267,32 +267,65 @@ TEST_CASE("stream items are length-delimited on the wire and truncation is detec
     REQUIRE(google::protobuf::util::SerializeDelimitedToZeroCopyStream(x, &raw));
   }
   CHECK(bytes == reference);
-  const char* pos = bytes.data();
-  const char* end = pos + bytes.size();
-  for (auto& expected : sent) {
-    const char* item = nullptr;
-    int size = -1;
-    REQUIRE(next_delimited(pos, end, item, size));
-    Tally got;
-    REQUIRE(got.ParseFromArray(item, size));
-    CHECK(got.handled() == expected.handled());
+  SECTION("read back, to the last byte") {
+    delimited_reader in{bytes};
+    for (auto& expected : sent) {
+      Tally got;
+      REQUIRE(in.next(got));
+      CHECK(got.handled() == expected.handled());
+    }
+    CHECK(in.at_end());
+    Tally extra;
+    CHECK_FALSE(in.next(extra));
   }
-  CHECK(pos == end);
+  SECTION("many items: past the parser's 16-byte look-ahead and its buffer's end") {
+    std::string many;
+    for (int i = 1; i <= 1000; ++i) {
+      Tally x;
+      x.set_handled(static_cast<uint64_t>(i) * 1'000'003);
+      append_delimited(many, x);
+    }
+    delimited_reader in{many};
+    for (int i = 1; i <= 1000; ++i) {
+      Tally got;
+      REQUIRE(in.next(got));
+      REQUIRE(got.handled() == static_cast<uint64_t>(i) * 1'000'003);
+    }
+    CHECK(in.at_end());
+  }
   SECTION("a truncated item") {
     auto cut = bytes.substr(0, bytes.size() - 1 - 1); // into the second item
-    const char* p = cut.data();
-    const char* e = p + cut.size();
-    const char* item = nullptr;
-    int size = 0;
-    CHECK(next_delimited(p, e, item, size));
-    CHECK_FALSE(next_delimited(p, e, item, size));
+    delimited_reader in{cut};
+    Tally got;
+    CHECK(in.next(got));
+    CHECK_FALSE(in.next(got));
+    CHECK_FALSE(in.at_end());
+  }
+  SECTION("trailing bytes after the items") {
+    auto longer = bytes + "\x01";
+    delimited_reader in{longer};
+    for (size_t i = 0; i < sent.size(); ++i) {
+      Tally got;
+      REQUIRE(in.next(got));
+    }
+    CHECK_FALSE(in.at_end());
   }
   SECTION("a length prefix longer than five bytes") {
     std::string bad(6, '\xff');
-    const char* p = bad.data();
-    const char* item = nullptr;
-    int size = 0;
-    CHECK_FALSE(next_delimited(p, p + bad.size(), item, size));
+    delimited_reader in{bad};
+    Tally got;
+    CHECK_FALSE(in.next(got));
+  }
+  SECTION("an item whose bytes are not its type's") {
+    // Field 1 as a length-delimited string where Tally has an integer, and
+    // a tag of 0: neither parses.
+    std::string bad{"\x02\x0a\x05", 3};
+    delimited_reader in{bad};
+    Tally got;
+    CHECK_FALSE(in.next(got));
+    std::string zero_tag{"\x02\x00\x00", 3};
+    delimited_reader in2{zero_tag};
+    CHECK_FALSE(in2.next(got));
   }
 }
 

@@ -11,6 +11,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/settings.hpp>
 #include <google/protobuf/io/coded_stream.h>
+// The parse context generated code uses: one for all items of a batch.
+#include <google/protobuf/parse_context.h>
 
 #include "config_keys.hpp"
 #include "troupe/transport/transport_errc.hpp"
@@ -56,38 +58,78 @@ size_t delimited_size(size_t size) {
   return CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size;
 }
 
-uint8_t* write_delimited(const google::protobuf::MessageLite& item, uint8_t* out) {
-  // Straight into the buffer: CodedOutputStream per item costs more than
-  // the item itself for small messages.
+struct delimited_writer::state {
+  state(uint8_t* begin, size_t size)
+    : pos(begin),
+      end(begin + size),
+      stream(begin, static_cast<int>(size),
+             google::protobuf::io::CodedOutputStream::IsDefaultSerializationDeterministic()) {
+    // nop
+  }
+
+  uint8_t* pos;
+  uint8_t* end;
+  /// Over exactly the reserved bytes: it never needs more.
+  google::protobuf::io::EpsCopyOutputStream stream;
+};
+
+delimited_writer::delimited_writer(std::string& out, size_t total) {
+  if (total > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw std::length_error("remote stream batch too large");
+  auto start = out.size();
+  out.resize(start + total);
+  state_ = std::make_unique<state>(reinterpret_cast<uint8_t*>(out.data() + start), total);
+}
+
+delimited_writer::~delimited_writer() = default;
+
+void delimited_writer::write(const google::protobuf::MessageLite& item) {
   using google::protobuf::io::CodedOutputStream;
-  out =
-    CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(item.GetCachedSize()), out);
-  return item.SerializeWithCachedSizesToArray(out);
+  auto& st = *state_;
+  auto size = static_cast<uint32_t>(item.GetCachedSize());
+  if (static_cast<size_t>(st.end - st.pos) < CodedOutputStream::VarintSize32(size) + size)
+    throw std::length_error("delimited_writer: items exceed the bytes reserved for them");
+  st.pos = CodedOutputStream::WriteVarint32ToArray(size, st.pos);
+  st.pos = item._InternalSerialize(st.pos, &st.stream);
 }
 
 void append_delimited(std::string& out, const google::protobuf::MessageLite& item) {
-  auto offset = out.size();
-  out.resize(offset + delimited_size(item.ByteSizeLong()));
-  write_delimited(item, reinterpret_cast<uint8_t*>(&out[offset]));
+  delimited_writer writer{out, delimited_size(item.ByteSizeLong())};
+  writer.write(item);
 }
 
-bool next_delimited(const char*& pos, const char* end, const char*& item, int& size) {
-  // A varint32 of at most 5 bytes, then that many bytes.
-  uint64_t length = 0;
-  for (int shift = 0;; shift += 7) {
-    if (pos == end || shift > 28)
-      return false;
-    auto byte = static_cast<uint8_t>(*pos++);
-    length |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0)
-      break;
+struct delimited_reader::state {
+  explicit state(std::string_view bytes)
+    : ctx(google::protobuf::io::CodedInputStream::GetDefaultRecursionLimit(), false, &pos,
+          google::protobuf::StringPiece{bytes.data(), bytes.size()}) {
+    // nop
   }
-  if (length > static_cast<uint64_t>(end - pos))
+
+  const char* pos = nullptr;
+  google::protobuf::internal::ParseContext ctx;
+};
+
+delimited_reader::delimited_reader(std::string_view bytes)
+  : state_(std::make_unique<state>(bytes)) {
+  // nop
+}
+
+delimited_reader::~delimited_reader() = default;
+
+bool delimited_reader::next(google::protobuf::MessageLite& item) {
+  // What generated code does for a nested message: the size, a limit
+  // pushed for it, the item's own parser, the limit popped (failing if the
+  // item did not end exactly there).
+  auto& st = *state_;
+  if (st.pos == nullptr || st.ctx.Done(&st.pos))
     return false;
-  item = pos;
-  size = static_cast<int>(length);
-  pos += length;
-  return true;
+  st.pos = st.ctx.ParseMessage(&item, st.pos);
+  return st.pos != nullptr;
+}
+
+bool delimited_reader::at_end() {
+  auto& st = *state_;
+  return st.pos != nullptr && st.ctx.Done(&st.pos) && st.ctx.EndedAtLimit();
 }
 
 } // namespace detail

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -48,13 +49,61 @@ void append_delimited(std::string& out, const google::protobuf::MessageLite& ite
 /// size prefix included); throws `std::length_error` above 2 GiB.
 size_t delimited_size(size_t size);
 
-/// Writes `item` length-delimited at `out` using its cached size (call
-/// `ByteSizeLong` first); returns the end of what it wrote.
-uint8_t* write_delimited(const google::protobuf::MessageLite& item, uint8_t* out);
+/// Writes items length-delimited into room reserved at the end of a string,
+/// with one protobuf output stream for all of them (one per item, as
+/// `SerializeToArray` makes, costs more than a small item's bytes).
+///
+///   size_t total = 0;
+///   for (auto& x : items) total += delimited_size(x.ByteSizeLong());
+///   delimited_writer w{out, total};
+///   for (auto& x : items) w.write(x);   // uses the size computed above
+class delimited_writer {
+public:
+  /// Appends `total` bytes to `out` for the items to fill. `out` must not
+  /// change while the writer lives.
+  delimited_writer(std::string& out, size_t total);
+  ~delimited_writer();
 
-/// Reads the next length-delimited item of [pos, end): sets `item` and
-/// `size` and advances `pos`; false when the bytes are truncated.
-bool next_delimited(const char*& pos, const char* end, const char*& item, int& size);
+  delimited_writer(const delimited_writer&) = delete;
+  delimited_writer& operator=(const delimited_writer&) = delete;
+
+  /// Writes `item` with its cached size (`ByteSizeLong` called since it
+  /// last changed); the items together must fill `total` exactly.
+  void write(const google::protobuf::MessageLite& item);
+
+private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+/// Reads consecutive length-delimited items out of one buffer with one
+/// protobuf parse context. Parsing each item on its own (`ParseFromArray`)
+/// sets up a context, clears the message and checks it afterwards, per
+/// item: for small items that costs more than the parse itself.
+///
+///   delimited_reader in{bytes};
+///   while (...) if (!in.next(item)) /* malformed */;
+///   if (!in.at_end()) /* trailing bytes */;
+class delimited_reader {
+public:
+  /// Reads `bytes`, which must outlive the reader.
+  explicit delimited_reader(std::string_view bytes);
+  ~delimited_reader();
+
+  delimited_reader(const delimited_reader&) = delete;
+  delimited_reader& operator=(const delimited_reader&) = delete;
+
+  /// Merges the next item into `item` (give it fresh); false if the bytes
+  /// are truncated or do not parse, and so for every later call.
+  bool next(google::protobuf::MessageLite& item);
+
+  /// True if every byte was read.
+  bool at_end();
+
+private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
 
 /// Received items, as one local batch message.
 struct stream_chunk {
@@ -113,30 +162,24 @@ public:
     size_t total = 0;
     for (auto i = offset; i < offset + n; ++i)
       total += delimited_size(items[i].ByteSizeLong());
-    auto start = out.size();
-    out.resize(start + total);
-    auto* pos = reinterpret_cast<uint8_t*>(out.data() + start);
+    delimited_writer writer{out, total};
     for (auto i = offset; i < offset + n; ++i)
-      pos = write_delimited(items[i], pos);
+      writer.write(items[i]);
   }
 
   caf::error decode(const std::string& bytes, uint32_t count, actors::seq_t first_seq,
                     uint32_t batch_size, std::deque<stream_chunk>& out) const override {
-    const char* pos = bytes.data();
-    const char* end = pos + bytes.size();
+    delimited_reader in{bytes};
     for (uint32_t done = 0; done < count;) {
       auto n = std::min(batch_size, count - done);
       std::vector<T> items(n);
-      for (auto& x : items) {
-        const char* item = nullptr;
-        int size = 0;
-        if (!next_delimited(pos, end, item, size) || !x.ParseFromArray(item, size))
+      for (auto& x : items)
+        if (!in.next(x))
           return caf::make_error(messages::message_errc::malformed_payload, item_type());
-      }
       out.push_back(stream_chunk{actors::make_batch(first_seq + done, std::move(items)), n});
       done += n;
     }
-    if (pos != end)
+    if (!in.at_end())
       return caf::make_error(messages::message_errc::malformed_payload,
                              "trailing bytes after the stream items");
     return caf::none;
