@@ -12,7 +12,7 @@
 /// batches of tens of KiB — allocated and freed many times a second, so the
 /// heap's top rises and falls by more than 128 KiB all the time. In
 /// `bench/transport`'s remote pipeline that was 59 000 page faults for
-/// 10 M items and about a seventh of its throughput (the heap's top given
+/// 10 M items and 10-15 % of its throughput (the heap's top given
 /// back and faulted in again, over and over). Erlang's allocators keep
 /// their carriers for the same reason.
 ///
