@@ -19,6 +19,7 @@
 
 namespace troupe::actors {
 
+#if defined(__GLIBC__) && !defined(TROUPE_SANITIZER_ALLOCATOR)
 namespace {
 
 /// True if the operator set the trim threshold for this process.
@@ -31,6 +32,7 @@ bool set_by_environment() {
 }
 
 } // namespace
+#endif
 
 heap_retention retain_freed_heap(uint64_t trim_threshold) {
 #if defined(__GLIBC__) && !defined(TROUPE_SANITIZER_ALLOCATOR)

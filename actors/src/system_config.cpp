@@ -15,7 +15,9 @@ namespace troupe::actors {
 
 namespace {
 
-constexpr const char* trim_threshold_key = "troupe.memory.trim-threshold";
+/// An array, not a pointer: CAF 0.17's string_view takes only arrays when
+/// built by clang.
+constexpr char trim_threshold_key[] = "troupe.memory.trim-threshold";
 
 /// Applies `troupe.memory.trim-threshold` when the actor system starts,
 /// after the command line and config file were read (`heap_retention.hpp`).

@@ -124,7 +124,8 @@ bool delimited_reader::next(google::protobuf::MessageLite& item) {
   if (st.pos == nullptr || st.ctx.Done(&st.pos))
     return false;
   st.pos = st.ctx.ParseMessage(&item, st.pos);
-  return st.pos != nullptr;
+  // As ParseFromArray: a proto2 item missing a required field is malformed.
+  return st.pos != nullptr && item.IsInitialized();
 }
 
 bool delimited_reader::at_end() {
