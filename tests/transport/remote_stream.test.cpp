@@ -317,8 +317,8 @@ TEST_CASE("stream items are length-delimited on the wire and truncation is detec
     CHECK_FALSE(in.next(got));
   }
   SECTION("an item whose bytes are not its type's") {
-    // Field 1 as a length-delimited string where Tally has an integer, and
-    // a tag of 0: neither parses.
+    // A field whose declared length (5) overruns the item (2 bytes), and a
+    // tag of 0: neither parses.
     std::string bad{"\x02\x0a\x05", 3};
     delimited_reader in{bad};
     Tally got;

@@ -124,8 +124,11 @@ bool delimited_reader::next(google::protobuf::MessageLite& item) {
   if (st.pos == nullptr || st.ctx.Done(&st.pos))
     return false;
   st.pos = st.ctx.ParseMessage(&item, st.pos);
-  // As ParseFromArray: a proto2 item missing a required field is malformed.
-  return st.pos != nullptr && item.IsInitialized();
+  // As ParseFromArray: a proto2 item missing a required field is malformed
+  // (and, like any failure, ends the reader).
+  if (st.pos != nullptr && !item.IsInitialized())
+    st.pos = nullptr;
+  return st.pos != nullptr;
 }
 
 bool delimited_reader::at_end() {

@@ -50,8 +50,8 @@ void append_delimited(std::string& out, const google::protobuf::MessageLite& ite
 size_t delimited_size(size_t size);
 
 /// Writes items length-delimited into room reserved at the end of a string,
-/// with one protobuf output stream for all of them (one per item, as
-/// `SerializeToArray` makes, costs more than a small item's bytes).
+/// with one protobuf output stream for all of them, and refuses (throws
+/// `std::length_error`) an item that would overrun that room.
 ///
 ///   size_t total = 0;
 ///   for (auto& x : items) total += delimited_size(x.ByteSizeLong());
